@@ -1,0 +1,111 @@
+// Package analytics turns token-metric records into numbers in DuckDB:
+// ingest, summaries, and (later) sizing and cost allocation. SQL lives in
+// embedded .sql files beside this code.
+package analytics
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+)
+
+//go:embed sql/*.sql
+var queries embed.FS
+
+func query(name string) string {
+	b, err := queries.ReadFile("sql/" + name)
+	if err != nil {
+		panic(fmt.Sprintf("embedded query %s missing: %v", name, err)) // a build defect, not input
+	}
+	return string(b)
+}
+
+// DB is an aiload analytics database (a DuckDB file).
+type DB struct {
+	db *sql.DB
+}
+
+// Open opens or creates the DuckDB file at path and makes sure the schema
+// exists. An empty path opens an in-memory database.
+func Open(ctx context.Context, path string) (*DB, error) {
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, query("schema.sql")); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// SQL returns the underlying database handle, for queries of callers' own.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// IngestJSONL loads the records of an aiload JSONL file, skipping those
+// already present (same request_id). It returns how many rows were added.
+func (d *DB) IngestJSONL(ctx context.Context, path string) (int64, error) {
+	res, err := d.db.ExecContext(ctx, query("ingest_jsonl.sql"), path)
+	if err != nil {
+		return 0, fmt.Errorf("ingest %s: %w", path, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("ingest %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// Count returns the number of records in the database.
+func (d *DB) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM records").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count records: %w", err)
+	}
+	return n, nil
+}
+
+// SubscriptionSummary is one row of a run's summary.
+type SubscriptionSummary struct {
+	SubscriptionID   string
+	Team             string
+	Product          string
+	Requests         int64
+	OK               int64
+	Throttled        int64 // 429 answers
+	PromptTokens     int64 // served
+	CompletionTokens int64 // served
+	// PeakTPM is the most tokens served in any sliding 60 s window.
+	PeakTPM  int64
+	LimitTPM int64 // 0 means unlimited
+	P50MS    float64
+	P99MS    float64
+}
+
+// Summary returns the per-subscription summary, ordered by subscription.
+func (d *DB) Summary(ctx context.Context) ([]SubscriptionSummary, error) {
+	rows, err := d.db.QueryContext(ctx, query("subscription_summary.sql"))
+	if err != nil {
+		return nil, fmt.Errorf("summary query: %w", err)
+	}
+	defer rows.Close()
+	var out []SubscriptionSummary
+	for rows.Next() {
+		var s SubscriptionSummary
+		var team, product sql.NullString
+		var peak, limit sql.NullInt64
+		if err := rows.Scan(&s.SubscriptionID, &team, &product, &s.Requests, &s.OK, &s.Throttled,
+			&s.PromptTokens, &s.CompletionTokens, &peak, &limit, &s.P50MS, &s.P99MS); err != nil {
+			return nil, fmt.Errorf("summary scan: %w", err)
+		}
+		s.Team, s.Product, s.PeakTPM, s.LimitTPM = team.String, product.String, peak.Int64, limit.Int64
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// execute runs aiload with args in-process and returns the exit status and output.
+func execute(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd(&out, &errb)
+	root.SetArgs(args)
+	code := exitCode(root.ExecuteContext(context.Background()), &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file     string
+		wantCode int
+		wantErr  string // file:line:column and what is wrong
+	}{
+		{"../../scenarios/quickstart.yaml", 0, ""},
+		// An unknown field is named at its line and column.
+		{"testdata/unknown_field.yaml", 2, "testdata/unknown_field.yaml:8:5"},
+		// A string where a count belongs.
+		{"testdata/wrong_type.yaml", 2, "testdata/wrong_type.yaml:7:12"},
+		// A negative rate.
+		{"testdata/negative_rate.yaml", 2, "testdata/negative_rate.yaml:7:11: personas[0].rate: must be > 0"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := execute(t, "validate", tc.file)
+			if code != tc.wantCode || !strings.Contains(stderr, tc.wantErr) {
+				t.Fatalf("aiload validate %s: exit %d, stderr %q; want exit %d and %q", tc.file, code, stderr, tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"validate"},                   // missing argument
+		{"run", "--no-such-flag", "x"}, // unknown flag
+	} {
+		if code, _, stderr := execute(t, args...); code != 2 {
+			t.Errorf("aiload %v: exit %d (stderr %q), want 2", args, code, stderr)
+		}
+	}
+}
+
+func TestMissingScenarioExits2(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := execute(t, "validate", "testdata/does-not-exist.yaml")
+	if code != 2 || !strings.Contains(stderr, "does-not-exist.yaml") {
+		t.Fatalf("exit %d stderr %q; want 2 naming the file", code, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, out, _ := execute(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "aiload ") {
+		t.Fatalf("aiload version: exit %d, output %q", code, out)
+	}
+}

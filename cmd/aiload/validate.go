@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiload/aiload/scenario"
+)
+
+func newValidateCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate SCENARIO.yaml",
+		Short: "Check a scenario file and report every problem with file:line:column",
+		Example: `  aiload validate scenarios/quickstart.yaml
+  aiload validate my-scenario.yaml || echo "fix it first"   # exit status 2 when invalid`,
+		Args: exactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			sc, err := scenario.Load(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: ok (%d personas, %v)\n", args[0], len(sc.Personas), sc.Duration.D())
+			return nil
+		},
+	}
+}

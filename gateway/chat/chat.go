@@ -1,0 +1,143 @@
+// Package chat holds the wire types of the OpenAI chat completions API that
+// the gateway and the built-in mock backend both speak, and the OpenAI-style
+// error body.
+package chat
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Message is one chat message. Content is kept raw because it may be a
+// string or an array of content parts.
+type Message struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	Name    string          `json:"name,omitempty"`
+}
+
+// Text returns the message's text: the string content, or the text parts of
+// an array content joined by newlines.
+func (m Message) Text() string {
+	if len(m.Content) == 0 {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(m.Content, &s); err == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(m.Content, &parts); err != nil {
+		return ""
+	}
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += "\n"
+		}
+		out += p.Text
+	}
+	return out
+}
+
+// StreamOptions are the stream_options of a request.
+type StreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// Request is the part of a chat completions request that aiload reads.
+type Request struct {
+	Model               string         `json:"model"`
+	Messages            []Message      `json:"messages"`
+	MaxTokens           *int64         `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int64         `json:"max_completion_tokens,omitempty"`
+	Stream              bool           `json:"stream,omitempty"`
+	StreamOptions       *StreamOptions `json:"stream_options,omitempty"`
+	User                string         `json:"user,omitempty"`
+}
+
+// MaxOutput returns the request's completion token cap (max_completion_tokens,
+// else max_tokens) and whether one was given.
+func (r *Request) MaxOutput() (int64, bool) {
+	if r.MaxCompletionTokens != nil {
+		return *r.MaxCompletionTokens, true
+	}
+	if r.MaxTokens != nil {
+		return *r.MaxTokens, true
+	}
+	return 0, false
+}
+
+// Validate checks what every chat request must have.
+func (r *Request) Validate() error {
+	if len(r.Messages) == 0 {
+		return fmt.Errorf("'messages' is a required property and must not be empty")
+	}
+	if n, ok := r.MaxOutput(); ok && n < 1 {
+		return fmt.Errorf("max_tokens must be at least 1, got %d", n)
+	}
+	return nil
+}
+
+// PromptTokensDetails carries cached prompt tokens.
+type PromptTokensDetails struct {
+	CachedTokens int64 `json:"cached_tokens"`
+}
+
+// Usage is the usage block of a completion.
+type Usage struct {
+	PromptTokens        int64                `json:"prompt_tokens"`
+	CompletionTokens    int64                `json:"completion_tokens"`
+	TotalTokens         int64                `json:"total_tokens"`
+	PromptTokensDetails *PromptTokensDetails `json:"prompt_tokens_details,omitempty"`
+}
+
+// Cached returns the cached prompt tokens, 0 when not reported.
+func (u Usage) Cached() int64 {
+	if u.PromptTokensDetails == nil {
+		return 0
+	}
+	return u.PromptTokensDetails.CachedTokens
+}
+
+// Choice is one completion choice.
+type Choice struct {
+	Index        int     `json:"index"`
+	Message      Message `json:"message"`
+	FinishReason string  `json:"finish_reason"`
+}
+
+// Response is a non-streaming chat completion.
+type Response struct {
+	ID      string   `json:"id"`
+	Object  string   `json:"object"`
+	Created int64    `json:"created"`
+	Model   string   `json:"model"`
+	Choices []Choice `json:"choices"`
+	Usage   *Usage   `json:"usage,omitempty"`
+}
+
+// ErrorBody is the OpenAI-style error envelope: {"error": {...}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of an ErrorBody.
+type ErrorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    string  `json:"code"`
+}
+
+// WriteError writes an OpenAI-style error body with the given status.
+// errType is e.g. "invalid_request_error"; code is a short machine code.
+func WriteError(w http.ResponseWriter, status int, errType, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: ErrorDetail{Message: msg, Type: errType, Code: code}})
+}

@@ -1,0 +1,78 @@
+package policy
+
+import "time"
+
+// TPMWindow is the span of the tokens-per-minute sliding window.
+const TPMWindow = time.Minute
+
+// entry is tokens charged to a window at a moment.
+type entry struct {
+	at     time.Time
+	tokens int64
+}
+
+// SlidingWindow is an exact sliding-window token counter: it remembers each
+// charge and forgets it Span after it was made. The zero value is not usable;
+// call NewSlidingWindow. Not safe for concurrent use: callers lock.
+type SlidingWindow struct {
+	span    time.Duration
+	entries []entry // ordered by at
+	used    int64   // sum of entries' tokens
+}
+
+// NewSlidingWindow returns an empty window of the given span (TPMWindow when 0).
+func NewSlidingWindow(span time.Duration) *SlidingWindow {
+	if span <= 0 {
+		span = TPMWindow
+	}
+	return &SlidingWindow{span: span}
+}
+
+// expire drops the charges that are at least span old at now.
+func (w *SlidingWindow) expire(now time.Time) {
+	i := 0
+	for i < len(w.entries) && !now.Before(w.entries[i].at.Add(w.span)) {
+		w.used -= w.entries[i].tokens
+		i++
+	}
+	if i > 0 {
+		w.entries = append(w.entries[:0], w.entries[i:]...)
+	}
+}
+
+// Used returns the tokens charged in (now-span, now].
+func (w *SlidingWindow) Used(now time.Time) int64 {
+	w.expire(now)
+	return w.used
+}
+
+// Add charges tokens at now. Zero or negative charges are ignored.
+func (w *SlidingWindow) Add(now time.Time, tokens int64) {
+	if tokens <= 0 {
+		return
+	}
+	w.expire(now)
+	w.entries = append(w.entries, entry{at: now, tokens: tokens})
+	w.used += tokens
+}
+
+// Empty reports whether nothing is charged at now, so the window can be dropped.
+func (w *SlidingWindow) Empty(now time.Time) bool {
+	return w.Used(now) == 0
+}
+
+// WaitUntilBelow returns how long from now until the used tokens fall to at
+// most target, as the oldest charges expire. It is 0 when already there.
+func (w *SlidingWindow) WaitUntilBelow(now time.Time, target int64) time.Duration {
+	used := w.Used(now)
+	for _, e := range w.entries {
+		if used <= target {
+			break
+		}
+		used -= e.tokens
+		if used <= target {
+			return e.at.Add(w.span).Sub(now)
+		}
+	}
+	return 0
+}

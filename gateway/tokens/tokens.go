@@ -1,0 +1,107 @@
+// Package tokens counts prompt tokens of chat requests with a real BPE
+// tokenizer (o200k_base or cl100k_base, embedded, so it works offline).
+//
+// Model to encoding: names starting with gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1,
+// o3 or o4 use o200k_base; other gpt-4*, gpt-3.5* and gpt-35* names and
+// text-embedding-* use cl100k_base. Unknown models fall back to o200k_base,
+// the encoding of current OpenAI models.
+package tokens
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tiktoken-go/tokenizer"
+
+	"github.com/aiload/aiload/gateway/chat"
+)
+
+// Per-message overheads of the chat format, as in OpenAI's cookbook
+// counting recipe: every message costs 3 tokens beyond its text, a name 1
+// more, and every reply is primed with 3.
+const (
+	tokensPerMessage = 3
+	tokensPerName    = 1
+	replyPriming     = 3
+)
+
+// Counter counts tokens. The zero value is not usable; call NewCounter.
+// A Counter is safe for concurrent use; encodings load on first use.
+type Counter struct {
+	mu     sync.Mutex
+	codecs map[tokenizer.Encoding]tokenizer.Codec
+}
+
+// NewCounter returns a Counter.
+func NewCounter() *Counter {
+	return &Counter{codecs: map[tokenizer.Encoding]tokenizer.Codec{}}
+}
+
+// EncodingFor returns the encoding used for model (see package doc).
+func EncodingFor(model string) tokenizer.Encoding {
+	m := strings.ToLower(model)
+	for _, p := range []string{"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4"} {
+		if strings.HasPrefix(m, p) {
+			return tokenizer.O200kBase
+		}
+	}
+	for _, p := range []string{"gpt-4", "gpt-3.5", "gpt-35", "text-embedding"} {
+		if strings.HasPrefix(m, p) {
+			return tokenizer.Cl100kBase
+		}
+	}
+	return tokenizer.O200kBase
+}
+
+func (c *Counter) codec(enc tokenizer.Encoding) (tokenizer.Codec, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cd, ok := c.codecs[enc]; ok {
+		return cd, nil
+	}
+	cd, err := tokenizer.Get(enc)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer %s: %w", enc, err)
+	}
+	c.codecs[enc] = cd
+	return cd, nil
+}
+
+// Text counts the tokens of s under model's encoding.
+func (c *Counter) Text(model, s string) (int64, error) {
+	cd, err := c.codec(EncodingFor(model))
+	if err != nil {
+		return 0, err
+	}
+	n, err := cd.Count(s)
+	if err != nil {
+		return 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return int64(n), nil
+}
+
+// Prompt counts the prompt tokens of a chat request the way the backend
+// bills them: message texts plus the chat format's overheads.
+func (c *Counter) Prompt(model string, msgs []chat.Message) (int64, error) {
+	total := int64(replyPriming)
+	for _, m := range msgs {
+		role, err := c.Text(model, m.Role)
+		if err != nil {
+			return 0, err
+		}
+		text, err := c.Text(model, m.Text())
+		if err != nil {
+			return 0, err
+		}
+		total += tokensPerMessage + role + text
+		if m.Name != "" {
+			nn, err := c.Text(model, m.Name)
+			if err != nil {
+				return 0, err
+			}
+			total += nn + tokensPerName
+		}
+	}
+	return total, nil
+}
