@@ -37,18 +37,27 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Now stamps the run folder (default time.Now).
 	Now func() time.Time
+	// Snapshots, when set, receives the load generator's snapshots (once a
+	// second and a final one) instead of the progress lines; it is not
+	// closed by Run.
+	Snapshots chan<- loadgen.Snapshot
 }
 
 // Result is what a run produced.
 type Result struct {
-	Dir      string
-	Log      string // tokens.jsonl
-	DB       string // aiload.duckdb
-	Records  int64  // records ingested into DuckDB
-	Load     *loadgen.Result
-	Summary  []analytics.SubscriptionSummary
-	Served   map[string]mockllm.Usage // by persona, as the mock backend counted
-	Scenario *scenario.Scenario
+	Dir string
+	Log string // tokens.jsonl (embedded gateway only)
+	// SummaryJSON is summary.json: what the load generator saw, per
+	// persona and per subscription, plus the scenario's pricing.
+	SummaryJSON string
+	// HistogramLog is latency.hlog: interval histograms per persona.
+	HistogramLog string
+	DB           string // aiload.duckdb
+	Records      int64  // records ingested into DuckDB
+	Load         *loadgen.Result
+	Summary      []analytics.SubscriptionSummary
+	Served       map[string]mockllm.Usage // by persona, as the mock backend counted
+	Scenario     *scenario.Scenario
 }
 
 // Run executes the scenario. Cancelling ctx (Ctrl-C) stops the load early;
@@ -64,12 +73,17 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 	if err := res.makeDir(opts, sc.Name); err != nil {
 		return nil, err
 	}
-	load, served, err := drive(ctx, sc, opts, res.Log, stderr)
+	served, err := drive(ctx, sc, opts, res, stderr)
 	if err != nil {
 		return res, err
 	}
-	res.Load, res.Served = load, served
-	if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
+	res.Served = served
+	if sc.Target.Embedded() {
+		if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
+			return res, err
+		}
+	}
+	if err := writeSummaryJSON(res); err != nil {
 		return res, err
 	}
 	printSummary(stdout, res)
@@ -99,6 +113,8 @@ func (res *Result) makeDir(opts Options, name string) error {
 		return fmt.Errorf("create run folder: %w", err)
 	}
 	res.Log = filepath.Join(res.Dir, "tokens.jsonl")
+	res.SummaryJSON = filepath.Join(res.Dir, "summary.json")
+	res.HistogramLog = filepath.Join(res.Dir, "latency.hlog")
 	res.DB = filepath.Join(res.Dir, "aiload.duckdb")
 	return nil
 }
@@ -128,44 +144,48 @@ func (s *server) close() {
 	_ = s.srv.Shutdown(ctx)
 }
 
-// drive starts the mock and the gateway, runs the load and shuts both down
-// with the log flushed.
-func drive(ctx context.Context, sc *scenario.Scenario, opts Options, logPath string, stderr io.Writer) (*loadgen.Result, map[string]mockllm.Usage, error) {
+// drive starts the mock and the gateway (unless the scenario targets an
+// external URL), runs the load and shuts both down with the log flushed.
+func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result, stderr io.Writer) (map[string]mockllm.Usage, error) {
+	if !sc.Target.Embedded() {
+		fmt.Fprintf(stderr, "aiload: %s for %v — target %s\n", sc.Name, sc.Duration.D(), sc.Target.URL)
+		load, err := runLoad(ctx, sc, sc.Target.URL, opts, res, stderr)
+		res.Load = load
+		return nil, err
+	}
 	mock := mockllm.New(mockConfig(sc))
 	mockSrv, err := serve(mock)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer mockSrv.close()
 
-	log, err := record.Create(logPath, 0)
+	log, err := record.Create(res.Log, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	runID := filepath.Base(filepath.Dir(logPath))
+	runID := filepath.Base(res.Dir)
 	gw, err := gateway.New(sc.Gateway, mockSrv.url, gateway.Options{Sink: log, RunID: runID})
 	if err != nil {
 		log.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	gwSrv, err := serve(gw)
 	if err != nil {
 		log.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	fmt.Fprintf(stderr, "aiload: %s for %v — gateway %s, mock backend %s\n", sc.Name, sc.Duration.D(), gwSrv.url, mockSrv.url)
-	load, lerr := loadgen.Run(ctx, loadOptions(sc, gwSrv.url, opts, stderr))
+	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, stderr)
 	gwSrv.close()
 	if err := log.Close(); err != nil {
-		return nil, nil, fmt.Errorf("close record log: %w", err)
+		return nil, fmt.Errorf("close record log: %w", err)
 	}
 	if lerr != nil {
-		return nil, nil, lerr
+		return nil, lerr
 	}
-	if load.Interrupted {
-		fmt.Fprintln(stderr, "aiload: interrupted — in-flight requests drained, log flushed")
-	}
-	return load, mock.Served(), nil
+	res.Load = load
+	return mock.Served(), nil
 }
 
 func mockConfig(sc *scenario.Scenario) mockllm.Config {
@@ -180,28 +200,91 @@ func mockConfig(sc *scenario.Scenario) mockllm.Config {
 	return c
 }
 
-func loadOptions(sc *scenario.Scenario, url string, opts Options, stderr io.Writer) loadgen.Options {
+// runLoad runs the load generator against url, printing progress lines
+// from its snapshots and writing the interval histogram log.
+func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Options, res *Result, stderr io.Writer) (*loadgen.Result, error) {
+	lo, err := loadOptions(sc, url)
+	if err != nil {
+		return nil, err
+	}
+	hlog, err := os.Create(res.HistogramLog)
+	if err != nil {
+		return nil, fmt.Errorf("create histogram log: %w", err)
+	}
+	defer hlog.Close()
+	lo.HistogramLog = hlog
+	snaps := make(chan loadgen.Snapshot, 4)
+	lo.Snapshots = snaps
+	if opts.Snapshots != nil {
+		lo.Snapshots = opts.Snapshots
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		progress(snaps, opts.ProgressEvery, stderr)
+	}()
+	load, err := loadgen.Run(ctx, lo)
+	close(snaps)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	if load.Interrupted {
+		fmt.Fprintln(stderr, "aiload: interrupted — in-flight requests drained, log flushed")
+	}
+	return load, hlog.Sync()
+}
+
+// progress prints a line every `every` (default 5 s) from the snapshots.
+func progress(snaps <-chan loadgen.Snapshot, every time.Duration, w io.Writer) {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	var last time.Duration
+	for s := range snaps {
+		if s.Final || s.Elapsed-last < every {
+			continue
+		}
+		last = s.Elapsed
+		t := s.Total
+		fmt.Fprintf(w, "aiload: %5.0fs/%v  sent %d  ok %d  429 %d  errors %d  in flight %d\n",
+			s.Elapsed.Seconds(), s.Duration, t.Sent, t.OK, t.Throttled, t.Errors, t.InFlight)
+	}
+}
+
+// loadOptions turns the scenario into load generator options, resolving
+// each persona's subscriptions to keys.
+func loadOptions(sc *scenario.Scenario, url string) (loadgen.Options, error) {
 	keys := map[string]string{}
 	for _, s := range sc.Gateway.Subscriptions {
 		keys[s.ID] = s.Key
 	}
 	personas := make([]loadgen.Persona, len(sc.Personas))
 	for i, p := range sc.Personas {
-		if p.Key == "" {
-			p.Key = keys[p.Subscription]
+		switch {
+		case p.Key != "":
+			id := p.Subscription
+			if id == "" {
+				id = p.Name
+			}
+			p.Keys = []loadgen.SubKey{{ID: id, Key: p.Key}}
+		default:
+			for _, id := range p.SubscriptionIDs() {
+				k, ok := keys[id]
+				if !ok {
+					return loadgen.Options{}, fmt.Errorf("persona %s: no key for subscription %q", p.Name, id)
+				}
+				p.Keys = append(p.Keys, loadgen.SubKey{ID: id, Key: k})
+			}
 		}
 		personas[i] = p
 	}
+	target := sc.Target
+	target.URL = url
 	return loadgen.Options{
 		Scenario: sc.Name, Duration: sc.Duration.D(), Seed: sc.Seed, Model: sc.Model,
-		Target:   loadgen.Target{URL: url},
-		Personas: personas,
-		Progress: func(el time.Duration, t loadgen.PersonaStats) {
-			fmt.Fprintf(stderr, "aiload: %5.0fs/%v  sent %d  ok %d  429 %d  errors %d\n",
-				el.Seconds(), sc.Duration.D(), t.Sent, t.OK, t.Throttled, t.Errors)
-		},
-		ProgressEvery: opts.ProgressEvery,
-	}
+		ContextTokens: sc.ContextTokens, Target: target, Personas: personas,
+	}, nil
 }
 
 // analyse loads the log into DuckDB and computes the summary.

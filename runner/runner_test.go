@@ -45,7 +45,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	}
 	for _, p := range res.Load.Personas {
 		if p.Throttled != p.ThrottledWithRetryAfter {
-			t.Errorf("persona %s saw %d 429s, %d with a Retry-After header", p.Persona, p.Throttled, p.ThrottledWithRetryAfter)
+			t.Errorf("persona %s saw %d 429s, %d with a Retry-After header", p.Name, p.Throttled, p.ThrottledWithRetryAfter)
 		}
 	}
 

@@ -1,27 +1,100 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
+
+	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/loadgen"
 )
 
-// printSummary writes the per-subscription table and where the files are.
+// SummaryFile is the shape of summary.json: what the load generator saw and,
+// for runs against the embedded gateway, the gateway-side summary from
+// DuckDB. Pricing is the scenario's pricing section, passed through.
+type SummaryFile struct {
+	Schema   int             `json:"schema"`
+	Scenario string          `json:"scenario"`
+	RunDir   string          `json:"run_dir"`
+	Target   string          `json:"target"`
+	Load     *loadgen.Result `json:"load"`
+	Total    loadgen.Stats   `json:"total"`
+	// Gateway is the per-subscription summary from the records (embedded
+	// gateway only).
+	Gateway []analytics.SubscriptionSummary `json:"gateway,omitempty"`
+	Records int64                           `json:"records"`
+	Pricing map[string]any                  `json:"pricing,omitempty"`
+}
+
+func writeSummaryJSON(res *Result) error {
+	target := "embedded"
+	if !res.Scenario.Target.Embedded() {
+		target = res.Scenario.Target.URL
+	}
+	sf := SummaryFile{Schema: 1, Scenario: res.Scenario.Name, RunDir: res.Dir, Target: target,
+		Load: res.Load, Total: res.Load.Totals(), Gateway: res.Summary, Records: res.Records,
+		Pricing: res.Scenario.Pricing}
+	b, err := json.MarshalIndent(sf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode summary: %w", err)
+	}
+	if err := os.WriteFile(res.SummaryJSON, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
+
+// printSummary writes the per-subscription table (embedded gateway), the
+// per-persona table of what callers saw, and where the files are.
 func printSummary(w io.Writer, res *Result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "subscription\tteam\tproduct\trequests\tok\t429\tprompt tok\tcompletion tok\tpeak TPM\tlimit TPM\tp50 ms\tp99 ms\t")
-	for _, s := range res.Summary {
-		limit := "none"
-		if s.LimitTPM > 0 {
-			limit = fmt.Sprint(s.LimitTPM)
+	if res.Scenario.Target.Embedded() {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "subscription\tteam\tproduct\trequests\tok\t429\tprompt tok\tcompletion tok\tpeak TPM\tlimit TPM\tp50 ms\tp99 ms\t")
+		for _, s := range res.Summary {
+			limit := "none"
+			if s.LimitTPM > 0 {
+				limit = fmt.Sprint(s.LimitTPM)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t\n",
+				s.SubscriptionID, s.Team, s.Product, s.Requests, s.OK, s.Throttled,
+				s.PromptTokens, s.CompletionTokens, s.PeakTPM, limit, s.P50MS, s.P99MS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t\n",
-			s.SubscriptionID, s.Team, s.Product, s.Requests, s.OK, s.Throttled,
-			s.PromptTokens, s.CompletionTokens, s.PeakTPM, limit, s.P50MS, s.P99MS)
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
+	printPersonas(w, res.Load)
+	t := res.Load.Totals()
+	fmt.Fprintf(w, "\nload generator: sent %d, answered %d, ok %d, 429 %d (retried %d, gave up %d), errors %d, late starts %d\n",
+		t.Sent, t.Responses, t.OK, t.Throttled, t.Retries, t.GaveUp, t.Errors, t.LateStarts)
+	if res.Scenario.Target.Embedded() {
+		fmt.Fprintf(w, "records: %d in %s\ndatabase: %s\n", res.Records, res.Log, res.DB)
+	}
+	fmt.Fprintf(w, "summary: %s\nlatency histograms: %s\n", res.SummaryJSON, res.HistogramLog)
+}
+
+// printPersonas writes what each persona's callers saw.
+func printPersonas(w io.Writer, load *loadgen.Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "persona\tkind\trequests\tok\t429\tretries\tgave up\tgoodput\tp50 ms\tp99 ms\tp99 corr ms\ttok/s\twait s\toutcome\t")
+	for _, p := range load.Personas {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%s\t\n",
+			p.Name, p.Kind, p.Requests, p.OK, p.Throttled, p.Retries, p.GaveUp, p.Goodput,
+			p.Latency.P50, p.Latency.P99, p.LatencyCorrected.P99, p.OutputTokensPerSec, p.RetryWaitSeconds, outcome(p))
 	}
 	_ = tw.Flush()
-	t := res.Load.Totals()
-	fmt.Fprintf(w, "\nload generator: sent %d, answered %d, ok %d, 429 %d (retried %d, gave up %d), errors %d\n",
-		t.Sent, t.Responses, t.OK, t.Throttled, t.Retries, t.GaveUp, t.Errors)
-	fmt.Fprintf(w, "records: %d in %s\ndatabase: %s\n", res.Records, res.Log, res.DB)
+}
+
+// outcome describes pipelines or jobs in a few words.
+func outcome(s loadgen.Stats) string {
+	switch {
+	case s.Pipelines != nil:
+		p := s.Pipelines
+		return fmt.Sprintf("pipelines %d done, %d broken, +%.0fs throttled", p.Completed, p.Broken, p.ThrottleDelaySeconds)
+	case s.Jobs != nil:
+		j := s.Jobs
+		return fmt.Sprintf("jobs %d done, %d failed, %d cut", j.Completed, j.Failed, j.Unfinished)
+	}
+	return "-"
 }

@@ -4,14 +4,19 @@
 package scenario
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/loadgen"
@@ -27,12 +32,22 @@ type Scenario struct {
 	Seed uint64 `yaml:"seed" json:"seed"`
 	// Model is the default model/deployment of personas (default gpt-4o-mini).
 	Model string `yaml:"model" json:"model"`
+	// ContextTokens is the model's context window; every token draw is
+	// clamped to it (default 128000).
+	ContextTokens int64 `yaml:"context_tokens" json:"context_tokens"`
+	// Target is where the load goes (default: the embedded gateway).
+	Target loadgen.Target `yaml:"target" json:"target"`
 	// Mock shapes the built-in mock backend.
 	Mock Mock `yaml:"mock" json:"mock"`
-	// Gateway configures the embedded gateway.
+	// Gateway configures the embedded gateway. In the file it is either the
+	// configuration itself or the path of a YAML file holding it (relative
+	// to the scenario).
 	Gateway gateway.Config `yaml:"gateway" json:"gateway"`
 	// Personas are the callers.
 	Personas []loadgen.Persona `yaml:"personas" json:"personas"`
+	// Pricing is passed through untouched to summaries and reports (price
+	// per model and token kind, PTU prices…).
+	Pricing map[string]any `yaml:"pricing" json:"pricing,omitempty"`
 }
 
 // Mock shapes the built-in mock backend's latency and completion lengths.
@@ -87,38 +102,48 @@ func Load(path string) (*Scenario, error) {
 	return Parse(path, src)
 }
 
-// Parse decodes and validates a scenario read from file.
+// Parse decodes and validates a scenario read from file. It reports every
+// problem it finds, not only the first: unknown fields, wrong types and
+// unparsable values, then impossible values, each at file:line:column with
+// its field path.
 func Parse(file string, src []byte) (*Scenario, error) {
-	var s Scenario
-	if err := yaml.UnmarshalWithOptions(src, &s, yaml.Strict()); err != nil {
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
 		return nil, Errors{decodeError(file, err)}
 	}
+	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "empty scenario: personas are required"}}
+	}
+	body := f.Docs[0].Body
+	srcs := []source{{file: file, tree: f}}
+	c := &checker{file: file}
+	if gw, ok := gatewayPath(body); ok {
+		srcs = append(srcs, c.includeGateway(file, gw)...)
+	}
+	c.check(body, reflect.TypeFor[Scenario](), "")
+	var s Scenario
+	if err := yaml.NodeToValue(body, &s); err != nil {
+		c.errs = append(c.errs, decodeError(file, err))
+		return nil, c.errs
+	}
 	s.defaults(file)
-	if errs := s.validate(); len(errs) > 0 {
-		return nil, locate(file, src, errs)
+	for _, err := range s.validate(filepath.Dir(file)) {
+		if e := locate(srcs, err); !c.covered(e.Path) {
+			c.errs = append(c.errs, e)
+		}
+	}
+	if len(c.errs) > 0 {
+		slices.SortStableFunc(c.errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		return nil, c.errs
 	}
 	return &s, nil
 }
 
-func decodeError(file string, err error) *Error {
-	var pe *loadgen.PositionError
-	if errors.As(err, &pe) {
-		return &Error{File: file, Line: pe.Line, Column: pe.Column, Msg: pe.Err.Error()}
-	}
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e := &Error{File: file, Msg: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
-		return e
-	}
-	return &Error{File: file, Msg: err.Error()}
-}
-
 func (s *Scenario) defaults(file string) {
 	if s.Name == "" {
-		base := file[strings.LastIndexAny(file, `/\`)+1:]
+		base := filepath.Base(file)
 		s.Name = strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".yml")
 	}
 	if s.Duration == 0 {
@@ -130,38 +155,73 @@ func (s *Scenario) defaults(file string) {
 	if s.Model == "" {
 		s.Model = "gpt-4o-mini"
 	}
+	if s.ContextTokens == 0 {
+		s.ContextTokens = loadgen.DefaultContextTokens
+	}
+	s.Target.Defaults()
 	s.Gateway.Defaults()
 	for i := range s.Personas {
 		s.Personas[i].Defaults()
 	}
 }
 
-// validate returns every field problem with its path.
-func (s *Scenario) validate() []error {
+// validate returns every field problem with its path; dir is the scenario's
+// folder, against which empirical length files are read.
+func (s *Scenario) validate(dir string) []error {
 	var errs []error
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, &loadgen.FieldError{Path: path, Msg: fmt.Sprintf(format, a...)})
+	}
 	if s.Duration < 0 {
-		errs = append(errs, &loadgen.FieldError{Path: "duration", Msg: "must be > 0"})
+		bad("duration", "must be > 0")
+	}
+	if s.ContextTokens < 1 {
+		bad("context_tokens", "must be >= 1, got %d", s.ContextTokens)
 	}
 	if s.Mock.MinFraction < 0 || s.Mock.MinFraction > 1 {
-		errs = append(errs, &loadgen.FieldError{Path: "mock.min_fraction", Msg: "must be within [0, 1]"})
+		bad("mock.min_fraction", "must be within [0, 1]")
 	}
+	errs = append(errs, s.Target.Validate("target")...)
 	if err := s.Gateway.Validate(); err != nil {
 		errs = append(errs, unjoin(err)...)
 	}
 	if len(s.Personas) == 0 {
-		errs = append(errs, &loadgen.FieldError{Path: "personas", Msg: "at least one persona is required"})
+		bad("personas", "at least one persona is required")
 	}
 	subs := map[string]bool{}
 	for _, sub := range s.Gateway.Subscriptions {
 		subs[sub.ID] = true
 	}
+	names := map[string]bool{}
 	for i := range s.Personas {
 		p := &s.Personas[i]
 		prefix := fmt.Sprintf("personas[%d]", i)
 		errs = append(errs, p.Validate(prefix)...)
-		if p.Key == "" && p.Subscription != "" && !subs[p.Subscription] {
-			errs = append(errs, &loadgen.FieldError{Path: prefix + ".subscription",
-				Msg: fmt.Sprintf("unknown subscription %q (not in gateway.subscriptions)", p.Subscription)})
+		if names[p.Name] && p.Name != "" {
+			bad(prefix+".name", "duplicate persona %q", p.Name)
+		}
+		names[p.Name] = true
+		if p.Key == "" {
+			for _, id := range p.SubscriptionIDs() {
+				if !subs[id] {
+					bad(prefix+".subscription", "unknown subscription %q (not in gateway.subscriptions)", id)
+				}
+			}
+		}
+		for _, d := range []struct {
+			field string
+			dist  *loadgen.Dist
+		}{{"prompt_tokens", &p.PromptTokens}, {"completion_tokens", &p.CompletionTokens}, {"turns", &p.Turns}, {"think_time", &p.ThinkTime}} {
+			if err := d.dist.Load(dir); err != nil {
+				bad(prefix+"."+d.field, "%v", err)
+			}
+		}
+		for j := range p.Steps {
+			for field, d := range map[string]*loadgen.Dist{"prompt_tokens": &p.Steps[j].PromptTokens, "completion_tokens": &p.Steps[j].CompletionTokens} {
+				if err := d.Load(dir); err != nil {
+					bad(fmt.Sprintf("%s.steps[%d].%s", prefix, j, field), "%v", err)
+				}
+			}
 		}
 	}
 	return errs
@@ -174,28 +234,91 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-// locate turns field errors into Errors positioned at the field's node.
-func locate(file string, src []byte, errs []error) Errors {
-	f, perr := parser.ParseBytes(src, 0)
-	out := make(Errors, 0, len(errs))
-	for _, err := range errs {
-		e := &Error{File: file, Msg: err.Error()}
-		var path string
-		var fe1 *gateway.FieldError
-		var fe2 *loadgen.FieldError
-		switch {
-		case errors.As(err, &fe1):
-			path, e.Msg = fe1.Path, fe1.Msg
-		case errors.As(err, &fe2):
-			path, e.Msg = fe2.Path, fe2.Msg
-		}
-		e.Path = path
-		if perr == nil && path != "" {
-			e.Line, e.Column = position(f, path)
-		}
-		out = append(out, e)
+// source is a parsed YAML file whose nodes answer field paths starting with
+// prefix (the scenario itself: "", an included gateway file: "gateway").
+type source struct {
+	prefix string
+	file   string
+	tree   *ast.File
+}
+
+// gatewayPath returns the value of a top-level `gateway: path.yaml`.
+func gatewayPath(body ast.Node) (*ast.MappingValueNode, bool) {
+	m, ok := body.(*ast.MappingNode)
+	if !ok {
+		return nil, false
 	}
-	return out
+	for _, kv := range m.Values {
+		if kv.Key.String() == "gateway" && kv.Value.Type() == ast.StringType {
+			return kv, true
+		}
+	}
+	return nil, false
+}
+
+// includeGateway replaces `gateway: path` by the parsed file's content, and
+// checks it against gateway.Config with errors naming that file.
+func (c *checker) includeGateway(file string, kv *ast.MappingValueNode) []source {
+	rel := strings.TrimSpace(kv.Value.(*ast.StringNode).Value)
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(file), rel)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		c.add(kv.Value, "gateway", fmt.Errorf("read gateway config: %w", errors.Unwrap(err)))
+		kv.Value = ast.Null(token.New("null", "null", kv.Value.GetToken().Position))
+		return nil
+	}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		c.errs = append(c.errs, decodeError(path, err))
+		c.bad = append(c.bad, "gateway")
+		kv.Value = ast.Null(token.New("null", "null", kv.Value.GetToken().Position))
+		return nil
+	}
+	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		kv.Value = ast.Null(token.New("null", "null", kv.Value.GetToken().Position))
+		return nil
+	}
+	inner := &checker{file: path}
+	inner.check(f.Docs[0].Body, reflect.TypeFor[gateway.Config](), "gateway")
+	c.errs = append(c.errs, inner.errs...)
+	c.bad = append(c.bad, inner.bad...)
+	kv.Value = f.Docs[0].Body
+	// the value is now checked: make the outer walk skip it
+	c.skip = append(c.skip, "gateway")
+	return []source{{prefix: "gateway", file: path, tree: f}}
+}
+
+// locate turns a field error into an Error positioned at the field's node
+// in the file that holds it.
+func locate(srcs []source, err error) *Error {
+	e := &Error{File: srcs[0].file, Msg: err.Error()}
+	var fe1 *gateway.FieldError
+	var fe2 *loadgen.FieldError
+	switch {
+	case errors.As(err, &fe1):
+		e.Path, e.Msg = fe1.Path, fe1.Msg
+	case errors.As(err, &fe2):
+		e.Path, e.Msg = fe2.Path, fe2.Msg
+	}
+	if e.Path == "" {
+		return e
+	}
+	src := srcs[0]
+	for _, s := range srcs[1:] {
+		if e.Path == s.prefix || strings.HasPrefix(e.Path, s.prefix+".") {
+			src = s
+		}
+	}
+	e.File = src.file
+	rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, src.prefix), ".")
+	if src.prefix == "" {
+		rel = e.Path
+	}
+	e.Line, e.Column = position(src.tree, rel)
+	return e
 }
 
 // position finds the line and column of the deepest existing node on path.

@@ -1,7 +1,11 @@
 package scenario
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +89,139 @@ func TestQuickstartIsValid(t *testing.T) {
 	t.Parallel()
 	if _, err := Load("../scenarios/quickstart.yaml"); err != nil {
 		t.Fatalf("quickstart.yaml: %v", err)
+	}
+}
+
+// TestParseReportsEveryProblem checks that one pass reports the structural
+// problems (unknown field, wrong type, not a mapping) and the impossible
+// values together, each at its own line and column.
+func TestParseReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	src := `name: t
+duration: 5x
+target: {url: "ftp://x"}
+gateway:
+  products: [{name: std, tokens_per_minute: -5}]
+  subscriptions: [{id: s1, key: k1, product: std, team: a}]
+personas:
+  - name: p
+    subscription: s1
+    count: many
+    colour: red
+    rate: -2/s
+    prompt_tokens: {dist: lognormal, median: 500, p95: 100}
+    completion_tokens: 10
+  - 42
+`
+	_, err := Parse("t.yaml", []byte(src))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("Parse: got %v, want scenario.Errors", err)
+	}
+	want := []string{
+		"t.yaml:2:11: duration: invalid duration",
+		"t.yaml:3:15: target.url: must be an absolute http(s) URL",
+		"t.yaml:5:45: gateway.products[0].tokens_per_minute: must be >= 0",
+		"t.yaml:10:12: personas[0].count: cannot unmarshal string",
+		"t.yaml:11:5: personas[0].colour: unknown field",
+		"t.yaml:12:11: personas[0].rate: must be > 0",
+		"t.yaml:13:20: personas[0].prompt_tokens: p95 (100) must not be below the median (500)",
+		"t.yaml:15:5: personas[1]: want a mapping",
+	}
+	if len(es) != len(want) {
+		t.Errorf("got %d errors, want %d:\n%v", len(es), len(want), es)
+	}
+	for i, w := range want {
+		if i >= len(es) || !strings.HasPrefix(es[i].Error(), w) {
+			t.Errorf("error %d: got %v, want prefix %q", i, es, w)
+		}
+	}
+}
+
+// TestGatewayFromFile reads `gateway: path` relative to the scenario and
+// names the gateway file in its errors.
+func TestGatewayFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("gw.yaml", "products: [{name: std, tokens_per_minute: 1000}]\nsubscriptions: [{id: s1, key: k1, product: std, team: a}]\n")
+	sc := write("ok.yaml", "gateway: gw.yaml\npersonas: [{name: p, subscription: s1, rate: 1/s, prompt_tokens: 10, completion_tokens: 10}]\n")
+	s, err := Load(sc)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(s.Gateway.Subscriptions) != 1 || s.Gateway.Products[0].TokensPerMinute != 1000 {
+		t.Fatalf("gateway from file: got %+v", s.Gateway)
+	}
+	write("bad-gw.yaml", "products: [{name: std, tokens_per_minute: 1000, burst: 3}]\nsubscriptions: [{id: s1, key: k1, product: nope}]\n")
+	sc = write("bad.yaml", "gateway: bad-gw.yaml\npersonas: [{name: p, subscription: s1, rate: 1/s, prompt_tokens: 10, completion_tokens: 10}]\n")
+	_, err = Load(sc)
+	msg := fmt.Sprint(err)
+	for _, w := range []string{"bad-gw.yaml:1:49: gateway.products[0].burst: unknown field", "bad-gw.yaml:2:44: gateway.subscriptions[0].product: unknown product"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("errors %q: want %q", msg, w)
+		}
+	}
+}
+
+// TestEmpiricalLengthsFromCSV loads observed lengths relative to the scenario.
+func TestEmpiricalLengthsFromCSV(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "lengths.csv"), []byte("prompt_tokens,completion_tokens\n100,10\n300,30\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(validSrc, "prompt_tokens: 100", "prompt_tokens: {dist: empirical, file: lengths.csv, column: completion_tokens}", 1)
+	path := filepath.Join(dir, "s.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := s.Personas[0].PromptTokens.Values; len(got) != 2 || got[0] != 10 || got[1] != 30 {
+		t.Fatalf("empirical values: got %v, want [10 30]", got)
+	}
+	src = strings.Replace(src, "column: completion_tokens", "column: nope", 1)
+	if _, err := Parse(path, []byte(src)); err == nil || !strings.Contains(err.Error(), `no column "nope"`) {
+		t.Fatalf("missing column: got %v", err)
+	}
+}
+
+// TestSchemaCoversScenarioFields checks the JSON Schema lists every
+// top-level and persona field and forbids unknown ones.
+func TestSchemaCoversScenarioFields(t *testing.T) {
+	t.Parallel()
+	b, err := JSONSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Additional bool                       `json:"additionalProperties"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("schema is not JSON: %v", err)
+	}
+	for _, k := range []string{"name", "duration", "seed", "target", "gateway", "personas", "pricing"} {
+		if _, ok := s.Properties[k]; !ok {
+			t.Errorf("schema lacks %q", k)
+		}
+	}
+	for _, k := range []string{"on_throttle", "egress_ips", "user_header", "steps", "think_time", "shape", "every"} {
+		if !strings.Contains(string(s.Properties["personas"]), `"`+k+`"`) {
+			t.Errorf("persona schema lacks %q", k)
+		}
+	}
+	if s.Additional {
+		t.Errorf("schema allows unknown top-level fields")
 	}
 }

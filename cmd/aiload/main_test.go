@@ -69,3 +69,30 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("aiload version: exit %d, output %q", code, out)
 	}
 }
+
+// TestValidateReportsAllProblems checks that validate lists every problem,
+// not only the first.
+func TestValidateReportsAllProblems(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := execute(t, "validate", "testdata/many_errors.yaml")
+	for _, want := range []string{
+		"testdata/many_errors.yaml:7:12: personas[0].count: cannot unmarshal string",
+		"testdata/many_errors.yaml:8:5: personas[0].colour: unknown field \"colour\"",
+		"testdata/many_errors.yaml:9:11: personas[0].rate: must be > 0",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q lacks %q", stderr, want)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+}
+
+func TestSchemaPrintsJSON(t *testing.T) {
+	t.Parallel()
+	code, out, _ := execute(t, "schema")
+	if code != 0 || !strings.Contains(out, `"$schema": "https://json-schema.org/draft/2020-12/schema"`) || !strings.Contains(out, `"on_throttle"`) {
+		t.Fatalf("aiload schema: exit %d, output starts %.200q", code, out)
+	}
+}

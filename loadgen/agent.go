@@ -1,0 +1,123 @@
+package loadgen
+
+import (
+	"sync"
+	"time"
+)
+
+// agent starts a pipeline at each arrival, open loop.
+func (e *engine) agent(c *call) {
+	arr := newArrivals(c.p, c.rng, e.start, e.opts.Duration)
+	budget := &budget{remaining: -1}
+	for {
+		t := arr.next()
+		if !sleepUntil(e.sched, t) {
+			return
+		}
+		run := c.forUser(e.opts.Seed, t)
+		e.reqs.Go(func() { e.pipeline(run, budget) })
+	}
+}
+
+// budget is what an agent last heard about its remaining tokens.
+type budget struct {
+	mu        sync.Mutex
+	remaining int64 // -1: unknown
+	limit     int64
+}
+
+func (b *budget) set(remaining, limit int64) {
+	b.mu.Lock()
+	b.remaining, b.limit = remaining, limit
+	b.mu.Unlock()
+}
+
+// pause returns how long to wait before a step needing need tokens. With
+// a sliding one-minute window, about limit/60 tokens free up per second, so
+// a deficit of need−remaining tokens takes 60·deficit/limit seconds (at
+// most a minute). Unknown budgets and limits never pause.
+func (b *budget) pause(need int64) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.remaining < 0 || b.remaining >= need || b.limit <= 0 {
+		return 0
+	}
+	deficit := min(need-b.remaining, b.limit)
+	b.remaining = -1 // re-learn from the next answer
+	return time.Duration(float64(time.Minute) * float64(deficit) / float64(b.limit))
+}
+
+// pipeline runs the steps in order; each step's prompt is the context so
+// far plus the step's input. A step that does not succeed breaks the
+// pipeline.
+func (e *engine) pipeline(c *call, b *budget) {
+	p := c.p
+	stats := func(f func(*PipelineStats)) { c.col.add(func(s *Stats) { f(s.Pipelines) }) }
+	stats(func(ps *PipelineStats) { ps.Started++ })
+	start := c.intended
+	var delay time.Duration
+	degraded := false
+	msgs := []message{{Role: "system", Content: systemPrompt, tokens: 6}}
+	ctxTokens := int64(6)
+	for _, step := range p.Steps {
+		for range step.Repeat {
+			in, out := step.PromptTokens, step.CompletionTokens
+			if in.IsZero() {
+				in = p.PromptTokens
+			}
+			if out.IsZero() {
+				out = p.CompletionTokens
+			}
+			n := in.DrawTokens(c.rng, e.opts.ContextTokens)
+			maxTok := out.DrawTokens(c.rng, e.opts.ContextTokens)
+			msgs = fit(append(msgs, message{Role: "user", Content: PromptText(n), tokens: n}), e.opts.ContextTokens-maxTok)
+			ctxTokens += n
+			c.intended = time.Now()
+			if p.Proactive {
+				if w := b.pause(ctxTokens + maxTok); w > 0 {
+					stats(func(ps *PipelineStats) { ps.ProactivePauses++ })
+					c.intended = c.intended.Add(w)
+					delay += w
+					if !sleepUntil(e.sched, c.intended) {
+						e.endPipeline(c, start, delay, false, true)
+						return
+					}
+				}
+			}
+			r := e.run(c, msgs, maxTok)
+			delay += r.throttleDelay
+			if r.remaining >= 0 {
+				b.set(r.remaining, r.limit)
+			}
+			if !r.ok {
+				e.endPipeline(c, start, delay, false, r.cut)
+				return
+			}
+			degraded = degraded || r.degraded
+			msgs = append(msgs, message{Role: "assistant", Content: r.content, tokens: r.usage.CompletionTokens})
+			ctxTokens += r.usage.CompletionTokens
+		}
+	}
+	if degraded {
+		stats(func(ps *PipelineStats) { ps.Degraded++ })
+	}
+	e.endPipeline(c, start, delay, true, false)
+}
+
+func (e *engine) endPipeline(c *call, start time.Time, delay time.Duration, ok, unfinished bool) {
+	c.col.add(func(s *Stats) {
+		ps := s.Pipelines
+		ps.ThrottleDelaySeconds += delay.Seconds()
+		switch {
+		case ok:
+			ps.Completed++
+		case unfinished:
+			ps.Unfinished++
+		default:
+			ps.Broken++
+		}
+	})
+	if ok {
+		c.col.duration(time.Since(start))
+	}
+}

@@ -1,0 +1,139 @@
+package loadgen
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// call is one logical request of a user: its attempts share the messages
+// and max_tokens (unless degraded) and its intended start time.
+type call struct {
+	p      *Persona
+	col    *collector // the persona's
+	sub    SubKey
+	subCol *collector
+	userID string
+	model  string
+	client *http.Client
+	rng    *rand.Rand // the user's (not shared across goroutines)
+	// intended is when the first attempt should have been sent.
+	intended time.Time
+}
+
+// callResult is how a logical request ended.
+type callResult struct {
+	ok       bool
+	degraded bool
+	content  string
+	usage    usage
+	// remaining and limit are the last rate-limit headers seen (-1 unknown).
+	remaining, limit int64
+	intended, end    time.Time
+	ttft             time.Duration
+	// throttleDelay is the time lost to throttling: from the intended
+	// start to the start of the successful attempt, when a 429 came first.
+	throttleDelay time.Duration
+	// cut is set when the run ended while a retry was waiting.
+	cut bool
+}
+
+// collect applies f to the persona's and the subscription's collectors.
+func (e *engine) collect(c *call, f func(*collector)) {
+	f(c.col)
+	f(c.subCol)
+}
+
+// run makes the attempts of one request according to the persona's
+// on_throttle policy. Attempts are scheduled by intended time: the first
+// at c.intended, a retry at the 429's arrival plus the wait.
+func (e *engine) run(c *call, msgs []message, maxTokens int64) callResult {
+	res := callResult{intended: c.intended, remaining: -1, limit: -1}
+	e.collect(c, func(col *collector) { col.add(func(s *Stats) { s.Requests++ }) })
+	intended := c.intended
+	throttled := false
+	for n := 1; ; n++ {
+		a := &attempt{intended: intended}
+		r := e.do(e.inflight, c, msgs, maxTokens, a, n)
+		e.collect(c, func(col *collector) { col.done(a) })
+		end := a.sent.Add(a.latency)
+		if r.remaining >= 0 {
+			res.remaining, res.limit = r.remaining, r.limit
+		}
+		if a.status == http.StatusOK {
+			res.ok, res.content, res.usage, res.end, res.ttft = true, r.content, a.usage, end, a.ttft
+			if throttled {
+				res.throttleDelay = a.sent.Sub(c.intended)
+			}
+			break
+		}
+		res.end = end
+		if a.status != http.StatusTooManyRequests {
+			break
+		}
+		throttled = true
+		wait, ok := e.retryPlan(c, n, r.retryAfter)
+		if !ok {
+			break
+		}
+		if c.p.OnThrottle == ThrottleDegrade {
+			msgs, maxTokens = degrade(msgs), max(maxTokens/2, 1)
+			res.degraded = true
+		}
+		intended = end.Add(wait)
+		if !sleepUntil(e.sched, intended) {
+			res.cut = true
+			break
+		}
+		e.collect(c, func(col *collector) {
+			col.add(func(s *Stats) { s.Retries++; s.RetryWaitSeconds += wait.Seconds() })
+		})
+	}
+	if !res.ok {
+		res.throttleDelay = res.end.Sub(c.intended)
+	}
+	e.collect(c, func(col *collector) { col.request(&res, c.p.SLO) })
+	return res
+}
+
+// retryPlan says whether attempt n's 429 is retried and after how long.
+func (e *engine) retryPlan(c *call, n int, retryAfter time.Duration) (time.Duration, bool) {
+	switch c.p.OnThrottle {
+	case ThrottleFail:
+		return 0, false
+	case ThrottleDegrade:
+		return retryAfter, n == 1
+	case ThrottleBackoff:
+		if n > *c.p.MaxRetries {
+			return 0, false
+		}
+		ceil := min(c.p.Backoff.Max.D(), c.p.Backoff.Initial.D()<<(n-1))
+		return time.Duration(c.rng.Float64() * float64(ceil)), true
+	}
+	return retryAfter, n <= *c.p.MaxRetries
+}
+
+// degrade keeps the system message and the last message only.
+func degrade(msgs []message) []message {
+	if len(msgs) <= 2 {
+		return msgs
+	}
+	return []message{msgs[0], msgs[len(msgs)-1]}
+}
+
+// sleepUntil waits until t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,166 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Request headers that tie the gateway's records to what the caller saw.
+const (
+	HeaderScenario = "X-Aiload-Scenario"
+	HeaderPersona  = "X-Aiload-Persona"
+	HeaderAttempt  = "X-Aiload-Attempt"
+)
+
+// Response headers a proactive caller reads.
+const (
+	HeaderRemainingTokens = "X-Ratelimit-Remaining-Tokens"
+	HeaderLimitTokens     = "X-Ratelimit-Limit-Tokens"
+)
+
+// message is one chat message; tokens is its length as drawn (or as the
+// backend reported for assistant turns).
+type message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+	tokens  int64
+}
+
+// usage is the usage block of a chat completion.
+type usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+}
+
+// reply is what an attempt returned besides its timing.
+type reply struct {
+	content    string
+	remaining  int64 // -1 when the response said nothing
+	limit      int64 // -1 when unknown
+	retryAfter time.Duration
+}
+
+// newTransport returns a transport for many connections to one host,
+// sourcing connections from laddr when not empty (a 127.0.0.x egress IP).
+func newTransport(laddr string, maxConns int) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if laddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(laddr)}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = d.DialContext
+	tr.MaxIdleConns = 0
+	tr.MaxIdleConnsPerHost = 4096
+	tr.MaxConnsPerHost = maxConns
+	return tr
+}
+
+// do sends one attempt and fills a's status and timings.
+func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
+	r := reply{remaining: -1, limit: -1}
+	body, _ := json.Marshal(map[string]any{"model": c.model, "messages": msgs, "max_tokens": maxTokens, "user": c.userID})
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Target.Timeout.D())
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model), bytes.NewReader(body))
+	if err != nil {
+		return r
+	}
+	h := hr.Header
+	h.Set("Content-Type", "application/json")
+	if c.sub.Key != "" {
+		h.Set(e.opts.Target.KeyHeader, c.sub.Key)
+	}
+	if e.bearer != "" {
+		h.Set("Authorization", "Bearer "+e.bearer)
+	}
+	if c.p.UserHeader != "" {
+		h.Set(c.p.UserHeader, c.userID)
+	}
+	h.Set(HeaderScenario, e.opts.Scenario)
+	h.Set(HeaderPersona, c.p.Name)
+	h.Set(HeaderAttempt, strconv.Itoa(n))
+	a.sent = time.Now()
+	e.collect(c, func(col *collector) { col.send(a, e.opts.LateThreshold) })
+	resp, err := c.client.Do(hr)
+	if err != nil {
+		a.latency = time.Since(a.sent)
+		return r
+	}
+	a.ttft = time.Since(a.sent)
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	a.latency = time.Since(a.sent)
+	if err != nil {
+		return r
+	}
+	a.status = resp.StatusCode
+	r.remaining = headerInt(resp.Header, HeaderRemainingTokens)
+	r.limit = headerInt(resp.Header, HeaderLimitTokens)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var cr struct {
+			Choices []struct {
+				Message message `json:"message"`
+			} `json:"choices"`
+			Usage usage `json:"usage"`
+		}
+		if json.Unmarshal(data, &cr) == nil {
+			a.usage = cr.Usage
+			if len(cr.Choices) > 0 {
+				r.content = cr.Choices[0].Message.Content
+			}
+		}
+	case http.StatusTooManyRequests:
+		ra := resp.Header.Get("Retry-After")
+		a.retryAfter = ra != ""
+		r.retryAfter = time.Second
+		if s, err := strconv.ParseFloat(ra, 64); err == nil && s >= 0 {
+			r.retryAfter = time.Duration(s * float64(time.Second))
+		}
+	}
+	return r
+}
+
+func headerInt(h http.Header, name string) int64 {
+	v, err := strconv.ParseInt(h.Get(name), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+func (e *engine) endpoint(model string) string {
+	if u, ok := e.urls.Load(model); ok {
+		return u.(string)
+	}
+	u := e.opts.Target.endpoint(model)
+	e.urls.Store(model, u)
+	return u
+}
+
+// PromptText returns filler text of about n tokens under the o200k and
+// cl100k encodings (common one-token words).
+func PromptText(n int64) string {
+	words := [...]string{"please", "summarize", "the", "following", "report", "about", "quarterly", "sales", "and", "costs"}
+	var b bytes.Buffer
+	b.Grow(int(n) * 8)
+	for i := int64(0); i < n; i++ {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(words[i%int64(len(words))])
+	}
+	return b.String()
+}
+
+// egressIP returns the i-th loopback source address handed to nat users
+// (127.0.0.2, 127.0.0.3, …).
+func egressIP(i int) string { return fmt.Sprintf("127.0.%d.%d", (i+2)/256, (i+2)%256) }
