@@ -48,20 +48,6 @@ func (d *DB) SQL() *sql.DB { return d.db }
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
-// IngestJSONL loads the records of an aiload JSONL file, skipping those
-// already present (same request_id). It returns how many rows were added.
-func (d *DB) IngestJSONL(ctx context.Context, path string) (int64, error) {
-	res, err := d.db.ExecContext(ctx, query("ingest_jsonl.sql"), path)
-	if err != nil {
-		return 0, fmt.Errorf("ingest %s: %w", path, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("ingest %s: %w", path, err)
-	}
-	return n, nil
-}
-
 // Count returns the number of records in the database.
 func (d *DB) Count(ctx context.Context) (int64, error) {
 	var n int64

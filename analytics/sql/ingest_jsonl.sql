@@ -1,10 +1,12 @@
--- Insert the records of one JSONL file ($1) that are not already present
--- (dedupe on request_id), reading with an explicit schema.
+-- Insert the records of aiload JSONL files ($1: a path or glob) that are not
+-- already present. Every schema version is read with one explicit schema:
+-- fields a version lacks are NULL, fields a reader does not know are ignored.
+-- Dedupe on request_id: against the table (anti join) and within the input
+-- (DISTINCT ON keeps one record per request id).
 INSERT INTO records
-SELECT j.*
+SELECT DISTINCT ON (j.request_id) j.*
 FROM read_json($1,
     format = 'newline_delimited',
-    ignore_errors = true,
     columns = {
         schema: 'INTEGER', ts: 'TIMESTAMPTZ', request_id: 'VARCHAR', run_id: 'VARCHAR',
         gateway_id: 'VARCHAR', subscription_id: 'VARCHAR', product: 'VARCHAR', team: 'VARCHAR',
@@ -17,6 +19,5 @@ FROM read_json($1,
         stream: 'BOOLEAN', scenario: 'VARCHAR', persona: 'VARCHAR', attempt: 'INTEGER',
         dims: 'MAP(VARCHAR, VARCHAR)'
     }) AS j
-WHERE j.request_id IS NOT NULL AND j.ts IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.request_id = j.request_id)
-QUALIFY row_number() OVER (PARTITION BY j.request_id ORDER BY j.ts) = 1;
+ANTI JOIN records r ON r.request_id = j.request_id
+WHERE j.request_id IS NOT NULL AND j.ts IS NOT NULL;

@@ -25,6 +25,7 @@ PTU plans and per-team chargeback reports.`,
 		newValidateCmd(stdout),
 		newSchemaCmd(stdout),
 		newVersionCmd(stdout),
+		newIngestCmd(stdout, stderr),
 	)
 	return root
 }

@@ -1,0 +1,88 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Dimension is what a demand series is keyed by.
+type Dimension string
+
+// Dimensions of the per-minute demand series.
+const (
+	ByCounterKey   Dimension = "counter_key" // the token limit's counter key (subscription when empty)
+	BySubscription Dimension = "subscription"
+	ByProduct      Dimension = "product"
+	ByTeam         Dimension = "team"
+	ByModel        Dimension = "model"
+)
+
+// DemandOptions selects the records of a demand query.
+type DemandOptions struct {
+	By    Dimension // required
+	Model string    // only this model; "" means every model
+	// From and To bound the series to [From, To); zero values mean the
+	// first and last minute with data.
+	From, To time.Time
+}
+
+// DemandPoint is one minute of a demand series. Tokens are total tokens
+// (prompt + completion).
+type DemandPoint struct {
+	Minute time.Time // start of the minute, UTC
+	// Demand is what first attempts asked for: served usage plus the
+	// requested tokens of throttled requests. Retries are not counted.
+	Demand int64
+	Served int64 // tokens of requests answered ok
+	// Requests counts first attempts; Throttled counts 429/403 answers.
+	Requests, Throttled int64
+}
+
+// DemandSeries is the zero-filled per-minute series of one key: every
+// minute of the range is present, with zeros where nothing happened.
+type DemandSeries struct {
+	Key      string // "" for records without a value for the dimension
+	LimitTPM int64  // the largest tokens-per-minute limit recorded for the key; 0 = none
+	Points   []DemandPoint
+}
+
+// Demand returns one zero-filled per-minute series per value of opts.By,
+// ordered by key.
+func Demand(ctx context.Context, db *DB, opts DemandOptions) ([]DemandSeries, error) {
+	switch opts.By {
+	case ByCounterKey, BySubscription, ByProduct, ByTeam, ByModel:
+	default:
+		return nil, fmt.Errorf("demand: unknown dimension %q", opts.By)
+	}
+	rows, err := db.db.QueryContext(ctx, query("demand_minutes.sql"),
+		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
+	if err != nil {
+		return nil, fmt.Errorf("demand query: %w", err)
+	}
+	defer rows.Close()
+	var out []DemandSeries
+	for rows.Next() {
+		var key string
+		var limit int64
+		var p DemandPoint
+		if err := rows.Scan(&key, &limit, &p.Minute, &p.Demand, &p.Served, &p.Requests, &p.Throttled); err != nil {
+			return nil, fmt.Errorf("demand scan: %w", err)
+		}
+		p.Minute = p.Minute.UTC()
+		if len(out) == 0 || out[len(out)-1].Key != key {
+			out = append(out, DemandSeries{Key: key, LimitTPM: limit})
+		}
+		s := &out[len(out)-1]
+		s.Points = append(s.Points, p)
+	}
+	return out, rows.Err()
+}
+
+// nullTime maps the zero time to SQL NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}

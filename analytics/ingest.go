@@ -1,0 +1,158 @@
+package analytics
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Format names a log format that Ingest reads.
+type Format string
+
+// Formats Ingest understands. FormatAuto detects the format from the file
+// name and its first record; see docs/ingest.md for the column mappings.
+const (
+	FormatAuto    Format = ""
+	FormatAiload  Format = "aiload"  // aiload JSONL token-metric records, any schema version
+	FormatParquet Format = "parquet" // Parquet files with the record's column names (globs allowed)
+	FormatAPIM    Format = "apim"    // API Management LLM log joined to gateway log, CSV or JSON
+	FormatLiteLLM Format = "litellm" // LiteLLM_SpendLogs export, CSV or JSON
+)
+
+// Formats lists the formats accepted by ParseFormat.
+func Formats() []Format { return []Format{FormatAiload, FormatParquet, FormatAPIM, FormatLiteLLM} }
+
+// ParseFormat maps a name ("auto", "aiload", "parquet", "apim", "litellm") to a Format.
+func ParseFormat(s string) (Format, error) {
+	if s == "" || s == "auto" {
+		return FormatAuto, nil
+	}
+	for _, f := range Formats() {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown format %q (want auto, aiload, parquet, apim or litellm)", s)
+}
+
+// IngestResult reports what one Ingest call did.
+type IngestResult struct {
+	File   string
+	Format Format
+	// Added is the number of new records; records whose request id was
+	// already present are skipped, so ingesting a file twice adds 0.
+	Added int64
+	// TornLine is the line number of an incomplete last line that was
+	// skipped (a log cut off while being written); 0 when there was none.
+	TornLine int
+}
+
+// FieldError is a value of the wrong type in an input file.
+type FieldError struct {
+	File  string
+	Line  int    // 1-based line (JSONL, CSV without multi-line fields) or record number
+	Field string // the input's field or column name
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s:%d: field %q: %s", e.File, e.Line, e.Field, e.Msg)
+}
+
+// Ingest loads the records of the file (or Parquet glob) at path into the
+// database, detecting the format when format is FormatAuto.
+func (d *DB) Ingest(ctx context.Context, path string, format Format) (IngestResult, error) {
+	res := IngestResult{File: path, Format: format}
+	if format == FormatAuto {
+		f, err := DetectFormat(path)
+		if err != nil {
+			return res, err
+		}
+		res.Format = f
+	}
+	var err error
+	switch res.Format {
+	case FormatAiload:
+		err = d.ingestJSONL(ctx, path, &res)
+	case FormatParquet:
+		err = d.ingestParquet(ctx, path, &res)
+	case FormatAPIM, FormatLiteLLM:
+		err = d.ingestExternal(ctx, path, &res)
+	default:
+		err = fmt.Errorf("unknown format %q", res.Format)
+	}
+	return res, err
+}
+
+// IngestJSONL loads the records of an aiload JSONL file, skipping those
+// already present (same request_id). It returns how many rows were added.
+func (d *DB) IngestJSONL(ctx context.Context, path string) (int64, error) {
+	res, err := d.Ingest(ctx, path, FormatAiload)
+	return res.Added, err
+}
+
+// DetectFormat guesses a file's format from its extension and the field
+// names of its first record or header line.
+func DetectFormat(path string) (Format, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".parquet") || strings.ContainsAny(path, "*?[") {
+		return FormatParquet, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("detect format: %w", err)
+	}
+	defer f.Close()
+	head, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("detect format of %s: %w", path, err)
+	}
+	if bytes.HasPrefix(head, []byte("PAR1")) {
+		return FormatParquet, nil
+	}
+	first := firstLine(head)
+	switch {
+	case bytes.Contains(first, []byte("PromptTokens")) || bytes.Contains(first, []byte("CorrelationId")):
+		return FormatAPIM, nil
+	case bytes.Contains(first, []byte("startTime")) || bytes.Contains(first, []byte("model_group")):
+		return FormatLiteLLM, nil
+	case bytes.Contains(first, []byte(`"request_id"`)):
+		return FormatAiload, nil
+	}
+	return "", fmt.Errorf("detect format of %s: not aiload JSONL, Parquet, APIM or LiteLLM (name one with --format)", path)
+}
+
+// firstLine returns the first non-empty line of b, or, for a JSON array on
+// several lines, the text up to the end of its first object.
+func firstLine(b []byte) []byte {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	var acc []byte
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || (len(acc) == 0 && len(line) == 1 && line[0] == '[') {
+			continue
+		}
+		acc = append(acc, line...)
+		if line[0] != '"' || bytes.HasSuffix(line, []byte("}")) || len(acc) > 16<<10 {
+			break
+		}
+	}
+	return acc
+}
+
+// isNotExist reports whether err is a missing-file error.
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// absPath makes path absolute so DuckDB reads what the caller named.
+func absPath(path string) string {
+	if p, err := filepath.Abs(path); err == nil {
+		return p
+	}
+	return path
+}

@@ -1,0 +1,203 @@
+package analytics
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// sourceColumn is a column an external format's mapping reads, with the
+// DuckDB type its values must convert to.
+type sourceColumn struct{ name, typ string }
+
+// apimColumns are the columns of the APIM export (docs/ingest.md) that the
+// mapping reads; columns missing from a file are NULL.
+var apimColumns = []sourceColumn{
+	{"TimeGenerated", "TIMESTAMPTZ"}, {"CorrelationId", "VARCHAR"}, {"ApimSubscriptionId", "VARCHAR"},
+	{"ProductId", "VARCHAR"}, {"Team", "VARCHAR"}, {"UserId", "VARCHAR"}, {"CallerIpAddress", "VARCHAR"},
+	{"ApiId", "VARCHAR"}, {"BackendId", "VARCHAR"}, {"BackendTier", "VARCHAR"}, {"ModelName", "VARCHAR"},
+	{"DeploymentName", "VARCHAR"}, {"PromptTokens", "BIGINT"}, {"CompletionTokens", "BIGINT"},
+	{"TotalTokens", "BIGINT"}, {"IsStreamCompletion", "BOOLEAN"}, {"ResponseCode", "INTEGER"},
+	{"BackendResponseCode", "INTEGER"}, {"TotalTime", "DOUBLE"}, {"BackendTime", "DOUBLE"},
+	{"Region", "VARCHAR"}, {"SequenceNumber", "INTEGER"},
+}
+
+// litellmColumns are the LiteLLM_SpendLogs columns the mapping reads.
+var litellmColumns = []sourceColumn{
+	{"request_id", "VARCHAR"}, {"call_type", "VARCHAR"}, {"api_key", "VARCHAR"}, {"spend", "DOUBLE"},
+	{"total_tokens", "BIGINT"}, {"prompt_tokens", "BIGINT"}, {"completion_tokens", "BIGINT"},
+	{"startTime", "TIMESTAMPTZ"}, {"endTime", "TIMESTAMPTZ"}, {"completionStartTime", "TIMESTAMPTZ"},
+	{"request_duration_ms", "DOUBLE"}, {"model", "VARCHAR"}, {"model_group", "VARCHAR"},
+	{"custom_llm_provider", "VARCHAR"}, {"api_base", "VARCHAR"}, {"user", "VARCHAR"},
+	{"metadata", "VARCHAR"}, {"team_id", "VARCHAR"}, {"end_user", "VARCHAR"},
+	{"requester_ip_address", "VARCHAR"}, {"status", "VARCHAR"},
+}
+
+// ingestExternal stages an APIM or LiteLLM export (CSV or JSON) in a
+// temporary table, checks every typed column, and maps it onto records.
+func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult) error {
+	cols, mapping := apimColumns, "ingest_apim.sql"
+	if res.Format == FormatLiteLLM {
+		cols, mapping = litellmColumns, "ingest_litellm.sql"
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	defer conn.Close()
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS stage")
+	csv := strings.HasSuffix(strings.ToLower(strings.TrimSuffix(path, ".gz")), ".csv")
+	reader := "read_json($1, format = 'auto', sample_size = -1)"
+	if csv {
+		reader = "read_csv($1, header = true, all_varchar = true)"
+	}
+	stage := "CREATE OR REPLACE TEMP TABLE stage AS SELECT row_number() OVER () AS aiload_row, * FROM " + reader
+	if _, err := conn.ExecContext(ctx, stage, absPath(path)); err != nil {
+		return fmt.Errorf("ingest %s: read: %w", path, err)
+	}
+	if err := normaliseStage(ctx, conn, cols); err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	if err := checkStage(ctx, conn, cols, path, csv); err != nil {
+		return err
+	}
+	r, err := conn.ExecContext(ctx, query(mapping))
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	res.Added, err = r.RowsAffected()
+	return err
+}
+
+// stageColumns returns the staged table's column names.
+func stageColumns(ctx context.Context, conn *sql.Conn) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx,
+		`SELECT column_name FROM duckdb_columns() WHERE table_name = 'stage' AND database_name = 'temp'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		have[strings.ToLower(n)] = n
+	}
+	return have, rows.Err()
+}
+
+// normaliseStage renames Log Analytics' "Name [UTC]" export headers to
+// Name and adds the source columns a file lacks, as NULL.
+func normaliseStage(ctx context.Context, conn *sql.Conn, cols []sourceColumn) error {
+	have, err := stageColumns(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for lower, n := range have {
+		if base, ok := strings.CutSuffix(lower, " [utc]"); ok {
+			if _, dup := have[base]; !dup {
+				if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE stage RENAME COLUMN %s TO %s`,
+					ident(n), ident(n[:len(base)]))); err != nil {
+					return err
+				}
+				have[base] = n[:len(base)]
+			}
+		}
+	}
+	for _, c := range cols {
+		if _, ok := have[strings.ToLower(c.name)]; !ok {
+			if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE stage ADD COLUMN %s %s`,
+				ident(c.name), c.typ)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkStage returns a *FieldError for the first value of a typed source
+// column that does not convert to its type.
+func checkStage(ctx context.Context, conn *sql.Conn, cols []sourceColumn, path string, csv bool) error {
+	for _, c := range cols {
+		if c.typ == "VARCHAR" {
+			continue
+		}
+		q := strings.NewReplacer("{{col}}", ident(c.name), "{{type}}", c.typ).Replace(query("check_column.sql"))
+		var row int
+		var val string
+		err := conn.QueryRowContext(ctx, q).Scan(&row, &val)
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ingest %s: check %s: %w", path, c.name, err)
+		}
+		line := row
+		if csv {
+			line++ // the header is line 1
+		}
+		return &FieldError{File: path, Line: line, Field: c.name,
+			Msg: fmt.Sprintf("cannot convert %q to %s", val, c.typ)}
+	}
+	return nil
+}
+
+// ident quotes a DuckDB identifier.
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// ingestParquet stages Parquet files (a path or glob, read by name so files
+// with older column sets mix), adds the record columns they lack, and
+// inserts the new records.
+func (d *DB) ingestParquet(ctx context.Context, path string, res *IngestResult) error {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	defer conn.Close()
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS stage")
+	if _, err := conn.ExecContext(ctx,
+		`CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM read_parquet($1, union_by_name = true)`,
+		absPath(path)); err != nil {
+		return fmt.Errorf("ingest %s: read: %w", path, err)
+	}
+	cols, err := d.recordColumns(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	if err := normaliseStage(ctx, conn, cols); err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	list := make([]string, len(cols))
+	for i, c := range cols {
+		list[i] = fmt.Sprintf("CAST(s.%s AS %s)", ident(c.name), c.typ)
+	}
+	q := strings.Replace(query("ingest_stage.sql"), "{{columns}}", strings.Join(list, ", "), 1)
+	r, err := conn.ExecContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	res.Added, err = r.RowsAffected()
+	return err
+}
+
+// recordColumns lists the records table's columns in table order.
+func (d *DB) recordColumns(ctx context.Context) ([]sourceColumn, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_name = 'records' ORDER BY ordinal_position`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sourceColumn
+	for rows.Next() {
+		var c sourceColumn
+		if err := rows.Scan(&c.name, &c.typ); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

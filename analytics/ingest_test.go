@@ -1,0 +1,168 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func openTestDB(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func ingest(t *testing.T, db *DB, path string, f Format) IngestResult {
+	t.Helper()
+	res, err := db.Ingest(context.Background(), path, f)
+	if err != nil {
+		t.Fatalf("ingest %s: %v", path, err)
+	}
+	return res
+}
+
+// row fetches one row of a query for comparison.
+func row(t *testing.T, db *DB, q string, dst ...any) {
+	t.Helper()
+	if err := db.SQL().QueryRow(q).Scan(dst...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func TestIngestFormats(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file   string
+		format Format // detected
+		added  int64
+		// check is a query over records and its expected single-line answer.
+		check, want string
+	}{
+		// three records; the third has no schema field (pre-versioned) and few fields.
+		{"aiload_v1.jsonl", FormatAiload, 3,
+			`SELECT string_agg(request_id || ':' || team || ':' || total_tokens || ':' || coalesce(outcome,'?'), ' ' ORDER BY ts) FROM records`,
+			"r1:alpha:120:ok r2:alpha:1000:throttled r3:beta:55:ok"},
+		// four rows for three requests: the split message (SequenceNumber 1) is one request;
+		// missing completion/total tokens are 0 and prompt 400 is the total.
+		{"apim.csv", FormatAPIM, 3,
+			`SELECT string_agg(request_id || ':' || subscription_id || ':' || team || ':' || model || ':' || total_tokens || ':' || outcome, ' ' ORDER BY ts) FROM records`,
+			"7c1e0f1a-0001:sub-marketing:standard:gpt-4o:1500:ok 7c1e0f1a-0002:sub-support:developer:gpt-4o-mini:400:ok 7c1e0f1a-0003:sub-support:developer:gpt-4o-mini:0:throttled"},
+		// the JSON export carries a Team column and the backend tier.
+		{"apim.json", FormatAPIM, 2,
+			`SELECT string_agg(request_id || ':' || team || ':' || backend_tier || ':' || stream, ' ' ORDER BY ts) FROM records`,
+			"aa-1:research:ptu:true aa-2:research:payg:false"},
+		// cached tokens come from metadata; the failure with error_code 429 is throttled.
+		{"litellm.csv", FormatLiteLLM, 2,
+			`SELECT string_agg(request_id || ':' || team || ':' || model || ':' || cached_tokens || ':' || status || ':' || outcome || ':' || latency_ms::BIGINT, ' ' ORDER BY ts) FROM records`,
+			"chatcmpl-101:team-ds:gpt-4o:200:200:ok:1750 chatcmpl-102:team-ds:gpt-4o:0:429:throttled:20"},
+		{"litellm.json", FormatLiteLLM, 1,
+			`SELECT string_agg(request_id || ':' || team || ':' || user_id || ':' || prompt_tokens, ' ') FROM records`,
+			"chatcmpl-201:team-web:customer-9:1000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", tc.file)
+			got, err := DetectFormat(path)
+			if err != nil || got != tc.format {
+				t.Fatalf("DetectFormat(%s) = %q, %v; want %q", tc.file, got, err, tc.format)
+			}
+			db := openTestDB(t)
+			if res := ingest(t, db, path, FormatAuto); res.Added != tc.added {
+				t.Errorf("first ingest added %d, want %d", res.Added, tc.added)
+			}
+			if res := ingest(t, db, path, FormatAuto); res.Added != 0 {
+				t.Errorf("second ingest added %d, want 0 (dedupe on request id)", res.Added)
+			}
+			var s string
+			row(t, db, tc.check, &s)
+			if s != tc.want {
+				t.Errorf("records:\n got %s\nwant %s", s, tc.want)
+			}
+		})
+	}
+}
+
+func TestIngestParquetGlob(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "aiload_v1.jsonl"), FormatAiload)
+	dir := t.TempDir()
+	// Two Parquet files: all of the records, and an older column set
+	// (no dims, no cached_tokens) holding one new record.
+	if _, err := db.SQL().Exec(`COPY records TO '` + filepath.Join(dir, "a.parquet") + `' (FORMAT parquet)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().Exec(`COPY (SELECT ts + INTERVAL 1 HOUR AS ts, 'p1' AS request_id, 'gamma' AS team, 7 AS total_tokens, 'ok' AS outcome FROM records LIMIT 1) TO '` +
+		filepath.Join(dir, "b.parquet") + `' (FORMAT parquet)`); err != nil {
+		t.Fatal(err)
+	}
+	db2 := openTestDB(t)
+	glob := filepath.Join(dir, "*.parquet")
+	if res := ingest(t, db2, glob, FormatAuto); res.Added != 4 || res.Format != FormatParquet {
+		t.Errorf("parquet ingest = %+v, want 4 records", res)
+	}
+	if res := ingest(t, db2, glob, FormatAuto); res.Added != 0 {
+		t.Errorf("second parquet ingest added %d, want 0", res.Added)
+	}
+	var s string
+	row(t, db2, `SELECT string_agg(request_id || ':' || team || ':' || total_tokens, ' ' ORDER BY ts) FROM records`, &s)
+	if want := "r1:alpha:120 r2:alpha:1000 r3:beta:55 p1:gamma:7"; s != want {
+		t.Errorf("records: got %s, want %s", s, want)
+	}
+}
+
+func TestIngestTornLastLine(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	res := ingest(t, db, filepath.Join("testdata", "torn.jsonl"), FormatAuto)
+	if res.Added != 1 || res.TornLine != 2 {
+		t.Errorf("torn ingest = %+v; want 1 added, torn line 2", res)
+	}
+	// A whole last record without a final newline is not torn.
+	p := filepath.Join(t.TempDir(), "nofinal.jsonl")
+	if err := os.WriteFile(p, []byte(`{"ts":"2026-11-02T11:00:00Z","request_id":"n1","outcome":"ok"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, db, p, FormatAiload); res.Added != 1 || res.TornLine != 0 {
+		t.Errorf("no-final-newline ingest = %+v; want 1 added, no torn line", res)
+	}
+}
+
+func TestIngestWrongType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file  string
+		line  int
+		field string
+	}{
+		{"badtype.jsonl", 2, "prompt_tokens"},       // "ten" where an integer belongs
+		{"apim_badtype.csv", 3, "CompletionTokens"}, // header is line 1, "five" on line 3
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			db := openTestDB(t)
+			path := filepath.Join("testdata", tc.file)
+			_, err := db.Ingest(context.Background(), path, FormatAuto)
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("ingest %s: err = %v, want a *FieldError", tc.file, err)
+			}
+			if fe.File != path || fe.Line != tc.line || fe.Field != tc.field {
+				t.Errorf("error = %v; want %s:%d field %q", fe, path, tc.line, tc.field)
+			}
+			var n int
+			row(t, db, `SELECT count(*) FROM records`, &n)
+			if n != 0 {
+				t.Errorf("%d records after a failed ingest, want 0", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiload/aiload/analytics"
+)
+
+// ingestOptions are the flags of aiload ingest.
+type ingestOptions struct {
+	DB     string
+	Format string
+	Files  []string
+}
+
+func newIngestCmd(stdout, stderr io.Writer) *cobra.Command {
+	var opts ingestOptions
+	cmd := &cobra.Command{
+		Use:   "ingest FILE...",
+		Short: "Load token-metric logs (aiload JSONL, Parquet, APIM, LiteLLM) into a DuckDB file",
+		Long: `Ingest loads request logs into the analytics database: aiload JSONL (any
+schema version, .gz too), Parquet (globs allowed, e.g. 'shards/*.parquet'),
+API Management LLM logs exported from Log Analytics (CSV or JSON) and LiteLLM
+spend logs (CSV or JSON). The format is detected from each file; --format
+names it. Records already present (same request id) are skipped, so
+ingesting a file twice adds nothing. An incomplete last line (a log still
+being written) is reported and skipped. Column mappings: docs/ingest.md.`,
+		Example: `  aiload ingest runs/quickstart-*/tokens.jsonl --db aiload.duckdb
+  aiload ingest 'shards/*.parquet' --db aiload.duckdb
+  aiload ingest apim-llm-log.csv --format apim --db aiload.duckdb`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("ingest needs at least one file")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Files = args
+			return runIngest(cmd.Context(), opts, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file to load into (created when missing)")
+	f.StringVar(&opts.Format, "format", "auto", "input format: auto, aiload, parquet, apim or litellm")
+	return cmd
+}
+
+func runIngest(ctx context.Context, opts ingestOptions, stdout, stderr io.Writer) error {
+	format, err := analytics.ParseFormat(opts.Format)
+	if err != nil {
+		return usageError{err}
+	}
+	files, err := expandFiles(opts.Files, format)
+	if err != nil {
+		return usageError{err}
+	}
+	db, err := analytics.Open(ctx, opts.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var total int64
+	start := time.Now()
+	for _, file := range files {
+		t0 := time.Now()
+		res, err := db.Ingest(ctx, file, format)
+		if err != nil {
+			var fe *analytics.FieldError
+			if errors.As(err, &fe) {
+				return usageError{err}
+			}
+			return err
+		}
+		if res.TornLine > 0 {
+			fmt.Fprintf(stderr, "aiload: %s:%d: incomplete last line skipped\n", file, res.TornLine)
+		}
+		fmt.Fprintf(stdout, "%s: %s, %d records added in %v\n", file, res.Format, res.Added, time.Since(t0).Round(time.Millisecond))
+		total += res.Added
+	}
+	n, err := db.Count(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d records added in %v; %d records in the database\n",
+		opts.DB, total, time.Since(start).Round(time.Millisecond), n)
+	return nil
+}
+
+// expandFiles expands glob patterns the shell left alone, except for
+// Parquet, whose globs DuckDB reads as one set.
+func expandFiles(args []string, format analytics.Format) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		parquet := format == analytics.FormatParquet || strings.HasSuffix(strings.ToLower(a), ".parquet")
+		if !strings.ContainsAny(a, "*?[") || parquet {
+			out = append(out, a)
+			continue
+		}
+		m, err := filepath.Glob(a)
+		if err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %w", a, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no files match %q", a)
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
