@@ -1,57 +1,205 @@
-// Package gateway is aiload's enforcement gateway: an HTTP server that
-// authenticates callers by subscription key, applies token limits per
-// product, forwards chat completions to a backend with its own credentials,
-// and writes one token-metric record per request.
+// Package gateway is aiload's enforcement gateway: an HTTP server faithful
+// to Azure API Management's AI policies. It authenticates callers by
+// subscription key (and optionally a JWT), applies llm-token-limit policies
+// per product and per API, forwards chat completions to a pool of backends
+// with its own credentials, and writes one token-metric record per request.
 package gateway
 
 import (
-	"errors"
-	"fmt"
-	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aiload/aiload/gateway/mockllm"
 )
 
 // Config is the gateway's configuration, as written under `gateway:` in a
-// scenario or in a gateway.yaml file.
+// scenario or in a gateway.yaml file. See docs/gateway.md.
 type Config struct {
 	// ID names this gateway instance in records (default "gw-1").
 	ID string `yaml:"id" json:"id,omitempty"`
 	// MaxBodyBytes caps request bodies (default 1 MiB); larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" json:"max_body_bytes,omitempty"`
+	// TrustedProxyHops is how many X-Forwarded-For entries, counted from
+	// the right, were added by proxies the gateway trusts; the client IP is
+	// the entry just left of them (0: the connection's address).
+	TrustedProxyHops int `yaml:"trusted_proxy_hops" json:"trusted_proxy_hops,omitempty"`
+	// UserIDHeader is the request header that fills record.user_id; when
+	// empty (or absent on a request) the JWT subject is used.
+	UserIDHeader string `yaml:"user_id_header" json:"user_id_header,omitempty"`
 	// Products are the tiers subscriptions belong to.
 	Products []Product `yaml:"products" json:"products"`
+	// APIs carry per-API token limits: "openai" (/v1/chat/completions) and
+	// "azure-openai" (/openai/deployments/{d}/chat/completions).
+	APIs []API `yaml:"apis" json:"apis,omitempty"`
 	// Subscriptions are the callers' keys.
 	Subscriptions []Subscription `yaml:"subscriptions" json:"subscriptions"`
-	// Backend is where requests go. Empty URL means the built-in mock,
-	// which the caller of New wires in.
+	// JWT turns on validate-jwt for every request.
+	JWT *JWTConfig `yaml:"jwt" json:"jwt,omitempty"`
+	// EmitTokenMetric lists the llm-emit-token-metric dimensions written
+	// into each record's dims.
+	EmitTokenMetric *EmitTokenMetric `yaml:"emit_token_metric" json:"emit_token_metric,omitempty"`
+	// Backend is the single backend of older configs; used when Backends is empty.
 	Backend Backend `yaml:"backend" json:"backend,omitempty"`
+	// Backends is the backend pool.
+	Backends []Backend `yaml:"backends" json:"backends,omitempty"`
 }
 
-// Product is a tier with its own token limit.
+// Product is a tier with its own token limits.
 type Product struct {
 	Name string `yaml:"name" json:"name"`
-	// TokensPerMinute is the per-subscription limit of prompt + completion
-	// tokens in any sliding 60 s window; 0 means unlimited.
+	// TokensPerMinute is shorthand for one apim-mode token limit keyed by
+	// subscription, estimation off; 0 means none.
 	TokensPerMinute int64 `yaml:"tokens_per_minute" json:"tokens_per_minute"`
+	// TokenLimits are llm-token-limit policies applied to the product's
+	// subscriptions, all of them to every request.
+	TokenLimits []TokenLimit `yaml:"token_limits" json:"token_limits,omitempty"`
+}
+
+// API is a per-API policy scope.
+type API struct {
+	Name        string       `yaml:"name" json:"name"`
+	TokenLimits []TokenLimit `yaml:"token_limits" json:"token_limits,omitempty"`
+}
+
+// TokenLimit is one llm-token-limit policy. At least one of TokensPerMinute
+// and TokenQuota (with TokenQuotaPeriod) must be set.
+type TokenLimit struct {
+	// CounterKey selects the counter: subscription | ip | product | api |
+	// header:<name> | jwt:<claim>, "+"-combinations, or an APIM @(...)
+	// expression (default "subscription").
+	CounterKey string `yaml:"counter_key" json:"counter_key,omitempty"`
+	// TokensPerMinute limits prompt + completion tokens in any 60 s window (429).
+	TokensPerMinute int64 `yaml:"tokens_per_minute" json:"tokens_per_minute,omitempty"`
+	// TokenQuota limits tokens per TokenQuotaPeriod (403).
+	TokenQuota int64 `yaml:"token_quota" json:"token_quota,omitempty"`
+	// TokenQuotaPeriod is Hourly, Daily, Weekly, Monthly or Yearly.
+	TokenQuotaPeriod string `yaml:"token_quota_period" json:"token_quota_period,omitempty"`
+	// EstimatePromptTokens counts prompt tokens at admission (always on for
+	// streaming requests).
+	EstimatePromptTokens bool `yaml:"estimate_prompt_tokens" json:"estimate_prompt_tokens,omitempty"`
+	// Mode is apim (default) or strict.
+	Mode string `yaml:"mode" json:"mode,omitempty"`
+	// DefaultMaxTokens is what strict mode reserves for the completion of a
+	// request without max_tokens; the gateway then sets max_tokens to it on
+	// the request it forwards (default 4096).
+	DefaultMaxTokens int64 `yaml:"default_max_tokens" json:"default_max_tokens,omitempty"`
+	// RetryAfterHeaderName replaces Retry-After on 429/403 (default Retry-After).
+	RetryAfterHeaderName string `yaml:"retry_after_header_name" json:"retry_after_header_name,omitempty"`
+	// RemainingTokensHeaderName, when set, carries the tokens left in the minute.
+	RemainingTokensHeaderName string `yaml:"remaining_tokens_header_name" json:"remaining_tokens_header_name,omitempty"`
+	// RemainingQuotaTokensHeaderName, when set, carries the quota left in the period.
+	RemainingQuotaTokensHeaderName string `yaml:"remaining_quota_tokens_header_name" json:"remaining_quota_tokens_header_name,omitempty"`
+	// TokensConsumedHeaderName, when set, carries the prompt + completion
+	// tokens of the response (non-streaming responses only).
+	TokensConsumedHeaderName string `yaml:"tokens_consumed_header_name" json:"tokens_consumed_header_name,omitempty"`
 }
 
 // Subscription is one caller identity.
 type Subscription struct {
-	ID      string `yaml:"id" json:"id"`
-	Key     string `yaml:"key" json:"key"`
-	Product string `yaml:"product" json:"product"`
+	ID string `yaml:"id" json:"id"`
+	// Key and SecondaryKey are both accepted; never logged or recorded.
+	Key          string `yaml:"key" json:"-"`
+	SecondaryKey string `yaml:"secondary_key" json:"-"`
+	Product      string `yaml:"product" json:"product"`
 	// Team is the cost centre charged for this subscription's tokens.
 	Team string `yaml:"team" json:"team"`
+	// Metadata is free-form and copied into record dims as "sub.<name>".
+	Metadata map[string]string `yaml:"metadata" json:"metadata,omitempty"`
 }
 
-// Backend is an upstream chat completions endpoint.
+// EmitTokenMetric is the llm-emit-token-metric policy.
+type EmitTokenMetric struct {
+	Dimensions []Dimension `yaml:"dimensions" json:"dimensions"`
+}
+
+// Dimension is one metric dimension. Value is an @(...) expression or a
+// short counter-key form; it may be omitted for the default dimensions
+// Subscription ID, Product ID, User ID, API ID, Backend ID, Client IP,
+// Gateway ID, Operation ID and Model.
+type Dimension struct {
+	Name  string `yaml:"name" json:"name"`
+	Value string `yaml:"value" json:"value,omitempty"`
+}
+
+// Backend is one upstream chat completions endpoint in the pool.
 type Backend struct {
 	Name string `yaml:"name" json:"name,omitempty"`
-	// URL is the base URL; requests keep their path and query.
+	// URL is the base URL; requests keep their path and query. Empty with
+	// Mock set: `aiload run` starts an embedded mock backend for it.
 	URL string `yaml:"url" json:"url,omitempty"`
-	// APIKey is sent as `api-key` to the backend (the gateway's own credential).
+	// APIKey is the gateway's own credential for this backend.
 	APIKey string `yaml:"api_key" json:"-"`
-	// Tier is "ptu" or "payg" (default "payg").
+	// Auth is how APIKey is sent: api-key (default, Azure) or bearer.
+	Auth string `yaml:"auth" json:"auth,omitempty"`
+	// Tier is ptu or payg (default payg).
 	Tier string `yaml:"tier" json:"tier,omitempty"`
+	// Priority groups backends: 1 is the highest (default 1).
+	Priority int `yaml:"priority" json:"priority,omitempty"`
+	// Weight shares traffic within a priority group (default 1).
+	Weight int `yaml:"weight" json:"weight,omitempty"`
+	// Deployments this backend serves (empty: any). A request whose
+	// deployment or model no backend serves gets 404.
+	Deployments []string `yaml:"deployments" json:"deployments,omitempty"`
+	// Timeout bounds one attempt until response headers (default 120s).
+	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Mock shapes the embedded mock started for this backend.
+	Mock *mockllm.Config `yaml:"mock" json:"mock,omitempty"`
+	// CircuitBreaker trips the backend out of the pool on failures.
+	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker" json:"circuit_breaker,omitempty"`
+}
+
+// CircuitBreaker is a backend's circuit breaker rule.
+type CircuitBreaker struct {
+	// FailureCount trips after this many failures within Interval.
+	FailureCount int `yaml:"failure_count" json:"failure_count,omitempty"`
+	// FailurePercentage trips when this share (0-100) of at least
+	// MinRequests requests within Interval failed.
+	FailurePercentage float64 `yaml:"failure_percentage" json:"failure_percentage,omitempty"`
+	// MinRequests is the least number of requests for FailurePercentage (default 10).
+	MinRequests int `yaml:"min_requests" json:"min_requests,omitempty"`
+	// Interval is the failure-counting window (default 10s).
+	Interval time.Duration `yaml:"interval" json:"interval,omitempty"`
+	// StatusRanges are failing statuses: "429", "500-599" (default both).
+	// Transport errors and timeouts always count as failures.
+	StatusRanges []string `yaml:"status_ranges" json:"status_ranges,omitempty"`
+	// TripDuration is how long a tripped backend stays out (default 30s).
+	TripDuration time.Duration `yaml:"trip_duration" json:"trip_duration,omitempty"`
+	// AcceptRetryAfter trips for the backend's Retry-After instead, when given.
+	AcceptRetryAfter bool `yaml:"accept_retry_after" json:"accept_retry_after,omitempty"`
+}
+
+// JWTConfig is validate-jwt.
+type JWTConfig struct {
+	// HeaderName carries the token (default Authorization, scheme Bearer).
+	HeaderName string `yaml:"header_name" json:"header_name,omitempty"`
+	// Issuer, when set, must equal the iss claim.
+	Issuer string `yaml:"issuer" json:"issuer,omitempty"`
+	// Audiences, when set, must include one of the aud values.
+	Audiences []string `yaml:"audiences" json:"audiences,omitempty"`
+	// Keys are the signing keys (HS256 secret, RS256/ES256 PEM).
+	Keys []JWTKey `yaml:"keys" json:"keys,omitempty"`
+	// JWKSFile and JWKSURL load keys from a JSON Web Key Set.
+	JWKSFile string `yaml:"jwks_file" json:"jwks_file,omitempty"`
+	JWKSURL  string `yaml:"jwks_url" json:"jwks_url,omitempty"`
+	// RequiredClaims must be present with the value (a space-separated or
+	// array claim must contain it; "" requires presence only).
+	RequiredClaims map[string]string `yaml:"required_claims" json:"required_claims,omitempty"`
+	// ClockSkew is tolerated on exp and nbf (default 0).
+	ClockSkew time.Duration `yaml:"clock_skew" json:"clock_skew,omitempty"`
+	// RequireExpirationTime rejects tokens without exp (default true).
+	RequireExpirationTime *bool `yaml:"require_expiration_time" json:"require_expiration_time,omitempty"`
+}
+
+// JWTKey is one signing key.
+type JWTKey struct {
+	Kid string `yaml:"kid" json:"kid,omitempty"`
+	// Alg is HS256, RS256 or ES256; a token signed with another algorithm
+	// never verifies against this key.
+	Alg    string `yaml:"alg" json:"alg"`
+	Secret string `yaml:"secret" json:"-"`
+	// PEM is a public key (RS256/ES256), inline or PEMFile.
+	PEM     string `yaml:"pem" json:"-"`
+	PEMFile string `yaml:"pem_file" json:"pem_file,omitempty"`
 }
 
 // Defaults fills unset fields with their defaults.
@@ -62,69 +210,35 @@ func (c *Config) Defaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
-	if c.Backend.Name == "" {
-		c.Backend.Name = "mock"
+	if len(c.Backends) == 0 {
+		b := c.Backend
+		if b.Name == "" {
+			b.Name = "mock"
+		}
+		c.Backends = []Backend{b}
 	}
-	if c.Backend.Tier == "" {
-		c.Backend.Tier = "payg"
+	for i := range c.Backends {
+		c.Backends[i].defaults(i)
 	}
 }
 
-// FieldError is a validation error at a field path such as
-// "subscriptions[1].product".
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
-
-// Validate checks the configuration and returns every problem found, joined.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(path, format string, a ...any) {
-		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, a...)})
+func (b *Backend) defaults(i int) {
+	if b.Name == "" {
+		b.Name = "backend-" + strconv.Itoa(i+1)
 	}
-	products := map[string]bool{}
-	for i, p := range c.Products {
-		path := fmt.Sprintf("gateway.products[%d]", i)
-		switch {
-		case p.Name == "":
-			bad(path+".name", "must be set")
-		case products[p.Name]:
-			bad(path+".name", "duplicate product %q", p.Name)
-		}
-		products[p.Name] = true
-		if p.TokensPerMinute < 0 {
-			bad(path+".tokens_per_minute", "must be >= 0, got %d", p.TokensPerMinute)
-		}
+	if b.Tier == "" {
+		b.Tier = "payg"
 	}
-	ids, keys := map[string]bool{}, map[string]bool{}
-	for i, s := range c.Subscriptions {
-		path := fmt.Sprintf("gateway.subscriptions[%d]", i)
-		if s.ID == "" {
-			bad(path+".id", "must be set")
-		} else if ids[s.ID] {
-			bad(path+".id", "duplicate subscription %q", s.ID)
-		}
-		ids[s.ID] = true
-		if s.Key == "" {
-			bad(path+".key", "must be set")
-		} else if keys[s.Key] {
-			bad(path+".key", "same key as another subscription")
-		}
-		keys[s.Key] = true
-		if !products[s.Product] {
-			bad(path+".product", "unknown product %q", s.Product)
-		}
+	if b.Priority == 0 {
+		b.Priority = 1
 	}
-	if c.Backend.URL != "" {
-		if u, err := url.Parse(c.Backend.URL); err != nil || u.Scheme == "" || u.Host == "" {
-			bad("gateway.backend.url", "must be an absolute http(s) URL, got %q", c.Backend.URL)
-		}
+	if b.Weight == 0 {
+		b.Weight = 1
 	}
-	if t := c.Backend.Tier; t != "" && t != "ptu" && t != "payg" {
-		bad("gateway.backend.tier", "must be ptu or payg, got %q", t)
+	if b.Auth == "" {
+		b.Auth = "api-key"
 	}
-	return errors.Join(errs...)
+	if b.Timeout == 0 {
+		b.Timeout = 120 * time.Second
+	}
 }

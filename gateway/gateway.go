@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/gateway/tokens"
 	"github.com/aiload/aiload/record"
 )
@@ -28,6 +26,12 @@ const (
 	HeaderAttempt  = "X-Aiload-Attempt"
 )
 
+// API names, as records and apis[].name spell them.
+const (
+	apiOpenAI = "openai"
+	apiAzure  = "azure-openai"
+)
+
 // Options wires a Gateway to its surroundings.
 type Options struct {
 	// Clock is used for every policy decision (default: the wall clock).
@@ -36,37 +40,41 @@ type Options struct {
 	Sink record.Sink
 	// RunID is written into every record.
 	RunID string
-	// Transport reaches the backend (default http.DefaultTransport).
+	// Transport reaches the backends (default http.DefaultTransport).
 	Transport http.RoundTripper
+	// Store holds the token counters (default: a new in-memory store).
+	Store store.Store
+	// BackendURLs gives the URL of backends by name (embedded mocks); it
+	// wins over the configured url.
+	BackendURLs map[string]string
 }
 
 // Gateway is the enforcement gateway. It is an http.Handler.
 type Gateway struct {
-	cfg     Config
-	opts    Options
-	backend string // base URL
-	client  *http.Client
-	limiter *policy.TokenLimiter
-	counter *tokens.Counter
-	byKey   map[string]*Subscription
-	product map[string]*Product
-	mux     *http.ServeMux
+	cfg      Config
+	opts     Options
+	client   *http.Client
+	store    store.Store
+	counter  *tokens.Counter
+	keys     keyring
+	products map[string][]*limitRule
+	apis     map[string][]*limitRule
+	dims     []dimension
+	pool     *pool
+	jwt      *jwtValidator
+	metrics  *metrics
+	mux      *http.ServeMux
 }
 
 var _ http.Handler = (*Gateway)(nil)
 
-// New validates cfg and returns a Gateway. backendURL overrides
-// cfg.Backend.URL when not empty (the embedded mock's address).
+// New validates cfg and returns a Gateway. backendURL is used for backends
+// with neither a url nor an entry in opts.BackendURLs (the embedded mock of
+// a single-backend config).
 func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	cfg.Defaults()
-	if backendURL != "" {
-		cfg.Backend.URL = backendURL
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
-	}
-	if cfg.Backend.URL == "" {
-		return nil, errors.New("gateway config: gateway.backend.url: must be set")
 	}
 	if opts.Sink == nil {
 		return nil, errors.New("gateway: a record sink is required")
@@ -77,27 +85,62 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport
 	}
+	if opts.Store == nil {
+		opts.Store = store.NewMemory()
+	}
 	g := &Gateway{
-		cfg:     cfg,
-		opts:    opts,
-		backend: strings.TrimRight(cfg.Backend.URL, "/"),
-		client:  &http.Client{Transport: opts.Transport},
-		limiter: policy.NewTokenLimiter(opts.Clock),
-		counter: tokens.NewCounter(),
-		byKey:   map[string]*Subscription{},
-		product: map[string]*Product{},
-		mux:     http.NewServeMux(),
+		cfg: cfg, opts: opts, store: opts.Store,
+		client:   &http.Client{Transport: opts.Transport},
+		counter:  tokens.NewCounter(),
+		keys:     newKeyring(cfg.Subscriptions),
+		products: map[string][]*limitRule{},
+		apis:     map[string][]*limitRule{},
+		mux:      http.NewServeMux(),
 	}
-	for i := range g.cfg.Products {
-		g.product[g.cfg.Products[i].Name] = &g.cfg.Products[i]
+	if err := g.compile(backendURL); err != nil {
+		return nil, err
 	}
-	for i := range g.cfg.Subscriptions {
-		g.byKey[g.cfg.Subscriptions[i].Key] = &g.cfg.Subscriptions[i]
-	}
+	g.metrics = newMetrics(g)
 	g.mux.HandleFunc("POST /v1/chat/completions", g.handleChat)
 	g.mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", g.handleChat)
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return g, nil
+}
+
+// compile turns the validated config into the gateway's runtime parts.
+func (g *Gateway) compile(backendURL string) error {
+	for _, p := range g.cfg.Products {
+		if p.TokensPerMinute > 0 {
+			r, _ := compileLimit(TokenLimit{CounterKey: "subscription", TokensPerMinute: p.TokensPerMinute})
+			g.products[p.Name] = append(g.products[p.Name], r)
+		}
+		for _, l := range p.TokenLimits {
+			r, _ := compileLimit(l)
+			g.products[p.Name] = append(g.products[p.Name], r)
+		}
+	}
+	for _, a := range g.cfg.APIs {
+		for _, l := range a.TokenLimits {
+			r, _ := compileLimit(l)
+			g.apis[a.Name] = append(g.apis[a.Name], r)
+		}
+	}
+	if m := g.cfg.EmitTokenMetric; m != nil {
+		for _, d := range m.Dimensions {
+			dim, _ := compileDimension(d)
+			g.dims = append(g.dims, dim)
+		}
+	}
+	var err error
+	if g.pool, err = newPool(g.cfg.Backends, g.opts.BackendURLs, backendURL); err != nil {
+		return fmt.Errorf("gateway config: %w", err)
+	}
+	if g.cfg.JWT != nil {
+		if g.jwt, err = newJWTValidator(*g.cfg.JWT, g.opts.Clock, g.client); err != nil {
+			return fmt.Errorf("gateway config: gateway.jwt: %w", err)
+		}
+	}
+	return nil
 }
 
 // ServeHTTP routes a request.
@@ -105,17 +148,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 
 // exchange is the state of one request through the pipeline.
 type exchange struct {
-	w     http.ResponseWriter
-	r     *http.Request
-	start time.Time
-	rec   record.Record
-	req   chat.Request
-	body  []byte
+	w          http.ResponseWriter
+	r          *http.Request
+	start      time.Time
+	rec        record.Record
+	req        chat.Request
+	body       []byte
+	sub        *Subscription
+	claims     map[string]any // of a validated JWT
+	deployment string
+	prompt     int64 // estimated prompt tokens
+	maxOut     int64 // the request's completion cap (0: none)
+	// capMaxTokens, when > 0, is set as max_tokens on the forwarded request
+	// (strict mode reserved it for a request that gave none).
+	capMaxTokens int64
+	member       *member
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
 	now := g.opts.Clock.Now()
-	x := &exchange{w: w, r: r, start: now}
+	x := &exchange{w: w, r: r, start: now, deployment: r.PathValue("deployment")}
 	attempt, _ := strconv.Atoi(r.Header.Get(HeaderAttempt))
 	x.rec = record.Record{
 		Schema:               record.SchemaVersion,
@@ -123,38 +175,51 @@ func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange 
 		RequestID:            uuid.NewString(),
 		RunID:                g.opts.RunID,
 		GatewayID:            g.cfg.ID,
-		ClientIP:             clientIP(r),
-		API:                  apiName(r),
+		ClientIP:             clientIP(r, g.cfg.TrustedProxyHops),
+		API:                  apiOpenAI,
+		Model:                x.deployment,
 		Scenario:             r.Header.Get(HeaderScenario),
 		Persona:              r.Header.Get(HeaderPersona),
 		Attempt:              attempt,
 		RemainingQuotaTokens: -1,
 	}
-	if d := r.PathValue("deployment"); d != "" {
-		x.rec.Model = d
+	if x.deployment != "" {
+		x.rec.API = apiAzure
 	}
 	return x
 }
 
-func apiName(r *http.Request) string {
-	if r.PathValue("deployment") != "" {
-		return "azure-openai"
-	}
-	return "openai"
-}
-
-func clientIP(r *http.Request) string {
+// clientIP is the connection's address, or with hops trusted proxies the
+// X-Forwarded-For entry hops places from the right (the leftmost when there
+// are fewer entries).
+func clientIP(r *http.Request, hops int) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	if hops <= 0 {
+		return host
+	}
+	var hopsSeen []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				hopsSeen = append(hopsSeen, p)
+			}
+		}
+	}
+	if len(hopsSeen) == 0 {
+		return host
+	}
+	return hopsSeen[max(0, len(hopsSeen)-hops)]
 }
 
-// finish writes the record of x with its latency.
+// finish writes the record of x with its latency and dimensions.
 func (g *Gateway) finish(x *exchange) {
 	x.rec.LatencyMS = ms(g.opts.Clock.Now().Sub(x.start))
+	x.rec.Dims = g.dimensions(x)
 	x.w.Header().Set("x-ms-request-id", x.rec.RequestID)
+	g.metrics.observe(&x.rec)
 	_ = g.opts.Sink.Write(&x.rec)
 }
 
@@ -169,191 +234,12 @@ func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errTyp
 
 func (g *Gateway) handleChat(w http.ResponseWriter, r *http.Request) {
 	x := g.newExchange(w, r)
-	sub := g.authenticate(x)
-	if sub == nil {
+	if !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
 		return
 	}
-	if !g.readRequest(x) {
+	a := g.admit(x)
+	if a == nil {
 		return
 	}
-	if !g.admit(x, sub) {
-		return
-	}
-	g.forward(x, sub)
-}
-
-// authenticate resolves the subscription key (Ocp-Apim-Subscription-Key or
-// api-key) or answers 401.
-func (g *Gateway) authenticate(x *exchange) *Subscription {
-	key := x.r.Header.Get("Ocp-Apim-Subscription-Key")
-	if key == "" {
-		key = x.r.Header.Get("Api-Key")
-	}
-	if key == "" {
-		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",
-			"Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.")
-		return nil
-	}
-	sub := g.byKey[key]
-	if sub == nil {
-		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",
-			"Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.")
-		return nil
-	}
-	x.rec.SubscriptionID, x.rec.Product, x.rec.Team = sub.ID, sub.Product, sub.Team
-	return sub
-}
-
-// readRequest reads and parses the chat request or answers 4xx.
-func (g *Gateway) readRequest(x *exchange) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, g.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		g.reject(x, http.StatusRequestEntityTooLarge, record.OutcomeBadRequest, "invalid_request_error", "request_too_large",
-			fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
-		return false
-	case err != nil:
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_body", "read request body: "+err.Error())
-		return false
-	}
-	if err := json.Unmarshal(body, &x.req); err != nil {
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json",
-			"We could not parse the JSON body of your request: "+err.Error())
-		return false
-	}
-	if err := x.req.Validate(); err != nil {
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_request", err.Error())
-		return false
-	}
-	if x.req.Stream {
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "unsupported",
-			"stream: streaming is not supported by this gateway yet")
-		return false
-	}
-	if x.rec.Model == "" {
-		x.rec.Model = x.req.Model
-	}
-	x.body = body
-	return true
-}
-
-// admit applies the product's token limit (per subscription, estimation
-// off) or answers 429 with Retry-After.
-func (g *Gateway) admit(x *exchange, sub *Subscription) bool {
-	p := g.product[sub.Product]
-	x.rec.CounterKey = sub.ID
-	x.rec.LimitTPM = p.TokensPerMinute
-	if p.TokensPerMinute <= 0 {
-		return true
-	}
-	d := g.limiter.Check(sub.ID, p.TokensPerMinute)
-	x.rec.RemainingTokens = d.Remaining
-	if d.Allowed {
-		return true
-	}
-	g.chargeRequested(x)
-	secs := policy.RetryAfterSeconds(d.RetryAfter)
-	x.rec.RetryAfterMS = secs * 1000
-	h := x.w.Header()
-	h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	h.Set("x-ratelimit-remaining-tokens", "0")
-	h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(p.TokensPerMinute, 10))
-	g.reject(x, http.StatusTooManyRequests, record.OutcomeThrottled, "rate_limit_error", "429",
-		fmt.Sprintf("Token limit is exceeded. Try again in %d seconds.", secs))
-	return false
-}
-
-// chargeRequested fills a rejected record with the tokens that were asked
-// for: estimated prompt tokens + max_tokens, flagged as estimated.
-func (g *Gateway) chargeRequested(x *exchange) {
-	prompt, err := g.counter.Prompt(x.rec.Model, x.req.Messages)
-	if err != nil {
-		prompt = int64(len(x.body) / 4)
-	}
-	maxOut, _ := x.req.MaxOutput()
-	x.rec.PromptTokens, x.rec.CompletionTokens = prompt, maxOut
-	x.rec.TotalTokens = prompt + maxOut
-	x.rec.TokensEstimated = true
-}
-
-// forward sends the request to the backend with the gateway's own
-// credentials, relays the answer and charges its usage to the window.
-func (g *Gateway) forward(x *exchange, sub *Subscription) {
-	x.rec.Backend, x.rec.BackendTier = g.cfg.Backend.Name, g.cfg.Backend.Tier
-	ctx := x.r.Context()
-	breq, err := http.NewRequestWithContext(ctx, http.MethodPost, g.backend+x.r.URL.RequestURI(), bytes.NewReader(x.body))
-	if err != nil {
-		g.reject(x, http.StatusBadGateway, record.OutcomeBackendError, "server_error", "backend", "build backend request: "+err.Error())
-		return
-	}
-	breq.Header.Set("Content-Type", "application/json")
-	if g.cfg.Backend.APIKey != "" {
-		breq.Header.Set("api-key", g.cfg.Backend.APIKey)
-	}
-	for _, h := range []string{HeaderScenario, HeaderPersona, HeaderAttempt} {
-		if v := x.r.Header.Get(h); v != "" {
-			breq.Header.Set(h, v)
-		}
-	}
-	bstart := g.opts.Clock.Now()
-	resp, err := g.client.Do(breq)
-	if err != nil {
-		g.backendFailed(x, ctx, err)
-		return
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	x.rec.BackendLatencyMS = ms(g.opts.Clock.Now().Sub(bstart))
-	if err != nil {
-		g.backendFailed(x, ctx, err)
-		return
-	}
-	g.relay(x, sub, resp, body)
-}
-
-func (g *Gateway) backendFailed(x *exchange, ctx context.Context, err error) {
-	if ctx.Err() != nil {
-		x.rec.Status, x.rec.Outcome = 499, record.OutcomeClientCancelled
-		g.finish(x)
-		return
-	}
-	g.reject(x, http.StatusBadGateway, record.OutcomeBackendError, "server_error", "backend_unreachable", "backend: "+err.Error())
-}
-
-// relay copies the backend's answer to the caller, after charging the
-// reported usage and setting the limit headers.
-func (g *Gateway) relay(x *exchange, sub *Subscription, resp *http.Response, body []byte) {
-	x.rec.Status = resp.StatusCode
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		x.rec.Outcome = record.OutcomeOK
-	case resp.StatusCode == http.StatusTooManyRequests:
-		x.rec.Outcome = record.OutcomeBackendThrottled
-	case resp.StatusCode >= 500:
-		x.rec.Outcome = record.OutcomeBackendError
-	default:
-		x.rec.Outcome = record.OutcomeBadRequest
-	}
-	if resp.StatusCode == http.StatusOK {
-		var cr chat.Response
-		if err := json.Unmarshal(body, &cr); err == nil && cr.Usage != nil {
-			x.rec.PromptTokens = cr.Usage.PromptTokens
-			x.rec.CompletionTokens = cr.Usage.CompletionTokens
-			x.rec.TotalTokens = cr.Usage.TotalTokens
-			x.rec.CachedTokens = cr.Usage.Cached()
-		}
-	}
-	h := x.w.Header()
-	if limit := g.product[sub.Product].TokensPerMinute; limit > 0 {
-		x.rec.RemainingTokens = g.limiter.Consume(x.rec.CounterKey, limit, x.rec.TotalTokens)
-		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(x.rec.RemainingTokens, 10))
-		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(limit, 10))
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		h.Set("Content-Type", ct)
-	}
-	g.finish(x)
-	x.w.WriteHeader(resp.StatusCode)
-	_, _ = x.w.Write(body)
+	g.forward(x, a)
 }

@@ -8,6 +8,10 @@
 //	POST /v1/chat/completions                                  (OpenAI)
 //	POST /openai/deployments/{deployment}/chat/completions     (Azure, ?api-version=…)
 //	GET  /mock/stats                                           (tokens served, JSON)
+//
+// A mock can model a provisioned (PTU) deployment's capacity ceiling,
+// inject faults (5xx, timeouts, slow first byte, connection resets) and
+// stream server-sent events with a final usage chunk.
 package mockllm
 
 import (
@@ -15,12 +19,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aiload/aiload/gateway/chat"
+	"github.com/aiload/aiload/gateway/policy"
 	"github.com/aiload/aiload/gateway/tokens"
 )
 
@@ -28,19 +34,60 @@ import (
 // tokens by (the load generator sets it; gateways pass it through).
 const PersonaHeader = "X-Aiload-Persona"
 
-// Config shapes the mock's answers. Zero values take the documented defaults.
+// Config shapes the mock's answers. Zero values take the documented
+// defaults. In YAML it is a backend's `mock:` block.
 type Config struct {
-	// Seed makes completion lengths reproducible for a given request order.
-	Seed uint64
+	// Seed makes completion lengths and injected faults reproducible for a
+	// given request order.
+	Seed uint64 `yaml:"seed" json:"seed,omitempty"`
 	// FirstTokenDelay is the time to first token (default 0).
-	FirstTokenDelay time.Duration
+	FirstTokenDelay time.Duration `yaml:"first_token_delay" json:"first_token_delay,omitempty"`
 	// PerTokenDelay is added per completion token (default 0).
-	PerTokenDelay time.Duration
+	PerTokenDelay time.Duration `yaml:"per_token_delay" json:"per_token_delay,omitempty"`
 	// DefaultMaxTokens caps completions of requests without max_tokens (default 256).
-	DefaultMaxTokens int64
+	DefaultMaxTokens int64 `yaml:"default_max_tokens" json:"default_max_tokens,omitempty"`
 	// MinFraction is the smallest share of max_tokens a completion uses; a
 	// completion has uniform length in [MinFraction·max, max] (default 0.6; 1 = always max).
-	MinFraction float64
+	MinFraction float64 `yaml:"min_fraction" json:"min_fraction,omitempty"`
+	// PTUTPM is a provisioned deployment's capacity in tokens per minute:
+	// a leaky bucket of that size draining PTUTPM/60 tokens per second,
+	// charged prompt + max_tokens at arrival; a request that does not fit
+	// gets 429 with retry-after-ms. 0 = pay-as-you-go, no ceiling.
+	PTUTPM int64 `yaml:"ptu_tpm" json:"ptu_tpm,omitempty"`
+	// ErrorRate is the share of requests answered 500 (0-1).
+	ErrorRate float64 `yaml:"error_rate" json:"error_rate,omitempty"`
+	// TimeoutRate is the share of requests never answered (the mock waits
+	// until the caller gives up).
+	TimeoutRate float64 `yaml:"timeout_rate" json:"timeout_rate,omitempty"`
+	// ResetRate is the share of requests whose connection is reset.
+	ResetRate float64 `yaml:"reset_rate" json:"reset_rate,omitempty"`
+	// SlowFirstByteRate is the share of requests delayed by SlowFirstByte
+	// before anything is sent.
+	SlowFirstByteRate float64       `yaml:"slow_first_byte_rate" json:"slow_first_byte_rate,omitempty"`
+	SlowFirstByte     time.Duration `yaml:"slow_first_byte" json:"slow_first_byte,omitempty"`
+	// OmitStreamUsage leaves the usage chunk out of streams even when
+	// stream_options.include_usage asks for it.
+	OmitStreamUsage bool `yaml:"omit_stream_usage" json:"omit_stream_usage,omitempty"`
+	// Clock times the PTU bucket (default the wall clock); latency always
+	// uses real time.
+	Clock policy.Clock `yaml:"-" json:"-"`
+}
+
+// Validate checks the rates and sizes.
+func (c Config) Validate() error {
+	for name, r := range map[string]float64{"error_rate": c.ErrorRate, "timeout_rate": c.TimeoutRate,
+		"reset_rate": c.ResetRate, "slow_first_byte_rate": c.SlowFirstByteRate, "min_fraction": c.MinFraction} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("%s: must be within [0, 1], got %g", name, r)
+		}
+	}
+	if c.PTUTPM < 0 || c.DefaultMaxTokens < 0 {
+		return fmt.Errorf("ptu_tpm and default_max_tokens must be >= 0")
+	}
+	if c.FirstTokenDelay < 0 || c.PerTokenDelay < 0 || c.SlowFirstByte < 0 {
+		return fmt.Errorf("delays must be >= 0")
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinFraction <= 0 || c.MinFraction > 1 {
 		c.MinFraction = 0.6
+	}
+	if c.Clock == nil {
+		c.Clock = policy.WallClock{}
 	}
 	return c
 }
@@ -68,9 +118,12 @@ type Server struct {
 	mux     *http.ServeMux
 	seq     atomic.Uint64
 
-	mu     sync.Mutex
-	rng    *rand.Rand
-	served map[string]Usage // by persona header value
+	mu       sync.Mutex
+	rng      *rand.Rand
+	served   map[string]Usage // by persona header value
+	bucket   float64          // PTU leaky bucket level, tokens
+	drained  time.Time        // when bucket was last drained
+	throttle int64            // requests answered 429
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -119,7 +172,7 @@ func (s *Server) Total() Usage {
 
 func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"total": s.Total(), "by_persona": s.Served()})
+	_ = json.NewEncoder(w).Encode(map[string]any{"total": s.Total(), "by_persona": s.Served(), "throttled": s.Throttled()})
 }
 
 func (s *Server) completionTokens(maxOut int64) int64 {
@@ -155,7 +208,25 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		maxOut = s.cfg.DefaultMaxTokens
 	}
+	if wait, ok := s.admitPTU(prompt + maxOut); !ok {
+		ms := max(wait.Milliseconds(), 1)
+		w.Header().Set("retry-after-ms", strconv.FormatInt(ms, 10))
+		w.Header().Set("Retry-After", strconv.FormatInt((ms+999)/1000, 10))
+		chat.WriteError(w, http.StatusTooManyRequests, "rate_limit_error", "429",
+			fmt.Sprintf("Requests to the ChatCompletions_Create Operation have exceeded the provisioned capacity of %d tokens per minute. Please retry after %d milliseconds.", s.cfg.PTUTPM, ms))
+		return
+	}
+	if s.inject(w, r) {
+		return
+	}
 	completion := s.completionTokens(maxOut)
+	if req.Stream {
+		includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !s.cfg.OmitStreamUsage
+		if s.stream(w, r, model, prompt, completion, includeUsage) {
+			s.tally(r.Header.Get(PersonaHeader), prompt, completion)
+		}
+		return
+	}
 	if err := s.wait(r, completion); err != nil {
 		return // client went away
 	}

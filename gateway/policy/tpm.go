@@ -38,12 +38,5 @@ func RetryAfterSeconds(d time.Duration) int64 {
 //	remaining  = max(0, limit - used(now))
 //	retryAfter = time until used falls to limit-1 (0 when allowed)
 func CheckUsage(w *SlidingWindow, now time.Time, limit int64) Decision {
-	used := w.Used(now)
-	d := Decision{Limit: limit, Remaining: max(0, limit-used)}
-	if used < limit {
-		d.Allowed = true
-		return d
-	}
-	d.RetryAfter = w.WaitUntilBelow(now, limit-1)
-	return d
+	return CheckDemand(w, now, limit, 1)
 }

@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // TPMWindow is the span of the tokens-per-minute sliding window.
 const TPMWindow = time.Minute
@@ -46,15 +49,50 @@ func (w *SlidingWindow) Used(now time.Time) int64 {
 	return w.used
 }
 
-// Add charges tokens at now. Zero or negative charges are ignored.
+// Add charges tokens at now. Zero or negative charges are ignored. Charges
+// made at the same instant share one entry; a charge older than the newest
+// entry is inserted in order.
 func (w *SlidingWindow) Add(now time.Time, tokens int64) {
 	if tokens <= 0 {
 		return
 	}
 	w.expire(now)
-	w.entries = append(w.entries, entry{at: now, tokens: tokens})
 	w.used += tokens
+	i := w.find(now)
+	if i < len(w.entries) && w.entries[i].at.Equal(now) {
+		w.entries[i].tokens += tokens
+		return
+	}
+	w.entries = append(w.entries, entry{})
+	copy(w.entries[i+1:], w.entries[i:])
+	w.entries[i] = entry{at: now, tokens: tokens}
 }
+
+// find returns the index of the first entry not before at.
+func (w *SlidingWindow) find(at time.Time) int {
+	return sort.Search(len(w.entries), func(i int) bool { return !w.entries[i].at.Before(at) })
+}
+
+// Adjust changes the tokens charged at the instant at by delta (a reservation
+// settled to its actual usage). A positive delta on an instant with no entry
+// is charged at that instant; a charge never drops below zero; charges that
+// already expired are left alone.
+func (w *SlidingWindow) Adjust(at time.Time, delta int64) {
+	if delta > 0 {
+		w.Add(at, delta)
+		return
+	}
+	i := w.find(at)
+	if i == len(w.entries) || !w.entries[i].at.Equal(at) {
+		return
+	}
+	dec := min(-delta, w.entries[i].tokens)
+	w.entries[i].tokens -= dec
+	w.used -= dec
+}
+
+// Span returns the window's span.
+func (w *SlidingWindow) Span() time.Duration { return w.span }
 
 // Empty reports whether nothing is charged at now, so the window can be dropped.
 func (w *SlidingWindow) Empty(now time.Time) bool {

@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/record"
+)
+
+// keyring finds a subscription by key. Keys are looked up by their SHA-256
+// digest and then compared in constant time, so neither the lookup nor the
+// comparison depends on how much of a guessed key is right.
+type keyring map[[32]byte]keyEntry
+
+type keyEntry struct {
+	key string
+	sub *Subscription
+}
+
+func newKeyring(subs []Subscription) keyring {
+	k := keyring{}
+	for i := range subs {
+		for _, key := range []string{subs[i].Key, subs[i].SecondaryKey} {
+			if key != "" {
+				k[sha256.Sum256([]byte(key))] = keyEntry{key: key, sub: &subs[i]}
+			}
+		}
+	}
+	return k
+}
+
+func (k keyring) find(key string) *Subscription {
+	e, ok := k[sha256.Sum256([]byte(key))]
+	if !ok || subtle.ConstantTimeCompare([]byte(e.key), []byte(key)) != 1 {
+		return nil
+	}
+	return e.sub
+}
+
+// authenticate resolves the subscription key (Ocp-Apim-Subscription-Key or
+// api-key header, else the subscription-key query parameter) or answers 401.
+func (g *Gateway) authenticate(x *exchange) bool {
+	key := x.r.Header.Get("Ocp-Apim-Subscription-Key")
+	if key == "" {
+		key = x.r.Header.Get("Api-Key")
+	}
+	if key == "" {
+		key = x.r.URL.Query().Get("subscription-key")
+	}
+	if key == "" {
+		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",
+			"Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.")
+		return false
+	}
+	sub := g.keys.find(key)
+	if sub == nil {
+		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",
+			"Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.")
+		return false
+	}
+	x.sub = sub
+	x.rec.SubscriptionID, x.rec.Product, x.rec.Team = sub.ID, sub.Product, sub.Team
+	return true
+}
+
+// validateJWT applies validate-jwt when configured, or answers 401.
+func (g *Gateway) validateJWT(x *exchange) bool {
+	if g.jwt == nil {
+		g.setUser(x)
+		return true
+	}
+	claims, err := g.jwt.validate(x.r.Context(), x.r.Header)
+	if err != nil {
+		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "invalid_token",
+			"Unauthorized. Access token is missing or invalid: "+err.Error())
+		return false
+	}
+	x.claims = claims
+	g.setUser(x)
+	return true
+}
+
+// setUser fills record.user_id from the configured header, else the JWT subject.
+func (g *Gateway) setUser(x *exchange) {
+	if h := g.cfg.UserIDHeader; h != "" {
+		if v := x.r.Header.Get(h); v != "" {
+			x.rec.UserID = v
+			return
+		}
+	}
+	if v, ok := g.claim(x, "sub"); ok {
+		x.rec.UserID = v
+	}
+}
+
+// claim returns a claim of the caller's JWT: the validated one, or, without
+// validate-jwt, the bearer token in Authorization read without verifying it
+// (as API Management's AsJwt() does).
+func (g *Gateway) claim(x *exchange, name string) (string, bool) {
+	if x.claims == nil && g.jwt == nil {
+		x.claims = unverifiedClaims(x.r.Header.Get("Authorization"))
+	}
+	v, ok := x.claims[name]
+	if !ok || v == nil {
+		return "", false
+	}
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case []any:
+		parts := make([]string, len(t))
+		for i, p := range t {
+			parts[i] = fmt.Sprint(p)
+		}
+		return strings.Join(parts, " "), true
+	case float64:
+		return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%f", t), "0"), "."), true
+	}
+	return fmt.Sprint(v), true
+}
+
+func unverifiedClaims(auth string) map[string]any {
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	parts := strings.Split(strings.TrimSpace(tok), ".")
+	if !ok || len(parts) != 3 {
+		return map[string]any{}
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	m := map[string]any{}
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// facts are what counter keys and dimensions resolve from.
+func (g *Gateway) facts(x *exchange) policy.Facts {
+	return policy.Facts{
+		SubscriptionID: x.rec.SubscriptionID, ClientIP: x.rec.ClientIP, Product: x.rec.Product, API: x.rec.API,
+		Header: func(n string) (string, bool) {
+			v := x.r.Header.Values(n)
+			if len(v) == 0 {
+				return "", false
+			}
+			return v[0], true
+		},
+		Claim: func(n string) (string, bool) { return g.claim(x, n) },
+	}
+}
+
+// readRequest reads and parses the chat request, checks that a backend
+// serves its deployment or model, and estimates its prompt tokens; else it
+// answers 4xx. Nothing here reaches a backend.
+func (g *Gateway) readRequest(x *exchange) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, g.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		g.reject(x, http.StatusRequestEntityTooLarge, record.OutcomeBadRequest, "invalid_request_error", "request_too_large",
+			fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
+		return false
+	case err != nil:
+		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_body", "read request body: "+err.Error())
+		return false
+	}
+	if err := json.Unmarshal(body, &x.req); err != nil {
+		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json",
+			"We could not parse the JSON body of your request: "+err.Error())
+		return false
+	}
+	if err := x.req.Validate(); err != nil {
+		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_request", err.Error())
+		return false
+	}
+	x.rec.Stream = x.req.Stream
+	if x.rec.Model == "" {
+		x.rec.Model = x.req.Model
+	}
+	if !g.pool.known(x.rec.Model) {
+		code, msg := "model_not_found", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", x.rec.Model)
+		if x.deployment != "" {
+			code, msg = "DeploymentNotFound", fmt.Sprintf("The API deployment for this resource does not exist: %s", x.deployment)
+		}
+		g.reject(x, http.StatusNotFound, record.OutcomeBadRequest, "invalid_request_error", code, msg)
+		return false
+	}
+	x.body = body
+	x.maxOut, _ = x.req.MaxOutput()
+	x.prompt = g.estimatePrompt(x)
+	return true
+}
+
+// estimatePrompt counts the prompt tokens with the model's BPE encoding
+// (unknown models: o200k_base); if the tokenizer fails, a quarter of the
+// body's bytes.
+func (g *Gateway) estimatePrompt(x *exchange) int64 {
+	n, err := g.counter.Prompt(x.rec.Model, x.req.Messages)
+	if err != nil {
+		return int64(len(x.body) / 4)
+	}
+	return n
+}

@@ -1,0 +1,332 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/aiload/aiload/gateway/policy"
+)
+
+// jwksRefetchEvery bounds how often an unknown kid refetches jwks_url, as
+// API Management refetches its openid-config at most every 5 minutes.
+const jwksRefetchEvery = 5 * time.Minute
+
+// supportedAlgs are the signing algorithms validate-jwt accepts; "none"
+// never is.
+var supportedAlgs = []string{"HS256", "RS256", "ES256"}
+
+// verifyKey is one key bound to one algorithm: a token is only checked
+// against keys of its own algorithm, so an RSA public key can never be
+// used as an HMAC secret (algorithm confusion).
+type verifyKey struct {
+	kid, alg string
+	key      any
+}
+
+// jwtValidator is validate-jwt.
+type jwtValidator struct {
+	cfg    JWTConfig
+	clock  policy.Clock
+	client *http.Client
+	parser *jwt.Parser
+
+	mu        sync.Mutex
+	keys      []verifyKey
+	fetchedAt time.Time
+}
+
+func (c *JWTConfig) validate(errs *problems, path string) {
+	if len(c.Keys) == 0 && c.JWKSFile == "" && c.JWKSURL == "" {
+		errs.add(path+".keys", "set keys, jwks_file or jwks_url")
+	}
+	for i, k := range c.Keys {
+		if _, err := k.parse(); err != nil {
+			errs.add(fmt.Sprintf("%s.keys[%d]", path, i), "%v", err)
+		}
+	}
+	if c.ClockSkew < 0 {
+		errs.add(path+".clock_skew", "must be >= 0")
+	}
+}
+
+func (k JWTKey) parse() (verifyKey, error) {
+	v := verifyKey{kid: k.Kid, alg: k.Alg}
+	pem := []byte(k.PEM)
+	if k.PEMFile != "" {
+		b, err := os.ReadFile(k.PEMFile)
+		if err != nil {
+			return v, fmt.Errorf("read pem_file: %w", err)
+		}
+		pem = b
+	}
+	var err error
+	switch k.Alg {
+	case "HS256":
+		if len(k.Secret) < 32 {
+			return v, errors.New("HS256 secret must be at least 32 bytes")
+		}
+		v.key = []byte(k.Secret)
+	case "RS256":
+		v.key, err = jwt.ParseRSAPublicKeyFromPEM(pem)
+	case "ES256":
+		v.key, err = jwt.ParseECPublicKeyFromPEM(pem)
+	default:
+		return v, fmt.Errorf("alg must be one of %s, got %q", strings.Join(supportedAlgs, ", "), k.Alg)
+	}
+	if err != nil {
+		return v, fmt.Errorf("%s pem: %w", k.Alg, err)
+	}
+	return v, nil
+}
+
+func newJWTValidator(cfg JWTConfig, clock policy.Clock, client *http.Client) (*jwtValidator, error) {
+	v := &jwtValidator{cfg: cfg, clock: clock, client: client}
+	for _, k := range cfg.Keys {
+		vk, err := k.parse()
+		if err != nil {
+			return nil, err
+		}
+		v.keys = append(v.keys, vk)
+	}
+	if cfg.JWKSFile != "" {
+		b, err := os.ReadFile(cfg.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("read jwks_file: %w", err)
+		}
+		ks, err := parseJWKS(b)
+		if err != nil {
+			return nil, fmt.Errorf("jwks_file: %w", err)
+		}
+		v.keys = append(v.keys, ks...)
+	}
+	if cfg.JWKSURL != "" {
+		if err := v.fetch(context.Background()); err != nil {
+			return nil, err
+		}
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(supportedAlgs), jwt.WithTimeFunc(clock.Now), jwt.WithLeeway(cfg.ClockSkew)}
+	if cfg.RequireExpirationTime == nil || *cfg.RequireExpirationTime {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if len(cfg.Audiences) > 0 {
+		opts = append(opts, jwt.WithAudience(cfg.Audiences...))
+	}
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
+}
+
+// fetch loads jwks_url, keeping the configured and file keys.
+func (v *jwtValidator) fetch(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
+	if err != nil {
+		return fmt.Errorf("jwks_url: %w", err)
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch jwks_url: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch jwks_url: status %d: %v", resp.StatusCode, err)
+	}
+	ks, err := parseJWKS(b)
+	if err != nil {
+		return fmt.Errorf("jwks_url: %w", err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.keys = slices.DeleteFunc(v.keys, func(k verifyKey) bool { return strings.HasPrefix(k.kid, "\x00url:") })
+	for _, k := range ks {
+		k.kid = "\x00url:" + k.kid
+		v.keys = append(v.keys, k)
+	}
+	v.fetchedAt = v.clock.Now()
+	return nil
+}
+
+// candidates returns the keys a token of alg and kid may be checked with.
+func (v *jwtValidator) candidates(alg, kid string) []any {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []any
+	for _, k := range v.keys {
+		id := strings.TrimPrefix(k.kid, "\x00url:")
+		if k.alg == alg && (kid == "" || id == "" || id == kid) {
+			out = append(out, k.key)
+		}
+	}
+	return out
+}
+
+// validate checks the request's token and returns its claims.
+func (v *jwtValidator) validate(ctx context.Context, h http.Header) (map[string]any, error) {
+	name := v.cfg.HeaderName
+	if name == "" {
+		name = "Authorization"
+	}
+	raw := strings.TrimSpace(h.Get(name))
+	if raw == "" {
+		return nil, fmt.Errorf("no token in the %s header", name)
+	}
+	if strings.EqualFold(name, "Authorization") {
+		tok, ok := strings.CutPrefix(raw, "Bearer ")
+		if !ok {
+			return nil, errors.New("the Authorization header must use the Bearer scheme")
+		}
+		raw = strings.TrimSpace(tok)
+	}
+	claims := jwt.MapClaims{}
+	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) { return v.keyFor(ctx, t) })
+	if err != nil {
+		return nil, err
+	}
+	if err := v.requiredClaims(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+func (v *jwtValidator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+	alg, _ := t.Header["alg"].(string)
+	kid, _ := t.Header["kid"].(string)
+	keys := v.candidates(alg, kid)
+	if len(keys) == 0 && v.cfg.JWKSURL != "" {
+		v.mu.Lock()
+		stale := v.clock.Now().Sub(v.fetchedAt) >= jwksRefetchEvery
+		v.mu.Unlock()
+		if stale && v.fetch(ctx) == nil {
+			keys = v.candidates(alg, kid)
+		}
+	}
+	switch len(keys) {
+	case 0:
+		return nil, fmt.Errorf("no %s key with kid %q", alg, kid)
+	case 1:
+		return keys[0], nil
+	}
+	set := jwt.VerificationKeySet{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k)
+	}
+	return set, nil
+}
+
+// requiredClaims checks required_claims: present, and containing the value
+// when one is given (string equal, space-separated list or array member).
+func (v *jwtValidator) requiredClaims(c jwt.MapClaims) error {
+	for name, want := range v.cfg.RequiredClaims {
+		got, ok := c[name]
+		if !ok {
+			return fmt.Errorf("required claim %q is missing", name)
+		}
+		if want != "" && !claimHas(got, want) {
+			return fmt.Errorf("required claim %q does not contain %q", name, want)
+		}
+	}
+	return nil
+}
+
+func claimHas(v any, want string) bool {
+	switch t := v.(type) {
+	case string:
+		return t == want || slices.Contains(strings.Fields(t), want)
+	case []any:
+		for _, e := range t {
+			if fmt.Sprint(e) == want {
+				return true
+			}
+		}
+	}
+	return fmt.Sprint(v) == want
+}
+
+// jwk is one JSON Web Key (RFC 7517) of type RSA, EC (P-256) or oct.
+type jwk struct {
+	Kty, Kid, Alg, Use string
+	N, E, Crv, X, Y, K string
+}
+
+// parseJWKS reads a JSON Web Key Set; keys without alg get RS256 (RSA),
+// ES256 (EC P-256) or HS256 (oct). Keys for encryption are skipped.
+func parseJWKS(b []byte) ([]verifyKey, error) {
+	var set struct {
+		Keys []jwk `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &set); err != nil {
+		return nil, fmt.Errorf("parse JWKS: %w", err)
+	}
+	var out []verifyKey
+	for i, k := range set.Keys {
+		if k.Use == "enc" {
+			continue
+		}
+		vk, err := k.verifyKey()
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d] (kid %q): %w", i, k.Kid, err)
+		}
+		out = append(out, vk)
+	}
+	return out, nil
+}
+
+func (k jwk) verifyKey() (verifyKey, error) {
+	b64 := func(s string) *big.Int {
+		b, _ := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+		return new(big.Int).SetBytes(b)
+	}
+	vk := verifyKey{kid: k.Kid, alg: k.Alg}
+	switch k.Kty {
+	case "RSA":
+		if k.N == "" || k.E == "" {
+			return vk, errors.New("RSA key needs n and e")
+		}
+		vk.key = &rsa.PublicKey{N: b64(k.N), E: int(b64(k.E).Int64())}
+		vk.alg = cmpOr(vk.alg, "RS256")
+	case "EC":
+		if k.Crv != "P-256" {
+			return vk, fmt.Errorf("unsupported curve %q (want P-256)", k.Crv)
+		}
+		vk.key = &ecdsa.PublicKey{Curve: elliptic.P256(), X: b64(k.X), Y: b64(k.Y)}
+		vk.alg = cmpOr(vk.alg, "ES256")
+	case "oct":
+		s, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.K, "="))
+		if err != nil || len(s) == 0 {
+			return vk, errors.New("oct key needs k")
+		}
+		vk.key = s
+		vk.alg = cmpOr(vk.alg, "HS256")
+	default:
+		return vk, fmt.Errorf("unsupported kty %q", k.Kty)
+	}
+	if !slices.Contains(supportedAlgs, vk.alg) {
+		return vk, fmt.Errorf("unsupported alg %q", vk.alg)
+	}
+	return vk, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,250 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/store"
+	"github.com/aiload/aiload/record"
+)
+
+// defaultStrictMaxTokens is what strict mode reserves for a completion when
+// neither the request nor the policy gives a cap.
+const defaultStrictMaxTokens = 4096
+
+// limitRule is a compiled TokenLimit.
+type limitRule struct {
+	key        policy.CounterKey
+	tpm, quota int64
+	period     policy.QuotaPeriod
+	estimate   bool
+	mode       policy.Mode
+	defaultMax int64
+	retryHdr   string
+	remHdr     string
+	remQHdr    string
+	consumeHdr string
+}
+
+// compileLimit checks and compiles a TokenLimit; errors are *FieldError
+// with a path relative to the limit.
+func compileLimit(l TokenLimit) (*limitRule, error) {
+	r := &limitRule{tpm: l.TokensPerMinute, quota: l.TokenQuota, estimate: l.EstimatePromptTokens,
+		defaultMax: l.DefaultMaxTokens, retryHdr: l.RetryAfterHeaderName, remHdr: l.RemainingTokensHeaderName,
+		remQHdr: l.RemainingQuotaTokensHeaderName, consumeHdr: l.TokensConsumedHeaderName}
+	keyText := l.CounterKey
+	if keyText == "" {
+		keyText = "subscription"
+	}
+	var err error
+	if r.key, err = policy.ParseCounterKey(keyText); err != nil {
+		return nil, &FieldError{Path: "counter_key", Msg: err.Error()}
+	}
+	if r.mode, err = policy.ParseMode(l.Mode); err != nil {
+		return nil, &FieldError{Path: "mode", Msg: err.Error()}
+	}
+	switch {
+	case l.TokensPerMinute < 0:
+		return nil, &FieldError{Path: "tokens_per_minute", Msg: "must be >= 0"}
+	case l.TokenQuota < 0:
+		return nil, &FieldError{Path: "token_quota", Msg: "must be >= 0"}
+	case l.TokensPerMinute == 0 && l.TokenQuota == 0:
+		return nil, &FieldError{Path: "tokens_per_minute", Msg: "set tokens_per_minute, token_quota (with token_quota_period), or both"}
+	case l.TokenQuota > 0 && l.TokenQuotaPeriod == "":
+		return nil, &FieldError{Path: "token_quota_period", Msg: "must be set with token_quota (Hourly, Daily, Weekly, Monthly or Yearly)"}
+	case l.DefaultMaxTokens < 0:
+		return nil, &FieldError{Path: "default_max_tokens", Msg: "must be >= 0"}
+	}
+	if l.TokenQuotaPeriod != "" {
+		if r.period, err = policy.ParseQuotaPeriod(l.TokenQuotaPeriod); err != nil {
+			return nil, &FieldError{Path: "token_quota_period", Msg: err.Error()}
+		}
+	}
+	if r.retryHdr == "" {
+		r.retryHdr = "Retry-After"
+	}
+	if r.defaultMax == 0 {
+		r.defaultMax = defaultStrictMaxTokens
+	}
+	return r, nil
+}
+
+// admission is the token-limit state of one request.
+type admission struct {
+	checks []store.Check
+	rules  [][]*limitRule // rules behind each check
+	at     time.Time
+	// remaining per check after the latest store operation.
+	remaining []int64
+}
+
+// buildChecks resolves every rule's counter key and merges rules that share
+// a counter (one counter per key value, as in API Management): the lowest
+// limit applies and the largest demand is reserved once.
+func (g *Gateway) buildChecks(x *exchange, rules []*limitRule) *admission {
+	a := &admission{}
+	index := map[string]int{}
+	facts := g.facts(x)
+	for _, r := range rules {
+		maxOut := x.maxOut
+		if maxOut == 0 && r.mode == policy.ModeStrict {
+			maxOut = r.defaultMax
+			x.capMaxTokens = max(x.capMaxTokens, maxOut)
+		}
+		d := policy.DemandFor(r.mode, r.estimate || x.req.Stream, x.prompt, maxOut)
+		kv := r.key.Resolve(facts)
+		if r.tpm > 0 {
+			a.add(index, store.Check{Key: kv, Kind: store.Window, Limit: r.tpm, Need: d.Need, Reserve: d.Reserve}, r)
+		}
+		if r.quota > 0 {
+			a.add(index, store.Check{Key: kv, Kind: store.Period, Limit: r.quota, Period: r.period, Need: d.Need, Reserve: d.Reserve}, r)
+		}
+	}
+	return a
+}
+
+func (a *admission) add(index map[string]int, c store.Check, r *limitRule) {
+	id := fmt.Sprintf("%d\x00%s\x00%s", c.Kind, c.Period, c.Key)
+	i, ok := index[id]
+	if !ok {
+		index[id] = len(a.checks)
+		a.checks = append(a.checks, c)
+		a.rules = append(a.rules, []*limitRule{r})
+		return
+	}
+	m := &a.checks[i]
+	m.Limit, m.Need, m.Reserve = min(m.Limit, c.Limit), max(m.Need, c.Need), max(m.Reserve, c.Reserve)
+	a.rules[i] = append(a.rules[i], r)
+}
+
+// admit applies the token limits of the subscription's product and of the
+// API. It answers 403 (quota) or 429 (tokens per minute) and returns nil
+// when the request may not pass.
+func (g *Gateway) admit(x *exchange) *admission {
+	rules := append(append([]*limitRule(nil), g.products[x.sub.Product]...), g.apis[x.rec.API]...)
+	if len(rules) == 0 {
+		return &admission{}
+	}
+	a := g.buildChecks(x, rules)
+	now := g.opts.Clock.Now()
+	a.at = now
+	v, err := g.store.Reserve(x.r.Context(), now, a.checks)
+	if err != nil {
+		g.reject(x, http.StatusInternalServerError, record.OutcomeBackendError, "server_error", "counter_store", "token counter store: "+err.Error())
+		return nil
+	}
+	a.remaining = v.Remaining
+	if v.Allowed {
+		a.describe(x, -1)
+		a.setHeaders(x.w.Header(), false, 0)
+		return a
+	}
+	a.describe(x, v.Denied)
+	g.refuse(x, a, v)
+	return nil
+}
+
+// refuse answers 403 for a quota and 429 for tokens per minute.
+func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
+	c, r := a.checks[v.Denied], a.rules[v.Denied][0]
+	g.chargeRequested(x)
+	secs := policy.RetryAfterSeconds(v.RetryAfter)
+	x.rec.RetryAfterMS = secs * 1000
+	h := x.w.Header()
+	h.Set(r.retryHdr, strconv.FormatInt(secs, 10))
+	if r.retryHdr == "Retry-After" {
+		h.Set("retry-after-ms", strconv.FormatInt(secs*1000, 10))
+	}
+	a.setHeaders(h, false, 0)
+	if c.Kind == store.Period {
+		g.reject(x, http.StatusForbidden, record.OutcomeQuotaExceeded, "insufficient_quota", "403",
+			fmt.Sprintf("Token quota is exceeded. The %s quota of %d tokens resets in %d seconds.", c.Period, c.Limit, secs))
+		return
+	}
+	msg := fmt.Sprintf("Token limit is exceeded. Try again in %d seconds.", secs)
+	if c.Need > c.Limit {
+		msg = fmt.Sprintf("Request too large: it needs %d tokens, more than the limit of %d tokens per minute.", c.Need, c.Limit)
+	}
+	g.reject(x, http.StatusTooManyRequests, record.OutcomeThrottled, "rate_limit_error", "429", msg)
+}
+
+// describe fills the record's limit fields from the deciding check
+// (denied >= 0) or from the tightest tokens-per-minute check.
+func (a *admission) describe(x *exchange, denied int) {
+	x.rec.RemainingQuotaTokens = -1
+	pick := denied
+	for i, c := range a.checks {
+		if c.Kind == store.Period {
+			if x.rec.RemainingQuotaTokens < 0 || a.remaining[i] < x.rec.RemainingQuotaTokens {
+				x.rec.RemainingQuotaTokens = a.remaining[i]
+			}
+			continue
+		}
+		if denied < 0 && (pick < 0 || a.remaining[i] < a.remaining[pick]) {
+			pick = i
+		}
+	}
+	if pick < 0 && len(a.checks) > 0 {
+		pick = 0
+	}
+	if pick < 0 {
+		return
+	}
+	x.rec.CounterKey = a.checks[pick].Key
+	if a.checks[pick].Kind == store.Window {
+		x.rec.LimitTPM, x.rec.RemainingTokens = a.checks[pick].Limit, a.remaining[pick]
+	}
+}
+
+// setHeaders writes each policy's remaining-tokens headers, the
+// OpenAI-style x-ratelimit-*-tokens of the tightest minute window and, after
+// a response, the tokens-consumed headers.
+func (a *admission) setHeaders(h http.Header, responded bool, consumed int64) {
+	tight := -1
+	for i, c := range a.checks {
+		rem := strconv.FormatInt(a.remaining[i], 10)
+		for _, r := range a.rules[i] {
+			if c.Kind == store.Window && r.remHdr != "" {
+				h.Set(r.remHdr, rem)
+			}
+			if c.Kind == store.Period && r.remQHdr != "" {
+				h.Set(r.remQHdr, rem)
+			}
+			if responded && r.consumeHdr != "" {
+				h.Set(r.consumeHdr, strconv.FormatInt(consumed, 10))
+			}
+		}
+		if c.Kind == store.Window && (tight < 0 || a.remaining[i] < a.remaining[tight]) {
+			tight = i
+		}
+	}
+	if tight >= 0 {
+		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(a.checks[tight].Limit, 10))
+		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(a.remaining[tight], 10))
+	}
+}
+
+// settle charges the actual usage (0 releases the reservation).
+func (g *Gateway) settle(x *exchange, a *admission, actual int64) {
+	if a == nil || len(a.checks) == 0 {
+		return
+	}
+	rem, err := g.store.Settle(context.WithoutCancel(x.r.Context()), g.opts.Clock.Now(), a.at, a.checks, actual)
+	if err != nil {
+		return // the reservation stays charged; the record still says what happened
+	}
+	a.remaining = rem
+	a.describe(x, -1)
+}
+
+// chargeRequested fills a refused record with the tokens that were asked
+// for: estimated prompt tokens + max_tokens, flagged as estimated.
+func (g *Gateway) chargeRequested(x *exchange) {
+	x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, x.maxOut
+	x.rec.TotalTokens = x.prompt + x.maxOut
+	x.rec.TokensEstimated = true
+}

@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aiload/aiload/record"
+)
+
+// metrics are the gateway's Prometheus metrics, on a registry it owns.
+type metrics struct {
+	reg      *prometheus.Registry
+	tokens   *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	ttft     *prometheus.HistogramVec
+}
+
+func newMetrics(g *Gateway) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aiload_gateway_tokens_total",
+			Help: "Tokens by subscription, product, backend, outcome and type (prompt, completion, total); estimated ones included.",
+		}, []string{"subscription", "product", "backend", "outcome", "type"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aiload_gateway_requests_total",
+			Help: "Requests by subscription, product, backend, HTTP status and outcome (throttled = 429, quota_exceeded = 403).",
+		}, []string{"subscription", "product", "backend", "status", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "aiload_gateway_request_duration_seconds",
+			Help:    "Time from receiving a request to finishing its answer, by backend and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"backend", "outcome"}),
+		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "aiload_gateway_time_to_first_token_seconds",
+			Help:    "Time to the first streamed token, by backend.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"backend"}),
+	}
+	circuit := prometheus.NewGaugeFunc // one gauge per backend
+	m.reg.MustRegister(m.tokens, m.requests, m.latency, m.ttft)
+	for _, b := range g.pool.members {
+		name := b.cfg.Name
+		m.reg.MustRegister(circuit(prometheus.GaugeOpts{
+			Name:        "aiload_gateway_circuit_open",
+			Help:        "1 while the backend's circuit breaker is open, else 0.",
+			ConstLabels: prometheus.Labels{"backend": name, "tier": b.cfg.Tier},
+		}, func() float64 { return g.pool.states(g.opts.Clock.Now())[name] }))
+	}
+	return m
+}
+
+func (m *metrics) observe(r *record.Record) {
+	o := string(r.Outcome)
+	for typ, n := range map[string]int64{"prompt": r.PromptTokens, "completion": r.CompletionTokens, "total": r.TotalTokens} {
+		if n > 0 {
+			m.tokens.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, o, typ).Add(float64(n))
+		}
+	}
+	m.requests.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, strconv.Itoa(r.Status), o).Inc()
+	m.latency.WithLabelValues(r.Backend, o).Observe(r.LatencyMS / 1000)
+	if r.TTFTMS > 0 {
+		m.ttft.WithLabelValues(r.Backend).Observe(r.TTFTMS / 1000)
+	}
+}
+
+// Registry returns the registry holding the gateway's metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.metrics.reg }
+
+// AdminHandler serves GET /metrics (Prometheus text format) and GET /healthz.
+// Serve it on a separate, by default loopback, listener.
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{Registry: g.metrics.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

@@ -1,0 +1,96 @@
+package mockllm
+
+import (
+	"net/http"
+	"time"
+)
+
+// admitPTU charges tokens to the PTU leaky bucket: the bucket holds at most
+// PTUTPM tokens and drains PTUTPM/60 per second. It returns how long until
+// the charge would fit when it does not.
+//
+//	level(now) = max(0, level(then) - (now-then)·PTUTPM/60s)
+//	fits       = level(now) + tokens <= PTUTPM
+//	wait       = (level(now) + tokens - PTUTPM) / (PTUTPM/60s)
+//
+// A request larger than the whole capacity waits for an empty bucket.
+func (s *Server) admitPTU(tokens int64) (time.Duration, bool) {
+	if s.cfg.PTUTPM <= 0 {
+		return 0, true
+	}
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	capacity := float64(s.cfg.PTUTPM)
+	rate := capacity / time.Minute.Seconds()
+	if !s.drained.IsZero() {
+		s.bucket = max(0, s.bucket-now.Sub(s.drained).Seconds()*rate)
+	}
+	s.drained = now
+	need := float64(tokens)
+	if s.bucket+need <= capacity || (s.bucket == 0 && need > capacity) {
+		s.bucket += need
+		return 0, true
+	}
+	s.throttle++
+	over := s.bucket + min(need, capacity) - capacity
+	return time.Duration(over / rate * float64(time.Second)), false
+}
+
+// Throttled returns how many requests were answered 429 by the PTU ceiling.
+func (s *Server) Throttled() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttle
+}
+
+func (s *Server) roll(rate float64) bool {
+	if rate <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rng.Float64() < rate
+}
+
+// inject applies the configured faults; it reports whether the request was
+// answered (or dropped) by one.
+func (s *Server) inject(w http.ResponseWriter, r *http.Request) bool {
+	if s.roll(s.cfg.SlowFirstByteRate) && sleep(r, s.cfg.SlowFirstByte) != nil {
+		return true
+	}
+	switch {
+	case s.roll(s.cfg.ResetRate):
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+					_ = tc.SetLinger(0) // RST instead of FIN
+				}
+				_ = conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	case s.roll(s.cfg.TimeoutRate):
+		<-r.Context().Done()
+		return true
+	case s.roll(s.cfg.ErrorRate):
+		http.Error(w, `{"error":{"message":"The server had an error while processing your request.","type":"server_error","code":"500"}}`, http.StatusInternalServerError)
+		return true
+	}
+	return false
+}
+
+func sleep(r *http.Request, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+}

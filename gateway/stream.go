@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aiload/aiload/gateway/chat"
+	"github.com/aiload/aiload/record"
+)
+
+// streamChunk is the part of a chat.completion.chunk the gateway reads.
+type streamChunk struct {
+	Choices []struct {
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+	} `json:"choices"`
+	Usage *chat.Usage `json:"usage"`
+}
+
+// relayStream passes a server-sent-events answer through event by event,
+// flushing each one, without holding the whole answer. Usage comes from the
+// final usage chunk; when the backend sends none, prompt tokens are the
+// gateway's estimate and completion tokens are counted from the streamed
+// text, and the record is flagged estimated. The usage chunk the gateway
+// asked for on the caller's behalf is not passed on.
+func (g *Gateway) relayStream(x *exchange, a *admission, resp *http.Response, bstart time.Time) {
+	h := x.w.Header()
+	copyBackendHeaders(h, resp.Header, resp.StatusCode)
+	h.Set("Cache-Control", "no-cache")
+	if len(a.checks) > 0 {
+		a.setHeaders(h, false, 0)
+	}
+	x.w.WriteHeader(http.StatusOK)
+	flusher, _ := x.w.(http.Flusher)
+	callerWantsUsage := x.req.StreamOptions != nil && x.req.StreamOptions.IncludeUsage
+	var text strings.Builder
+	var usage *chat.Usage
+	br := bufio.NewReaderSize(resp.Body, 32<<10)
+	var event bytes.Buffer
+	var readErr error
+	for {
+		line, err := br.ReadBytes('\n')
+		event.Write(line)
+		if len(bytes.TrimSpace(line)) == 0 || err != nil {
+			if u, drop := g.streamEvent(x, event.Bytes(), &text, callerWantsUsage); !drop && event.Len() > 0 {
+				if _, werr := x.w.Write(event.Bytes()); werr != nil {
+					readErr = werr
+					break
+				}
+				if flusher != nil {
+					flusher.Flush()
+				}
+				if u != nil {
+					usage = u
+				}
+			} else if u != nil {
+				usage = u
+			}
+			event.Reset()
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+	}
+	x.rec.BackendLatencyMS = ms(g.opts.Clock.Now().Sub(bstart))
+	g.streamDone(x, a, usage, text.String(), readErr)
+}
+
+// streamEvent inspects one SSE event: it records the time to first token,
+// gathers the streamed text and returns the usage it carries, and whether
+// to drop it (a usage-only chunk the caller did not ask for).
+func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, callerWantsUsage bool) (*chat.Usage, bool) {
+	for _, line := range bytes.Split(ev, []byte("\n")) {
+		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
+		data = bytes.TrimSpace(data)
+		if !ok || len(data) == 0 || bytes.Equal(data, []byte("[DONE]")) {
+			continue
+		}
+		var c streamChunk
+		if json.Unmarshal(data, &c) != nil {
+			continue
+		}
+		if x.rec.TTFTMS == 0 && len(c.Choices) > 0 {
+			x.rec.TTFTMS = ms(g.opts.Clock.Now().Sub(x.start))
+		}
+		for _, ch := range c.Choices {
+			text.WriteString(ch.Delta.Content)
+		}
+		if c.Usage != nil {
+			return c.Usage, len(c.Choices) == 0 && !callerWantsUsage
+		}
+	}
+	return nil, false
+}
+
+// streamDone charges and records a finished stream.
+func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, text string, readErr error) {
+	x.rec.Status, x.rec.Outcome = http.StatusOK, record.OutcomeOK
+	if usage != nil {
+		x.rec.PromptTokens, x.rec.CompletionTokens = usage.PromptTokens, usage.CompletionTokens
+		x.rec.TotalTokens, x.rec.CachedTokens = usage.TotalTokens, usage.Cached()
+	} else {
+		completion, err := g.counter.Text(x.rec.Model, text)
+		if err != nil {
+			completion = int64(len(text) / 4)
+		}
+		x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, completion
+		x.rec.TotalTokens, x.rec.TokensEstimated = x.prompt+completion, true
+	}
+	if readErr != nil {
+		x.rec.Outcome = record.OutcomeBackendError
+		if x.r.Context().Err() != nil {
+			x.rec.Status, x.rec.Outcome = 499, record.OutcomeClientCancelled
+		}
+	}
+	g.settle(x, a, x.rec.TotalTokens)
+	g.finish(x)
+}

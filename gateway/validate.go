@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// FieldError is a validation error at a field path such as
+// "gateway.subscriptions[1].product".
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+type problems []error
+
+func (p *problems) add(path, format string, a ...any) {
+	*p = append(*p, &FieldError{Path: path, Msg: fmt.Sprintf(format, a...)})
+}
+
+// Validate checks the configuration (after Defaults) and returns every
+// problem found, joined; each is a *FieldError.
+func (c *Config) Validate() error {
+	var errs problems
+	products := map[string]bool{}
+	for i, p := range c.Products {
+		path := fmt.Sprintf("gateway.products[%d]", i)
+		switch {
+		case p.Name == "":
+			errs.add(path+".name", "must be set")
+		case products[p.Name]:
+			errs.add(path+".name", "duplicate product %q", p.Name)
+		}
+		products[p.Name] = true
+		if p.TokensPerMinute < 0 {
+			errs.add(path+".tokens_per_minute", "must be >= 0, got %d", p.TokensPerMinute)
+		}
+		for j, l := range p.TokenLimits {
+			l.validate(&errs, fmt.Sprintf("%s.token_limits[%d]", path, j))
+		}
+	}
+	for i, a := range c.APIs {
+		path := fmt.Sprintf("gateway.apis[%d]", i)
+		if a.Name != apiOpenAI && a.Name != apiAzure {
+			errs.add(path+".name", "must be %s or %s, got %q", apiOpenAI, apiAzure, a.Name)
+		}
+		for j, l := range a.TokenLimits {
+			l.validate(&errs, fmt.Sprintf("%s.token_limits[%d]", path, j))
+		}
+	}
+	c.validateSubscriptions(&errs, products)
+	for i := range c.Backends {
+		c.Backends[i].validate(&errs, fmt.Sprintf("gateway.backends[%d]", i))
+	}
+	if c.EmitTokenMetric != nil {
+		for i, d := range c.EmitTokenMetric.Dimensions {
+			if _, err := compileDimension(d); err != nil {
+				errs.add(fmt.Sprintf("gateway.emit_token_metric.dimensions[%d]", i), "%v", err)
+			}
+		}
+	}
+	if c.JWT != nil {
+		c.JWT.validate(&errs, "gateway.jwt")
+	}
+	if c.TrustedProxyHops < 0 {
+		errs.add("gateway.trusted_proxy_hops", "must be >= 0, got %d", c.TrustedProxyHops)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateSubscriptions(errs *problems, products map[string]bool) {
+	ids, keys := map[string]bool{}, map[string]bool{}
+	for i, s := range c.Subscriptions {
+		path := fmt.Sprintf("gateway.subscriptions[%d]", i)
+		if s.ID == "" {
+			errs.add(path+".id", "must be set")
+		} else if ids[s.ID] {
+			errs.add(path+".id", "duplicate subscription %q", s.ID)
+		}
+		ids[s.ID] = true
+		for field, k := range map[string]string{"key": s.Key, "secondary_key": s.SecondaryKey} {
+			switch {
+			case k == "" && field == "key":
+				errs.add(path+".key", "must be set")
+			case k != "" && keys[k]:
+				errs.add(path+"."+field, "same key as another subscription key")
+			}
+			if k != "" {
+				keys[k] = true
+			}
+		}
+		if !products[s.Product] {
+			errs.add(path+".product", "unknown product %q", s.Product)
+		}
+	}
+}
+
+func (l TokenLimit) validate(errs *problems, path string) {
+	if _, err := compileLimit(l); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			errs.add(path+"."+fe.Path, "%s", fe.Msg)
+		} else {
+			errs.add(path, "%v", err)
+		}
+	}
+}
+
+func (b Backend) validate(errs *problems, path string) {
+	if b.URL != "" {
+		if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.add(path+".url", "must be an absolute http(s) URL, got %q", b.URL)
+		}
+	}
+	if b.Tier != "ptu" && b.Tier != "payg" {
+		errs.add(path+".tier", "must be ptu or payg, got %q", b.Tier)
+	}
+	if b.Auth != "api-key" && b.Auth != "bearer" {
+		errs.add(path+".auth", "must be api-key or bearer, got %q", b.Auth)
+	}
+	if b.Priority < 1 {
+		errs.add(path+".priority", "must be >= 1 (1 is the highest), got %d", b.Priority)
+	}
+	if b.Weight < 1 {
+		errs.add(path+".weight", "must be >= 1, got %d", b.Weight)
+	}
+	if b.Mock != nil {
+		if err := b.Mock.Validate(); err != nil {
+			errs.add(path+".mock", "%v", err)
+		}
+	}
+	if cb := b.CircuitBreaker; cb != nil {
+		if _, err := compileBreaker(cb); err != nil {
+			errs.add(path+".circuit_breaker", "%v", err)
+		}
+	}
+}
+
+// parseStatusRange parses "429" or "500-599".
+func parseStatusRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := lo, error(nil)
+	if isRange {
+		hi, err2 = strconv.Atoi(strings.TrimSpace(b))
+	}
+	if err1 != nil || err2 != nil || lo < 100 || hi > 599 || lo > hi {
+		return 0, 0, fmt.Errorf("invalid status range %q (want e.g. 429 or 500-599)", s)
+	}
+	return lo, hi, nil
+}
