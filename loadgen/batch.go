@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,15 +29,18 @@ func (e *engine) job(c *call) {
 	c.col.add(func(s *Stats) { s.Jobs.Started++ })
 	start := c.intended
 	var failed, cut atomic.Bool
+	base := c.rng.Uint64() // each request draws from its own stream
 	one := func(i int, intended time.Time) {
-		r := c.forUser(e.opts.Seed, intended)
+		r := *c
+		r.rng = rand.New(rand.NewPCG(base, uint64(i)))
+		r.intended = intended
 		r.sub = c.p.Keys[i%len(c.p.Keys)]
 		r.subCol = e.subs[r.sub.ID]
 		n := c.p.PromptTokens.DrawTokens(r.rng, e.opts.ContextTokens)
 		maxTok := c.p.CompletionTokens.DrawTokens(r.rng, e.opts.ContextTokens)
 		msgs := fit([]message{{Role: "system", Content: systemPrompt, tokens: 6},
 			{Role: "user", Content: PromptText(n), tokens: n}}, e.opts.ContextTokens-maxTok)
-		if !e.run(r, msgs, maxTok).ok {
+		if !e.run(&r, msgs, maxTok).ok {
 			failed.Store(true)
 		}
 	}

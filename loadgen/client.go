@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"time"
 )
@@ -87,9 +88,21 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 	h.Set(HeaderScenario, e.opts.Scenario)
 	h.Set(HeaderPersona, c.p.Name)
 	h.Set(HeaderAttempt, strconv.Itoa(n))
-	a.sent = time.Now()
-	e.collect(c, func(col *collector) { col.send(a, e.opts.LateThreshold) })
-	resp, err := c.client.Do(hr)
+	// The attempt counts as sent when it has a connection: time spent
+	// queued for one (max_connections) is the caller's delay, not the
+	// server's, and shows as schedule lag and in the corrected latency.
+	sent := false
+	markSent := func(at time.Time) {
+		if !sent {
+			sent = true
+			a.sent = at
+			e.collect(c, func(col *collector) { col.send(a, e.opts.LateThreshold) })
+		}
+	}
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(time.Now()) }}
+	before := time.Now()
+	resp, err := c.client.Do(hr.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	markSent(before) // no connection was obtained, or a transport without traces
 	if err != nil {
 		a.latency = time.Since(a.sent)
 		return r

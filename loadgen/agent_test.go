@@ -1,0 +1,135 @@
+package loadgen
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// throttleEvery answers 429 (Retry-After: 1) to every n-th request that
+// is a first attempt.
+func throttleEvery(n int64) func(int64, seen) (int, string) {
+	return func(i int64, s seen) (int, string) {
+		if i%n == 0 && s.headers.Get(HeaderAttempt) == "1" {
+			return http.StatusTooManyRequests, "1"
+		}
+		return http.StatusOK, ""
+	}
+}
+
+func agentPersona(policy string, mod func(p *Persona)) Persona {
+	return persona(KindAgent, func(p *Persona) {
+		p.Name = "agent-" + policy
+		p.Count, p.Rate, p.Arrival = 2, 2, ArrivalConstant
+		p.OnThrottle = policy
+		p.Steps = []Step{{Name: "plan"}, {Name: "tool", Repeat: 2}, {Name: "answer", CompletionTokens: Dist{Kind: DistFixed, Value: 40}}}
+		if mod != nil {
+			mod(p)
+		}
+	})
+}
+
+// TestAgentOnThrottle runs the same agents against a target that throttles
+// every 5th first attempt: with fail the pipeline hit by a 429 breaks; with
+// retry_after it waits the Retry-After and completes, and the wait shows
+// as extra wall time; degrade completes with a cheaper request; backoff
+// retries without reading Retry-After.
+func TestAgentOnThrottle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		policy     string
+		wantBroken bool
+	}{
+		{ThrottleFail, true},        // breaks at the first 429
+		{ThrottleRetryAfter, false}, // waits and completes
+		{ThrottleDegrade, false},    // retries cheaper and completes
+		{ThrottleBackoff, false},    // retries after jittered backoff
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			t.Parallel()
+			srv := &scripted{answer: throttleEvery(5)}
+			url := start(t, srv)
+			p := agentPersona(tc.policy, func(p *Persona) {
+				p.Backoff = Backoff{Initial: Duration(200 * time.Millisecond), Max: Duration(time.Second)}
+			})
+			res := run(t, url, 2*time.Second, p)
+			s := res.Personas[0]
+			ps := s.Pipelines
+			if s.Throttled == 0 {
+				t.Fatalf("no 429 seen; the target throttles every 5th request")
+			}
+			if ps.Started != ps.Completed+ps.Broken+ps.Unfinished || ps.Started < 7 {
+				t.Fatalf("pipelines %+v: want ≥ 7 started, each completed, broken or unfinished", ps)
+			}
+			if tc.wantBroken {
+				if ps.Broken == 0 || s.Retries != 0 {
+					t.Fatalf("fail: %d broken, %d retries; want broken pipelines and no retries", ps.Broken, s.Retries)
+				}
+				return
+			}
+			if ps.Broken != 0 || ps.Completed == 0 || s.Retries == 0 {
+				t.Fatalf("%s: pipelines %+v, %d retries; want none broken", tc.policy, ps, s.Retries)
+			}
+			if ps.ThrottleDelaySeconds <= 0 || s.RetryWaitSeconds <= 0 {
+				t.Fatalf("%s: throttle delay %.2fs, retry wait %.2fs; want both > 0", tc.policy, ps.ThrottleDelaySeconds, s.RetryWaitSeconds)
+			}
+			if tc.policy == ThrottleDegrade && (ps.Degraded == 0 || s.Degraded == 0) {
+				t.Fatalf("degrade: %d degraded pipelines, %d degraded requests", ps.Degraded, s.Degraded)
+			}
+		})
+	}
+}
+
+// TestDegradeSendsCheaperRetry checks the retry after a 429 carries only
+// the system and last message and half the max_tokens.
+func TestDegradeSendsCheaperRetry(t *testing.T) {
+	t.Parallel()
+	srv := &scripted{answer: func(_ int64, s seen) (int, string) {
+		if len(s.messages) >= 4 && s.headers.Get(HeaderAttempt) == "1" {
+			return http.StatusTooManyRequests, "0"
+		}
+		return http.StatusOK, ""
+	}}
+	url := start(t, srv)
+	p := agentPersona(ThrottleDegrade, func(p *Persona) { p.Count, p.Rate = 1, 1 })
+	run(t, url, 1500*time.Millisecond, p)
+	var first, retry *seen
+	for i, s := range srv.requests() {
+		if len(s.messages) >= 4 && first == nil && s.headers.Get(HeaderAttempt) == "1" {
+			first = &srv.requests()[i]
+		}
+		if s.headers.Get(HeaderAttempt) == "2" && retry == nil {
+			retry = &srv.requests()[i]
+		}
+	}
+	if first == nil || retry == nil {
+		t.Fatalf("no throttled step and retry seen")
+	}
+	if len(retry.messages) != 2 || retry.maxTok != first.maxTok/2 {
+		t.Fatalf("retry: %d messages, max_tokens %d; want 2 and %d", len(retry.messages), retry.maxTok, first.maxTok/2)
+	}
+}
+
+// TestProactiveAgentPausesInsteadOfThrottling gives the agent a budget
+// header that says few tokens remain: a proactive agent pauses before the
+// next step, a plain one does not.
+func TestProactiveAgentPausesInsteadOfThrottling(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(HeaderRemainingTokens, "10")
+		w.Header().Set(HeaderLimitTokens, strconv.Itoa(60000)) // 1000 tokens/s free up
+		(&scripted{}).ServeHTTP(w, r)
+	})
+	url := start(t, h)
+	for _, proactive := range []bool{true, false} {
+		p := agentPersona(ThrottleRetryAfter, func(p *Persona) { p.Count, p.Rate, p.Proactive = 1, 1, proactive })
+		s := run(t, url, 1500*time.Millisecond, p).Personas[0].Pipelines
+		if proactive && (s.ProactivePauses == 0 || s.ThrottleDelaySeconds <= 0) {
+			t.Errorf("proactive: %+v; want pauses and their time counted", s)
+		}
+		if !proactive && s.ProactivePauses != 0 {
+			t.Errorf("not proactive: %d pauses", s.ProactivePauses)
+		}
+	}
+}
