@@ -19,6 +19,7 @@ import (
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/record"
+	"github.com/aiload/aiload/reports/dashboard"
 	"github.com/aiload/aiload/scenario"
 )
 
@@ -37,10 +38,14 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Now stamps the run folder (default time.Now).
 	Now func() time.Time
-	// Snapshots, when set, receives the load generator's snapshots (once a
-	// second and a final one) instead of the progress lines; it is not
-	// closed by Run.
+	// Snapshots, when set, also receives the load generator's snapshots
+	// (once a second and a final one; never blocking, so a slow reader
+	// misses some); it is not closed by Run.
 	Snapshots chan<- loadgen.Snapshot
+	// Terminal, when set, shows the live dashboard there instead of
+	// progress lines on stderr; q in the dashboard stops the load as
+	// cancelling ctx does.
+	Terminal *dashboard.Terminal
 }
 
 // Result is what a run produced.
@@ -73,21 +78,46 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 	if err := res.makeDir(opts, sc.Name); err != nil {
 		return nil, err
 	}
-	served, err := drive(ctx, sc, opts, res, stderr)
+	l := newLive(sc)
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wait := l.show(opts.Terminal, stderr, opts.ProgressEvery, stopLoad)
+	err = res.execute(ctx, loadCtx, l, opts, stderr)
+	if err != nil {
+		l.finish(dashboard.PhaseFailed, err.Error())
+	} else {
+		l.finish(dashboard.PhaseDone, fmt.Sprintf("%d records in %s", res.Records, res.DB))
+	}
+	if werr := wait(); werr != nil && err == nil {
+		fmt.Fprintln(stderr, "aiload:", werr)
+	}
 	if err != nil {
 		return res, err
 	}
-	res.Served = served
-	if sc.Target.Embedded() {
-		if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
-			return res, err
-		}
-	}
-	if err := writeSummaryJSON(res); err != nil {
-		return res, err
+	if res.Load.Interrupted {
+		fmt.Fprintln(stderr, "aiload: interrupted — in-flight requests drained, log flushed")
 	}
 	printSummary(stdout, res)
 	return res, nil
+}
+
+// execute drives the load (until loadCtx ends or the duration is over) and
+// writes the database and summary.json, even when ctx was cancelled.
+func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, stderr io.Writer) error {
+	stopWatch := context.AfterFunc(loadCtx, l.stopping)
+	defer stopWatch()
+	served, err := drive(loadCtx, res.Scenario, opts, res, l, stderr)
+	if err != nil {
+		return err
+	}
+	res.Served = served
+	l.setPhase(dashboard.PhaseWriting, "")
+	if res.Scenario.Target.Embedded() {
+		if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+	}
+	return writeSummaryJSON(res)
 }
 
 func applyOverrides(sc *scenario.Scenario, opts Options) {
@@ -146,10 +176,10 @@ func (s *server) close() {
 
 // drive starts the mock and the gateway (unless the scenario targets an
 // external URL), runs the load and shuts both down with the log flushed.
-func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result, stderr io.Writer) (map[string]mockllm.Usage, error) {
+func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
 	if !sc.Target.Embedded() {
 		fmt.Fprintf(stderr, "aiload: %s for %v — target %s\n", sc.Name, sc.Duration.D(), sc.Target.URL)
-		load, err := runLoad(ctx, sc, sc.Target.URL, opts, res, stderr)
+		load, err := runLoad(ctx, sc, sc.Target.URL, opts, res, l)
 		res.Load = load
 		return nil, err
 	}
@@ -165,7 +195,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		return nil, err
 	}
 	runID := filepath.Base(res.Dir)
-	gw, err := gateway.New(sc.Gateway, mockSrv.url, gateway.Options{Sink: log, RunID: runID})
+	gw, err := gateway.New(sc.Gateway, mockSrv.url, gateway.Options{Sink: l.sink(log), RunID: runID})
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -176,7 +206,8 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		return nil, err
 	}
 	fmt.Fprintf(stderr, "aiload: %s for %v — gateway %s, mock backend %s\n", sc.Name, sc.Duration.D(), gwSrv.url, mockSrv.url)
-	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, stderr)
+	l.addBackends(sc.Gateway)
+	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, l)
 	gwSrv.close()
 	if err := log.Close(); err != nil {
 		return nil, fmt.Errorf("close record log: %w", err)
@@ -200,9 +231,9 @@ func mockConfig(sc *scenario.Scenario) mockllm.Config {
 	return c
 }
 
-// runLoad runs the load generator against url, printing progress lines
-// from its snapshots and writing the interval histogram log.
-func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Options, res *Result, stderr io.Writer) (*loadgen.Result, error) {
+// runLoad runs the load generator against url, feeding its snapshots to
+// the live view (and opts.Snapshots) and writing the interval histogram log.
+func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Options, res *Result, l *live) (*loadgen.Result, error) {
 	lo, err := loadOptions(sc, url)
 	if err != nil {
 		return nil, err
@@ -215,41 +246,27 @@ func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Option
 	lo.HistogramLog = hlog
 	snaps := make(chan loadgen.Snapshot, 4)
 	lo.Snapshots = snaps
-	if opts.Snapshots != nil {
-		lo.Snapshots = opts.Snapshots
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		progress(snaps, opts.ProgressEvery, stderr)
+		for s := range snaps {
+			l.loadSnapshot(s)
+			if opts.Snapshots != nil {
+				select {
+				case opts.Snapshots <- s:
+				default: // as the load generator does: never block
+				}
+			}
+		}
 	}()
+	l.begin()
 	load, err := loadgen.Run(ctx, lo)
 	close(snaps)
 	<-done
 	if err != nil {
 		return nil, err
 	}
-	if load.Interrupted {
-		fmt.Fprintln(stderr, "aiload: interrupted — in-flight requests drained, log flushed")
-	}
 	return load, hlog.Sync()
-}
-
-// progress prints a line every `every` (default 5 s) from the snapshots.
-func progress(snaps <-chan loadgen.Snapshot, every time.Duration, w io.Writer) {
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	var last time.Duration
-	for s := range snaps {
-		if s.Final || s.Elapsed-last < every {
-			continue
-		}
-		last = s.Elapsed
-		t := s.Total
-		fmt.Fprintf(w, "aiload: %5.0fs/%v  sent %d  ok %d  429 %d  errors %d  in flight %d\n",
-			s.Elapsed.Seconds(), s.Duration, t.Sent, t.OK, t.Throttled, t.Errors, t.InFlight)
-	}
 }
 
 // loadOptions turns the scenario into load generator options, resolving

@@ -1,12 +1,19 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"io"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/aiload/aiload/reports/dashboard"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 )
@@ -129,4 +136,60 @@ func queryMap(t *testing.T, db *sql.DB, q string) map[string][]int64 {
 		out[k] = vals
 	}
 	return out
+}
+
+// TestDashboardQStopsRun drives a run with the dashboard on an in-memory
+// terminal, presses q, and checks that the run stopped early with every
+// request's record in the database, and that the dashboard said what was
+// happening while it stopped.
+func TestDashboardQStopsRun(t *testing.T) {
+	t.Parallel()
+	keys, typed := io.Pipe()
+	screen := &lockedBuffer{}
+	go func() {
+		for !strings.Contains(screen.String(), "TPM USED") {
+			time.Sleep(50 * time.Millisecond)
+		}
+		io.WriteString(typed, "q")
+	}()
+	var stdout bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Scenario: "../scenarios/quickstart.yaml",
+		OutDir:   t.TempDir(),
+		Terminal: &dashboard.Terminal{In: keys, Out: screen},
+	}, &stdout, io.Discard)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !res.Load.Interrupted || res.Load.Elapsed > 40*time.Second {
+		t.Fatalf("q did not stop the run: interrupted=%v after %v; screen:\n%s", res.Load.Interrupted, res.Load.Elapsed, screen.String())
+	}
+	if res.Records == 0 || res.Records != res.Load.Totals().Sent {
+		t.Fatalf("records in DuckDB %d, requests sent %d: want equal and > 0", res.Records, res.Load.Totals().Sent)
+	}
+	if !strings.Contains(screen.String(), "writing the database") {
+		t.Errorf("the dashboard never said it was writing the database; screen:\n%s", screen.String())
+	}
+	if !strings.Contains(stdout.String(), "research-sub") {
+		t.Errorf("no summary after the dashboard closed; stdout:\n%s", stdout.String())
+	}
+}
+
+// lockedBuffer is a terminal's output, readable while the program writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is the output so far without escape sequences.
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return ansi.Strip(l.b.String())
 }

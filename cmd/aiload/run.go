@@ -2,15 +2,20 @@ package main
 
 import (
 	"io"
+	"os"
+
+	"github.com/charmbracelet/x/term"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiload/aiload/reports/dashboard"
 	"github.com/aiload/aiload/runner"
 )
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var opts runner.Options
 	var seed uint64
+	var noTUI bool
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
 		Short: "Run a scenario against the built-in gateway and mock backend",
@@ -18,8 +23,11 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 loopback, drives them with the scenario's personas for its duration, writes
 every request's token-metric record to runs/<scenario>-<UTC time>/tokens.jsonl,
 loads the records into aiload.duckdb beside it, and prints a summary per
-subscription. Ctrl-C stops the load early: in-flight requests drain, the log
-is flushed, and the database and summary are still written.`,
+subscription. When stdin and stdout are a terminal, a live dashboard shows
+the run (tab switches views, ? shows the keys); otherwise, or with --no-tui,
+plain progress lines go to stderr. q in the dashboard, or Ctrl-C, stops the
+load early: in-flight requests drain, the log is flushed, and the database
+and summary are still written.`,
 		Example: `  aiload run scenarios/quickstart.yaml
   aiload run scenarios/quickstart.yaml --duration 20s --seed 7 --out /tmp/runs`,
 		Args: exactArgs(1),
@@ -27,6 +35,9 @@ is flushed, and the database and summary are still written.`,
 			opts.Scenario = args[0]
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
+			}
+			if !noTUI {
+				opts.Terminal = terminal(cmd.InOrStdin(), stdout)
 			}
 			_, err := runner.Run(cmd.Context(), opts, stdout, stderr)
 			return err
@@ -37,5 +48,17 @@ is flushed, and the database and summary are still written.`,
 	f.DurationVar(&opts.Duration, "duration", 0, "override the scenario's duration (e.g. 20s, 5m)")
 	f.Uint64Var(&seed, "seed", 0, "override the scenario's seed")
 	f.DurationVar(&opts.ProgressEvery, "progress", 0, "interval of progress lines (default 5s)")
+	f.BoolVar(&noTUI, "no-tui", false, "print progress lines instead of the live dashboard")
 	return cmd
+}
+
+// terminal returns in and out as the dashboard's terminal when both are
+// one, else nil (pipes, CI, redirected output).
+func terminal(in io.Reader, out io.Writer) *dashboard.Terminal {
+	fi, ok1 := in.(*os.File)
+	fo, ok2 := out.(*os.File)
+	if !ok1 || !ok2 || !term.IsTerminal(fi.Fd()) || !term.IsTerminal(fo.Fd()) {
+		return nil
+	}
+	return &dashboard.Terminal{In: fi, Out: fo}
 }

@@ -1,0 +1,165 @@
+package dashboard
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/aiload/aiload/record"
+)
+
+// rec builds a record received at t0+at that took latency ms.
+func rec(at time.Duration, sub, team string, outcome record.Outcome, prompt, completion int64, latency float64) *record.Record {
+	status := map[record.Outcome]int{record.OutcomeOK: 200, record.OutcomeThrottled: 429, record.OutcomeBackendError: 502}[outcome]
+	return &record.Record{
+		TS: t0.Add(at), SubscriptionID: sub, Team: team, Product: "standard", Model: "gpt-4o-mini",
+		Backend: "mock", BackendTier: "payg", Persona: team + "-users", ClientIP: "127.0.0.1",
+		PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion,
+		Status: status, Outcome: outcome, LimitTPM: 10000, RetryAfterMS: 7000, LatencyMS: latency, Attempt: 1,
+	}
+}
+
+// TestTallyWindows checks the per-subscription figures against numbers
+// worked out by hand: TPM used and 429s count only the last 60 s.
+func TestTallyWindows(t *testing.T) {
+	t.Parallel()
+	tl := NewTally(PriceTable(ListPrices()))
+	tl.AddSubscription("idle-sub", "idle", "standard", 60000)
+	for _, r := range []*record.Record{
+		rec(0, "a-sub", "a", record.OutcomeOK, 1000, 500, 100),                   // at 0.1 s, falls out of the window by t=61 s
+		rec(30*time.Second, "a-sub", "a", record.OutcomeOK, 2000, 1000, 200),     // inside
+		rec(31*time.Second, "a-sub", "a", record.OutcomeThrottled, 3000, 300, 1), // 429: no tokens charged
+		rec(59*time.Second, "a-sub", "a", record.OutcomeOK, 400, 100, 300),       // inside
+		rec(60*time.Second, "b-sub", "b", record.OutcomeBackendError, 0, 0, 50),  // error
+	} {
+		if err := tl.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := tl.Snapshot(t0.Add(61 * time.Second))
+	if len(s.Teams) != 3 {
+		t.Fatalf("rows %+v, want a, b and idle", s.Teams)
+	}
+	a, b, idle := s.Teams[0], s.Teams[1], s.Teams[2]
+	// gpt-4o-mini: $0.15 in, $0.60 out per million.
+	wantCost := (3400*0.15 + 1600*0.60) / 1e6
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"a TPM used (last 60 s: 3000 + 500)", float64(a.TPMUsed), 3500},
+		{"a limit", float64(a.TPMLimit), 10000},
+		{"a 429s last minute", float64(a.Throttled1m), 1},
+		{"a 429s total", float64(a.ThrottledTotal), 1},
+		{"a tokens (ok only)", float64(a.Tokens), 5000},
+		{"a p50 ms (of 100, 200, 300)", math.Round(a.P50MS), 200},
+		{"a p99 ms", math.Round(a.P99MS), 300},
+		{"a cost", a.CostUSD, wantCost},
+		{"b errors", float64(b.Errors), 1},
+		{"idle requests", float64(idle.Requests), 0},
+		{"idle limit", float64(idle.TPMLimit), 60000},
+		{"total requests", float64(s.Totals.Requests), 5},
+		{"total ok", float64(s.Totals.OK), 3},
+		{"total 429", float64(s.Totals.Throttled), 1},
+		{"total errors", float64(s.Totals.Errors), 1},
+		{"total tokens", float64(s.Totals.Tokens), 5000},
+		{"total cost", s.Totals.CostUSD, wantCost},
+		{"request rate over 5 s (2 at 59 s and 60 s)", s.RequestRate, 2.0 / 5},
+		{"token rate over 5 s", s.TokenRate, 500.0 / 5},
+		{"backend share", s.Backends[0].Share, 1},
+		{"backend TPM", float64(s.Backends[0].TPM), 3500},
+	} {
+		if math.Abs(c.got-c.want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if !a.CostKnown || !s.Totals.CostKnown {
+		t.Errorf("cost of gpt-4o-mini should be known")
+	}
+	// Two minutes later the windows are empty, the totals are not.
+	later := tl.Snapshot(t0.Add(3 * time.Minute))
+	if got := later.Teams[0]; got.TPMUsed != 0 || got.Throttled1m != 0 || got.ThrottledTotal != 1 {
+		t.Errorf("after 3 min: TPM used %d, 429s 1m %d, total %d; want 0, 0, 1", got.TPMUsed, got.Throttled1m, got.ThrottledTotal)
+	}
+}
+
+// TestTallyEvents: 429s and errors become events, newest first, equal
+// ones within a second merged.
+func TestTallyEvents(t *testing.T) {
+	t.Parallel()
+	tl := NewTally(nil)
+	tl.Write(rec(1*time.Second, "a-sub", "a", record.OutcomeThrottled, 10, 10, 1))
+	tl.Write(rec(1*time.Second+200*time.Millisecond, "a-sub", "a", record.OutcomeThrottled, 10, 10, 1))
+	tl.Write(rec(2*time.Second, "b-sub", "b", record.OutcomeBackendError, 0, 0, 5))
+	tl.Write(rec(3*time.Second, "a-sub", "a", record.OutcomeOK, 10, 10, 5))
+	tl.AddEvent(Event{At: t0.Add(4 * time.Second), Kind: EventBreaker, Who: "ptu-1", Text: "ptu-1 breaker open"})
+	s := tl.Snapshot(t0.Add(5 * time.Second))
+	want := []struct {
+		kind  EventKind
+		text  string
+		count int
+	}{
+		{EventBreaker, "ptu-1 breaker open", 1},
+		{EventError, "502 backend_error b-sub via mock", 1},
+		{EventThrottled, "429 a-sub over 10,000 TPM, retry after 7s", 2},
+	}
+	if len(s.Events) != len(want) {
+		t.Fatalf("events %+v, want %d", s.Events, len(want))
+	}
+	for i, w := range want {
+		if e := s.Events[i]; e.Kind != w.kind || e.Text != w.text || e.Count != w.count {
+			t.Errorf("event %d = %+v, want %v %q ×%d", i, e, w.kind, w.text, w.count)
+		}
+	}
+	if s.Totals.CostKnown {
+		t.Errorf("cost known without prices")
+	}
+}
+
+// TestTallyNATIPs: a persona's distinct client IPs, and those with a 429
+// in the last minute.
+func TestTallyNATIPs(t *testing.T) {
+	t.Parallel()
+	tl := NewTally(nil)
+	for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		r := rec(time.Duration(i)*time.Second, "a-sub", "a", record.OutcomeOK, 1, 1, 1)
+		r.ClientIP = ip
+		tl.Write(r)
+	}
+	r := rec(10*time.Second, "a-sub", "a", record.OutcomeThrottled, 1, 1, 1)
+	r.ClientIP = "127.0.0.3"
+	tl.Write(r)
+	p := tl.Snapshot(t0.Add(20 * time.Second)).Personas[0]
+	if p.NATIPs != 3 || p.NATIPsThrottled != 1 {
+		t.Errorf("NAT IPs %d, throttled %d; want 3, 1", p.NATIPs, p.NATIPsThrottled)
+	}
+	if p = tl.Snapshot(t0.Add(80 * time.Second)).Personas[0]; p.NATIPsThrottled != 0 {
+		t.Errorf("NAT IPs throttled a minute later: %d, want 0", p.NATIPsThrottled)
+	}
+}
+
+// TestPrice checks the cost formula and the prefix match.
+func TestPrice(t *testing.T) {
+	t.Parallel()
+	price := PriceTable(ListPrices())
+	for _, c := range []struct {
+		model                      string
+		prompt, cached, completion int64
+		want                       float64
+		known                      bool
+	}{
+		// 1M prompt + 1M completion of gpt-4o: $2.50 + $10.
+		{"gpt-4o", 1e6, 0, 1e6, 12.5, true},
+		// Half of the prompt cached at half price.
+		{"gpt-4o", 1e6, 5e5, 0, 1.25 + 0.625, true},
+		// A dated deployment gets the longest matching prefix (gpt-4o-mini, not gpt-4o).
+		{"gpt-4o-mini-2024-07-18", 1e6, 0, 0, 0.15, true},
+		// Unknown model.
+		{"llama-3", 1e6, 0, 0, 0, false},
+	} {
+		got, ok := price(&record.Record{Model: c.model, PromptTokens: c.prompt, CachedTokens: c.cached, CompletionTokens: c.completion})
+		if ok != c.known || math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s %d/%d/%d: $%v %v, want $%v %v", c.model, c.prompt, c.cached, c.completion, got, ok, c.want, c.known)
+		}
+	}
+}
