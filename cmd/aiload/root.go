@@ -26,6 +26,7 @@ PTU plans and per-team chargeback reports.`,
 		newSchemaCmd(stdout),
 		newVersionCmd(stdout),
 		newIngestCmd(stdout, stderr),
+		newChargebackCmd(stdout),
 	)
 	return root
 }

@@ -1,0 +1,147 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aiload/aiload/pricing"
+)
+
+// testdata/chargeback.jsonl priced with testdata/chargeback_pricing.yaml,
+// period 2026-11 (30 days = 43,200 minutes):
+//
+//	dep1: 3 PTU of m-ptu on a monthly reservation at 100 → 300.00.
+//	  capacity = 3 PTU × 1 input TPM/PTU × 43,200 min = 129,600 tokens.
+//	c1 alpha on PTU: 10,000 prompt − 2,000 cached + 4 × 1,000 output = 12,000 input-equivalent
+//	c2 beta  on PTU:  5,000 prompt − 0 + 4 × 250                    =  6,000
+//	c3 beta  PAYG of a model with a PTU deployment: spill.
+//	  input 800,000 × 2.00/1M = 1.60; cached 200,000 × 0.50/1M = 0.10; output 100,000 × 8.00/1M = 0.80
+//	c4 gamma PAYG m-payg (no cached price: input price):
+//	  input 333,333 × 1.00/1M = 0.333333; output 111,111 × 3.00/1M = 0.333333
+//	c5 throttled, c6 in October: not billed. c7 llama-3: no price, a warning.
+//
+// Proportional: alpha 300 × 12,000/18,000 = 200.00, beta 100.00.
+// Exact bill 300 + 2.50 + 0.666666 = 303.166666 → 303.17. Floors: 200.00,
+// 100.00, 1.60, 0.10, 0.80, 0.33, 0.33 = 303.16; the missing cent goes to
+// the largest remainder, a tie between gamma's input and output (0.3333
+// each): input comes first → 0.34.
+func TestChargeback(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "chargeback.jsonl"), FormatAiload)
+	prices, err := pricing.Load(filepath.Join("testdata", "chargeback_pricing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	period, _ := ParsePeriod("2026-11")
+	tests := []struct {
+		alloc Allocation
+		teams string // team=total(payg/spill/ptu) …
+		total int64
+	}{
+		// default: proportional to input-equivalent tokens on PTU
+		{Allocation{}, "alpha=20000(0/0/20000) beta=10250(0/250/10000) gamma=67(67/0/0)", 30317},
+		// even: 150.00 each to the two teams that used dep1
+		{Allocation{Method: Even}, "alpha=15000(0/0/15000) beta=15250(0/250/15000) gamma=67(67/0/0)", 30317},
+		// fixed shares from the pricing file, alpha 2 : beta 1
+		{Allocation{Method: Fixed}, "alpha=20000(0/0/20000) beta=10250(0/250/10000) gamma=67(67/0/0)", 30317},
+		// fixed shares given: 1 : 1 : 2 → 75 / 75 / 150
+		{Allocation{Method: Fixed, Shares: map[string]float64{"alpha": 1, "beta": 1, "gamma": 2}},
+			"alpha=7500(0/0/7500) beta=7750(0/250/7500) gamma=15067(67/0/15000)", 30317},
+		// used: alpha 300 × 12,000/129,600 = 27.777…, beta 300 × 6,000/129,600 = 13.888…,
+		// idle 300 × 111,600/129,600 = 258.333… to "platform". Exact bill 303.1666… → 303.17;
+		// floors 27.77 + 13.88 + 258.33 + 2.50 + 0.33 + 0.33 = 303.14; the 3 cents go to
+		// beta (.888), alpha (.777) and idle (1/3 > gamma's .3333).
+		{Allocation{Method: Used, IdleTo: "platform"},
+			"alpha=2778(0/0/2778) beta=1639(0/250/1389) gamma=66(66/0/0) platform=25834(0/0/25834)", 30317},
+	}
+	for _, tc := range tests {
+		res, err := Chargeback(context.Background(), db, prices, period, tc.alloc)
+		if err != nil {
+			t.Fatalf("Chargeback(%+v): %v", tc.alloc, err)
+		}
+		if got := formatTeams(res.Teams); got != tc.teams || res.TotalCents != tc.total {
+			t.Errorf("Chargeback(%+v):\n got %s total %d\nwant %s total %d", tc.alloc, got, res.TotalCents, tc.teams, tc.total)
+		}
+		var sum int64
+		for _, l := range res.Lines {
+			sum += l.Cents
+		}
+		if sum != res.TotalCents {
+			t.Errorf("%s: lines add up to %d, bill is %d", tc.alloc.Method, sum, res.TotalCents)
+		}
+		if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], `"llama-3"`) {
+			t.Errorf("warnings = %q, want one about llama-3", res.Warnings)
+		}
+	}
+}
+
+func TestChargebackLines(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "chargeback.jsonl"), FormatAiload)
+	prices, _ := pricing.Load(filepath.Join("testdata", "chargeback_pricing.yaml"))
+	period, _ := ParsePeriod("2026-11")
+	res, err := Chargeback(context.Background(), db, prices, period, Allocation{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range res.Lines {
+		got = append(got, fmt.Sprintf("%s %s %s %s %s %d %d", l.Team, l.Model, l.Tier, l.CostType, l.Deployment, l.Tokens, l.Cents))
+	}
+	want := []string{
+		"alpha m-ptu ptu ptu dep1 12000 20000",
+		"beta m-ptu ptu ptu dep1 6000 10000",
+		"beta m-ptu spill cached_input  200000 10",
+		"beta m-ptu spill input  800000 160",
+		"beta m-ptu spill output  100000 80",
+		"gamma m-payg payg input  333333 34",
+		"gamma m-payg payg output  111111 33",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	d := res.Deployments[0]
+	if d.Cents != 30000 || d.CapacityTokens != 129600 || d.UsedTokens != 18000 {
+		t.Errorf("deployment = %+v; want 30000 cents, capacity 129600, used 18000", d)
+	}
+	if res.Method != Proportional || !strings.Contains(res.MethodDescription, "proportional") {
+		t.Errorf("method %q %q", res.Method, res.MethodDescription)
+	}
+}
+
+func TestApportionCents(t *testing.T) {
+	t.Parallel()
+	r := func(a, b int64) *big.Rat { return big.NewRat(a, b) }
+	tests := []struct {
+		in   []*big.Rat
+		want []int64
+	}{
+		// three thirds of 1.00: 33.33… each, bill 1.00, the extra cent to the first
+		{[]*big.Rat{r(1, 3), r(1, 3), r(1, 3)}, []int64{34, 33, 33}},
+		// 0.005 + 0.005 = 0.01: bill rounds to 1 cent, given to the first of two equal halves
+		{[]*big.Rat{r(5, 1000), r(5, 1000)}, []int64{1, 0}},
+		// exact cents stay as they are
+		{[]*big.Rat{r(125, 100), r(75, 100)}, []int64{125, 75}},
+		// 0.004 alone rounds to 0
+		{[]*big.Rat{r(4, 1000)}, []int64{0}},
+	}
+	for _, tc := range tests {
+		if got := apportionCents(tc.in); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("apportionCents(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func formatTeams(ts []TeamTotal) string {
+	var parts []string
+	for _, t := range ts {
+		parts = append(parts, fmt.Sprintf("%s=%d(%d/%d/%d)", t.Team, t.Cents, t.PAYGCents, t.SpillCents, t.PTUCents))
+	}
+	return strings.Join(parts, " ")
+}

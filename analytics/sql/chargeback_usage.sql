@@ -1,0 +1,17 @@
+-- Served usage in a period, per team, model, backend and tier: the input of
+-- chargeback. Only requests answered 'ok' are billed (a 429 from the gateway
+-- never reached a backend). Cached tokens are part of prompt_tokens; they are
+-- split out here so input is charged as uncached + cached.
+--   $1, $2 period [start, end)
+SELECT coalesce(nullif(team, ''), '(no team)')                            AS team,
+       coalesce(model, '')                                                 AS model,
+       coalesce(backend, '')                                               AS backend,
+       CASE WHEN lower(coalesce(backend_tier, '')) = 'ptu' THEN 'ptu' ELSE 'payg' END AS tier,
+       count(*)                                                            AS requests,
+       sum(greatest(coalesce(prompt_tokens, 0) - coalesce(cached_tokens, 0), 0)) AS uncached_input,
+       sum(least(coalesce(cached_tokens, 0), coalesce(prompt_tokens, 0)))  AS cached_input,
+       sum(coalesce(completion_tokens, 0))                                 AS output
+FROM records
+WHERE outcome = 'ok' AND ts >= $1 AND ts < $2
+GROUP BY ALL
+ORDER BY ALL;
