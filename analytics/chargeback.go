@@ -91,7 +91,7 @@ type ChargeLine struct {
 // TeamTotal is one team's bill, in cents. Idle PTU capacity appears as a
 // team named after Allocation.IdleTo.
 type TeamTotal struct {
-	Team                                  string
+	Team                                   string
 	PAYGCents, SpillCents, PTUCents, Cents int64
 }
 
@@ -131,7 +131,7 @@ const RoundingRule = "exact amounts are summed and the bill rounded half-up to t
 
 // usageRow is one row of chargeback_usage.sql.
 type usageRow struct {
-	team, model, backend, tier    string
+	team, model, backend, tier      string
 	requests, uncached, cached, out int64
 }
 
