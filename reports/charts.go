@@ -1,0 +1,478 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Palette are the series colours, in order of use. They are saturated and
+// far apart so a series can be recognised in a rendered PNG.
+var Palette = []color.RGBA{
+	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // blue
+	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // orange
+	{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // green
+	{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // red
+	{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, // purple
+}
+
+const (
+	blue = iota
+	orange
+	green
+	red
+	purple
+)
+
+// costTypeColour is the palette index of each cost type's bars.
+var costTypeColour = map[CostType]int{PAYGInput: blue, PAYGCached: green, PAYGOutput: orange, PTUShare: purple}
+
+// ChartDPI is the resolution of chart PNGs (pixels per inch).
+const ChartDPI = 150
+
+// maxBars is how many teams the cost-by-team chart shows; the rest are
+// summed into one "other" bar.
+const maxBars = 20
+
+// maxPoints is how many points a demand chart draws; longer series are
+// bucketed, each point being the busiest minute of its bucket.
+const maxPoints = 360
+
+// Chart is a rendered-on-demand chart.
+type Chart struct {
+	// Name is the file name without extension ("cost-by-team").
+	Name  string
+	Title string
+	// Series are the legend names in order; Colours their palette colours.
+	Series  []string
+	Colours []color.RGBA
+	// Width and Height are the chart's size.
+	Width, Height vg.Length
+	plot          *plot.Plot
+}
+
+// PNG renders the chart as a PNG at dpi (ChartDPI when 0). The image is
+// opaque, on white.
+func (c *Chart) PNG(dpi int) ([]byte, error) { return c.png(dpi, 0) }
+
+// png renders the chart extraPx pixels wider than its size at dpi.
+func (c *Chart) png(dpi, extraPx int) ([]byte, error) {
+	if dpi == 0 {
+		dpi = ChartDPI
+	}
+	w := c.Width + vg.Length(float64(extraPx)/float64(dpi))*vg.Inch
+	canvas := vgimg.NewWith(vgimg.UseWH(w, c.Height), vgimg.UseDPI(dpi))
+	c.plot.Draw(draw.New(canvas))
+	var buf bytes.Buffer
+	img, ok := canvas.Image().(*image.RGBA)
+	if !ok {
+		return nil, fmt.Errorf("encode chart %s: canvas is %T, not RGBA", c.Name, canvas.Image())
+	}
+	if err := encodePNG(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode chart %s: %w", c.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// SVG renders the chart as SVG.
+func (c *Chart) SVG() ([]byte, error) {
+	canvas := vgsvg.New(c.Width, c.Height)
+	c.plot.Draw(draw.New(canvas))
+	var buf bytes.Buffer
+	if _, err := canvas.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("render chart %s as svg: %w", c.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *Chart) addSeries(name string, colour int) color.RGBA {
+	c.Series = append(c.Series, name)
+	c.Colours = append(c.Colours, Palette[colour])
+	return Palette[colour]
+}
+
+func newChart(name, title string, w, h vg.Length) *Chart {
+	p := plot.New()
+	p.Title.Text = title
+	for _, f := range []struct {
+		font *font.Font
+		size float64
+	}{{&p.Title.TextStyle.Font, 11}, {&p.Legend.TextStyle.Font, 8},
+		{&p.X.Tick.Label.Font, 8}, {&p.Y.Tick.Label.Font, 8},
+		{&p.X.Label.TextStyle.Font, 9}, {&p.Y.Label.TextStyle.Font, 9}} {
+		f.font.Typeface, f.font.Variant, f.font.Size = "Liberation", "Sans", vg.Points(f.size)
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return &Chart{Name: name, Title: title, Width: w, Height: h, plot: p}
+}
+
+// Charts builds every chart of the report: cost by team, one demand chart
+// per team with activity, one PTU cost curve per plan.
+func Charts(r Report) ([]*Chart, error) {
+	r.Normalize()
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("charts: %w", err)
+	}
+	var out []*Chart
+	c, err := CostByTeamChart(r.Lines(), r.Currency)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, c)
+	teamNames, planNames := chartNames(r)
+	for i, a := range r.Teams {
+		c, err := DemandChart(a, teamNames[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	for i, p := range r.Plans {
+		c, err := PTUCurveChart(p, r.Currency, planNames[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// chartNames are the file names of the demand chart of each r.Teams entry
+// and of the curve of each r.Plans entry: slugs, unique within the report.
+func chartNames(r Report) (teams, plans []string) {
+	names := slugger{}
+	for _, a := range r.Teams {
+		teams = append(teams, names.slug("demand-"+a.Team))
+	}
+	for _, p := range r.Plans {
+		plans = append(plans, names.slug("ptu-curve-"+p.Model))
+	}
+	return teams, plans
+}
+
+// CostByTeamChart is a horizontal bar chart of each team's cost, stacked by
+// cost type, the most expensive team on top. Beyond maxBars teams the rest
+// share one "other" bar.
+func CostByTeamChart(lines []Line, currency string) (*Chart, error) {
+	totals := TeamTotals(lines)
+	if len(totals) > maxBars {
+		other := TeamTotal{Team: fmt.Sprintf("%d other teams", len(totals)-maxBars+1), ByType: map[CostType]Money{}}
+		for _, t := range totals[maxBars-1:] {
+			for k, v := range t.ByType {
+				other.ByType[k] += v
+			}
+		}
+		totals = append(totals[:maxBars-1:maxBars-1], other)
+	}
+	h := vg.Length(30+12*len(totals)) * vg.Millimeter / 4
+	c := newChart("cost-by-team", "Cost by team ("+currency+")", 170*vg.Millimeter, max(h, 60*vg.Millimeter))
+	names := make([]string, len(totals))
+	for i, t := range totals {
+		names[len(totals)-1-i] = t.Team // highest at the top
+	}
+	var below *plotter.BarChart
+	for _, ct := range costTypes {
+		vals := make(plotter.Values, len(totals))
+		used := false
+		for i, t := range totals {
+			vals[len(totals)-1-i] = t.ByType[ct].Float()
+			used = used || t.ByType[ct] != 0
+		}
+		if !used {
+			continue
+		}
+		bars, err := plotter.NewBarChart(vals, vg.Points(10))
+		if err != nil {
+			return nil, fmt.Errorf("cost-by-team chart: %w", err)
+		}
+		bars.Horizontal = true
+		bars.LineStyle.Width = 0
+		bars.Color = c.addSeries(ct.Label(), costTypeColour[ct])
+		if below != nil {
+			bars.StackOn(below)
+		}
+		below = bars
+		c.plot.Add(bars)
+		c.plot.Legend.Add(ct.Label(), bars)
+	}
+	c.plot.NominalY(names...)
+	c.plot.X.Min = 0
+	c.plot.X.Max = headroom(maxTotal(totals))
+	c.plot.X.Tick.Marker = humanTicks{prefix: currencySymbol(currency)}
+	c.plot.Legend.Left = false
+	return c, nil
+}
+
+// DemandChart plots a team's per-minute token demand, the tokens served and
+// its TPM limit over time.
+func DemandChart(a TeamActivity, name string) (*Chart, error) {
+	c := newChart(name, "Tokens per minute: "+a.Team, 180*vg.Millimeter, 75*vg.Millimeter)
+	pts := bucket(a.Demand, maxPoints)
+	demand, served, limit := make(plotter.XYs, len(pts)), make(plotter.XYs, len(pts)), make(plotter.XYs, len(pts))
+	hasLimit := false
+	for i, p := range pts {
+		x := float64(p.Minute.Unix())
+		demand[i] = plotter.XY{X: x, Y: float64(p.Demand)}
+		served[i] = plotter.XY{X: x, Y: float64(p.Served)}
+		limit[i] = plotter.XY{X: x, Y: float64(p.LimitTPM)}
+		hasLimit = hasLimit || p.LimitTPM > 0
+	}
+	series := []struct {
+		name   string
+		xys    plotter.XYs
+		colour int
+		dashed bool
+	}{{"served", served, green, false}, {"demand (incl. throttled)", demand, blue, false}}
+	if hasLimit {
+		series = append(series, struct {
+			name   string
+			xys    plotter.XYs
+			colour int
+			dashed bool
+		}{"TPM limit", limit, red, true})
+	}
+	for _, s := range series {
+		if len(s.xys) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(s.xys)
+		if err != nil {
+			return nil, fmt.Errorf("demand chart %s: %w", a.Team, err)
+		}
+		l.Color = c.addSeries(s.name, s.colour)
+		l.Width = vg.Points(1.2)
+		if s.colour == green {
+			l.Width = vg.Points(3) // under the demand line, visible where they meet
+		}
+		if s.dashed {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		c.plot.Add(l)
+		c.plot.Legend.Add(s.name, l)
+	}
+	c.plot.Y.Min = 0
+	c.plot.Y.Max = headroom(maxY(demand, served, limit))
+	c.plot.Y.Label.Text = "tokens / minute"
+	c.plot.Y.Tick.Marker = humanTicks{}
+	c.plot.X.Tick.Marker = plot.TimeTicks{Format: timeFormat(pts)}
+	if len(pts) > 0 {
+		c.plot.X.Label.Text = "UTC"
+	}
+	return c, nil
+}
+
+// timeFormat picks tick labels to suit the span of the series.
+func timeFormat(pts []MinutePoint) string {
+	if len(pts) < 2 || pts[len(pts)-1].Minute.Sub(pts[0].Minute) <= 24*time.Hour {
+		return "15:04"
+	}
+	return "Jan 2"
+}
+
+// bucket reduces a series to at most n points: each keeps its bucket's first
+// minute and the busiest minute's demand, served tokens and limit (so peaks
+// and throttling stay visible).
+func bucket(pts []MinutePoint, n int) []MinutePoint {
+	if len(pts) <= n {
+		return pts
+	}
+	size := (len(pts) + n - 1) / n
+	out := make([]MinutePoint, 0, n)
+	for i := 0; i < len(pts); i += size {
+		b := pts[i]
+		for _, p := range pts[i:min(i+size, len(pts))] {
+			b.Demand, b.Served, b.LimitTPM = max(b.Demand, p.Demand), max(b.Served, p.Served), max(b.LimitTPM, p.LimitTPM)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// PTUCurveChart plots monthly cost against PTU count: the provisioned units'
+// cost, the PAYG spill, their total, and the recommended plan.
+func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
+	c := newChart(name, "Monthly cost by PTU count: "+p.Model, 180*vg.Millimeter, 80*vg.Millimeter)
+	ptu, spill, total := make(plotter.XYs, len(p.Points)), make(plotter.XYs, len(p.Points)), make(plotter.XYs, len(p.Points))
+	var rec plotter.XYs
+	for i, pt := range p.Points {
+		x := float64(pt.PTUs)
+		ptu[i] = plotter.XY{X: x, Y: pt.PTUCost.Float()}
+		spill[i] = plotter.XY{X: x, Y: pt.SpillCost.Float()}
+		total[i] = plotter.XY{X: x, Y: pt.Total().Float()}
+		if pt.PTUs == p.Recommended {
+			rec = append(rec, total[i])
+		}
+	}
+	for _, s := range []struct {
+		name   string
+		xys    plotter.XYs
+		colour int
+	}{{"total", total, blue}, {"PTU cost", ptu, purple}, {"PAYG spill", spill, orange}} {
+		if len(s.xys) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(s.xys)
+		if err != nil {
+			return nil, fmt.Errorf("ptu curve %s: %w", p.Model, err)
+		}
+		l.Color = c.addSeries(s.name, s.colour)
+		l.Width = vg.Points(1.5)
+		c.plot.Add(l)
+		c.plot.Legend.Add(s.name, l)
+	}
+	if len(rec) > 0 {
+		sc, err := plotter.NewScatter(rec)
+		if err != nil {
+			return nil, fmt.Errorf("ptu curve %s: %w", p.Model, err)
+		}
+		sc.GlyphStyle.Color = c.addSeries(fmt.Sprintf("recommended: %d PTU", p.Recommended), red)
+		sc.GlyphStyle.Shape = draw.CircleGlyph{}
+		sc.GlyphStyle.Radius = vg.Points(4)
+		c.plot.Add(sc)
+		c.plot.Legend.Add(fmt.Sprintf("recommended: %d PTU", p.Recommended), sc)
+	}
+	c.plot.Y.Min = 0
+	c.plot.Y.Max = headroom(maxY(total, ptu, spill))
+	c.plot.X.Label.Text = "PTU"
+	c.plot.Y.Label.Text = "per month"
+	c.plot.Y.Tick.Marker = humanTicks{prefix: currencySymbol(currency)}
+	return c, nil
+}
+
+// headroom leaves the top of a chart free for the legend.
+func headroom(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	return v * 1.4
+}
+
+func maxY(series ...plotter.XYs) float64 {
+	m := 0.0
+	for _, s := range series {
+		for _, p := range s {
+			m = max(m, p.Y)
+		}
+	}
+	return m
+}
+
+func maxTotal(totals []TeamTotal) float64 {
+	m := 0.0
+	for _, t := range totals {
+		var sum Money
+		for _, v := range t.ByType {
+			sum += v
+		}
+		m = max(m, sum.Float())
+	}
+	return m
+}
+
+// humanTicks are the default ticks labelled 1.5k, 2M, with an optional
+// prefix ("$").
+type humanTicks struct{ prefix string }
+
+var _ plot.Ticker = humanTicks{}
+
+// Ticks implements plot.Ticker.
+func (h humanTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = h.prefix + human(ticks[i].Value)
+		}
+	}
+	return ticks
+}
+
+// human formats n briefly: 950, 1.5k, 12k, 3.2M.
+func human(n float64) string {
+	a := math.Abs(n)
+	switch {
+	case a >= 1e9:
+		return trimFloat(n/1e9) + "G"
+	case a >= 1e6:
+		return trimFloat(n/1e6) + "M"
+	case a >= 1e3:
+		return trimFloat(n/1e3) + "k"
+	}
+	return trimFloat(n)
+}
+
+func trimFloat(f float64) string {
+	return trimDecimals(fmt.Sprintf("%.1f", f), 0)
+}
+
+// slugger makes file-safe, unique chart names.
+type slugger map[string]int
+
+func (s slugger) slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	base := strings.TrimRight(b.String(), "-")
+	s[base]++
+	if s[base] > 1 {
+		return fmt.Sprintf("%s-%d", base, s[base])
+	}
+	return base
+}
+
+// WriteCharts renders every chart of the report as <name>.png and
+// <name>.svg in dir (created if missing) and returns the files written.
+func WriteCharts(dir string, r Report) ([]string, error) {
+	charts, err := Charts(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create chart folder: %w", err)
+	}
+	var files []string
+	for _, c := range charts {
+		pngBytes, err := c.PNG(0)
+		if err != nil {
+			return files, err
+		}
+		svgBytes, err := c.SVG()
+		if err != nil {
+			return files, err
+		}
+		for _, f := range []struct {
+			ext string
+			b   []byte
+		}{{".png", pngBytes}, {".svg", svgBytes}} {
+			path := filepath.Join(dir, c.Name+f.ext)
+			if err := os.WriteFile(path, f.b, 0o644); err != nil {
+				return files, fmt.Errorf("write chart: %w", err)
+			}
+			files = append(files, path)
+		}
+	}
+	return files, nil
+}

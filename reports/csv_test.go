@@ -1,0 +1,196 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"math/big"
+	"strings"
+	"testing"
+)
+
+// readCSV parses a rendered CSV into header and rows of name → value.
+func readCSV(t *testing.T, b []byte) ([]string, []map[string]string) {
+	t.Helper()
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatalf("parse csv: %v\n%s", err, b)
+	}
+	var rows []map[string]string
+	for _, rec := range recs[1:] {
+		m := map[string]string{}
+		for i, c := range recs[0] {
+			m[c] = rec[i]
+		}
+		rows = append(rows, m)
+	}
+	return recs[0], rows
+}
+
+func rat(t *testing.T, s string) *big.Rat {
+	t.Helper()
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		t.Fatalf("%q is not a number", s)
+	}
+	return r
+}
+
+// centsOf rounds an exact decimal to cents, half away from zero, and
+// formats it as "1234.57".
+func centsOf(r *big.Rat) string {
+	c := new(big.Rat).Mul(r, big.NewRat(100, 1))
+	neg := c.Sign() < 0
+	c.Abs(c)
+	c.Add(c, big.NewRat(1, 2))
+	n := new(big.Int).Quo(c.Num(), c.Denom())
+	if neg {
+		n.Neg(n)
+	}
+	return fixed(n, 2)
+}
+
+// csvTeamTotals sums the cost column per team.
+func csvTeamTotals(t *testing.T, rows []map[string]string, teamCol, costCol string) map[string]*big.Rat {
+	t.Helper()
+	out := map[string]*big.Rat{}
+	for _, r := range rows {
+		if out[r[teamCol]] == nil {
+			out[r[teamCol]] = new(big.Rat)
+		}
+		out[r[teamCol]].Add(out[r[teamCol]], rat(t, r[costCol]))
+	}
+	return out
+}
+
+func TestWriteCSV(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "chargeback.golden.csv", buf.Bytes())
+
+	header, rows := readCSV(t, buf.Bytes())
+	if strings.Join(header, ",") != strings.Join(ChargebackColumns, ",") {
+		t.Errorf("header = %v, want %v", header, ChargebackColumns)
+	}
+	// 8 PAYG lines + 3 teams × 2 PTU charges.
+	if len(rows) != 14 {
+		t.Errorf("rows = %d, want 14", len(rows))
+	}
+	want := map[string]string{ // hand-derived in sampleReport's comment
+		"support": "6521.19", "research": "3280.43", "Équipe Données": "1113.33",
+	}
+	for team, total := range csvTeamTotals(t, rows, "team", "cost") {
+		if got := centsOf(total); got != want[team] {
+			t.Errorf("team %s total = %s (exact %s), want %s", team, got, total.FloatString(6), want[team])
+		}
+	}
+	for _, r := range rows {
+		// Every row's cost is its quantity × unit price within a cent.
+		exact := new(big.Rat).Mul(rat(t, r["pricing_quantity"]), rat(t, r["unit_price"]))
+		diff := new(big.Rat).Sub(exact, rat(t, r["cost"]))
+		if diff.Abs(diff).Cmp(big.NewRat(1, 100)) > 0 {
+			t.Errorf("row %v: cost %s vs quantity × price %s", r, r["cost"], exact.FloatString(6))
+		}
+	}
+}
+
+func TestWriteCSVRejectsReportsThatDoNotAddUp(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		breaks func(r *Report)
+		want   string
+	}{
+		// An allocation a cent short of its charge.
+		{"allocations short", func(r *Report) { r.Capacity[0].Allocations[0].Cost -= usd(0.01) }, "allocated costs sum"},
+		// Ratios that only reach 0.9.
+		{"ratios", func(r *Report) { r.Capacity[0].Allocations[2].Ratio = 0 }, "ratios sum"},
+		// A PAYG cost 2 cents away from tokens × price.
+		{"payg cost", func(r *Report) { r.Usage[0].Cost += usd(0.02) }, "more than a cent"},
+		// A PTU share passed as usage.
+		{"type", func(r *Report) { r.Usage[0].Type = PTUShare }, "not a PAYG cost type"},
+		// No period.
+		{"period", func(r *Report) { r.Period = Period{} }, "period"},
+		// A capacity charge nobody pays.
+		{"unsplit", func(r *Report) { r.Capacity[1].Allocations = nil }, "no allocations"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := sampleReport()
+			c.breaks(&r)
+			for name, write := range map[string]func(*bytes.Buffer, Report) error{
+				"csv":   func(b *bytes.Buffer, r Report) error { return WriteCSV(b, r) },
+				"focus": func(b *bytes.Buffer, r Report) error { return WriteFOCUS(b, r) },
+			} {
+				var buf bytes.Buffer
+				err := write(&buf, r)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s: err = %v, want one containing %q", name, err, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestSplitQuantitySumsExactly(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		q      Quantity
+		ratios []float64
+	}{
+		{100_000_000, []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}}, // 100 PTU-hours in thirds
+		{1, []float64{0.5, 0.5}},                            // one millionth cannot split: one side gets it
+		{10_800_000_000, []float64{0.6, 0.3, 0.1}},          // ratios whose float sum is 0.999…
+		{7, []float64{0, 1}},                                // a zero share gets nothing
+		{5, []float64{0.5000000001, 0.5000000001}},          // ratios a hair over 1 do not overshoot
+	}
+	for _, c := range cases {
+		allocs := make([]Allocation, len(c.ratios))
+		for i, r := range c.ratios {
+			allocs[i].Ratio = r
+		}
+		parts := splitQuantity(c.q, allocs)
+		var sum Quantity
+		for i, p := range parts {
+			sum += p
+			if p < 0 || (c.ratios[i] == 0 && p != 0) {
+				t.Errorf("split(%d, %v) part %d = %d", c.q, c.ratios, i, p)
+			}
+		}
+		if sum != c.q {
+			t.Errorf("split(%d, %v) = %v sums to %d", c.q, c.ratios, parts, sum)
+		}
+	}
+}
+
+func TestMoneyFormats(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		m                      Money
+		exact, rounded, dollar string
+	}{
+		{usd(2.5), "2.50", "2.50", "$2.50"},                              // two decimals at least
+		{usd(0.000075), "0.000075", "0.00", "$0.00"},                     // sub-cent prices stay exact
+		{usd(1234567.891), "1234567.891", "1234567.89", "$1,234,567.89"}, // grouping
+		{usd(0.005), "0.005", "0.01", "$0.01"},                           // half a cent rounds away from zero
+		{usd(-0.005), "-0.005", "-0.01", "-$0.01"},                       // symmetric for credits
+		{usd(3280.428765), "3280.428765", "3280.43", "$3,280.43"},
+	}
+	for _, c := range cases {
+		if got := c.m.Exact(); got != c.exact {
+			t.Errorf("Money(%d).Exact() = %q, want %q", c.m, got, c.exact)
+		}
+		if got := c.m.Rounded(); got != c.rounded {
+			t.Errorf("Money(%d).Rounded() = %q, want %q", c.m, got, c.rounded)
+		}
+		if got := c.m.Display("USD"); got != c.dollar {
+			t.Errorf("Money(%d).Display() = %q, want %q", c.m, got, c.dollar)
+		}
+	}
+	if got := usd(12).Display("EUR"); got != "€12.00" {
+		t.Errorf("EUR display = %q", got)
+	}
+}

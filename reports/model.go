@@ -1,0 +1,469 @@
+// Package reports renders chargeback reports: a plain CSV (one row per team
+// × model × cost type), a FinOps FOCUS CSV, a PDF a finance team can read,
+// and the charts (PNG and SVG) the PDF shows.
+//
+// The input is plain data (Report): costs are computed and allocated before
+// they reach this package, which only checks that they add up and renders
+// them. Money is fixed-point (Money, millionths of the currency), so every
+// total is the exact sum of its lines.
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// CostType is what a chargeback line pays for.
+type CostType string
+
+// The cost types, in report order.
+const (
+	PAYGInput  CostType = "payg_input"        // uncached prompt tokens at the input price
+	PAYGCached CostType = "payg_cached_input" // cached prompt tokens at the cached-input price
+	PAYGOutput CostType = "payg_output"       // completion tokens at the output price
+	PTUShare   CostType = "ptu_share"         // a share of a fixed provisioned-throughput charge
+)
+
+var costTypes = []CostType{PAYGInput, PAYGCached, PAYGOutput, PTUShare}
+
+func (c CostType) order() int {
+	for i, t := range costTypes {
+		if t == c {
+			return i
+		}
+	}
+	return len(costTypes)
+}
+
+// Label is the human name of the cost type ("PAYG input").
+func (c CostType) Label() string {
+	switch c {
+	case PAYGInput:
+		return "PAYG input"
+	case PAYGCached:
+		return "PAYG cached input"
+	case PAYGOutput:
+		return "PAYG output"
+	case PTUShare:
+		return "PTU share"
+	}
+	return string(c)
+}
+
+// TokensUnit is the pricing unit of token lines: prices are per million
+// tokens, as providers publish them (FOCUS UnitFormat "1000000 Tokens").
+const TokensUnit = "1000000 Tokens"
+
+// DirectMethod names the allocation of a line charged to the team whose
+// requests used the tokens.
+const DirectMethod = "direct"
+
+// Period is the billing period of a report: [Start, End) in UTC.
+type Period struct {
+	Start, End time.Time
+	// Label names the period in titles ("2026-11"); default Start's month.
+	Label string
+}
+
+// Month returns the calendar month that starts at the first of month m of
+// year y, in UTC.
+func Month(y int, m time.Month) Period {
+	s := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	return Period{Start: s, End: s.AddDate(0, 1, 0), Label: s.Format("2006-01")}
+}
+
+// ParseMonth parses "2026-11" into that calendar month.
+func ParseMonth(s string) (Period, error) {
+	t, err := time.Parse("2006-01", s)
+	if err != nil {
+		return Period{}, fmt.Errorf("parse period %q: want YYYY-MM", s)
+	}
+	return Month(t.Year(), t.Month()), nil
+}
+
+// Line is one chargeback row: what a team paid for one model and cost type.
+type Line struct {
+	Team  string
+	Model string
+	// Deployment is the deployment (resource) that served the tokens; may be
+	// empty.
+	Deployment string
+	Type       CostType
+	// Tokens are the tokens this line pays for. For a PTU share, the team's
+	// input-equivalent tokens served on the provisioned deployment (the basis
+	// of the split).
+	Tokens int64
+	// Unit is the pricing unit (default TokensUnit for PAYG lines).
+	Unit string
+	// Quantity is the amount of Unit charged (default Tokens/1e6 for PAYG).
+	Quantity Quantity
+	// UnitPrice is the list price of one Unit.
+	UnitPrice Money
+	// Cost is what the team is charged.
+	Cost Money
+	// Method names how the cost was allocated (DirectMethod for PAYG).
+	Method string
+	// Ratio is the team's share of the origin charge for allocated lines
+	// (0 for direct lines).
+	Ratio float64
+	// Origin is the ID of the capacity charge an allocated line comes from.
+	Origin string
+}
+
+// CapacityCharge is a fixed charge for provisioned throughput (an origin
+// charge) and how it was split among teams.
+type CapacityCharge struct {
+	// ID identifies the charge (default "ptu/<model>/<deployment>").
+	ID         string
+	Model      string
+	Deployment string
+	// PTUs is the number of provisioned throughput units billed.
+	PTUs int
+	// Unit is the pricing unit (default "PTU-Hours"); Quantity how many were
+	// billed; UnitPrice the list price of one.
+	Unit      string
+	Quantity  Quantity
+	UnitPrice Money
+	// Cost is the amount split among teams. It normally equals Quantity ×
+	// UnitPrice; a reservation's amortized cost may be lower.
+	Cost Money
+	// Method identifies the allocation method (e.g.
+	// "ptu-proportional-input-equivalent-tokens"); MethodDescription says it
+	// in words.
+	Method            string
+	MethodDescription string
+	// BasisUnit is the unit of Allocation.Basis (default "Tokens").
+	BasisUnit   string
+	Allocations []Allocation
+}
+
+// Allocation is one team's part of a capacity charge.
+type Allocation struct {
+	Team string
+	// Ratio is the team's share of the charge, in [0, 1]; the ratios of a
+	// charge sum to 1.
+	Ratio float64
+	// Basis is the quantity the ratio was computed from (for the default
+	// method, the team's input-equivalent tokens served on the deployment).
+	Basis int64
+	// Cost is the team's part; the costs of a charge sum to its Cost.
+	Cost Money
+}
+
+// Report is everything a chargeback report shows.
+type Report struct {
+	// Title heads the PDF (default "AI usage chargeback").
+	Title  string
+	Period Period
+	// Currency is the ISO 4217 billing currency (default "USD").
+	Currency string
+	Account  Account
+	// Usage are the PAYG lines (Type PAYGInput, PAYGCached or PAYGOutput).
+	Usage []Line
+	// Capacity are the provisioned-throughput charges with their split.
+	Capacity []CapacityCharge
+	// Teams carry the per-team activity shown on the team pages.
+	Teams []TeamActivity
+	// Plans are the capacity (PTU) plans per model.
+	Plans  []PTUPlan
+	Method Methodology
+}
+
+// Account describes who bills whom, for the FOCUS columns.
+type Account struct {
+	BillingAccountID   string // default "aiload"
+	BillingAccountName string // default "AI gateway chargeback"
+	ProviderName       string // default "Microsoft"
+	PublisherName      string // default "Microsoft"
+	InvoiceIssuerName  string // default "Microsoft"
+	ServiceName        string // default "Azure OpenAI"
+	RegionID           string // optional
+}
+
+// TeamActivity is what a team did during the period.
+type TeamActivity struct {
+	Team      string
+	Requests  int64
+	Throttled int64 // 429 answers (tokens-per-minute limit)
+	// Demand is the team's per-minute token demand (zero-filled), in time
+	// order.
+	Demand          []MinutePoint
+	Recommendations []Recommendation
+}
+
+// MinutePoint is one minute of a team's traffic.
+type MinutePoint struct {
+	Minute time.Time
+	// Demand counts the tokens asked for, including throttled requests.
+	Demand int64
+	// Served counts the tokens served.
+	Served int64
+	// LimitTPM is the team's tokens-per-minute limit in that minute (the sum
+	// over its consumers); 0 means none.
+	LimitTPM int64
+}
+
+// Recommendation is a TPM limit proposal for one consumer.
+type Recommendation struct {
+	Consumer       string // subscription or counter key
+	Product        string
+	CurrentTPM     int64 // 0 means unlimited
+	RecommendedTPM int64
+	// Explanation is one line, e.g. "p99 minute was 41k tokens; 45k
+	// throttles 0.6% of requests".
+	Explanation string
+}
+
+// PTUPlan is the capacity curve and the plan recommended for one model.
+type PTUPlan struct {
+	Model string
+	// Points are candidate PTU counts in increasing order.
+	Points []PlanPoint
+	// Recommended, Cheapest and PeakEstimate are PTU counts (0 = none):
+	// the plan proposed, the cheapest on the curve, and the calculator-style
+	// peak estimate.
+	Recommended  int
+	Cheapest     int
+	PeakEstimate int
+	Explanation  string
+}
+
+// PlanPoint is the monthly cost of one PTU count.
+type PlanPoint struct {
+	PTUs        int
+	PTUCost     Money   // the provisioned units' cost
+	SpillCost   Money   // PAYG cost of the demand above capacity
+	SpillTokens int64   // tokens spilled to PAYG
+	PTUShare    float64 // share of tokens served on PTU, in [0, 1]
+}
+
+// Total is PTUCost + SpillCost.
+func (p PlanPoint) Total() Money { return p.PTUCost + p.SpillCost }
+
+// Methodology states where the numbers come from.
+type Methodology struct {
+	PricingSource string // e.g. "pricing.yaml (Azure retail prices, 2026-11-01)"
+	Allocation    string // how fixed costs were split
+	Rounding      string // the rounding rule
+	Notes         []string
+}
+
+// Normalize fills defaults in place: currency, account names, units and
+// quantities of lines, capacity-charge IDs.
+func (r *Report) Normalize() {
+	if r.Title == "" {
+		r.Title = "AI usage chargeback"
+	}
+	if r.Currency == "" {
+		r.Currency = "USD"
+	}
+	if r.Period.Label == "" && !r.Period.Start.IsZero() {
+		r.Period.Label = r.Period.Start.UTC().Format("2006-01")
+	}
+	r.Account.normalize()
+	for i := range r.Usage {
+		l := &r.Usage[i]
+		if l.Unit == "" {
+			l.Unit, l.Quantity = TokensUnit, Quantity(l.Tokens)
+		}
+		if l.Method == "" {
+			l.Method = DirectMethod
+		}
+	}
+	for i := range r.Capacity {
+		c := &r.Capacity[i]
+		if c.Unit == "" {
+			c.Unit = "PTU-Hours"
+		}
+		if c.BasisUnit == "" {
+			c.BasisUnit = "Tokens"
+		}
+		if c.ID == "" {
+			c.ID = "ptu/" + c.Model + "/" + c.Deployment
+		}
+	}
+}
+
+func (a *Account) normalize() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&a.BillingAccountID, "aiload")
+	def(&a.BillingAccountName, "AI gateway chargeback")
+	def(&a.ProviderName, "Microsoft")
+	def(&a.PublisherName, "Microsoft")
+	def(&a.InvoiceIssuerName, "Microsoft")
+	def(&a.ServiceName, "Azure OpenAI")
+}
+
+// ratioTolerance is how far the ratios of a capacity charge may sum from 1.
+const ratioTolerance = 1e-9
+
+// Validate checks that the report adds up: a period, known cost types,
+// non-negative amounts, PAYG costs within a cent of tokens × unit price, and
+// every capacity charge fully split (allocated costs summing exactly to the
+// charge, ratios summing to 1). Renderers refuse a report that fails it.
+func (r *Report) Validate() error {
+	var errs []error
+	if r.Period.Start.IsZero() || !r.Period.End.After(r.Period.Start) {
+		errs = append(errs, errors.New("period: start must be before end"))
+	}
+	for i, l := range r.Usage {
+		if err := l.validateUsage(); err != nil {
+			errs = append(errs, fmt.Errorf("usage[%d] (%s/%s): %w", i, l.Team, l.Model, err))
+		}
+	}
+	for i, c := range r.Capacity {
+		if err := c.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("capacity[%d] (%s): %w", i, c.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l Line) validateUsage() error {
+	switch {
+	case l.Team == "" || l.Model == "":
+		return errors.New("team and model are required")
+	case l.Type != PAYGInput && l.Type != PAYGCached && l.Type != PAYGOutput:
+		return fmt.Errorf("type %q is not a PAYG cost type", l.Type)
+	case l.Tokens < 0 || l.Cost < 0 || l.UnitPrice < 0:
+		return errors.New("tokens, unit price and cost must be >= 0")
+	}
+	exact := l.Quantity.timesMoney(l.UnitPrice)
+	if d := exact - l.Cost; d > 10_000 || d < -10_000 {
+		return fmt.Errorf("cost %s differs from quantity %s × unit price %s = %s by more than a cent",
+			l.Cost.Exact(), l.Quantity, l.UnitPrice.Exact(), exact.Exact())
+	}
+	return nil
+}
+
+func (c CapacityCharge) validate() error {
+	if c.Cost < 0 || c.UnitPrice < 0 || c.Quantity < 0 {
+		return errors.New("quantity, unit price and cost must be >= 0")
+	}
+	if len(c.Allocations) == 0 {
+		return errors.New("no allocations: a capacity charge must be split among teams")
+	}
+	var sum Money
+	var ratios float64
+	for _, a := range c.Allocations {
+		if a.Team == "" || a.Ratio < 0 || a.Ratio > 1 || a.Cost < 0 {
+			return fmt.Errorf("allocation to %q: team required, ratio in [0,1], cost >= 0", a.Team)
+		}
+		sum += a.Cost
+		ratios += a.Ratio
+	}
+	if sum != c.Cost {
+		return fmt.Errorf("allocated costs sum to %s, not the charge's %s", sum.Exact(), c.Cost.Exact())
+	}
+	if math.Abs(ratios-1) > ratioTolerance {
+		return fmt.Errorf("allocation ratios sum to %v, not 1", ratios)
+	}
+	return nil
+}
+
+// Lines returns every chargeback line: the PAYG usage lines and one PTU
+// share line per allocation, ordered by team, model and cost type. The
+// report must be normalized.
+func (r *Report) Lines() []Line {
+	lines := append([]Line(nil), r.Usage...)
+	for _, c := range r.Capacity {
+		qty := splitQuantity(c.Quantity, c.Allocations)
+		for i, a := range c.Allocations {
+			lines = append(lines, Line{
+				Team: a.Team, Model: c.Model, Deployment: c.Deployment, Type: PTUShare,
+				Tokens: a.Basis, Unit: c.Unit, Quantity: qty[i], UnitPrice: c.UnitPrice,
+				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio, Origin: c.ID,
+			})
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool {
+		a, b := lines[i], lines[j]
+		if a.Team != b.Team {
+			return a.Team < b.Team
+		}
+		if a.Model != b.Model {
+			return a.Model < b.Model
+		}
+		return a.Type.order() < b.Type.order()
+	})
+	return lines
+}
+
+// splitQuantity splits q by the allocations' ratios so that the parts sum to
+// q exactly (largest remainder on the millionths).
+func splitQuantity(q Quantity, allocs []Allocation) []Quantity {
+	parts := make([]Quantity, len(allocs))
+	rems := make([]float64, len(allocs))
+	var sum Quantity
+	for i, a := range allocs {
+		exact := float64(q) * a.Ratio
+		parts[i] = Quantity(math.Floor(exact))
+		rems[i] = exact - math.Floor(exact)
+		sum += parts[i]
+	}
+	order := make([]int, len(allocs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return rems[order[i]] > rems[order[j]] })
+	for k := 0; sum < q && len(order) > 0; k = (k + 1) % len(order) {
+		parts[order[k]]++
+		sum++
+	}
+	// Ratios summing to a hair over 1 can overshoot: take back from the
+	// smallest remainders, never below zero.
+	for k := len(order) - 1; sum > q && len(order) > 0; k = (k + len(order) - 1) % len(order) {
+		if parts[order[k]] > 0 {
+			parts[order[k]]--
+			sum--
+		}
+	}
+	return parts
+}
+
+// TeamTotal is what one team pays in the period.
+type TeamTotal struct {
+	Team   string
+	Cost   Money
+	ByType map[CostType]Money
+}
+
+// TeamTotals sums lines per team, ordered by cost (highest first, then by
+// name).
+func TeamTotals(lines []Line) []TeamTotal {
+	idx := map[string]int{}
+	var out []TeamTotal
+	for _, l := range lines {
+		i, ok := idx[l.Team]
+		if !ok {
+			i = len(out)
+			idx[l.Team] = i
+			out = append(out, TeamTotal{Team: l.Team, ByType: map[CostType]Money{}})
+		}
+		out[i].Cost += l.Cost
+		out[i].ByType[l.Type] += l.Cost
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Cost != out[j].Cost {
+			return out[i].Cost > out[j].Cost
+		}
+		return out[i].Team < out[j].Team
+	})
+	return out
+}
+
+// Total is the sum of the lines' costs.
+func Total(lines []Line) Money {
+	var t Money
+	for _, l := range lines {
+		t += l.Cost
+	}
+	return t
+}

@@ -1,0 +1,176 @@
+package reports
+
+import (
+	"bytes"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// poppler runs a poppler tool (pdftotext, pdffonts, pdfinfo) on a PDF.
+// .ci/run installs poppler-utils; without it the PDF reading tests skip.
+func poppler(t *testing.T, tool string, pdf []byte, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath(tool)
+	if err != nil {
+		t.Skipf("%s not installed (apt-get install poppler-utils)", tool)
+	}
+	path := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, append(args, path, "-")...).CombinedOutput()
+	if tool != "pdftotext" {
+		out, err = exec.Command(bin, append(args, path)...).CombinedOutput()
+	}
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, out)
+	}
+	return string(out)
+}
+
+var fixedTime = time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+
+func renderPDF(t testing.TB, r Report) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WritePDF(&buf, r, PDFOptions{Created: fixedTime, Generator: "aiload test"}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// teamPageTotals finds "Team total: $X" on each "Team: NAME" page.
+func teamPageTotals(t *testing.T, text string) map[string]string {
+	t.Helper()
+	heading := regexp.MustCompile(`(?m)^\s*Team: (.+?)\s*$`)
+	total := regexp.MustCompile(`Team total: \$([0-9,]+\.[0-9]{2})`)
+	out := map[string]string{}
+	for _, page := range strings.Split(text, "\f") {
+		h := heading.FindStringSubmatch(page)
+		m := total.FindStringSubmatch(page)
+		if h != nil && m != nil {
+			out[h[1]] = strings.ReplaceAll(m[1], ",", "")
+		}
+	}
+	return out
+}
+
+func TestPDFTeamTotalsMatchCSV(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	text := poppler(t, "pdftotext", renderPDF(t, r), "-layout")
+
+	var csvBuf bytes.Buffer
+	if err := WriteCSV(&csvBuf, r); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := readCSV(t, csvBuf.Bytes())
+	want := map[string]string{}
+	grand := new(big.Rat)
+	for team, total := range csvTeamTotals(t, rows, "team", "cost") {
+		want[team] = centsOf(total)
+		grand.Add(grand, total)
+	}
+	got := teamPageTotals(t, text)
+	if len(got) != len(want) {
+		t.Errorf("team pages with a total: %v, want teams %v", got, want)
+	}
+	for team, w := range want {
+		if got[team] != w {
+			t.Errorf("PDF total for %s = %q, CSV says %s", team, got[team], w)
+		}
+		// The summary table lists the same total on the team's row.
+		row := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(team) + `\s+\$[0-9,.]+\s+\$[0-9,.]+\s+\$([0-9,.]+)`)
+		if m := row.FindStringSubmatch(text); m == nil || strings.ReplaceAll(m[1], ",", "") != w {
+			t.Errorf("summary row for %s = %v, want total %s", team, m, w)
+		}
+	}
+	if g := "$" + groupDecimal(centsOf(grand)); !strings.Contains(text, "Total for the period: "+g) {
+		t.Errorf("cover does not show the total %s", g)
+	}
+	for _, s := range []string{"Period 2026-11: 2026-11-01 to 2026-12-01", "Contents", "Cost by team",
+		"Team: Équipe Données", "Capacity: provisioned throughput", "PTU plan: gpt-4o", "Methodology",
+		"Pricing source", "Rounding", "throttled (429): 34", "p99 minute was 106k tokens",
+		"Page 1 of 10", "Page 10 of 10"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("PDF text lacks %q", s)
+		}
+	}
+	// The table of contents points at the pages the sections are on.
+	toc := regexp.MustCompile(`Team: research[ .]+(\d+)`).FindStringSubmatch(text)
+	pages := strings.Split(text, "\f")
+	if toc == nil {
+		t.Fatalf("no contents line for research")
+	}
+	n := 0
+	for _, c := range toc[1] {
+		n = n*10 + int(c-'0')
+	}
+	if n < 1 || n > len(pages) || !strings.Contains(pages[n-1], "Team total") || !strings.Contains(pages[n-1], "Team: research") {
+		t.Errorf("contents says research is on page %d, which reads:\n%s", n, pages[min(max(n-1, 0), len(pages)-1)])
+	}
+}
+
+// groupDecimal adds thousands separators to "1234.56".
+func groupDecimal(s string) string {
+	i, f, _ := strings.Cut(s, ".")
+	return group(i) + "." + f
+}
+
+func TestPDFFontsEmbeddedAndDateFixed(t *testing.T) {
+	t.Parallel()
+	pdf := renderPDF(t, sampleReport())
+	fonts := poppler(t, "pdffonts", pdf)
+	lines := strings.Split(strings.TrimSpace(fonts), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("pdffonts lists no fonts:\n%s", fonts)
+	}
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		// name type encoding emb sub uni object ID
+		if len(f) < 7 || f[len(f)-5] != "yes" || f[len(f)-3] != "yes" {
+			t.Errorf("font not embedded with a unicode map: %q", l)
+		}
+	}
+	info := poppler(t, "pdfinfo", pdf, "-isodates")
+	if !strings.Contains(info, "2026-12-01T06:00:00") {
+		t.Errorf("creation date not the fixed one:\n%s", info)
+	}
+}
+
+func TestPDFIsReproducible(t *testing.T) {
+	t.Parallel()
+	a, b := renderPDF(t, sampleReport()), renderPDF(t, sampleReport())
+	if !bytes.Equal(a, b) {
+		t.Errorf("two renderings with the same creation date differ (%d vs %d bytes)", len(a), len(b))
+	}
+	if !bytes.HasPrefix(a, []byte("%PDF-")) {
+		t.Errorf("not a PDF: %q", a[:min(len(a), 16)])
+	}
+}
+
+func TestCreationTime(t *testing.T) {
+	t.Parallel()
+	now := func() time.Time { return fixedTime }
+	cases := []struct {
+		env  string
+		want time.Time
+		err  bool
+	}{
+		{"", fixedTime, false}, // unset: now
+		{"1764547200", time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), false}, // seconds since 1970
+		{"yesterday", time.Time{}, true},                                    // not a number
+	}
+	for _, c := range cases {
+		got, err := CreationTime(func(string) string { return c.env }, now)
+		if (err != nil) != c.err || !got.Equal(c.want) {
+			t.Errorf("CreationTime(%q) = %v, %v; want %v (error %v)", c.env, got, err, c.want, c.err)
+		}
+	}
+}
