@@ -65,7 +65,35 @@ func TestPDFTeamTotalsMatchCSV(t *testing.T) {
 	t.Parallel()
 	r := sampleReport()
 	text := poppler(t, "pdftotext", renderPDF(t, r), "-layout")
+	checkTotalsAgainstCSV(t, r, text)
+	for _, s := range []string{"Period 2026-11: 2026-11-01 to 2026-12-01", "Contents", "Cost by team",
+		"Team: Équipe Données", "Capacity: provisioned throughput", "PTU plan: gpt-4o", "Methodology",
+		"Pricing source", "Rounding", "throttled (429): 34", "p99 minute was 106k tokens",
+		"Page 1 of 10", "Page 10 of 10"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("PDF text lacks %q", s)
+		}
+	}
+	checkTOC(t, text, "research")
+}
 
+// TestPDF50Teams checks the multi-page summary and contents of a large
+// report: every team's total on its page and in the summary equals the CSV.
+func TestPDF50Teams(t *testing.T) {
+	t.Parallel()
+	r := syntheticReport(50)
+	text := poppler(t, "pdftotext", renderPDF(t, r), "-layout")
+	checkTotalsAgainstCSV(t, r, text)
+	checkTOC(t, text, "team-49")
+	if !strings.Contains(text, "Page 60 of 60") {
+		t.Errorf("want 60 pages")
+	}
+}
+
+// checkTotalsAgainstCSV finds every team's total on its page and in the
+// summary table, and the grand total on the cover, equal to the CSV's sums.
+func checkTotalsAgainstCSV(t *testing.T, r Report, text string) {
+	t.Helper()
 	var csvBuf bytes.Buffer
 	if err := WriteCSV(&csvBuf, r); err != nil {
 		t.Fatal(err)
@@ -94,26 +122,22 @@ func TestPDFTeamTotalsMatchCSV(t *testing.T) {
 	if g := "$" + groupDecimal(centsOf(grand)); !strings.Contains(text, "Total for the period: "+g) {
 		t.Errorf("cover does not show the total %s", g)
 	}
-	for _, s := range []string{"Period 2026-11: 2026-11-01 to 2026-12-01", "Contents", "Cost by team",
-		"Team: Équipe Données", "Capacity: provisioned throughput", "PTU plan: gpt-4o", "Methodology",
-		"Pricing source", "Rounding", "throttled (429): 34", "p99 minute was 106k tokens",
-		"Page 1 of 10", "Page 10 of 10"} {
-		if !strings.Contains(text, s) {
-			t.Errorf("PDF text lacks %q", s)
-		}
-	}
-	// The table of contents points at the pages the sections are on.
-	toc := regexp.MustCompile(`Team: research[ .]+(\d+)`).FindStringSubmatch(text)
+}
+
+// checkTOC checks that the contents line of a team points at its page.
+func checkTOC(t *testing.T, text, team string) {
+	t.Helper()
+	toc := regexp.MustCompile(`Team: ` + regexp.QuoteMeta(team) + `[ .]+(\d+)`).FindStringSubmatch(text)
 	pages := strings.Split(text, "\f")
 	if toc == nil {
-		t.Fatalf("no contents line for research")
+		t.Fatalf("no contents line for %s", team)
 	}
 	n := 0
 	for _, c := range toc[1] {
 		n = n*10 + int(c-'0')
 	}
-	if n < 1 || n > len(pages) || !strings.Contains(pages[n-1], "Team total") || !strings.Contains(pages[n-1], "Team: research") {
-		t.Errorf("contents says research is on page %d, which reads:\n%s", n, pages[min(max(n-1, 0), len(pages)-1)])
+	if n < 1 || n > len(pages) || !strings.Contains(pages[n-1], "Team total") || !strings.Contains(pages[n-1], "Team: "+team) {
+		t.Errorf("contents says %s is on page %d, which reads:\n%s", team, n, pages[min(max(n-1, 0), len(pages)-1)])
 	}
 }
 
