@@ -1,0 +1,130 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runScenario runs a scenario file shortened to d and checks that every
+// request sent has its record in DuckDB and that summary.json and the
+// .hlog were written.
+func runScenario(t *testing.T, path string, d time.Duration) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), Options{Scenario: path, OutDir: t.TempDir(), Duration: d}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatalf("run %s: %v", path, err)
+	}
+	tot := res.Load.Totals()
+	if tot.Sent == 0 || res.Records != tot.Sent {
+		t.Fatalf("%s: %d records in DuckDB, %d requests sent; want equal and > 0", path, res.Records, tot.Sent)
+	}
+	var sf SummaryFile
+	b, err := os.ReadFile(res.SummaryJSON)
+	if err != nil || json.Unmarshal(b, &sf) != nil || len(sf.Load.Personas) != len(res.Scenario.Personas) || sf.Total.Sent != tot.Sent {
+		t.Fatalf("%s: summary.json unreadable or incomplete (%v)", path, err)
+	}
+	if st, err := os.Stat(res.HistogramLog); err != nil || st.Size() == 0 {
+		t.Fatalf("%s: no latency.hlog (%v)", path, err)
+	}
+	return res
+}
+
+// withCounterKey writes a copy of a scenario with another counter key.
+func withCounterKey(t *testing.T, path, from, to string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "counter_key: "+from, "counter_key: "+to, 1)
+	if src == string(b) {
+		t.Fatalf("%s has no counter_key: %s", path, from)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestNATScenario runs 100 users behind 4 egress addresses twice: with
+// the product's limit keyed by client IP, every one of the 4 addresses is
+// throttled and the 429s name the address as counter key; keyed by the
+// per-user header, the same traffic gets no 429 at all.
+func TestNATScenario(t *testing.T) {
+	t.Parallel()
+	t.Run("ip key", func(t *testing.T) {
+		t.Parallel()
+		res := runScenario(t, "../scenarios/nat.yaml", 12*time.Second)
+		db := openDB(t, res.DB)
+		rows := queryMap(t, db, `SELECT client_ip, count(*) FILTER (WHERE status = 429),
+		    count(*) FILTER (WHERE status = 429 AND counter_key = client_ip),
+		    count(DISTINCT user_id) FILTER (WHERE status = 429), count(DISTINCT user_id)
+		    FROM records GROUP BY client_ip`)
+		if len(rows) != 4 {
+			t.Fatalf("client addresses %v; want the 4 egress addresses", rows)
+		}
+		for ip, c := range rows {
+			if !strings.HasPrefix(ip, "127.0.0.") || c[0] == 0 || c[1] != c[0] {
+				t.Errorf("%s: %d 429s, %d keyed by the address; want 429s, all keyed by it", ip, c[0], c[1])
+			}
+			if c[2] < c[3]/3 {
+				t.Errorf("%s: 429s hit %d of its %d users; the whole address should be throttled", ip, c[2], c[3])
+			}
+		}
+	})
+	t.Run("per-user key", func(t *testing.T) {
+		t.Parallel()
+		path := withCounterKey(t, "../scenarios/nat.yaml", "ip", "header:x-user-id")
+		res := runScenario(t, path, 12*time.Second)
+		db := openDB(t, res.DB)
+		rows := queryMap(t, db, `SELECT 'all', count(*) FILTER (WHERE status = 429), count(DISTINCT user_id), count(DISTINCT client_ip) FROM records`)
+		if c := rows["all"]; c[0] != 0 || c[1] < 50 || c[2] != 4 {
+			t.Fatalf("per-user key: %d 429s from %d users over %d addresses; want none, from many users over 4", c[0], c[1], c[2])
+		}
+	})
+}
+
+// TestChatScenario runs the chat example: multi-turn conversations whose
+// prompts grow, over two subscriptions.
+func TestChatScenario(t *testing.T) {
+	t.Parallel()
+	res := runScenario(t, "../scenarios/chat.yaml", 10*time.Second)
+	db := openDB(t, res.DB)
+	rows := queryMap(t, db, `SELECT subscription_id, count(*), max(prompt_tokens) FROM records WHERE status = 200 GROUP BY ALL`)
+	if len(rows) != 2 {
+		t.Fatalf("subscriptions used %v; want both of the pool", rows)
+	}
+	p := res.Load.Personas[0]
+	if p.OK == 0 || p.Goodput == 0 || p.Goodput > p.OK {
+		t.Fatalf("chat: %d ok, goodput %d", p.OK, p.Goodput)
+	}
+}
+
+// TestBatchScenario runs the batch example until its job outruns the
+// limit: the job's callers get 429s and back off.
+func TestBatchScenario(t *testing.T) {
+	t.Parallel()
+	res := runScenario(t, "../scenarios/batch.yaml", 12*time.Second)
+	p := res.Load.Personas[0]
+	if p.Jobs == nil || p.Jobs.Started != 1 || p.Throttled == 0 || p.Retries == 0 {
+		t.Fatalf("batch: jobs %+v, %d 429s, %d retries; want a job throttled and retrying", p.Jobs, p.Throttled, p.Retries)
+	}
+}
+
+// TestAgentScenario runs the agent example: pipelines start and each ends
+// completed, broken or cut by the end of the run.
+func TestAgentScenario(t *testing.T) {
+	t.Parallel()
+	res := runScenario(t, "../scenarios/agent.yaml", 10*time.Second)
+	ps := res.Load.Personas[0].Pipelines
+	if ps == nil || ps.Started == 0 || ps.Completed == 0 || ps.Started != ps.Completed+ps.Broken+ps.Unfinished {
+		t.Fatalf("agent pipelines %+v", ps)
+	}
+}
