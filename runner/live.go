@@ -8,6 +8,7 @@ import (
 
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/loadgen"
+	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
 	"github.com/aiload/aiload/scenario"
@@ -41,7 +42,7 @@ type live struct {
 func newLive(sc *scenario.Scenario) *live {
 	l := &live{
 		sc:    sc,
-		tally: dashboard.NewTally(dashboard.PriceTable(dashboard.ListPrices())),
+		tally: dashboard.NewTally(listPrice(pricing.Default())),
 		out:   make(chan dashboard.Snapshot, 1),
 		now:   time.Now,
 		stop:  make(chan struct{}),
@@ -55,6 +56,18 @@ func newLive(sc *scenario.Scenario) *live {
 		l.tally.AddSubscription(s.ID, s.Team, s.Product, limits[s.Product])
 	}
 	return l
+}
+
+// listPrice values ok records at the pricing file's PAYG list prices.
+func listPrice(p *pricing.Pricing) dashboard.PriceFunc {
+	return func(r *record.Record) (float64, bool) {
+		m, ok := p.Lookup(r.Model)
+		if !ok {
+			return 0, false
+		}
+		price := dashboard.Price{Input: m.Input, CachedInput: m.CachedPrice(), Output: m.Output}
+		return price.Cost(r.PromptTokens, r.CachedTokens, r.CompletionTokens), true
+	}
 }
 
 // addBackends shows the gateway's pool, with each embedded mock's PTU

@@ -18,7 +18,9 @@ type styles struct {
 }
 
 func newStyles(r *lipgloss.Renderer) styles {
-	faint := r.NewStyle().Foreground(lipgloss.AdaptiveColor{Light: "245", Dark: "242"})
+	// A fixed grey: an adaptive colour would make lipgloss ask the terminal
+	// for its background, which stalls on terminals that do not answer.
+	faint := r.NewStyle().Foreground(lipgloss.Color("244"))
 	return styles{
 		title:    r.NewStyle().Bold(true).Foreground(lipgloss.Color("63")),
 		faint:    faint,

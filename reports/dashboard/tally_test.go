@@ -23,7 +23,7 @@ func rec(at time.Duration, sub, team string, outcome record.Outcome, prompt, com
 // worked out by hand: TPM used and 429s count only the last 60 s.
 func TestTallyWindows(t *testing.T) {
 	t.Parallel()
-	tl := NewTally(PriceTable(ListPrices()))
+	tl := NewTally(miniPrice)
 	tl.AddSubscription("idle-sub", "idle", "standard", 60000)
 	for _, r := range []*record.Record{
 		rec(0, "a-sub", "a", record.OutcomeOK, 1000, 500, 100),                   // at 0.1 s, falls out of the window by t=61 s
@@ -138,28 +138,25 @@ func TestTallyNATIPs(t *testing.T) {
 	}
 }
 
-// TestPrice checks the cost formula and the prefix match.
-func TestPrice(t *testing.T) {
+// miniPrice prices every model as gpt-4o-mini ($0.15 in, $0.075 cached, $0.60 out per million).
+func miniPrice(r *record.Record) (float64, bool) {
+	return Price{Input: 0.15, CachedInput: 0.075, Output: 0.60}.Cost(r.PromptTokens, r.CachedTokens, r.CompletionTokens), true
+}
+
+// TestPriceCost checks the cost formula.
+func TestPriceCost(t *testing.T) {
 	t.Parallel()
-	price := PriceTable(ListPrices())
+	p := Price{Input: 2.50, CachedInput: 1.25, Output: 10}
 	for _, c := range []struct {
-		model                      string
 		prompt, cached, completion int64
 		want                       float64
-		known                      bool
 	}{
-		// 1M prompt + 1M completion of gpt-4o: $2.50 + $10.
-		{"gpt-4o", 1e6, 0, 1e6, 12.5, true},
-		// Half of the prompt cached at half price.
-		{"gpt-4o", 1e6, 5e5, 0, 1.25 + 0.625, true},
-		// A dated deployment gets the longest matching prefix (gpt-4o-mini, not gpt-4o).
-		{"gpt-4o-mini-2024-07-18", 1e6, 0, 0, 0.15, true},
-		// Unknown model.
-		{"llama-3", 1e6, 0, 0, 0, false},
+		{1e6, 0, 1e6, 12.5},             // 1M prompt + 1M completion: $2.50 + $10
+		{1e6, 5e5, 0, 1.25 + 0.625},     // half of the prompt cached at half price
+		{100, 500, 0, 100 * 1.25 / 1e6}, // cached beyond the prompt counts as the whole prompt
 	} {
-		got, ok := price(&record.Record{Model: c.model, PromptTokens: c.prompt, CachedTokens: c.cached, CompletionTokens: c.completion})
-		if ok != c.known || math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("%s %d/%d/%d: $%v %v, want $%v %v", c.model, c.prompt, c.cached, c.completion, got, ok, c.want, c.known)
+		if got := p.Cost(c.prompt, c.cached, c.completion); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("Cost(%d, %d, %d) = %v, want %v", c.prompt, c.cached, c.completion, got, c.want)
 		}
 	}
 }
