@@ -150,7 +150,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 type exchange struct {
 	w          http.ResponseWriter
 	r          *http.Request
-	start      time.Time
+	start      time.Time // on the policy clock: the record's ts
+	wall       time.Time // on the real clock: latencies are measured from it
 	rec        record.Record
 	req        chat.Request
 	body       []byte
@@ -167,7 +168,7 @@ type exchange struct {
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
 	now := g.opts.Clock.Now()
-	x := &exchange{w: w, r: r, start: now, deployment: r.PathValue("deployment")}
+	x := &exchange{w: w, r: r, start: now, wall: time.Now(), deployment: r.PathValue("deployment")}
 	attempt, _ := strconv.Atoi(r.Header.Get(HeaderAttempt))
 	x.rec = record.Record{
 		Schema:               record.SchemaVersion,
@@ -216,7 +217,7 @@ func clientIP(r *http.Request, hops int) string {
 
 // finish writes the record of x with its latency and dimensions.
 func (g *Gateway) finish(x *exchange) {
-	x.rec.LatencyMS = ms(g.opts.Clock.Now().Sub(x.start))
+	x.rec.LatencyMS = ms(time.Since(x.wall))
 	x.rec.Dims = g.dimensions(x)
 	x.w.Header().Set("x-ms-request-id", x.rec.RequestID)
 	g.metrics.observe(&x.rec)

@@ -118,11 +118,17 @@ type env struct {
 // start parses a YAML gateway config and serves it on loopback.
 func start(t *testing.T, cfgYAML string, backendURL string, urls map[string]string) *env {
 	t.Helper()
+	return startClock(t, policy.NewFakeClock(t0), cfgYAML, backendURL, urls)
+}
+
+// startClock is start on a given fake clock (shared with mock backends).
+func startClock(t *testing.T, clock *policy.FakeClock, cfgYAML string, backendURL string, urls map[string]string) *env {
+	t.Helper()
 	var cfg gateway.Config
 	if err := yaml.UnmarshalWithOptions([]byte(cfgYAML), &cfg, yaml.Strict()); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	e := &env{clock: policy.NewFakeClock(t0), sink: &sink{}}
+	e := &env{clock: clock, sink: &sink{}}
 	gw, err := gateway.New(cfg, backendURL, gateway.Options{Clock: e.clock, Sink: e.sink, BackendURLs: urls})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)

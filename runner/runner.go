@@ -183,19 +183,18 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		res.Load = load
 		return nil, err
 	}
-	mock := mockllm.New(mockConfig(sc))
-	mockSrv, err := serve(mock)
+	mocks, err := startMocks(sc)
 	if err != nil {
 		return nil, err
 	}
-	defer mockSrv.close()
+	defer mocks.close()
 
 	log, err := record.Create(res.Log, 0)
 	if err != nil {
 		return nil, err
 	}
 	runID := filepath.Base(res.Dir)
-	gw, err := gateway.New(sc.Gateway, mockSrv.url, gateway.Options{Sink: l.sink(log), RunID: runID})
+	gw, err := gateway.New(sc.Gateway, mocks.fallback, gateway.Options{Sink: l.sink(log), RunID: runID, BackendURLs: mocks.urls})
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -205,7 +204,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		log.Close()
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "aiload: %s for %v — gateway %s, mock backend %s\n", sc.Name, sc.Duration.D(), gwSrv.url, mockSrv.url)
+	fmt.Fprintf(stderr, "aiload: %s for %v — gateway %s, mock backend %s\n", sc.Name, sc.Duration.D(), gwSrv.url, mocks.describe())
 	l.addBackends(sc.Gateway)
 	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, l)
 	gwSrv.close()
@@ -216,7 +215,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		return nil, lerr
 	}
 	res.Load = load
-	return mock.Served(), nil
+	return mocks.served(), nil
 }
 
 func mockConfig(sc *scenario.Scenario) mockllm.Config {

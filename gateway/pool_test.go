@@ -1,0 +1,162 @@
+package gateway_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/record"
+)
+
+func serveMock(t *testing.T, c mockllm.Config) (*mockllm.Server, string) {
+	t.Helper()
+	m := mockllm.New(c)
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	return m, srv.URL
+}
+
+// TestPoolConformance covers the backend pool (API Management backends.md):
+// priority groups, weights, circuit breaker per backend, PTU first and PAYG
+// as spill-over, retry on another backend.
+func TestPoolConformance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		// "uses backends in lower priority groups only when all backends in
+		// higher priority groups are unavailable because circuit breaker
+		// rules are tripped"; a PTU 429 trips its breaker and the request is
+		// retried on PAYG; after trip_duration traffic returns to PTU.
+		{"ptu spills over to payg and comes back", spillOver},
+		// acceptRetryAfter: the breaker stays open for the backend's Retry-After.
+		{"breaker accepts retry-after", acceptRetryAfter},
+		// "within a group, distribute requests ... according to assigned weights"
+		{"weights within a priority group", weights},
+		// A 5xx or a reset connection is retried on the next backend.
+		{"retry on another backend after a fault", retryAfterFault},
+		// failure percentage within an interval trips the breaker.
+		{"failure percentage", failurePercentage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t)
+		})
+	}
+}
+
+func spillOver(t *testing.T) {
+	clock := policy.NewFakeClock(t0)
+	ptu, ptuURL := serveMock(t, mockllm.Config{PTUTPM: 1000, MinFraction: 1, Clock: clock})
+	_, paygURL := serveMock(t, mockllm.Config{MinFraction: 1})
+	e := startClock(t, clock, `
+backends:
+  - {name: ptu-1, tier: ptu, priority: 1, circuit_breaker: {failure_count: 1, interval: 10s, status_ranges: ["429"], trip_duration: 30s}}
+  - {name: payg-1, tier: payg, priority: 2}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", map[string]string{"ptu-1": ptuURL, "payg-1": paygURL})
+	// Each request charges the PTU bucket ~9 prompt + 200 max_tokens.
+	want := []struct {
+		advance time.Duration
+		backend string
+	}{
+		{0, "ptu-1"}, {0, "ptu-1"}, {0, "ptu-1"}, {0, "ptu-1"}, // 4 × ~209 fit in 1000
+		{0, "payg-1"},               // PTU answers 429: breaker trips, retried on PAYG
+		{time.Second, "payg-1"},     // PTU is out for 30 s
+		{30 * time.Second, "ptu-1"}, // breaker reset, bucket drained: back to PTU
+	}
+	for i, w := range want {
+		e.clock.Advance(w.advance)
+		a := post(t, e.url, chatPath, "k1", chatBody(200), nil)
+		r := e.sink.last(t)
+		if a.status != 200 || r.Backend != w.backend || r.BackendTier != map[string]string{"ptu-1": "ptu", "payg-1": "payg"}[w.backend] {
+			t.Fatalf("request %d: status %d backend %s/%s, want 200 from %s", i, a.status, r.Backend, r.BackendTier, w.backend)
+		}
+	}
+	if ptu.Throttled() != 1 {
+		t.Fatalf("PTU answered %d 429s, want 1", ptu.Throttled())
+	}
+}
+
+func acceptRetryAfter(t *testing.T) {
+	be := newSpy(t, 50)
+	be.status.Store(429)
+	be.retryMS.Store(90_000) // 90 s
+	spare := newSpy(t, 50)
+	e := start(t, `
+backends:
+  - {name: a, url: `+be.srv.URL+`, circuit_breaker: {failure_count: 1, trip_duration: 10s, accept_retry_after: true}}
+  - {name: b, url: `+spare.srv.URL+`, priority: 2}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	post(t, e.url, chatPath, "k1", chatBody(5), nil) // a: 429 → trips for 90 s; served by b
+	be.status.Store(200)
+	for _, step := range []struct {
+		advance time.Duration
+		backend string
+	}{{30 * time.Second, "b"}, {59 * time.Second, "b"}, {time.Second, "a"}} {
+		e.clock.Advance(step.advance)
+		post(t, e.url, chatPath, "k1", chatBody(5), nil)
+		if r := e.sink.last(t); r.Backend != step.backend {
+			t.Fatalf("after %v more: served by %s, want %s", step.advance, r.Backend, step.backend)
+		}
+	}
+}
+
+func weights(t *testing.T) {
+	heavy, light := newSpy(t, 20), newSpy(t, 20)
+	e := start(t, `
+backends:
+  - {name: heavy, url: `+heavy.srv.URL+`, weight: 3}
+  - {name: light, url: `+light.srv.URL+`, weight: 1}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	for range 40 {
+		post(t, e.url, chatPath, "k1", chatBody(5), nil)
+	}
+	if heavy.hits.Load() != 30 || light.hits.Load() != 10 {
+		t.Fatalf("weights 3:1 over 40 requests gave %d:%d, want 30:10", heavy.hits.Load(), light.hits.Load())
+	}
+}
+
+func retryAfterFault(t *testing.T) {
+	_, resetURL := serveMock(t, mockllm.Config{ResetRate: 1})
+	_, errURL := serveMock(t, mockllm.Config{ErrorRate: 1})
+	_, okURL := serveMock(t, mockllm.Config{})
+	e := start(t, `
+backends:
+  - {name: resets, url: `+resetURL+`}
+  - {name: errors, url: `+errURL+`, priority: 2}
+  - {name: good, url: `+okURL+`, priority: 3}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	a := post(t, e.url, chatPath, "k1", chatBody(5), nil)
+	if r := e.sink.last(t); a.status != 200 || r.Backend != "good" || r.Outcome != record.OutcomeOK {
+		t.Fatalf("status %d backend %s outcome %s, want 200 from good after a reset and a 500", a.status, r.Backend, r.Outcome)
+	}
+}
+
+func failurePercentage(t *testing.T) {
+	be := newSpy(t, 20)
+	e := start(t, `
+backends:
+  - {name: a, url: `+be.srv.URL+`, circuit_breaker: {failure_percentage: 50, min_requests: 4, interval: 1m, trip_duration: 1m}}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	for i, s := range []struct {
+		backend, want int
+	}{{200, 200}, {200, 200}, {500, 500}, {500, 500}, {200, 503}} { // 2 of 4 failed = 50 %: tripped
+		be.status.Store(int64(s.backend))
+		if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != s.want {
+			t.Fatalf("request %d: got %d, want %d", i, a.status, s.want)
+		}
+	}
+}
