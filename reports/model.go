@@ -187,7 +187,7 @@ type Account struct {
 type TeamActivity struct {
 	Team      string
 	Requests  int64
-	Throttled int64 // 429 answers (tokens-per-minute limit)
+	Throttled int64 // 429 and 403 answers (token limit, quota)
 	// Demand is the team's per-minute token demand (zero-filled), in time
 	// order.
 	Demand          []MinutePoint

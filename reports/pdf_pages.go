@@ -180,7 +180,7 @@ func (d *doc) teamPage(team string) {
 	if a.Requests > 0 {
 		rate = 100 * float64(a.Throttled) / float64(a.Requests)
 	}
-	f.CellFormat(contentW, 6, fmt.Sprintf("Requests: %s   ·   throttled (429): %s (%.2f%%)",
+	f.CellFormat(contentW, 6, fmt.Sprintf("Requests: %s   ·   throttled (429/403): %s (%.2f%%)",
 		groupInt(a.Requests), groupInt(a.Throttled), rate), "", 1, "L", false, 0, "")
 	f.Ln(2)
 	d.recommendations(a)

@@ -27,6 +27,7 @@ PTU plans and per-team chargeback reports.`,
 		newVersionCmd(stdout),
 		newIngestCmd(stdout, stderr),
 		newChargebackCmd(stdout),
+		newReportCmd(stdout, stderr),
 	)
 	return root
 }

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/pricing"
+	"github.com/aiload/aiload/reports"
+	"github.com/aiload/aiload/reports/assemble"
+)
+
+// reportOptions are the flags of aiload report.
+type reportOptions struct {
+	DB, Pricing, Period, Format, Out, Charts string
+	Method, Shares, IdleTo                   string
+}
+
+func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
+	var opts reportOptions
+	cmd := &cobra.Command{
+		Use:   "report --db FILE --period 2026-11 --format pdf|csv|focus --out FILE",
+		Short: "Write a period's chargeback report: PDF, CSV or FinOps FOCUS CSV",
+		Long: `Report prices the period's requests as aiload chargeback does (PAYG tokens
+to the team that used them, each PTU deployment's cost split by --method) and
+writes it for people who do not run aiload:
+
+  pdf    cover with the total and cost by team, contents, one page per team
+         (cost breakdown, tokens by model, per-minute demand against its
+         limit, 429s), capacity pages, methodology; fonts embedded
+  csv    one row per team × model × cost type with tokens, unit price, cost
+         and allocation method
+  focus  FinOps FOCUS 1.2 Cost and Usage columns, with FOCUS 1.3
+         AllocatedMethodId/AllocatedMethodDetails on the PTU split rows
+
+Money is exact to the cent: team totals add up to the bill. Set
+SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
+		Example: `  aiload report --db aiload.duckdb --pricing pricing.yaml --period 2026-11 --format pdf --out report.pdf --charts charts/
+  aiload report --db aiload.duckdb --period 2026-11 --format focus --out focus.csv
+  aiload report --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			created, err := reports.CreationTime(os.Getenv, time.Now)
+			if err != nil {
+				return usageError{err}
+			}
+			return runReport(cmd.Context(), opts, created, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file with ingested records")
+	f.StringVar(&opts.Pricing, "pricing", "", "pricing file (default: built-in list prices, no PTU deployments)")
+	f.StringVar(&opts.Period, "period", "", "billing period: YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (required)")
+	f.StringVar(&opts.Format, "format", "pdf", "pdf, csv or focus")
+	f.StringVar(&opts.Out, "out", "-", "output file (- for standard output)")
+	f.StringVar(&opts.Charts, "charts", "", "also write the charts as PNG and SVG into this folder")
+	f.StringVar(&opts.Method, "method", "proportional", "PTU split: proportional, even, fixed or used")
+	f.StringVar(&opts.Shares, "shares", "", "fixed weights for --method fixed, e.g. web=60,data=40")
+	f.StringVar(&opts.IdleTo, "idle-to", "(unallocated)", "line that receives idle PTU capacity (--method used)")
+	return cmd
+}
+
+// reportWriters are the formats of aiload report.
+var reportWriters = map[string]func(io.Writer, reports.Report, time.Time) error{
+	"pdf": func(w io.Writer, r reports.Report, created time.Time) error {
+		return reports.WritePDF(w, r, reports.PDFOptions{Created: created, Generator: "aiload " + version})
+	},
+	"csv":   func(w io.Writer, r reports.Report, _ time.Time) error { return reports.WriteCSV(w, r) },
+	"focus": func(w io.Writer, r reports.Report, _ time.Time) error { return reports.WriteFOCUS(w, r) },
+}
+
+func runReport(ctx context.Context, opts reportOptions, created time.Time, stdout, stderr io.Writer) error {
+	aopts, err := reportAssembleOptions(opts)
+	if err != nil {
+		return usageError{err}
+	}
+	write, ok := reportWriters[opts.Format]
+	if !ok {
+		return usageError{fmt.Errorf("--format %q: want pdf, csv or focus", opts.Format)}
+	}
+	db, err := openExisting(ctx, opts.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, res, err := assemble.Build(ctx, db, aopts)
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "aiload: warning: %s\n", w)
+	}
+	if err := writeOut(opts.Out, stdout, func(w io.Writer) error { return write(w, *r, created) }); err != nil {
+		return err
+	}
+	if opts.Charts != "" {
+		files, err := reports.WriteCharts(opts.Charts, *r)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "aiload: %d chart files in %s\n", len(files), opts.Charts)
+	}
+	return nil
+}
+
+// reportAssembleOptions checks the flags and turns them into options.
+func reportAssembleOptions(opts reportOptions) (assemble.Options, error) {
+	if opts.Period == "" {
+		return assemble.Options{}, fmt.Errorf("--period is required (e.g. --period 2026-11)")
+	}
+	period, err := analytics.ParsePeriod(opts.Period)
+	if err != nil {
+		return assemble.Options{}, err
+	}
+	alloc := analytics.Allocation{Method: analytics.Method(opts.Method), IdleTo: opts.IdleTo}
+	if !slices.Contains(analytics.Methods(), alloc.Method) {
+		return assemble.Options{}, fmt.Errorf("--method %q: want proportional, even, fixed or used", opts.Method)
+	}
+	if alloc.Shares, err = parseShares(opts.Shares); err != nil {
+		return assemble.Options{}, err
+	}
+	out := assemble.Options{Period: period, Allocation: alloc, Pricing: pricing.Default()}
+	if opts.Pricing != "" {
+		if out.Pricing, err = pricing.Load(opts.Pricing); err != nil {
+			return assemble.Options{}, err
+		}
+		out.PricingSource = opts.Pricing + " laid over the built-in default prices"
+	}
+	return out, nil
+}
+
+// writeOut writes to path ("-" is stdout) through a buffer; a file is only
+// left behind when writing succeeded.
+func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "-" || path == "" {
+		bw := bufio.NewWriter(stdout)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create report: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close report: %w", cerr)
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}

@@ -1,0 +1,245 @@
+// Package assemble builds a reports.Report from an analytics database: the
+// chargeback (PAYG lines and each PTU deployment's split) and each team's
+// per-minute demand. It is the only place where the reports' plain input
+// meets analytics; reports itself stays free of DuckDB.
+package assemble
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/pricing"
+	"github.com/aiload/aiload/reports"
+)
+
+// Options choose what to report.
+type Options struct {
+	Period     analytics.Period
+	Allocation analytics.Allocation
+	// Pricing prices the tokens (pricing.Default() when nil).
+	Pricing *pricing.Pricing
+	// PricingSource says where the prices came from ("pricing.yaml laid
+	// over the built-in defaults"); default "built-in default prices".
+	PricingSource string
+	// DataRange makes the demand charts span the minutes that have data
+	// instead of the whole period (for a run's own report).
+	DataRange bool
+}
+
+// Build runs the chargeback and the demand queries and returns the report
+// with the analytics result it was built from.
+func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report, *analytics.ChargebackResult, error) {
+	if opts.Pricing == nil {
+		opts.Pricing = pricing.Default()
+	}
+	if opts.PricingSource == "" {
+		opts.PricingSource = "built-in default prices"
+	}
+	res, err := analytics.Chargeback(ctx, db, opts.Pricing, opts.Period, opts.Allocation)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := FromChargeback(res, opts.Pricing, opts.PricingSource)
+	if err != nil {
+		return nil, nil, err
+	}
+	dopts := analytics.DemandOptions{By: analytics.ByTeam, From: opts.Period.Start, To: opts.Period.End}
+	if opts.DataRange {
+		dopts.From, dopts.To = time.Time{}, time.Time{}
+	}
+	series, err := analytics.Demand(ctx, db, dopts)
+	if err != nil {
+		return nil, nil, err
+	}
+	subs, err := db.Summary(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Teams = Activity(series, teamLimits(subs))
+	return r, res, nil
+}
+
+// FromChargeback turns a chargeback result into a report: PAYG and
+// spill-over lines become usage lines (spill-over marked by its method),
+// and each PTU deployment becomes a capacity charge whose allocations are
+// its PTU lines (the idle line included), so the report adds up exactly as
+// the bill does.
+func FromChargeback(res *analytics.ChargebackResult, prices *pricing.Pricing, source string) (*reports.Report, error) {
+	r := &reports.Report{
+		Period:   reports.Period{Start: res.Period.Start.UTC(), End: res.Period.End.UTC(), Label: res.Period.Label},
+		Currency: res.Currency,
+		Method: reports.Methodology{
+			PricingSource: source + ".",
+			Allocation:    fmt.Sprintf("PTU deployments are split %s: %s.", res.Method, res.MethodDescription),
+			Rounding:      strings.ToUpper(res.RoundingRule[:1]) + res.RoundingRule[1:] + ".",
+		},
+	}
+	caps := map[string]*reports.CapacityCharge{}
+	var order []string
+	models := map[string]bool{}
+	for _, l := range res.Lines {
+		models[l.Model] = true
+		if l.Tier != analytics.TierPTU {
+			line, err := usageLine(l)
+			if err != nil {
+				return nil, err
+			}
+			r.Usage = append(r.Usage, line)
+			continue
+		}
+		c := caps[l.Deployment]
+		if c == nil {
+			var err error
+			if c, err = capacityCharge(res, prices, l.Deployment); err != nil {
+				return nil, err
+			}
+			caps[l.Deployment] = c
+			order = append(order, l.Deployment)
+		}
+		c.Allocations = append(c.Allocations, reports.Allocation{
+			Team: teamName(l.Team), Ratio: l.Share, Basis: l.Tokens, Cost: centsMoney(l.Cents)})
+		c.Cost += centsMoney(l.Cents)
+	}
+	for _, name := range order {
+		r.Capacity = append(r.Capacity, *caps[name])
+	}
+	r.Method.Notes = notes(res, prices, models)
+	r.Normalize()
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("assemble report: %w", err)
+	}
+	return r, nil
+}
+
+// teamName names records without a team.
+func teamName(t string) string {
+	if t == "" {
+		return "(no team)"
+	}
+	return t
+}
+
+func centsMoney(c int64) reports.Money { return reports.Money(c * 10_000) }
+
+var costTypes = map[analytics.CostType]reports.CostType{
+	analytics.CostInput:       reports.PAYGInput,
+	analytics.CostCachedInput: reports.PAYGCached,
+	analytics.CostOutput:      reports.PAYGOutput,
+}
+
+func usageLine(l analytics.ChargeLine) (reports.Line, error) {
+	ct, ok := costTypes[l.CostType]
+	if !ok {
+		return reports.Line{}, fmt.Errorf("assemble report: %s line %s/%s has cost type %q", l.Tier, l.Team, l.Model, l.CostType)
+	}
+	method := reports.DirectMethod
+	if l.Tier == analytics.TierSpill {
+		method = "direct-spillover"
+	}
+	return reports.Line{Team: teamName(l.Team), Model: l.Model, Type: ct, Tokens: l.Tokens,
+		UnitPrice: reports.MoneyFromFloat(l.UnitPrice), Cost: centsMoney(l.Cents), Method: method}, nil
+}
+
+// capacityCharge describes a PTU deployment's charge: PTU-Hours at the
+// hourly price, or PTU-Months at the reservation's monthly price.
+func capacityCharge(res *analytics.ChargebackResult, prices *pricing.Pricing, name string) (*reports.CapacityCharge, error) {
+	for _, d := range res.Deployments {
+		if d.Name != name {
+			continue
+		}
+		m, ok := prices.Lookup(d.Model)
+		if !ok || m.PTU == nil {
+			return nil, fmt.Errorf("assemble report: deployment %s: no PTU price for %s", name, d.Model)
+		}
+		c := &reports.CapacityCharge{
+			ID: "ptu/" + d.Model + "/" + d.Name, Model: d.Model, Deployment: d.Name, PTUs: d.PTU,
+			Method:            "ptu-" + string(res.Method),
+			MethodDescription: res.MethodDescription,
+			BasisUnit:         "Tokens",
+		}
+		hours := res.Period.End.Sub(res.Period.Start).Hours()
+		if d.Billing == pricing.Hourly {
+			c.Unit, c.UnitPrice = "PTU-Hours", reports.MoneyFromFloat(m.PTU.Hourly)
+			c.Quantity = reports.Quantity(math.Round(float64(d.PTU) * hours * 1e6))
+		} else {
+			c.Unit, c.UnitPrice = "PTU-Months", reports.MoneyFromFloat(m.PTU.MonthlyPrice(d.Billing))
+			c.Quantity = reports.Quantity(math.Round(float64(d.PTU) * months(res.Period) * 1e6))
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("assemble report: PTU lines name deployment %q, which the bill does not list", name)
+}
+
+// months counts whole calendar months when the period is made of them,
+// else hours / pricing.HoursPerMonth, as analytics bills reservations.
+func months(p analytics.Period) float64 {
+	n := 0
+	for t := p.Start; t.Before(p.End); t = t.AddDate(0, 1, 0) {
+		n++
+	}
+	if p.Start.Day() == 1 && p.Start.Equal(p.Start.Truncate(24*time.Hour)) && p.Start.AddDate(0, n, 0).Equal(p.End) {
+		return float64(n)
+	}
+	return p.End.Sub(p.Start).Hours() / pricing.HoursPerMonth
+}
+
+// notes are the per-model price sources and the bill's warnings.
+func notes(res *analytics.ChargebackResult, prices *pricing.Pricing, models map[string]bool) []string {
+	var names []string
+	for m := range models {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		if m, ok := prices.Lookup(n); ok && m.Source != "" {
+			out = append(out, fmt.Sprintf("%s prices: %s", n, m.Source))
+		}
+	}
+	for _, w := range res.Warnings {
+		out = append(out, "Not billed: "+w)
+	}
+	return out
+}
+
+// teamLimits sums the tokens-per-minute limits of each team's
+// subscriptions; a team with an unlimited subscription has no limit (0).
+func teamLimits(subs []analytics.SubscriptionSummary) map[string]int64 {
+	out := map[string]int64{}
+	unlimited := map[string]bool{}
+	for _, s := range subs {
+		if s.LimitTPM <= 0 {
+			unlimited[s.Team] = true
+		}
+		out[s.Team] += s.LimitTPM
+	}
+	for t := range unlimited {
+		out[t] = 0
+	}
+	return out
+}
+
+// Activity turns per-team demand series into the teams' activity: demand,
+// served tokens, the team's limit, and request and throttle counts.
+func Activity(series []analytics.DemandSeries, limits map[string]int64) []reports.TeamActivity {
+	var out []reports.TeamActivity
+	for _, s := range series {
+		limit, ok := limits[s.Key]
+		if !ok {
+			limit = s.LimitTPM
+		}
+		a := reports.TeamActivity{Team: teamName(s.Key), Demand: make([]reports.MinutePoint, len(s.Points))}
+		for i, p := range s.Points {
+			a.Demand[i] = reports.MinutePoint{Minute: p.Minute, Demand: p.Demand, Served: p.Served, LimitTPM: limit}
+			a.Requests += p.Requests
+			a.Throttled += p.Throttled
+		}
+		out = append(out, a)
+	}
+	return out
+}
