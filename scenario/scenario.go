@@ -20,6 +20,7 @@ import (
 
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/loadgen"
+	"github.com/aiload/aiload/pricing"
 )
 
 // Scenario is one scenario file.
@@ -45,8 +46,9 @@ type Scenario struct {
 	Gateway gateway.Config `yaml:"gateway" json:"gateway"`
 	// Personas are the callers.
 	Personas []loadgen.Persona `yaml:"personas" json:"personas"`
-	// Pricing is passed through untouched to summaries and reports (price
-	// per model and token kind, PTU prices…).
+	// Pricing has the shape of a pricing file (see package pricing: prices
+	// per model and token kind, PTU deployments); it is checked, then
+	// passed through untouched to summary.json for reports.
 	Pricing map[string]any `yaml:"pricing" json:"pricing,omitempty"`
 }
 
@@ -120,6 +122,10 @@ func Parse(file string, src []byte) (*Scenario, error) {
 	if gw, ok := gatewayPath(body); ok {
 		srcs = append(srcs, c.includeGateway(file, gw)...)
 	}
+	if n, ok := topLevel(body, "pricing"); ok {
+		c.check(n, reflect.TypeFor[pricing.Pricing](), "pricing")
+		c.skip = append(c.skip, "pricing")
+	}
 	c.check(body, reflect.TypeFor[Scenario](), "")
 	var s Scenario
 	if err := yaml.NodeToValue(body, &s); err != nil {
@@ -188,6 +194,15 @@ func (s *Scenario) validate(dir string) []error {
 	if len(s.Personas) == 0 {
 		bad("personas", "at least one persona is required")
 	}
+	if len(s.Pricing) > 0 {
+		src, err := yaml.Marshal(s.Pricing)
+		if err == nil {
+			_, err = pricing.Parse("pricing", src)
+		}
+		if err != nil {
+			bad("pricing", "%v", err)
+		}
+	}
 	subs := map[string]bool{}
 	for _, sub := range s.Gateway.Subscriptions {
 		subs[sub.ID] = true
@@ -240,6 +255,20 @@ type source struct {
 	prefix string
 	file   string
 	tree   *ast.File
+}
+
+// topLevel returns the value of a top-level key.
+func topLevel(body ast.Node, key string) (ast.Node, bool) {
+	m, ok := body.(*ast.MappingNode)
+	if !ok {
+		return nil, false
+	}
+	for _, kv := range m.Values {
+		if kv.Key.String() == key {
+			return kv.Value, true
+		}
+	}
+	return nil, false
 }
 
 // gatewayPath returns the value of a top-level `gateway: path.yaml`.

@@ -225,3 +225,21 @@ func TestSchemaCoversScenarioFields(t *testing.T) {
 		t.Errorf("schema allows unknown top-level fields")
 	}
 }
+
+// TestPricingIsCheckedAndPassedThrough accepts a pricing section of the
+// pricing file's shape, keeps it as written, and rejects unknown fields.
+func TestPricingIsCheckedAndPassedThrough(t *testing.T) {
+	t.Parallel()
+	src := validSrc + "pricing:\n  currency: EUR\n  models:\n    gpt-4o-mini: {input: 0.15, output: 0.6}\n"
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if s.Pricing["currency"] != "EUR" {
+		t.Fatalf("pricing passed through as %v", s.Pricing)
+	}
+	_, err = Parse("t.yaml", []byte(strings.Replace(src, "output: 0.6", "output: 0.6, outptu: 1", 1)))
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:24:45: pricing.models.gpt-4o-mini.outptu: unknown field") {
+		t.Fatalf("misspelt price: got %v", err)
+	}
+}
