@@ -5,18 +5,14 @@ import (
 	"time"
 )
 
-// agent starts a pipeline at each arrival, open loop.
-func (e *engine) agent(c *call) {
-	arr := newArrivals(c.p, c.rng, e.start, e.opts.Duration)
-	budget := &budget{remaining: -1}
-	for {
-		t := arr.next()
-		if !sleepUntil(e.sched, t) {
-			return
-		}
+// agent returns the agent's arrival source: each arrival starts a
+// pipeline, open loop.
+func (e *engine) agent(c *call) *source {
+	b := &budget{remaining: -1}
+	return &source{arr: newArrivals(c.p, c.rng, e.start, e.opts.Duration), fire: func(t time.Time) {
 		run := c.forUser(e.opts.Seed, t)
-		e.reqs.Go(func() { e.pipeline(run, budget) })
-	}
+		e.reqs.Go(func() { e.pipeline(run, b) })
+	}}
 }
 
 // budget is what an agent last heard about its remaining tokens.

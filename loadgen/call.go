@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"context"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -120,20 +119,4 @@ func degrade(msgs []message) []message {
 		return msgs
 	}
 	return []message{msgs[0], msgs[len(msgs)-1]}
-}
-
-// sleepUntil waits until t; false when ctx ended first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -90,18 +90,13 @@ func gammaDraw(rng *rand.Rand, k float64) float64 {
 	}
 }
 
-// chatUser starts a conversation at each arrival, open loop: a slow answer
-// does not delay the next conversation.
-func (e *engine) chatUser(c *call) {
-	arr := newArrivals(c.p, c.rng, e.start, e.opts.Duration)
-	for {
-		t := arr.next()
-		if !sleepUntil(e.sched, t) {
-			return
-		}
+// chatUser returns the user's arrival source: each arrival starts a
+// conversation, open loop (a slow answer does not delay the next one).
+func (e *engine) chatUser(c *call) *source {
+	return &source{arr: newArrivals(c.p, c.rng, e.start, e.opts.Duration), fire: func(t time.Time) {
 		conv := c.forUser(e.opts.Seed, t)
 		e.reqs.Go(func() { e.conversation(conv) })
-	}
+	}}
 }
 
 const systemPrompt = "You are a helpful assistant."

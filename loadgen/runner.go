@@ -140,9 +140,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	var users sync.WaitGroup
+	var srcs []*source
 	for pi := range e.opts.Personas {
-		e.launch(&users, pi, &e.opts.Personas[pi], e.personas[pi])
+		srcs = append(srcs, e.launch(&users, pi, &e.opts.Personas[pi], e.personas[pi])...)
 	}
+	users.Go(func() { dispatch(sched, srcs) })
 	snap := e.snapshots()
 	<-sched.Done()
 	res.Interrupted = ctx.Err() != nil
@@ -171,8 +173,10 @@ func (e *engine) subCollector(id string) *collector {
 	return c
 }
 
-// launch starts the goroutines of persona p.
-func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collector) {
+// launch starts the batch jobs of persona p and returns the arrival
+// sources of its open-loop users.
+func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collector) []*source {
+	var srcs []*source
 	var nat []string
 	if p.Kind == KindNAT && e.opts.Transport == nil && e.opts.Target.loopback() {
 		for range p.EgressIPs {
@@ -193,11 +197,12 @@ func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collecto
 		case KindBatch:
 			users.Go(func() { e.batch(c) })
 		case KindAgent:
-			users.Go(func() { e.agent(c) })
+			srcs = append(srcs, e.agent(c))
 		default:
-			users.Go(func() { e.chatUser(c) })
+			srcs = append(srcs, e.chatUser(c))
 		}
 	}
+	return srcs
 }
 
 func (e *engine) model(p *Persona) string {

@@ -1,0 +1,86 @@
+package loadgen
+
+import (
+	"container/heap"
+	"context"
+	"runtime"
+	"time"
+)
+
+// spinWindow is how long before an intended time the scheduler stops
+// sleeping on a timer and yields in a loop instead: Go timers can fire up
+// to about a millisecond late on Linux (the poller waits in whole
+// milliseconds), which would show as schedule lag. Only the one scheduler
+// goroutine spins, so the cost is bounded to part of one core.
+const spinWindow = 1500 * time.Microsecond
+
+// source is one user's stream of arrivals: next is its next intended
+// time, fire starts the work due at t (it must not block).
+type source struct {
+	at   time.Time
+	arr  *arrivals
+	fire func(t time.Time)
+}
+
+// schedule is a min-heap of sources by next intended time.
+type schedule []*source
+
+func (s schedule) Len() int           { return len(s) }
+func (s schedule) Less(i, j int) bool { return s[i].at.Before(s[j].at) }
+func (s schedule) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
+func (s *schedule) Push(x any)        { *s = append(*s, x.(*source)) }
+func (s *schedule) Pop() any {
+	old := *s
+	x := old[len(old)-1]
+	*s = old[:len(old)-1]
+	return x
+}
+
+// dispatch fires every source at its intended times until ctx ends: one
+// goroutine serves all open-loop users, so a user's arrivals never wait for
+// its earlier work and the scheduler's own delay is measured as lag.
+func dispatch(ctx context.Context, srcs []*source) {
+	h := schedule(srcs)
+	for _, s := range h {
+		s.at = s.arr.next()
+	}
+	heap.Init(&h)
+	for h.Len() > 0 {
+		s := h[0]
+		if !waitUntil(ctx, s.at) {
+			return
+		}
+		s.fire(s.at)
+		s.at = s.arr.next()
+		heap.Fix(&h, 0)
+	}
+}
+
+// waitUntil sleeps on a timer until shortly before t, then yields until t;
+// false when ctx ended first.
+func waitUntil(ctx context.Context, t time.Time) bool {
+	if !sleepUntil(ctx, t.Add(-spinWindow)) {
+		return false
+	}
+	for time.Now().Before(t) {
+		runtime.Gosched()
+	}
+	return ctx.Err() == nil
+}
+
+// sleepUntil waits on a timer until t (up to ~1 ms late); false when ctx
+// ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
