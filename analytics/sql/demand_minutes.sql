@@ -10,13 +10,7 @@
 -- limit_tpm: the largest limit recorded for the key (0 when none).
 WITH sel AS (
     SELECT date_trunc('minute', ts) AS minute,
-           coalesce(CASE $1
-               WHEN 'counter_key'  THEN coalesce(nullif(counter_key, ''), subscription_id)
-               WHEN 'subscription' THEN subscription_id
-               WHEN 'product'      THEN product
-               WHEN 'team'         THEN team
-               WHEN 'model'        THEN model
-           END, '') AS key,
+           dim_key($1, counter_key, subscription_id, product, team, model) AS key,
            total_tokens, outcome, attempt, limit_tpm
     FROM records
     WHERE ($2 = '' OR model = $2)

@@ -35,3 +35,20 @@ CREATE TABLE IF NOT EXISTS records (
     attempt                INTEGER,
     dims                   MAP(VARCHAR, VARCHAR)
 );
+
+-- The value of a record's dimension, as demand series and recommendations
+-- key them: 'counter_key' (the subscription when no counter key was
+-- recorded), 'subscription', 'product', 'team' or 'model'; '' when unset.
+CREATE OR REPLACE MACRO dim_key(dim, counter_key, subscription_id, product, team, model) AS
+    coalesce(CASE dim
+        WHEN 'counter_key'  THEN coalesce(nullif(counter_key, ''), subscription_id)
+        WHEN 'subscription' THEN subscription_id
+        WHEN 'product'      THEN product
+        WHEN 'team'         THEN team
+        WHEN 'model'        THEN model
+    END, '');
+
+-- Whether a record is demand on a token limit: a first attempt (attempt
+-- NULL, 0 or 1) that was not rejected before the limit (401/403/400).
+CREATE OR REPLACE MACRO is_demand(attempt, outcome) AS
+    coalesce(attempt, 1) <= 1 AND coalesce(outcome, '') NOT IN ('unauthorized', 'forbidden', 'bad_request');

@@ -28,6 +28,7 @@ PTU plans and per-team chargeback reports.`,
 		newIngestCmd(stdout, stderr),
 		newChargebackCmd(stdout),
 		newReportCmd(stdout, stderr),
+		newRecommendCmd(stdout),
 	)
 	return root
 }

@@ -1,0 +1,338 @@
+package analytics
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// RecommendOptions shapes Recommend.
+type RecommendOptions struct {
+	// TargetThrottle is the largest share of requests a recommended limit
+	// may throttle; default 0.01 (1%).
+	TargetThrottle float64
+	// By is the consumer a limit applies to; default ByCounterKey.
+	By    Dimension
+	Model string // only this model; "" = all
+	// From and To bound the records used; zero = all.
+	From, To time.Time
+	// Unit is the granularity of proposed limits in TPM; default 1,000
+	// (Azure's quota unit).
+	Unit int64
+	// TierNames are the products consumers are grouped into when the
+	// records carry no product; default Developer, Standard, Unlimited.
+	TierNames []string
+}
+
+// ConsumerRecommendation is the proposed TPM limit of one consumer.
+type ConsumerRecommendation struct {
+	Key             string
+	Team, Product   string // the most frequent values in the consumer's records
+	CurrentLimitTPM int64  // the largest limit recorded; 0 = none
+	Requests        int64  // demand requests (first attempts)
+	Tokens          int64  // demanded tokens
+	// Per-minute demand over the zero-filled range (tokens per minute).
+	P50, P95, P99, Max, Mean float64
+	// PeakWindowTPM is the most tokens demanded in any sliding 60 s window.
+	PeakWindowTPM int64
+	// Burstiness is the peak-to-mean ratio of per-minute demand (Max /
+	// Mean); 1 is perfectly steady.
+	Burstiness float64
+	// RecommendedTPM is the smallest multiple of the unit whose replay
+	// throttles at most the target share of requests.
+	RecommendedTPM int64
+	AtRecommended  ReplayResult
+	// Curve is the replay at candidate limits, ascending.
+	Curve []ReplayResult
+	// Explanation says in one line why.
+	Explanation string
+}
+
+// TierRecommendation is a proposed product (tier) of consumers.
+type TierRecommendation struct {
+	Name      string
+	Consumers []string
+	// TPM is the largest recommended TPM among the tier's consumers, so
+	// each meets the throttle target.
+	TPM int64
+	// MonthlyQuota is a per-consumer token quota (Monthly period): the
+	// largest consumer's demand scaled to 30 days, plus 20%, rounded up to
+	// 100,000 tokens.
+	MonthlyQuota int64
+	Explanation  string
+}
+
+// Recommendation is Recommend's answer.
+type Recommendation struct {
+	By             Dimension
+	TargetThrottle float64
+	Minutes        int64 // length of the zero-filled range
+	Consumers      []ConsumerRecommendation
+	// TierSource is "product" when tiers are the records' products,
+	// "default" when consumers were split into TierNames by size.
+	TierSource string
+	Tiers      []TierRecommendation
+}
+
+// Recommend proposes a TPM limit per consumer by replaying its recorded
+// demand through the gateway's token limit at candidate limits, and groups
+// consumers into tiers.
+func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendation, error) {
+	if opts.TargetThrottle <= 0 {
+		opts.TargetThrottle = 0.01
+	}
+	if opts.By == "" {
+		opts.By = ByCounterKey
+	}
+	if opts.Unit <= 0 {
+		opts.Unit = 1000
+	}
+	stats, minutes, err := consumerStats(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
+	events, err := loadEvents(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Recommendation{By: opts.By, TargetThrottle: opts.TargetThrottle, Consumers: stats, Minutes: minutes}
+	parallel(len(stats), func(i int) {
+		c := &rec.Consumers[i]
+		sizeLimit(c, events[c.Key], opts)
+	})
+	rec.tiers(opts)
+	return rec, nil
+}
+
+// consumerStats reads each consumer's per-minute statistics and the
+// length of the zero-filled range.
+func consumerStats(ctx context.Context, db *DB, opts RecommendOptions) ([]ConsumerRecommendation, int64, error) {
+	rows, err := db.db.QueryContext(ctx, query("consumer_minutes.sql"),
+		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
+	if err != nil {
+		return nil, 0, fmt.Errorf("recommend: consumer stats: %w", err)
+	}
+	defer rows.Close()
+	var out []ConsumerRecommendation
+	var minutes int64
+	for rows.Next() {
+		var c ConsumerRecommendation
+		if err := rows.Scan(&c.Key, &c.Team, &c.Product, &c.CurrentLimitTPM, &c.Requests, &c.Tokens, &minutes,
+			&c.P50, &c.P95, &c.P99, &c.Max, &c.Mean); err != nil {
+			return nil, 0, fmt.Errorf("recommend: consumer stats: %w", err)
+		}
+		if c.Mean > 0 {
+			c.Burstiness = c.Max / c.Mean
+		}
+		out = append(out, c)
+	}
+	return out, minutes, rows.Err()
+}
+
+// loadEvents reads every consumer's demand events in time order.
+func loadEvents(ctx context.Context, db *DB, opts RecommendOptions) (map[string][]event, error) {
+	rows, err := db.db.QueryContext(ctx, query("replay_events.sql"),
+		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
+	if err != nil {
+		return nil, fmt.Errorf("recommend: events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]event{}
+	var key, prev string
+	var cur []event
+	for rows.Next() {
+		var e event
+		if err := rows.Scan(&key, &e.atUS, &e.tokens); err != nil {
+			return nil, fmt.Errorf("recommend: events: %w", err)
+		}
+		if key != prev && cur != nil {
+			out[prev] = cur
+			cur = nil
+		}
+		prev = key
+		cur = append(cur, e)
+	}
+	if cur != nil {
+		out[prev] = cur
+	}
+	return out, rows.Err()
+}
+
+// parallel calls f(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// sizeLimit finds the consumer's recommended limit and its curve.
+//
+// The smallest limit L (a multiple of the unit) whose replay throttles at
+// most the target share of requests is found by bisection between one unit
+// and the peak 60 s window rounded up (a limit above the peak throttles
+// nothing: the window never holds the limit). The curve adds the replay at
+// the per-minute p50, p95, p99 and max, and at ½, ¾, 1¼, 1½ and 2 times L.
+func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions) {
+	unit := opts.Unit
+	c.PeakWindowTPM = peakWindow(events)
+	hi := roundUp(c.PeakWindowTPM+1, unit)
+	lo := unit
+	cache := map[int64]ReplayResult{}
+	run := func(l int64) ReplayResult {
+		r, ok := cache[l]
+		if !ok {
+			r = replay(events, l)
+			cache[l] = r
+		}
+		return r
+	}
+	for lo < hi {
+		mid := roundUp((lo+hi)/2, unit)
+		if mid >= hi {
+			mid = hi - unit
+		}
+		if run(mid).RequestShare() <= opts.TargetThrottle {
+			hi = mid
+		} else {
+			lo = mid + unit
+		}
+	}
+	c.RecommendedTPM = hi
+	c.AtRecommended = run(hi)
+	for _, v := range []float64{c.P50, c.P95, c.P99, c.Max} {
+		run(roundUp(int64(math.Ceil(v)), unit))
+	}
+	for _, f := range []float64{0.5, 0.75, 1.25, 1.5, 2} {
+		run(roundUp(int64(f*float64(hi)), unit))
+	}
+	c.Curve = make([]ReplayResult, 0, len(cache))
+	for _, r := range cache {
+		c.Curve = append(c.Curve, r)
+	}
+	sort.Slice(c.Curve, func(i, j int) bool { return c.Curve[i].LimitTPM < c.Curve[j].LimitTPM })
+	c.Explanation = explain(c, opts.TargetThrottle)
+}
+
+// roundUp rounds v up to a positive multiple of unit.
+func roundUp(v, unit int64) int64 {
+	if v <= unit {
+		return unit
+	}
+	return (v + unit - 1) / unit * unit
+}
+
+func explain(c *ConsumerRecommendation, target float64) string {
+	r := c.AtRecommended
+	s := fmt.Sprintf("p99 minute was %s tokens (max %s, peak 60 s window %s); %s throttles %s of requests and %s of tokens (target %s)",
+		kTokens(c.P99), kTokens(c.Max), kTokens(float64(c.PeakWindowTPM)), kTokens(float64(c.RecommendedTPM)),
+		pct(r.RequestShare()), pct(r.TokenShare()), pct(target))
+	if c.CurrentLimitTPM > 0 {
+		s += fmt.Sprintf("; now %s", kTokens(float64(c.CurrentLimitTPM)))
+	}
+	return s
+}
+
+// kTokens renders a token count compactly: 950, 41k, 1.2M.
+func kTokens(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.3gM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.3gk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.2g%%", 100*f) }
+
+// tiers groups consumers into products and proposes each one's TPM and quota.
+func (r *Recommendation) tiers(opts RecommendOptions) {
+	groups := map[string][]int{}
+	var names []string
+	if len(opts.TierNames) == 0 && slices.ContainsFunc(r.Consumers,
+		func(c ConsumerRecommendation) bool { return c.Product != "" }) {
+		r.TierSource = "product"
+	}
+	if r.TierSource == "product" {
+		for i, c := range r.Consumers {
+			name := c.Product
+			if name == "" {
+				name = "(none)"
+			}
+			if _, ok := groups[name]; !ok {
+				names = append(names, name)
+			}
+			groups[name] = append(groups[name], i)
+		}
+	} else {
+		r.TierSource = "default"
+		names = opts.TierNames
+		if len(names) == 0 {
+			names = []string{"Developer", "Standard", "Unlimited"}
+		}
+		order := make([]int, len(r.Consumers))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool {
+			return r.Consumers[order[a]].RecommendedTPM < r.Consumers[order[b]].RecommendedTPM
+		})
+		for k, i := range order {
+			name := names[k*len(names)/len(order)]
+			groups[name] = append(groups[name], i)
+		}
+	}
+	for _, name := range names {
+		idx := groups[name]
+		if len(idx) == 0 {
+			continue
+		}
+		r.Tiers = append(r.Tiers, r.tier(name, idx))
+	}
+	if r.TierSource == "product" {
+		slices.SortStableFunc(r.Tiers, func(a, b TierRecommendation) int { return cmp.Compare(a.TPM, b.TPM) })
+	}
+}
+
+func (r *Recommendation) tier(name string, idx []int) TierRecommendation {
+	t := TierRecommendation{Name: name}
+	var maxTokens int64
+	var biggest string
+	for _, i := range idx {
+		c := r.Consumers[i]
+		t.Consumers = append(t.Consumers, c.Key)
+		if c.RecommendedTPM > t.TPM {
+			t.TPM, biggest = c.RecommendedTPM, c.Key
+		}
+		maxTokens = max(maxTokens, c.Tokens)
+	}
+	if r.Minutes > 0 {
+		monthly := float64(maxTokens) * 30 * 24 * 60 / float64(r.Minutes) * 1.2
+		t.MonthlyQuota = roundUp(int64(math.Ceil(monthly)), 100_000)
+	}
+	noun := "consumers"
+	if len(idx) == 1 {
+		noun = "consumer"
+	}
+	t.Explanation = fmt.Sprintf("%d %s; %s needs the most (%s TPM)", len(idx), noun, biggest, kTokens(float64(t.TPM)))
+	return t
+}

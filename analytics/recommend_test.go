@@ -1,0 +1,110 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testdata/recommend.jsonl, consumer sub-a (2026-11-02):
+//
+//	10:00:00 500, 10:00:10 500, 10:00:20 500, 10:00:30 500 (the last two
+//	throttled at the recorded limit 1000; their retry a4r at 10:00:45 is not
+//	demand), 10:01:30 100, 10:03:00 300.
+//
+// Per-minute demand over 10:00–10:03 (the range of all consumers):
+// [2000, 100, 0, 300]; sorted 0, 100, 300, 2000. quantile_cont:
+// p50 = 100 + .5×200 = 200; p95 = 300 + .85×1700 = 1745;
+// p99 = 300 + .97×1700 = 1949; max 2000; mean 2400/4 = 600; burstiness 3.33.
+// Peak 60 s window: 2000 (10:00:00–10:00:30).
+//
+// Replay (admit while the window holds fewer tokens than L):
+//
+//	L ≤ 500:        10:00:10, :20, :30 throttled → 3/6 requests, 1500/2400 tokens
+//	500 < L ≤ 1000: :20 and :30 throttled → 2/6
+//	1000 < L ≤ 1500: :30 throttled → 1/6
+//	L > 1500:       nothing throttled
+//
+// With unit 100 and target 1%, the smallest passing limit is 1600.
+// sub-b: one 50-token request at 10:02 → limit 100 (one unit).
+func TestRecommend(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "recommend.jsonl"), FormatAiload)
+	rec, err := Recommend(context.Background(), db, RecommendOptions{Unit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Consumers) != 2 || rec.Minutes != 4 {
+		t.Fatalf("consumers = %d, minutes = %d; want 2 and 4", len(rec.Consumers), rec.Minutes)
+	}
+	a := rec.Consumers[0]
+	got := fmt.Sprintf("%s %s/%s now=%d req=%d tok=%d p50=%.0f p95=%.0f p99=%.0f max=%.0f mean=%.0f burst=%.2f peak=%d rec=%d",
+		a.Key, a.Team, a.Product, a.CurrentLimitTPM, a.Requests, a.Tokens, a.P50, a.P95, a.P99, a.Max, a.Mean, a.Burstiness,
+		a.PeakWindowTPM, a.RecommendedTPM)
+	want := "sub-a alpha/Standard now=1000 req=6 tok=2400 p50=200 p95=1745 p99=1949 max=2000 mean=600 burst=3.33 peak=2000 rec=1600"
+	if got != want {
+		t.Errorf("sub-a:\n got %s\nwant %s", got, want)
+	}
+	curve := map[int64]string{}
+	for _, p := range a.Curve {
+		curve[p.LimitTPM] = fmt.Sprintf("%d/%d %d/%d", p.ThrottledRequests, p.Requests, p.ThrottledTokens, p.Tokens)
+	}
+	for limit, want := range map[int64]string{
+		200:  "3/6 1500/2400", // p50
+		800:  "2/6 1000/2400", // ½ × 1600
+		1200: "1/6 500/2400",  // ¾ × 1600
+		1600: "0/6 0/2400",    // recommended
+		1800: "0/6 0/2400",    // p95 rounded up
+		3200: "0/6 0/2400",    // 2 × 1600
+	} {
+		if curve[limit] != want {
+			t.Errorf("curve at %d = %q, want %q", limit, curve[limit], want)
+		}
+	}
+	if !strings.Contains(a.Explanation, "p99 minute was 1.95k tokens") || !strings.Contains(a.Explanation, "1.6k throttles 0% of requests") {
+		t.Errorf("explanation = %q", a.Explanation)
+	}
+	if b := rec.Consumers[1]; b.Key != "sub-b" || b.RecommendedTPM != 100 || b.Max != 50 {
+		t.Errorf("sub-b = %+v", b)
+	}
+	// Tiers are the records' products, ordered by TPM. Quotas: the largest
+	// consumer's demand over 4 minutes scaled to 30 days (×10,800), +20%,
+	// rounded up to 100k: 50 → 648,000 → 700,000; 2400 → 31,104,000 → 31,200,000.
+	if rec.TierSource != "product" || fmt.Sprint(tierSummary(rec.Tiers)) != "[Developer 100 700000 [sub-b] Standard 1600 31200000 [sub-a]]" {
+		t.Errorf("tiers (%s) = %v", rec.TierSource, tierSummary(rec.Tiers))
+	}
+	// Named tiers split consumers by size when given.
+	rec, err = Recommend(context.Background(), db, RecommendOptions{Unit: 100, TierNames: []string{"Small", "Large"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.TierSource != "default" || fmt.Sprint(tierSummary(rec.Tiers)) != "[Small 100 700000 [sub-b] Large 1600 31200000 [sub-a]]" {
+		t.Errorf("named tiers (%s) = %v", rec.TierSource, tierSummary(rec.Tiers))
+	}
+}
+
+func tierSummary(ts []TierRecommendation) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, fmt.Sprintf("%s %d %d %v", t.Name, t.TPM, t.MonthlyQuota, t.Consumers))
+	}
+	return out
+}
+
+func TestReplayMatchesGatewaySemantics(t *testing.T) {
+	t.Parallel()
+	// One request larger than the limit passes on an empty window (APIM with
+	// estimation off); the next is blocked until it expires 60 s later.
+	ev := []event{{0, 5000}, {30e6, 10}, {59_999_999, 10}, {60e6, 10}}
+	r := replay(ev, 1000)
+	if r.ThrottledRequests != 2 || r.ThrottledTokens != 20 || math.Abs(r.RequestShare()-0.5) > 1e-9 {
+		t.Errorf("replay = %+v; want the two requests inside the first minute throttled", r)
+	}
+	if p := peakWindow(ev); p != 5020 {
+		t.Errorf("peakWindow = %d, want 5020 (the 60 s mark starts a new window)", p)
+	}
+}

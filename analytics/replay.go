@@ -1,0 +1,73 @@
+package analytics
+
+import (
+	"time"
+
+	"github.com/aiload/aiload/gateway/policy"
+)
+
+// event is one request of demand: when it arrived and its tokens.
+type event struct {
+	atUS   int64 // Unix microseconds
+	tokens int64
+}
+
+// ReplayResult is what a token limit would have done to recorded demand.
+type ReplayResult struct {
+	LimitTPM int64
+	// Requests and Tokens are the demand replayed; Throttled* what the limit
+	// would have rejected with 429.
+	Requests, Tokens                   int64
+	ThrottledRequests, ThrottledTokens int64
+}
+
+// RequestShare is the share of requests throttled (0 when there were none).
+func (r ReplayResult) RequestShare() float64 { return share(r.ThrottledRequests, r.Requests) }
+
+// TokenShare is the share of demanded tokens throttled.
+func (r ReplayResult) TokenShare() float64 { return share(r.ThrottledTokens, r.Tokens) }
+
+func share(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// replay runs events through the gateway's token limit (policy.CheckUsage
+// on a policy.SlidingWindow: API Management's llm-token-limit with
+// estimate-prompt-tokens off) at the given limit. An admitted request is
+// charged its tokens at its arrival; a throttled one is not charged, and is
+// not retried (retries are not part of demand).
+func replay(events []event, limit int64) ReplayResult {
+	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
+	w := policy.NewSlidingWindow(policy.TPMWindow)
+	for _, e := range events {
+		res.Tokens += e.tokens
+		now := time.UnixMicro(e.atUS)
+		if policy.CheckUsage(w, now, limit).Allowed {
+			w.Add(now, e.tokens)
+			continue
+		}
+		res.ThrottledRequests++
+		res.ThrottledTokens += e.tokens
+	}
+	return res
+}
+
+// peakWindow returns the most tokens demanded in any 60-second sliding
+// window (arrivals in (t-60 s, t]).
+func peakWindow(events []event) int64 {
+	var peak, sum int64
+	j := 0
+	span := policy.TPMWindow.Microseconds()
+	for _, e := range events {
+		sum += e.tokens
+		for events[j].atUS+span <= e.atUS {
+			sum -= events[j].tokens
+			j++
+		}
+		peak = max(peak, sum)
+	}
+	return peak
+}

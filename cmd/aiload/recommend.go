@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/pricing"
+)
+
+// recommendOptions are the flags of aiload recommend.
+type recommendOptions struct {
+	DB, By, Model, Format, Pricing, Billing, Tiers string
+	TargetThrottle, MaxSpill                       string
+	Unit                                           int64
+	PTUMin, PTUIncrement                           int
+}
+
+func newRecommendCmd(stdout io.Writer) *cobra.Command {
+	var opts recommendOptions
+	cmd := &cobra.Command{
+		Use:   "recommend --db FILE [--target-throttle 1%]",
+		Short: "Propose TPM limits per consumer, product tiers and a PTU plan from recorded demand",
+		Long: `Recommend replays each consumer's recorded demand (first attempts, throttled
+requests at the tokens they asked for) through the gateway's token limit at
+candidate limits and proposes the smallest limit that throttles at most the
+target share of requests, with the throttle curve, per-minute demand
+percentiles and burstiness. Consumers are grouped into products (the
+records' products, else --tiers by size). For every model with PTU
+parameters in the pricing file it simulates candidate PTU counts minute by
+minute: share served on PTU, spill to PAYG, monthly cost, the cheapest plan,
+the smallest plan under --max-spill, and Azure's calculator estimate.`,
+		Example: `  aiload recommend --db aiload.duckdb
+  aiload recommend --db aiload.duckdb --target-throttle 0.5% --by team --format json
+  aiload recommend --db aiload.duckdb --pricing pricing.yaml --billing hourly --ptu-min 50 --ptu-increment 50`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRecommend(cmd.Context(), opts, stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file with ingested records")
+	f.StringVar(&opts.TargetThrottle, "target-throttle", "1%", "largest share of requests a limit may throttle (1% or 0.01)")
+	f.StringVar(&opts.By, "by", "counter_key", "consumer: counter_key, subscription, product, team or model")
+	f.StringVar(&opts.Model, "model", "", "only this model (as logged)")
+	f.Int64Var(&opts.Unit, "unit", 1000, "granularity of proposed limits, tokens per minute")
+	f.StringVar(&opts.Tiers, "tiers", "", "tier names when records carry no product (default Developer,Standard,Unlimited)")
+	f.StringVar(&opts.Pricing, "pricing", "", "pricing file with PTU parameters (default: built-in)")
+	f.StringVar(&opts.Billing, "billing", "monthly_reservation", "PTU price: hourly, monthly_reservation or yearly_reservation")
+	f.StringVar(&opts.MaxSpill, "max-spill", "5%", "spill target for the smallest PTU plan")
+	f.IntVar(&opts.PTUMin, "ptu-min", 0, "minimum PTU per deployment (default: the model's, e.g. 15 global)")
+	f.IntVar(&opts.PTUIncrement, "ptu-increment", 0, "PTU increment (default: the model's, e.g. 5 global, 50 regional)")
+	f.StringVar(&opts.Format, "format", "table", "output: table, json or csv")
+	return cmd
+}
+
+// recommendOutput is the JSON document aiload recommend prints.
+type recommendOutput struct {
+	Limits *analytics.Recommendation `json:"limits"`
+	PTU    []analytics.ModelPTUPlan  `json:"ptu"`
+}
+
+func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) error {
+	target, err := parseShare(opts.TargetThrottle)
+	if err != nil {
+		return usageError{fmt.Errorf("--target-throttle: %w", err)}
+	}
+	spill, err := parseShare(opts.MaxSpill)
+	if err != nil {
+		return usageError{fmt.Errorf("--max-spill: %w", err)}
+	}
+	if opts.Format != "table" && opts.Format != "json" && opts.Format != "csv" {
+		return usageError{fmt.Errorf("--format %q: want table, json or csv", opts.Format)}
+	}
+	by := analytics.Dimension(opts.By)
+	switch by {
+	case analytics.ByCounterKey, analytics.BySubscription, analytics.ByProduct, analytics.ByTeam, analytics.ByModel:
+	default:
+		return usageError{fmt.Errorf("--by %q: want counter_key, subscription, product, team or model", opts.By)}
+	}
+	billing := pricing.Billing(opts.Billing)
+	if billing != pricing.Hourly && billing != pricing.MonthlyReservation && billing != pricing.YearlyReservation {
+		return usageError{fmt.Errorf("--billing %q: want hourly, monthly_reservation or yearly_reservation", opts.Billing)}
+	}
+	prices := pricing.Default()
+	if opts.Pricing != "" {
+		if prices, err = pricing.Load(opts.Pricing); err != nil {
+			return usageError{err}
+		}
+	}
+	db, err := openExisting(ctx, opts.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ro := analytics.RecommendOptions{TargetThrottle: target, By: by, Model: opts.Model, Unit: opts.Unit}
+	if opts.Tiers != "" {
+		ro.TierNames = strings.Split(opts.Tiers, ",")
+	}
+	var out recommendOutput
+	if out.Limits, err = analytics.Recommend(ctx, db, ro); err != nil {
+		return err
+	}
+	out.PTU, err = analytics.PTUPlan(ctx, db, prices, analytics.PTUPlanOptions{Model: opts.Model, Billing: billing,
+		MaxSpill: spill, MinPTU: opts.PTUMin, Increment: opts.PTUIncrement})
+	if err != nil {
+		return err
+	}
+	switch opts.Format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "csv":
+		return recommendCSV(stdout, out.Limits)
+	}
+	return recommendTable(stdout, out, prices.Currency)
+}
+
+// parseShare reads "1%", "0.5%" or "0.01".
+func parseShare(s string) (float64, error) {
+	v, pctSign := strings.CutSuffix(strings.TrimSpace(s), "%")
+	f, err := strconv.ParseFloat(v, 64)
+	if pctSign {
+		f /= 100
+	}
+	if err != nil || f <= 0 || f >= 1 {
+		return 0, fmt.Errorf("%q: want a share such as 1%% or 0.01", s)
+	}
+	return f, nil
+}
+
+func recommendTable(w io.Writer, out recommendOutput, currency string) error {
+	r := out.Limits
+	fmt.Fprintf(w, "TPM limits per %s (target: at most %.2g%% of requests throttled; %d minutes of data)\n\n",
+		r.By, 100*r.TargetThrottle, r.Minutes)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\tthrottled req\tthrottled tok\t")
+	for _, c := range r.Consumers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.1f\t%d\t%d\t%.2f%%\t%.2f%%\t\n", c.Key, c.Team, c.Requests,
+			c.P50, c.P95, c.P99, c.Max, c.PeakWindowTPM, c.Burstiness, c.CurrentLimitTPM, c.RecommendedTPM,
+			100*c.AtRecommended.RequestShare(), 100*c.AtRecommended.TokenShare())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, c := range r.Consumers {
+		fmt.Fprintf(w, "  %s: %s\n", c.Key, c.Explanation)
+	}
+	fmt.Fprintf(w, "\nTiers (%s):\n", r.TierSource)
+	for _, t := range r.Tiers {
+		fmt.Fprintf(w, "  %s: %d TPM, monthly quota %d tokens per consumer — %s\n", t.Name, t.TPM, t.MonthlyQuota, t.Explanation)
+	}
+	for _, p := range out.PTU {
+		fmt.Fprintf(w, "\nPTU plan %s (%.0f input TPM/PTU, output ratio %g, min %d, increment %d, %s, %s)\n",
+			p.Model, p.InputTPMPerPTU, p.OutputRatio, p.MinPTU, p.Increment, p.Billing, currency)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "PTU\ton PTU\tspill\tutilization\tPTU/month\tspill/month\ttotal/month\t\t")
+		for i, c := range p.Candidates {
+			mark := ""
+			if i == p.Cheapest {
+				mark = "cheapest"
+			}
+			if i == p.SmallestUnderSpill {
+				mark = strings.TrimPrefix(mark+", smallest under spill target", ", ")
+			}
+			fmt.Fprintf(tw, "%d\t%.2f%%\t%d\t%.1f%%\t%.0f\t%.0f\t%.0f\t%s\t\n", c.PTU, 100*c.PTUShare, c.Spilled,
+				100*c.Utilization, c.MonthlyPTUCost, c.MonthlySpillCost, c.MonthlyCost, mark)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  all PAYG: %.0f/month; calculator (peak %.0f RPM × %.0f in / %.0f out, cache %.0f%%): %.2f raw → %d PTU\n",
+			p.PAYGMonthlyCost, p.Calculator.PeakRPM, p.Calculator.PromptTokens, p.Calculator.OutputTokens,
+			100*p.Calculator.CacheRate, p.Calculator.RawPTU, p.Calculator.PTU)
+		fmt.Fprintf(w, "  %s\n", p.Explanation)
+	}
+	return nil
+}
+
+func recommendCSV(w io.Writer, r *analytics.Recommendation) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"consumer", "team", "product", "requests", "tokens", "p50_tpm", "p95_tpm", "p99_tpm", "max_tpm",
+		"peak_window_tpm", "burstiness", "current_limit_tpm", "recommended_tpm", "throttled_requests_share",
+		"throttled_tokens_share", "explanation"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, c := range r.Consumers {
+		_ = cw.Write([]string{c.Key, c.Team, c.Product, strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Tokens, 10),
+			f(c.P50), f(c.P95), f(c.P99), f(c.Max), strconv.FormatInt(c.PeakWindowTPM, 10), f(c.Burstiness),
+			strconv.FormatInt(c.CurrentLimitTPM, 10), strconv.FormatInt(c.RecommendedTPM, 10),
+			f(c.AtRecommended.RequestShare()), f(c.AtRecommended.TokenShare()), c.Explanation})
+	}
+	cw.Flush()
+	return cw.Error()
+}

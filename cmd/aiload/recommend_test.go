@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRecommendCommand(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "r.duckdb")
+	data := "../../analytics/testdata/"
+	if code, _, stderr := execute(t, "ingest", data+"recommend.jsonl", "--db", db); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, stderr)
+	}
+	// Figures derived in analytics/recommend_test.go.
+	code, out, stderr := execute(t, "recommend", "--db", db, "--unit", "100")
+	if code != 0 {
+		t.Fatalf("recommend: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"sub-a", "1949", "1600", "sub-a: p99 minute was 1.95k tokens", "Tiers (product)",
+		"Standard: 1600 TPM", "PTU plan gpt-4o"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = execute(t, "recommend", "--db", db, "--unit", "100", "--format", "json", "--target-throttle", "20%")
+	var doc struct {
+		Limits struct {
+			Consumers []struct {
+				Key            string
+				RecommendedTPM int64
+			}
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Limits.Consumers) != 2 {
+		t.Fatalf("json: exit %d\n%s", code, out)
+	}
+	// At a 20% target one throttled request in six (16.7%) is fine: 1100 suffices.
+	if c := doc.Limits.Consumers[0]; c.Key != "sub-a" || c.RecommendedTPM != 1100 {
+		t.Errorf("at 20%%: %+v, want sub-a 1100", c)
+	}
+	code, out, _ = execute(t, "recommend", "--db", db, "--unit", "100", "--format", "csv")
+	if code != 0 || !strings.HasPrefix(out, "consumer,team,product") || !strings.Contains(out, "sub-a,alpha,Standard,6,2400,") {
+		t.Errorf("csv: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{
+		{"recommend", "--db", db, "--target-throttle", "150%"}, // not a share
+		{"recommend", "--db", db, "--by", "colour"},            // unknown dimension
+		{"recommend", "--db", db, "--billing", "weekly"},       // unknown billing
+	} {
+		if code, _, stderr := execute(t, args...); code != 2 {
+			t.Errorf("aiload %v: exit %d (%s), want 2", args, code, stderr)
+		}
+	}
+}
