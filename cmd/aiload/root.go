@@ -29,6 +29,7 @@ PTU plans and per-team chargeback reports.`,
 		newChargebackCmd(stdout),
 		newReportCmd(stdout, stderr),
 		newRecommendCmd(stdout),
+		newExportCmd(stdout),
 	)
 	return root
 }
