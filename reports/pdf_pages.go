@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // column of a PDF table: title, width (mm) and alignment ("L", "R").
@@ -48,8 +49,7 @@ func (d *doc) cover() {
 	f.SetFont("sans", "", 13)
 	f.SetTextColor(80, 80, 80)
 	p := d.r.Period
-	f.CellFormat(contentW, 8, fmt.Sprintf("Period %s: %s to %s (UTC, end exclusive)", p.Label,
-		p.Start.UTC().Format("2006-01-02"), p.End.UTC().Format("2006-01-02")), "", 1, "L", false, 0, "")
+	f.CellFormat(contentW, 8, d.fit(periodLine(p), contentW), "", 1, "L", false, 0, "")
 	f.CellFormat(contentW, 7, d.fit(d.r.Account.BillingAccountName+" · "+d.r.Account.ServiceName, contentW), "", 1, "L", false, 0, "")
 	f.SetTextColor(0, 0, 0)
 	f.Ln(6)
@@ -69,6 +69,17 @@ func (d *doc) cover() {
 	f.SetY(pageH - 24)
 	f.CellFormat(contentW, 4, gen+". Amounts in "+d.r.Currency+".", "", 1, "L", false, 0, "")
 	f.SetTextColor(0, 0, 0)
+}
+
+// periodLine describes the period: dates when it is made of whole days,
+// else minutes.
+func periodLine(p Period) string {
+	layout := "2006-01-02"
+	if !p.Start.Equal(p.Start.Truncate(24*time.Hour)) || !p.End.Equal(p.End.Truncate(24*time.Hour)) {
+		layout = "2006-01-02 15:04"
+	}
+	return fmt.Sprintf("Period %s: %s to %s (UTC, end exclusive)", p.Label,
+		p.Start.UTC().Format(layout), p.End.UTC().Format(layout))
 }
 
 func (d *doc) contents() {

@@ -58,11 +58,15 @@ type Result struct {
 	// HistogramLog is latency.hlog: interval histograms per persona.
 	HistogramLog string
 	DB           string // aiload.duckdb
-	Records      int64  // records ingested into DuckDB
-	Load         *loadgen.Result
-	Summary      []analytics.SubscriptionSummary
-	Served       map[string]mockllm.Usage // by persona, as the mock backend counted
-	Scenario     *scenario.Scenario
+	// ReportPDF, ChargebackCSV and ChartsDir are the run's chargeback
+	// report (report.pdf, chargeback.csv, charts/), written when the run
+	// has records.
+	ReportPDF, ChargebackCSV, ChartsDir string
+	Records                             int64 // records ingested into DuckDB
+	Load                                *loadgen.Result
+	Summary                             []analytics.SubscriptionSummary
+	Served                              map[string]mockllm.Usage // by persona, as the mock backend counted
+	Scenario                            *scenario.Scenario
 }
 
 // Run executes the scenario. Cancelling ctx (Ctrl-C) stops the load early;
@@ -114,6 +118,13 @@ func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, 
 	l.setPhase(dashboard.PhaseWriting, "")
 	if res.Scenario.Target.Embedded() {
 		if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		if err := res.writeReports(context.WithoutCancel(ctx), now); err != nil {
 			return err
 		}
 	}

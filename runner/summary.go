@@ -72,6 +72,9 @@ func printSummary(w io.Writer, res *Result) {
 		fmt.Fprintf(w, "records: %d in %s\ndatabase: %s\n", res.Records, res.Log, res.DB)
 	}
 	fmt.Fprintf(w, "summary: %s\nlatency histograms: %s\n", res.SummaryJSON, res.HistogramLog)
+	if res.ReportPDF != "" {
+		fmt.Fprintf(w, "chargeback report: %s, %s, %s\n", res.ReportPDF, res.ChargebackCSV, res.ChartsDir)
+	}
 }
 
 // printPersonas writes what each persona's callers saw.

@@ -243,3 +243,33 @@ func Activity(series []analytics.DemandSeries, limits map[string]int64) []report
 	}
 	return out
 }
+
+// DataPeriod is the period a run's own report covers: from the first to
+// the end of the last minute with records. ok is false when the database
+// has no records.
+func DataPeriod(ctx context.Context, db *analytics.DB) (p analytics.Period, ok bool, err error) {
+	series, err := analytics.Demand(ctx, db, analytics.DemandOptions{By: analytics.ByTeam})
+	if err != nil {
+		return p, false, err
+	}
+	for _, s := range series {
+		if len(s.Points) == 0 {
+			continue
+		}
+		first, last := s.Points[0].Minute, s.Points[len(s.Points)-1].Minute.Add(time.Minute)
+		if !ok || first.Before(p.Start) {
+			p.Start = first
+		}
+		if !ok || last.After(p.End) {
+			p.End = last
+		}
+		ok = true
+	}
+	if ok {
+		p.Label = "run " + p.Start.Format("2006-01-02 15:04") + "–" + p.End.Format("15:04") + " UTC"
+		if p.End.Sub(p.Start) >= 24*time.Hour {
+			p.Label = "run " + p.Start.Format("2006-01-02 15:04") + " – " + p.End.Format("2006-01-02 15:04") + " UTC"
+		}
+	}
+	return p, ok, nil
+}

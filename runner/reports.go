@@ -1,0 +1,86 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/pricing"
+	"github.com/aiload/aiload/reports"
+	"github.com/aiload/aiload/reports/assemble"
+)
+
+// writeReports writes the run's chargeback into the run folder: report.pdf,
+// chargeback.csv and charts/ (PNG and SVG), priced with the scenario's
+// pricing section laid over the built-in prices. The period is the run's
+// own span, so PTU deployments are charged for the run's minutes only.
+func (res *Result) writeReports(ctx context.Context, now func() time.Time) error {
+	prices, source, err := scenarioPricing(res.Scenario.Pricing)
+	if err != nil {
+		return err
+	}
+	db, err := analytics.Open(ctx, res.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	period, ok, err := assemble.DataPeriod(ctx, db)
+	if err != nil || !ok {
+		return err // no records: nothing to charge
+	}
+	r, _, err := assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source})
+	if err != nil {
+		return err
+	}
+	created, err := reports.CreationTime(os.Getenv, now)
+	if err != nil {
+		return err
+	}
+	res.ReportPDF = filepath.Join(res.Dir, "report.pdf")
+	res.ChargebackCSV = filepath.Join(res.Dir, "chargeback.csv")
+	res.ChartsDir = filepath.Join(res.Dir, "charts")
+	if err := writeFile(res.ReportPDF, func(w io.Writer) error {
+		return reports.WritePDF(w, *r, reports.PDFOptions{Created: created})
+	}); err != nil {
+		return err
+	}
+	if err := writeFile(res.ChargebackCSV, func(w io.Writer) error { return reports.WriteCSV(w, *r) }); err != nil {
+		return err
+	}
+	_, err = reports.WriteCharts(res.ChartsDir, *r)
+	return err
+}
+
+// scenarioPricing reads the scenario's pricing section as a pricing file.
+func scenarioPricing(section map[string]any) (*pricing.Pricing, string, error) {
+	if len(section) == 0 {
+		return pricing.Default(), "built-in default prices (the scenario has no pricing section)", nil
+	}
+	src, err := yaml.Marshal(section)
+	if err != nil {
+		return nil, "", fmt.Errorf("scenario pricing: %w", err)
+	}
+	p, err := pricing.Parse("scenario pricing", src)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, "the scenario's pricing section laid over the built-in default prices", nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Base(path), err)
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close %s: %w", filepath.Base(path), cerr)
+	}
+	return err
+}
