@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -30,45 +32,41 @@ type limitRule struct {
 	consumeHdr string
 }
 
-// compileLimit checks and compiles a TokenLimit; errors are *FieldError
-// with a path relative to the limit.
+// compileLimit checks and compiles a TokenLimit; its errors are
+// *FieldError with paths relative to the limit, joined.
 func compileLimit(l TokenLimit) (*limitRule, error) {
 	r := &limitRule{tpm: l.TokensPerMinute, quota: l.TokenQuota, estimate: l.EstimatePromptTokens,
-		defaultMax: l.DefaultMaxTokens, retryHdr: l.RetryAfterHeaderName, remHdr: l.RemainingTokensHeaderName,
-		remQHdr: l.RemainingQuotaTokensHeaderName, consumeHdr: l.TokensConsumedHeaderName}
-	keyText := l.CounterKey
-	if keyText == "" {
-		keyText = "subscription"
-	}
+		defaultMax: cmp.Or(l.DefaultMaxTokens, defaultStrictMaxTokens), retryHdr: cmp.Or(l.RetryAfterHeaderName, "Retry-After"),
+		remHdr: l.RemainingTokensHeaderName, remQHdr: l.RemainingQuotaTokensHeaderName, consumeHdr: l.TokensConsumedHeaderName}
+	var errs []error
+	bad := func(path, msg string) { errs = append(errs, &FieldError{Path: path, Msg: msg}) }
 	var err error
-	if r.key, err = policy.ParseCounterKey(keyText); err != nil {
-		return nil, &FieldError{Path: "counter_key", Msg: err.Error()}
+	if r.key, err = policy.ParseCounterKey(cmp.Or(l.CounterKey, "subscription")); err != nil {
+		bad("counter_key", err.Error())
 	}
 	if r.mode, err = policy.ParseMode(l.Mode); err != nil {
-		return nil, &FieldError{Path: "mode", Msg: err.Error()}
-	}
-	switch {
-	case l.TokensPerMinute < 0:
-		return nil, &FieldError{Path: "tokens_per_minute", Msg: "must be >= 0"}
-	case l.TokenQuota < 0:
-		return nil, &FieldError{Path: "token_quota", Msg: "must be >= 0"}
-	case l.TokensPerMinute == 0 && l.TokenQuota == 0:
-		return nil, &FieldError{Path: "tokens_per_minute", Msg: "set tokens_per_minute, token_quota (with token_quota_period), or both"}
-	case l.TokenQuota > 0 && l.TokenQuotaPeriod == "":
-		return nil, &FieldError{Path: "token_quota_period", Msg: "must be set with token_quota (Hourly, Daily, Weekly, Monthly or Yearly)"}
-	case l.DefaultMaxTokens < 0:
-		return nil, &FieldError{Path: "default_max_tokens", Msg: "must be >= 0"}
+		bad("mode", err.Error())
 	}
 	if l.TokenQuotaPeriod != "" {
 		if r.period, err = policy.ParseQuotaPeriod(l.TokenQuotaPeriod); err != nil {
-			return nil, &FieldError{Path: "token_quota_period", Msg: err.Error()}
+			bad("token_quota_period", err.Error())
 		}
 	}
-	if r.retryHdr == "" {
-		r.retryHdr = "Retry-After"
+	switch {
+	case l.TokensPerMinute < 0:
+		bad("tokens_per_minute", "must be >= 0")
+	case l.TokenQuota < 0:
+		bad("token_quota", "must be >= 0")
+	case l.TokensPerMinute == 0 && l.TokenQuota == 0:
+		bad("tokens_per_minute", "set tokens_per_minute, token_quota (with token_quota_period), or both")
+	case l.TokenQuota > 0 && l.TokenQuotaPeriod == "":
+		bad("token_quota_period", "must be set with token_quota (Hourly, Daily, Weekly, Monthly or Yearly)")
 	}
-	if r.defaultMax == 0 {
-		r.defaultMax = defaultStrictMaxTokens
+	if l.DefaultMaxTokens < 0 {
+		bad("default_max_tokens", "must be >= 0")
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return r, nil
 }

@@ -101,12 +101,14 @@ func (c *Config) validateSubscriptions(errs *problems, products map[string]bool)
 }
 
 func (l TokenLimit) validate(errs *problems, path string) {
-	if _, err := compileLimit(l); err != nil {
+	_, err := compileLimit(l)
+	if err == nil {
+		return
+	}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 		var fe *FieldError
-		if errors.As(err, &fe) {
+		if errors.As(e, &fe) {
 			errs.add(path+"."+fe.Path, "%s", fe.Msg)
-		} else {
-			errs.add(path, "%v", err)
 		}
 	}
 }

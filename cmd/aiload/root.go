@@ -22,6 +22,7 @@ PTU plans and per-team chargeback reports.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newRunCmd(stdout, stderr),
+		newGatewayCmd(stderr),
 		newValidateCmd(stdout),
 		newSchemaCmd(stdout),
 		newVersionCmd(stdout),

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aiload/aiload/gateway"
+)
+
+func newGatewayCmd(stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the enforcement gateway on its own",
+	}
+	cmd.AddCommand(newGatewayServeCmd(stderr))
+	return cmd
+}
+
+func newGatewayServeCmd(stderr io.Writer) *cobra.Command {
+	var opts gateway.ServeOptions
+	cmd := &cobra.Command{
+		Use:   "serve --config gateway.yaml",
+		Short: "Serve the gateway in front of real OpenAI-compatible backends",
+		Long: `Serve runs the enforcement gateway (subscription keys, validate-jwt,
+llm-token-limit policies, backend pool with circuit breakers) in front of the
+backends in the config file, appends one token-metric record per request to
+the log, and serves Prometheus metrics and /healthz on a separate admin
+listener (loopback by default). Ctrl-C drains in-flight requests and flushes
+the log. See docs/gateway.md for the config reference.`,
+		Example: `  aiload gateway serve --config gateway.yaml
+  aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Config == "" {
+				return usageError{errors.New("--config is required")}
+			}
+			err := gateway.Serve(cmd.Context(), opts, stderr)
+			var ce *gateway.ConfigError
+			if errors.As(err, &ce) {
+				return usageError{err}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Config, "config", "", "gateway config file (YAML)")
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the API listener")
+	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics and /healthz")
+	f.StringVar(&opts.Log, "log", "tokens.jsonl", "JSONL file the token-metric records are appended to")
+	f.StringVar(&opts.RunID, "run-id", "", "run id written into every record")
+	return cmd
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aiload/aiload/record"
+)
+
+// ServeOptions configure `aiload gateway serve`.
+type ServeOptions struct {
+	// Config is the gateway config file (see LoadConfig).
+	Config string
+	// Listen is the address of the API listener (default 127.0.0.1:8080).
+	Listen string
+	// Admin is the address of /metrics and /healthz (default
+	// 127.0.0.1:9090: loopback unless asked otherwise).
+	Admin string
+	// Log is the JSONL file token-metric records are appended to
+	// (default tokens.jsonl).
+	Log string
+	// RunID is written into every record.
+	RunID string
+	// Ready, when set, is called with both listeners' addresses once they
+	// accept connections.
+	Ready func(api, admin string)
+}
+
+// Serve runs the gateway in front of the configured backends until ctx is
+// cancelled, then drains in-flight requests and flushes the record log.
+func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
+	cfg, err := LoadConfig(opts.Config)
+	if err != nil {
+		return err
+	}
+	for _, b := range cfg.Backends {
+		if b.URL == "" {
+			return &ConfigError{File: opts.Config, Line: 1, Column: 1, Path: "backends",
+				Msg: fmt.Sprintf("backend %q has no url (embedded mocks are started by aiload run only)", b.Name)}
+		}
+	}
+	opts.defaults()
+	f, err := os.OpenFile(opts.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open record log: %w", err)
+	}
+	defer f.Close()
+	log := record.NewWriter(f, 0)
+	g, err := New(cfg, "", Options{Sink: log, RunID: opts.RunID})
+	if err != nil {
+		log.Close()
+		return err
+	}
+	api, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		log.Close()
+		return fmt.Errorf("listen %s: %w", opts.Listen, err)
+	}
+	admin, err := net.Listen("tcp", opts.Admin)
+	if err != nil {
+		api.Close()
+		log.Close()
+		return fmt.Errorf("listen admin %s: %w", opts.Admin, err)
+	}
+	fmt.Fprintf(stderr, "aiload gateway %s: api http://%s, metrics http://%s/metrics, records %s\n", cfg.ID, api.Addr(), admin.Addr(), opts.Log)
+	if opts.Ready != nil {
+		opts.Ready(api.Addr().String(), admin.Addr().String())
+	}
+	err = serveUntil(ctx, []*http.Server{
+		{Handler: g, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: g.AdminHandler(), ReadHeaderTimeout: 10 * time.Second},
+	}, []net.Listener{api, admin})
+	if cerr := log.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close record log: %w", cerr)
+	}
+	if serr := f.Sync(); serr != nil && err == nil {
+		err = fmt.Errorf("sync record log: %w", serr)
+	}
+	return err
+}
+
+func (o *ServeOptions) defaults() {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	if o.Admin == "" {
+		o.Admin = "127.0.0.1:9090"
+	}
+	if o.Log == "" {
+		o.Log = "tokens.jsonl"
+	}
+}
+
+// serveUntil serves each server on its listener until ctx ends or one
+// fails, then shuts all down, letting in-flight requests finish (30 s).
+func serveUntil(ctx context.Context, srvs []*http.Server, lns []net.Listener) error {
+	errc := make(chan error, len(srvs))
+	for i, s := range srvs {
+		go func() { errc <- s.Serve(lns[i]) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for _, s := range srvs {
+		_ = s.Shutdown(sctx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
