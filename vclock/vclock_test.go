@@ -68,7 +68,7 @@ func TestDayInMilliseconds(t *testing.T) {
 			c.Go(func() {
 				for c.Now().Before(t0.Add(24 * time.Hour)) {
 					c.Sleep(86400 * time.Millisecond) // 1,000 sleeps a day
-					wakeups++ // one actor runs at a time: no race
+					wakeups++                         // one actor runs at a time: no race
 				}
 			})
 		}
