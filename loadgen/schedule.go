@@ -3,6 +3,7 @@ package loadgen
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"runtime"
 	"time"
 )
@@ -38,17 +39,23 @@ func (s *schedule) Pop() any {
 
 // dispatch fires every source at its intended times until ctx ends: one
 // goroutine serves all open-loop users, so a user's arrivals never wait for
-// its earlier work and the scheduler's own delay is measured as lag.
+// its earlier work and the scheduler's own delay is measured as lag. When
+// ctx ends at its deadline, arrivals intended before the deadline that are
+// still due fire late rather than being dropped (the schedule is kept, as
+// vegeta does); an interrupt stops at once.
 func dispatch(ctx context.Context, srcs []*source) {
 	h := schedule(srcs)
 	for _, s := range h {
 		s.at = s.arr.next()
 	}
 	heap.Init(&h)
+	deadline, _ := ctx.Deadline()
 	for h.Len() > 0 {
 		s := h[0]
 		if !waitUntil(ctx, s.at) {
-			return
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) || !s.at.Before(deadline) {
+				return
+			}
 		}
 		s.fire(s.at)
 		s.at = s.arr.next()

@@ -128,3 +128,31 @@ func TestAgentScenario(t *testing.T) {
 		t.Fatalf("agent pipelines %+v", ps)
 	}
 }
+
+// TestMixedDayScenario runs the first hours of the mixed day: all four
+// kinds of callers get answers, the batch job fills the PTU deployment and
+// the gateway spills over to pay-as-you-go, and the office's users arrive
+// from their 4 egress addresses.
+func TestMixedDayScenario(t *testing.T) {
+	t.Parallel()
+	res := runScenario(t, "../scenarios/mixed-day.yaml", 20*time.Second)
+	kinds := map[string]bool{}
+	for _, p := range res.Load.Personas {
+		if p.OK == 0 {
+			t.Errorf("persona %s (%s): no successful request", p.Name, p.Kind)
+		}
+		kinds[p.Kind] = true
+	}
+	if len(kinds) != 4 {
+		t.Errorf("persona kinds %v, want all four", kinds)
+	}
+	db := openDB(t, res.DB)
+	tiers := queryMap(t, db, `SELECT backend_tier, count(*) FROM records WHERE status = 200 GROUP BY ALL`)
+	if tiers["ptu"][0] == 0 || tiers["payg"][0] == 0 {
+		t.Errorf("answers by backend tier %v; want PTU first and PAYG spill-over", tiers)
+	}
+	ips := queryMap(t, db, `SELECT 'office', count(DISTINCT client_ip) FROM records WHERE persona = 'office-users'`)
+	if ips["office"][0] != 4 {
+		t.Errorf("office users came from %d addresses, want 4", ips["office"][0])
+	}
+}

@@ -88,8 +88,8 @@ func (c *checker) mapping(n ast.Node, path string, field func(string) (reflect.T
 	}
 	m.Values = slices.DeleteFunc(m.Values, func(kv *ast.MappingValueNode) bool {
 		key := kv.Key.String()
-		if key == "<<" {
-			return false
+		if key == "<<" || (path == "" && strings.HasPrefix(key, "x-")) {
+			return false // merge keys; top-level x- keys hold anchors for reuse
 		}
 		sub := join(path, key)
 		ft, known := field(key)

@@ -23,7 +23,8 @@ import (
 	"github.com/aiload/aiload/pricing"
 )
 
-// Scenario is one scenario file.
+// Scenario is one scenario file. Top-level keys starting with "x-" are
+// ignored; they hold YAML anchors for reuse (x-office-hours: &office […]).
 type Scenario struct {
 	// Name names the run folder and tags every request (default: the file name).
 	Name string `yaml:"name" json:"name"`

@@ -29,6 +29,7 @@ func JSONSchema() ([]byte, error) {
 	s["$id"] = "https://github.com/aiload/aiload/scenario.schema.json"
 	s["title"] = "aiload scenario"
 	s["required"] = []string{"personas"}
+	s["patternProperties"] = map[string]any{"^x-": map[string]any{}} // anchors for reuse
 	return json.MarshalIndent(s, "", "  ")
 }
 
