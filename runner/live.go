@@ -165,21 +165,11 @@ func (l *live) snapshot() dashboard.Snapshot {
 	return s
 }
 
-// send delivers s, replacing a snapshot the reader has not taken yet:
-// the view wants the latest, never a backlog.
+// send delivers s, replacing a snapshot the reader has not taken yet.
 func (l *live) send(s dashboard.Snapshot) {
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	select {
-	case l.out <- s:
-		return
-	default:
-	}
-	select {
-	case <-l.out:
-	default:
-	}
-	l.out <- s
+	dashboard.SendLatest(l.out, s)
 }
 
 // finish sends the last snapshot, in phase p, and closes the stream.

@@ -23,6 +23,7 @@ PTU plans and per-team chargeback reports.`,
 	root.AddCommand(
 		newRunCmd(stdout, stderr),
 		newGatewayCmd(stderr),
+		newDashCmd(stdout, stderr),
 		newValidateCmd(stdout),
 		newSchemaCmd(stdout),
 		newVersionCmd(stdout),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
+
+	"github.com/aiload/aiload/reports/dashboard"
 )
 
 // childEnv makes the test binary act as the aiload command (see TestMain).
@@ -103,6 +106,52 @@ func TestRunDashboardInTerminal(t *testing.T) {
 	dbs, _ := filepath.Glob(filepath.Join(out, "quickstart-*", "aiload.duckdb"))
 	if len(dbs) != 1 {
 		t.Errorf("database files %v, want one", dbs)
+	}
+}
+
+// TestDashInTerminal attaches `aiload dash` in a pseudo-terminal to an
+// admin listener serving snapshots, moves to the events view and leaves
+// with q (exit 0).
+func TestDashInTerminal(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	admin := httptest.NewServer(dashboard.Handler(func(now time.Time) dashboard.Snapshot {
+		return dashboard.Snapshot{
+			At: now, Scenario: "gw-1", Phase: dashboard.PhaseAttached, Elapsed: now.Sub(at),
+			Teams:  []dashboard.TeamRow{{Team: "research", Subscription: "research-sub", TPMUsed: 9000, TPMLimit: 10000, Throttled1m: 3, ThrottledTotal: 7}},
+			Events: []dashboard.Event{{At: at, Kind: dashboard.EventThrottled, Who: "research-sub", Text: "429 research-sub over 10,000 TPM", Count: 3}},
+		}
+	}, nil))
+	defer admin.Close()
+	cmd := exec.Command(os.Args[0], "dash", "--gateway", admin.URL)
+	cmd.Env = append(os.Environ(), childEnv+"=1", "TERM=xterm-256color")
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 100})
+	if err != nil {
+		t.Fatalf("start in a pseudo-terminal: %v", err)
+	}
+	defer tty.Close()
+	var scr screen
+	go func() { _, _ = copyAll(&scr, tty) }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	scr.waitFor(t, "9,000/10,000 90%")
+	if _, err := tty.Write([]byte("\x1b[Z")); err != nil { // shift-tab: from the overview back to events
+		t.Fatal(err)
+	}
+	scr.waitFor(t, "[Events]")
+	scr.waitFor(t, "429 research-sub over 10,000 TPM")
+	if _, err := tty.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("aiload dash exited with %v after q; screen:\n%s", err, scr.text())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("aiload dash did not exit after q; screen:\n%s", scr.text())
 	}
 }
 

@@ -146,11 +146,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // apply takes a new snapshot in and extends the rate histories.
 func (m *Model) apply(s Snapshot) {
+	fresh := !m.have || !s.At.Equal(m.snap.At)
 	m.snap, m.have = s, true
 	if s.At.After(m.now) {
 		m.now = s.At
 	}
-	m.received = m.now
+	if fresh { // a resent snapshot (the source did not answer) keeps its age
+		m.received = m.now
+	}
 	m.reqHist = appendCapped(m.reqHist, s.RequestRate)
 	m.tokHist = appendCapped(m.tokHist, s.TokenRate)
 }
