@@ -40,6 +40,9 @@ func TestPoolConformance(t *testing.T) {
 		{"retry on another backend after a fault", retryAfterFault},
 		// failure percentage within an interval trips the breaker.
 		{"failure percentage", failurePercentage},
+		// A backend that does not answer within its timeout: 504 timeout, or
+		// the next backend.
+		{"backend timeout", backendTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -158,5 +161,30 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != s.want {
 			t.Fatalf("request %d: got %d, want %d", i, a.status, s.want)
 		}
+	}
+}
+
+func backendTimeout(t *testing.T) {
+	_, hangURL := serveMock(t, mockllm.Config{TimeoutRate: 1})
+	_, okURL := serveMock(t, mockllm.Config{})
+	e := start(t, `
+backends:
+  - {name: hangs, url: `+hangURL+`, timeout: 100ms}
+products: [{name: p, token_limits: [{tokens_per_minute: 1000, mode: strict}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	a := post(t, e.url, chatPath, "k1", chatBody(5), nil)
+	if r := e.sink.last(t); a.status != 504 || r.Outcome != record.OutcomeTimeout || a.errorCode(t) != "backend_timeout" || r.RemainingTokens != 1000 {
+		t.Fatalf("status %d outcome %s remaining %d; want 504 timeout with the reservation released", a.status, r.Outcome, r.RemainingTokens)
+	}
+	e2 := start(t, `
+backends:
+  - {name: hangs, url: `+hangURL+`, timeout: 100ms}
+  - {name: good, url: `+okURL+`, priority: 2}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	if a := post(t, e2.url, chatPath, "k1", chatBody(5), nil); a.status != 200 || e2.sink.last(t).Backend != "good" {
+		t.Fatalf("with a second backend: %d from %s, want 200 from good", a.status, e2.sink.last(t).Backend)
 	}
 }

@@ -1,0 +1,132 @@
+package mockllm_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiload/aiload/gateway/chat"
+	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/tokens"
+)
+
+const body = `{"model":"gpt-4o-mini","max_tokens":200,"messages":[{"role":"user","content":"hello there"}]}`
+
+func serve(t *testing.T, c mockllm.Config) string {
+	t.Helper()
+	srv := httptest.NewServer(mockllm.New(c))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func call(t *testing.T, url, b string) (*http.Response, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/chat/completions", strings.NewReader(b))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp, string(out), err
+}
+
+// TestPTUCeiling: a leaky bucket of ptu_tpm tokens, draining ptu_tpm/60
+// per second, charged prompt + max_tokens; 429 with retry-after-ms.
+func TestPTUCeiling(t *testing.T) {
+	t.Parallel()
+	prompt, _ := tokens.NewCounter().Prompt("gpt-4o-mini", []chat.Message{{Role: "user", Content: []byte(`"hello there"`)}})
+	charge := prompt + 200
+	clock := policy.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	url := serve(t, mockllm.Config{PTUTPM: 600, Clock: clock}) // drains 10 tokens/s
+	for i := 0; i < 2; i++ {
+		if resp, _, _ := call(t, url, body); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d, want 200 (bucket %d of 600)", i, resp.StatusCode, int64(i+1)*charge)
+		}
+	}
+	resp, out, _ := call(t, url, body)
+	wantMS := (3*charge - 600) * 100 // (level + charge - capacity) / 10 tokens per second
+	if resp.StatusCode != 429 || resp.Header.Get("retry-after-ms") != itoa(wantMS) || !strings.Contains(out, `"error"`) {
+		t.Fatalf("third request: %d retry-after-ms %q, want 429 and %d", resp.StatusCode, resp.Header.Get("retry-after-ms"), wantMS)
+	}
+	clock.Advance(time.Duration(wantMS) * time.Millisecond)
+	if resp, _, _ := call(t, url, body); resp.StatusCode != 200 {
+		t.Fatalf("after waiting retry-after-ms: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestPAYGHasNoCeiling: without ptu_tpm every request is served.
+func TestPAYGHasNoCeiling(t *testing.T) {
+	t.Parallel()
+	url := serve(t, mockllm.Config{})
+	for i := 0; i < 30; i++ {
+		if resp, _, _ := call(t, url, body); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+}
+
+// TestFaults: each fault at rate 1.
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		cfg     mockllm.Config
+		status  int  // expected status, 0 when the call must fail
+		failure bool // the client sees a transport error
+	}{
+		{"error_rate", mockllm.Config{ErrorRate: 1}, 500, false},
+		{"reset_rate", mockllm.Config{ResetRate: 1}, 0, true},
+		{"timeout_rate", mockllm.Config{TimeoutRate: 1}, 0, true}, // never answers; the client gives up after 2 s
+		{"slow first byte", mockllm.Config{SlowFirstByteRate: 1, SlowFirstByte: 10 * time.Millisecond}, 200, false},
+	} {
+		resp, _, err := call(t, serve(t, tc.cfg), body)
+		switch {
+		case tc.failure && err == nil:
+			t.Errorf("%s: got status %d, want a transport failure", tc.name, resp.StatusCode)
+		case !tc.failure && (err != nil || resp.StatusCode != tc.status):
+			t.Errorf("%s: got %v %v, want %d", tc.name, resp, err, tc.status)
+		}
+	}
+}
+
+// TestStreaming: SSE chunks, the usage chunk only when asked, [DONE].
+func TestStreaming(t *testing.T) {
+	t.Parallel()
+	url := serve(t, mockllm.Config{MinFraction: 1})
+	stream := strings.Replace(body, `"max_tokens":200`, `"max_tokens":20,"stream":true`, 1)
+	resp, out, err := call(t, url, stream)
+	if err != nil || resp.Header.Get("Content-Type") != "text/event-stream" || !strings.HasSuffix(out, "data: [DONE]\n\n") || strings.Contains(out, "total_tokens") {
+		t.Fatalf("stream without include_usage: %v %q", err, out)
+	}
+	if n := strings.Count(out, `"content":"`); n != 4 { // role chunk + 3 chunks of ≤ 8 tokens
+		t.Fatalf("%d content chunks, want 4:\n%s", n, out)
+	}
+	withUsage := strings.Replace(stream, `"stream":true`, `"stream":true,"stream_options":{"include_usage":true}`, 1)
+	_, out, _ = call(t, url, withUsage)
+	if !strings.Contains(out, `"completion_tokens":20`) {
+		t.Fatalf("usage chunk missing:\n%s", out)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []mockllm.Config{{ErrorRate: 1.5}, {ResetRate: -0.1}, {PTUTPM: -1}, {FirstTokenDelay: -time.Second}} {
+		if c.Validate() == nil {
+			t.Errorf("%+v: want an error", c)
+		}
+	}
+	if err := (mockllm.Config{PTUTPM: 1000, ErrorRate: 0.1}).Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
