@@ -350,6 +350,7 @@ func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 	c.plot.Y.Min = 0
 	c.plot.Y.Max = headroom(maxY(total, ptu, spill))
 	c.plot.X.Label.Text = "PTU"
+	c.plot.X.Tick.Marker = humanTicks{}
 	c.plot.Y.Label.Text = "per month"
 	c.plot.Y.Tick.Marker = humanTicks{prefix: currencySymbol(currency)}
 	return c, nil

@@ -61,7 +61,68 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 		return nil, nil, err
 	}
 	r.Teams = Activity(series, teamLimits(subs))
+	rec, err := analytics.Recommend(ctx, db, analytics.RecommendOptions{From: opts.Period.Start, To: opts.Period.End})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Teams = AddRecommendations(r.Teams, rec)
+	plans, err := analytics.PTUPlan(ctx, db, opts.Pricing, analytics.PTUPlanOptions{From: opts.Period.Start, To: opts.Period.End})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Plans = Plans(plans)
 	return r, res, nil
+}
+
+// AddRecommendations attaches each consumer's TPM recommendation to its
+// team's activity (a team without activity gets an entry of its own).
+func AddRecommendations(teams []reports.TeamActivity, rec *analytics.Recommendation) []reports.TeamActivity {
+	idx := map[string]int{}
+	for i, a := range teams {
+		idx[a.Team] = i
+	}
+	for _, c := range rec.Consumers {
+		team := teamName(c.Team)
+		i, ok := idx[team]
+		if !ok {
+			i = len(teams)
+			idx[team] = i
+			teams = append(teams, reports.TeamActivity{Team: team})
+		}
+		key := c.Key
+		if key == "" {
+			key = "(no counter key)"
+		}
+		teams[i].Recommendations = append(teams[i].Recommendations, reports.Recommendation{
+			Consumer: key, Product: c.Product, CurrentTPM: c.CurrentLimitTPM,
+			RecommendedTPM: c.RecommendedTPM, Explanation: c.Explanation})
+	}
+	return teams
+}
+
+// Plans turns the analytics PTU plans into the report's: the monthly cost
+// curve, the recommended plan (the smallest that keeps spill under the
+// target, else the cheapest), the cheapest and the calculator's peak
+// estimate.
+func Plans(plans []analytics.ModelPTUPlan) []reports.PTUPlan {
+	var out []reports.PTUPlan
+	for _, p := range plans {
+		rp := reports.PTUPlan{Model: p.Model, PeakEstimate: p.Calculator.PTU, Explanation: p.Explanation}
+		for _, c := range p.Candidates {
+			rp.Points = append(rp.Points, reports.PlanPoint{PTUs: c.PTU,
+				PTUCost: reports.MoneyFromFloat(c.MonthlyPTUCost), SpillCost: reports.MoneyFromFloat(c.MonthlySpillCost),
+				SpillTokens: c.Spilled, PTUShare: c.PTUShare})
+		}
+		if p.Cheapest >= 0 && p.Cheapest < len(p.Candidates) {
+			rp.Cheapest = p.Candidates[p.Cheapest].PTU
+			rp.Recommended = rp.Cheapest
+		}
+		if p.SmallestUnderSpill >= 0 && p.SmallestUnderSpill < len(p.Candidates) {
+			rp.Recommended = p.Candidates[p.SmallestUnderSpill].PTU
+		}
+		out = append(out, rp)
+	}
+	return out
 }
 
 // FromChargeback turns a chargeback result into a report: PAYG and

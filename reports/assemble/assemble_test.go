@@ -174,6 +174,30 @@ func TestCapacityChargeFromBill(t *testing.T) {
 	if demand == 0 {
 		t.Errorf("no demand in the teams' series: %+v", r.Teams)
 	}
+	// The fixture's consumers get TPM recommendations on their teams' pages,
+	// and m-ptu (the model with PTU parameters) a plan.
+	recs := 0
+	for _, a := range r.Teams {
+		for _, rc := range a.Recommendations {
+			recs++
+			if rc.RecommendedTPM <= 0 || rc.Explanation == "" {
+				t.Errorf("team %s: recommendation %+v", a.Team, rc)
+			}
+		}
+	}
+	if recs == 0 {
+		t.Errorf("no recommendations in %+v", r.Teams)
+	}
+	var planModels []string
+	for _, p := range r.Plans {
+		planModels = append(planModels, p.Model)
+		if len(p.Points) == 0 || p.Recommended == 0 {
+			t.Errorf("plan %s: %d points, recommended %d", p.Model, len(p.Points), p.Recommended)
+		}
+	}
+	if !strings.Contains(strings.Join(planModels, " "), "m-ptu") {
+		t.Errorf("plans for %v, want m-ptu", planModels)
+	}
 	if !strings.Contains(strings.Join(r.Method.Notes, "\n"), "llama-3") {
 		t.Errorf("notes %q lack the unpriced model warning", r.Method.Notes)
 	}
