@@ -30,6 +30,10 @@ type ServeOptions struct {
 	// Ready, when set, is called with both listeners' addresses once they
 	// accept connections.
 	Ready func(api, admin string)
+	// Observe, when set, is called with the loaded config before serving:
+	// records also go to the sink it returns (if not nil), and the handler it
+	// returns (if not nil) serves the admin listener's other paths.
+	Observe func(cfg Config) (record.Sink, http.Handler)
 }
 
 // Serve runs the gateway in front of the configured backends until ctx is
@@ -52,7 +56,18 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 	}
 	defer f.Close()
 	log := record.NewWriter(f, 0)
-	g, err := New(cfg, "", Options{Sink: log, RunID: opts.RunID})
+	sink, extra := record.Sink(log), http.Handler(nil)
+	if opts.Observe != nil {
+		var tee record.Sink
+		if tee, extra = opts.Observe(cfg); tee != nil {
+			sink = record.SinkFunc(func(r *record.Record) error {
+				err := log.Write(r)
+				_ = tee.Write(r)
+				return err
+			})
+		}
+	}
+	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID})
 	if err != nil {
 		log.Close()
 		return err
@@ -74,7 +89,7 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 	}
 	err = serveUntil(ctx, []*http.Server{
 		{Handler: g, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: g.AdminHandler(), ReadHeaderTimeout: 10 * time.Second},
+		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: 10 * time.Second},
 	}, []net.Listener{api, admin})
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
@@ -83,6 +98,18 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		err = fmt.Errorf("sync record log: %w", serr)
 	}
 	return err
+}
+
+// adminMux serves /metrics and /healthz from the gateway, the rest from extra.
+func adminMux(own, extra http.Handler) http.Handler {
+	if extra == nil {
+		return own
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", own)
+	mux.Handle("/healthz", own)
+	mux.Handle("/", extra)
+	return mux
 }
 
 func (o *ServeOptions) defaults() {

@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"io"
+	"net/http"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/record"
+	"github.com/aiload/aiload/reports/dashboard"
 )
 
 func newGatewayCmd(stderr io.Writer) *cobra.Command {
@@ -26,16 +29,19 @@ func newGatewayServeCmd(stderr io.Writer) *cobra.Command {
 		Long: `Serve runs the enforcement gateway (subscription keys, validate-jwt,
 llm-token-limit policies, backend pool with circuit breakers) in front of the
 backends in the config file, appends one token-metric record per request to
-the log, and serves Prometheus metrics and /healthz on a separate admin
+the log, and serves Prometheus metrics (/metrics), /healthz and the live
+dashboard's snapshot (/admin/snapshot, for aiload dash) on a separate admin
 listener (loopback by default). Ctrl-C drains in-flight requests and flushes
 the log. See docs/gateway.md for the config reference.`,
 		Example: `  aiload gateway serve --config gateway.yaml
-  aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl`,
+  aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl
+  aiload dash --gateway http://127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Config == "" {
 				return usageError{errors.New("--config is required")}
 			}
+			opts.Observe = dashboardTally
 			err := gateway.Serve(cmd.Context(), opts, stderr)
 			var ce *gateway.ConfigError
 			if errors.As(err, &ce) {
@@ -47,8 +53,30 @@ the log. See docs/gateway.md for the config reference.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Config, "config", "", "gateway config file (YAML)")
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the API listener")
-	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics and /healthz")
+	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics, /healthz and /admin/snapshot")
 	f.StringVar(&opts.Log, "log", "tokens.jsonl", "JSONL file the token-metric records are appended to")
 	f.StringVar(&opts.RunID, "run-id", "", "run id written into every record")
 	return cmd
+}
+
+// dashboardTally feeds a dashboard tally with the gateway's records and
+// serves its snapshots for aiload dash (cost unknown: no prices here).
+func dashboardTally(cfg gateway.Config) (record.Sink, http.Handler) {
+	t := dashboard.NewTally(nil)
+	limits := map[string]int64{}
+	for _, p := range cfg.Products {
+		limits[p.Name] = p.TokensPerMinute
+		for _, l := range p.TokenLimits {
+			if (l.CounterKey == "" || l.CounterKey == "subscription") && l.TokensPerMinute > 0 {
+				limits[p.Name] = l.TokensPerMinute
+			}
+		}
+	}
+	for _, s := range cfg.Subscriptions {
+		t.AddSubscription(s.ID, s.Team, s.Product, limits[s.Product])
+	}
+	for _, b := range cfg.Backends {
+		t.AddBackend(dashboard.BackendRow{Name: b.Name, Tier: b.Tier, Priority: b.Priority})
+	}
+	return t, dashboard.Handler(t.Snapshot, nil)
 }

@@ -1,8 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/reports/dashboard"
 )
 
 func TestGatewayServeBadInput(t *testing.T) {
@@ -20,5 +30,42 @@ func TestGatewayServeBadInput(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.wantErr) {
 			t.Errorf("aiload %v: exit %d stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.wantErr)
 		}
+	}
+}
+
+// TestGatewayServeSnapshot: the admin listener of `aiload gateway serve`
+// serves the dashboard snapshot that `aiload dash` polls.
+func TestGatewayServeSnapshot(t *testing.T) {
+	t.Parallel()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}`)
+	}))
+	defer backend.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	_ = os.WriteFile(cfg, []byte("backends: [{name: east, url: "+backend.URL+"}]\nproducts: [{name: p, tokens_per_minute: 1000}]\nsubscriptions: [{id: s1, key: k1, product: p, team: research}]\n"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan [2]string, 1)
+	go func() {
+		_ = gateway.Serve(ctx, gateway.ServeOptions{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Log: filepath.Join(dir, "t.jsonl"),
+			Observe: dashboardTally, Ready: func(a, b string) { ready <- [2]string{a, b} }}, io.Discard)
+	}()
+	addrs := <-ready
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[0]+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("api-key", "k1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("chat request: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	snap, err := (&dashboard.Poller{URL: "http://" + addrs[1]}).Fetch(ctx)
+	if err != nil {
+		t.Fatalf("fetch snapshot: %v", err)
+	}
+	b, _ := json.Marshal(snap)
+	if !strings.Contains(string(b), "research") || !strings.Contains(string(b), "east") {
+		t.Fatalf("snapshot lacks the subscription's team or the backend: %s", b)
 	}
 }
