@@ -66,10 +66,11 @@ func Demand(ctx context.Context, db *DB, opts DemandOptions) ([]DemandSeries, er
 		var key string
 		var limit int64
 		var p DemandPoint
-		if err := rows.Scan(&key, &limit, &p.Minute, &p.Demand, &p.Served, &p.Requests, &p.Throttled); err != nil {
+		var minute int64
+		if err := rows.Scan(&key, &limit, &minute, &p.Demand, &p.Served, &p.Requests, &p.Throttled); err != nil {
 			return nil, fmt.Errorf("demand scan: %w", err)
 		}
-		p.Minute = p.Minute.UTC()
+		p.Minute = time.Unix(minute*60, 0).UTC()
 		if len(out) == 0 || out[len(out)-1].Key != key {
 			out = append(out, DemandSeries{Key: key, LimitTPM: limit})
 		}

@@ -32,18 +32,54 @@ func (d *DB) ingestJSONL(ctx context.Context, path string, res *IngestResult) er
 		defer os.Remove(tmp)
 		src = tmp
 	}
-	r, err := d.db.ExecContext(ctx, query("ingest_jsonl.sql"), src)
+	added, err := d.insertDeduped(ctx, query("ingest_jsonl.sql"), src)
 	if err != nil {
 		if ferr := d.diagnoseJSONL(ctx, src, path); ferr != nil {
 			return ferr
 		}
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
-	res.Added, err = r.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("ingest %s: %w", path, err)
-	}
+	res.Added = added
 	return nil
+}
+
+// insertDeduped runs an INSERT that skips request ids already in the table,
+// then removes duplicates within what it inserted, in one transaction. It
+// returns the number of records added.
+func (d *DB) insertDeduped(ctx context.Context, insert string, args ...any) (int64, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var first int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid) + 1, 0) FROM records`).Scan(&first); err != nil {
+		return 0, err
+	}
+	r, err := tx.ExecContext(ctx, insert, args...)
+	if err != nil {
+		return 0, err
+	}
+	added, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	var dups int64
+	if err := tx.QueryRowContext(ctx, query("count_new_duplicates.sql"), first).Scan(&dups); err != nil {
+		return 0, err
+	}
+	if dups > 0 {
+		r, err := tx.ExecContext(ctx, query("dedupe_new.sql"), first)
+		if err != nil {
+			return 0, err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		added -= n
+	}
+	return added, tx.Commit()
 }
 
 // tornTail checks whether the file's last line is incomplete: no final

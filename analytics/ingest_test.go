@@ -166,3 +166,18 @@ func TestIngestWrongType(t *testing.T) {
 		})
 	}
 }
+
+func TestIngestDuplicatesWithinAFile(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "aiload_v1.jsonl"), FormatAiload)
+	// x1 appears twice in the file: loaded once.
+	if res := ingest(t, db, filepath.Join("testdata", "dup.jsonl"), FormatAiload); res.Added != 2 {
+		t.Errorf("added %d, want 2 (x1 once, x2)", res.Added)
+	}
+	var n, x1 int
+	row(t, db, `SELECT count(*), count(*) FILTER (WHERE request_id = 'x1') FROM records`, &n, &x1)
+	if n != 5 || x1 != 1 {
+		t.Errorf("%d records, %d x1; want 5 and 1", n, x1)
+	}
+}

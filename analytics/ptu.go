@@ -118,7 +118,7 @@ func ptuMinutes(ctx context.Context, db *DB, prices *pricing.Pricing, opts PTUPl
 	var i int
 	for rows.Next() {
 		var model string
-		var minute time.Time
+		var minute int64
 		var u minuteUse
 		if err := rows.Scan(&model, &minute, &u.uncached, &u.cached, &u.output, &u.requests); err != nil {
 			return nil, fmt.Errorf("ptu plan: %w", err)
@@ -276,22 +276,35 @@ func roundUpInt(v, unit int) int {
 // quantiles returns p50, p95, p99 (linear interpolation, as DuckDB's
 // quantile_cont), max and mean of xs.
 func quantiles(xs []float64) (p50, p95, p99, mx, mean float64) {
-	if len(xs) == 0 {
+	return quantilesPadded(xs, 0)
+}
+
+// quantilesPadded is quantiles of xs together with zeros more zero values
+// (the empty minutes of a zero-filled series), without materialising them.
+func quantilesPadded(xs []float64, zeros int) (p50, p95, p99, mx, mean float64) {
+	n := len(xs) + zeros
+	if n == 0 {
 		return
 	}
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
-	q := func(f float64) float64 {
-		pos := f * float64(len(s)-1)
-		i := int(pos)
-		if i+1 >= len(s) {
-			return s[len(s)-1]
+	at := func(i int) float64 {
+		if i < zeros {
+			return 0
 		}
-		return s[i] + (pos-float64(i))*(s[i+1]-s[i])
+		return s[i-zeros]
+	}
+	q := func(f float64) float64 {
+		pos := f * float64(n-1)
+		i := int(pos)
+		if i+1 >= n {
+			return at(n - 1)
+		}
+		return at(i) + (pos-float64(i))*(at(i+1)-at(i))
 	}
 	var sum float64
 	for _, x := range s {
 		sum += x
 	}
-	return q(0.5), q(0.95), q(0.99), s[len(s)-1], sum / float64(len(s))
+	return q(0.5), q(0.95), q(0.99), at(n - 1), sum / float64(n)
 }

@@ -93,75 +93,121 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 	if opts.Unit <= 0 {
 		opts.Unit = 1000
 	}
-	stats, minutes, err := consumerStats(ctx, db, opts)
+	keys, err := consumerKeys(ctx, db, opts)
 	if err != nil {
 		return nil, err
 	}
-	events, err := loadEvents(ctx, db, opts)
+	events, err := loadEvents(ctx, db, opts, keys)
 	if err != nil {
 		return nil, err
 	}
-	rec := &Recommendation{By: opts.By, TargetThrottle: opts.TargetThrottle, Consumers: stats, Minutes: minutes}
-	parallel(len(stats), func(i int) {
+	rec := &Recommendation{By: opts.By, TargetThrottle: opts.TargetThrottle, Consumers: keys.consumers}
+	if len(keys.consumers) > 0 {
+		rec.Minutes = keys.hi - keys.lo + 1
+	}
+	parallel(len(rec.Consumers), func(i int) {
 		c := &rec.Consumers[i]
-		sizeLimit(c, events[c.Key], opts)
+		ev := events[i]
+		slices.SortStableFunc(ev, func(a, b event) int { return cmp.Compare(a.atUS, b.atUS) })
+		minuteStats(c, ev, rec.Minutes)
+		sizeLimit(c, ev, opts)
 	})
 	rec.tiers(opts)
 	return rec, nil
 }
 
-// consumerStats reads each consumer's per-minute statistics and the
-// length of the zero-filled range.
-func consumerStats(ctx context.Context, db *DB, opts RecommendOptions) ([]ConsumerRecommendation, int64, error) {
-	rows, err := db.db.QueryContext(ctx, query("consumer_minutes.sql"),
-		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
-	if err != nil {
-		return nil, 0, fmt.Errorf("recommend: consumer stats: %w", err)
-	}
-	defer rows.Close()
-	var out []ConsumerRecommendation
-	var minutes int64
-	for rows.Next() {
-		var c ConsumerRecommendation
-		if err := rows.Scan(&c.Key, &c.Team, &c.Product, &c.CurrentLimitTPM, &c.Requests, &c.Tokens, &minutes,
-			&c.P50, &c.P95, &c.P99, &c.Max, &c.Mean); err != nil {
-			return nil, 0, fmt.Errorf("recommend: consumer stats: %w", err)
-		}
-		if c.Mean > 0 {
-			c.Burstiness = c.Max / c.Mean
-		}
-		out = append(out, c)
-	}
-	return out, minutes, rows.Err()
+// consumerSet is the consumers of a recommendation and their shared range
+// of Unix minutes [lo, hi].
+type consumerSet struct {
+	consumers []ConsumerRecommendation
+	index     map[uint64]int // key hash → index in consumers
+	lo, hi    int64
 }
 
-// loadEvents reads every consumer's demand events in time order.
-func loadEvents(ctx context.Context, db *DB, opts RecommendOptions) (map[string][]event, error) {
+func consumerKeys(ctx context.Context, db *DB, opts RecommendOptions) (*consumerSet, error) {
+	rows, err := db.db.QueryContext(ctx, query("consumer_keys.sql"),
+		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
+	if err != nil {
+		return nil, fmt.Errorf("recommend: consumers: %w", err)
+	}
+	defer rows.Close()
+	set := &consumerSet{index: map[uint64]int{}}
+	for rows.Next() {
+		var c ConsumerRecommendation
+		var h uint64
+		if err := rows.Scan(&c.Key, &h, &c.Team, &c.Product, &c.CurrentLimitTPM, &set.lo, &set.hi); err != nil {
+			return nil, fmt.Errorf("recommend: consumers: %w", err)
+		}
+		if _, dup := set.index[h]; dup {
+			return nil, fmt.Errorf("recommend: two consumer keys share the hash %x", h)
+		}
+		set.index[h] = len(set.consumers)
+		set.consumers = append(set.consumers, c)
+	}
+	return set, rows.Err()
+}
+
+// loadEvents reads every consumer's demand events (in table order).
+func loadEvents(ctx context.Context, db *DB, opts RecommendOptions, keys *consumerSet) ([][]event, error) {
 	rows, err := db.db.QueryContext(ctx, query("replay_events.sql"),
 		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
 	if err != nil {
 		return nil, fmt.Errorf("recommend: events: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]event{}
-	var key, prev string
-	var cur []event
+	out := make([][]event, len(keys.consumers))
 	for rows.Next() {
+		var h uint64
 		var e event
-		if err := rows.Scan(&key, &e.atUS, &e.tokens); err != nil {
+		if err := rows.Scan(&h, &e.atUS, &e.tokens); err != nil {
 			return nil, fmt.Errorf("recommend: events: %w", err)
 		}
-		if key != prev && cur != nil {
-			out[prev] = cur
-			cur = nil
+		i, ok := keys.index[h]
+		if !ok {
+			return nil, fmt.Errorf("recommend: events: unknown consumer hash %x", h)
 		}
-		prev = key
-		cur = append(cur, e)
-	}
-	if cur != nil {
-		out[prev] = cur
+		out[i] = append(out[i], e)
 	}
 	return out, rows.Err()
+}
+
+// minuteStats fills the consumer's request and token counts and its
+// per-minute demand statistics over the zero-filled range of minutes (the
+// minutes without demand count as zeros). Events must be in time order.
+func minuteStats(c *ConsumerRecommendation, events []event, minutes int64) {
+	var sums []float64
+	var cur int64
+	curMinute, started := int64(0), false
+	for _, e := range events {
+		c.Requests++
+		c.Tokens += e.tokens
+		m := floorDiv(e.atUS, 60_000_000)
+		if started && m != curMinute {
+			sums = append(sums, float64(cur))
+			cur = 0
+		}
+		curMinute, started = m, true
+		cur += e.tokens
+	}
+	if started {
+		sums = append(sums, float64(cur))
+	}
+	c.P50, c.P95, c.P99, c.Max, _ = quantilesPadded(sums, max(int(minutes)-len(sums), 0))
+	if minutes > 0 {
+		c.Mean = float64(c.Tokens) / float64(minutes)
+	}
+	if c.Mean > 0 {
+		c.Burstiness = c.Max / c.Mean
+	}
+}
+
+// floorDiv is a / b rounded toward minus infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // parallel calls f(0..n-1) on GOMAXPROCS goroutines.
@@ -200,7 +246,7 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 	run := func(l int64) ReplayResult {
 		r, ok := cache[l]
 		if !ok {
-			r = replay(events, l)
+			r = replayAbovePeak(events, l, c.PeakWindowTPM)
 			cache[l] = r
 		}
 		return r
@@ -218,9 +264,8 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 	}
 	c.RecommendedTPM = hi
 	c.AtRecommended = run(hi)
-	for _, v := range []float64{c.P50, c.P95, c.P99, c.Max} {
-		run(roundUp(int64(math.Ceil(v)), unit))
-	}
+	run(roundUp(int64(math.Ceil(c.P95)), unit))
+	run(roundUp(int64(math.Ceil(c.P99)), unit))
 	for _, f := range []float64{0.5, 0.75, 1.25, 1.5, 2} {
 		run(roundUp(int64(f*float64(hi)), unit))
 	}

@@ -54,12 +54,13 @@ func TestRecommend(t *testing.T) {
 		curve[p.LimitTPM] = fmt.Sprintf("%d/%d %d/%d", p.ThrottledRequests, p.Requests, p.ThrottledTokens, p.Tokens)
 	}
 	for limit, want := range map[int64]string{
-		200:  "3/6 1500/2400", // p50
+		1100: "1/6 500/2400",  // the bisection's first step
 		800:  "2/6 1000/2400", // ½ × 1600
 		1200: "1/6 500/2400",  // ¾ × 1600
 		1600: "0/6 0/2400",    // recommended
 		1800: "0/6 0/2400",    // p95 rounded up
-		3200: "0/6 0/2400",    // 2 × 1600
+		2000: "0/6 0/2400",    // p99 rounded up
+		3200: "0/6 0/2400",    // 2 × 1600, above the peak: not simulated
 	} {
 		if curve[limit] != want {
 			t.Errorf("curve at %d = %q, want %q", limit, curve[limit], want)

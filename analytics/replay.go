@@ -71,3 +71,18 @@ func peakWindow(events []event) int64 {
 	}
 	return peak
 }
+
+// replayAbovePeak is replay, answered without simulation when the limit is
+// above the peak 60 s window: when a request arrives the window holds at
+// most peak minus its own tokens, less than the limit, so every request
+// passes.
+func replayAbovePeak(events []event, limit, peak int64) ReplayResult {
+	if limit <= peak {
+		return replay(events, limit)
+	}
+	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
+	for _, e := range events {
+		res.Tokens += e.tokens
+	}
+	return res
+}

@@ -1,10 +1,11 @@
 -- Insert the records of aiload JSONL files ($1: a path or glob) that are not
 -- already present. Every schema version is read with one explicit schema:
 -- fields a version lacks are NULL, fields a reader does not know are ignored.
--- Dedupe on request_id: against the table (anti join) and within the input
--- (DISTINCT ON keeps one record per request id).
+-- Dedupe on request_id against the table (anti join); duplicates within the
+-- input are removed afterwards by dedupe_new.sql, which is cheaper than a
+-- DISTINCT ON over every column when (as usual) there are none.
 INSERT INTO records
-SELECT DISTINCT ON (j.request_id) j.*
+SELECT j.*
 FROM read_json($1,
     format = 'newline_delimited',
     columns = {

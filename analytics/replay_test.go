@@ -1,0 +1,30 @@
+package analytics
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// A limit above the peak 60 s window throttles nothing, so the shortcut
+// must agree with a full replay for every such limit.
+func TestReplayAbovePeakAgrees(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := 0; trial < 20; trial++ {
+		ev := make([]event, 500)
+		at := int64(0)
+		for i := range ev {
+			at += int64(rng.ExpFloat64() * 2e6)
+			if rng.IntN(10) == 0 {
+				at -= at % 1e6 // some events share an instant
+			}
+			ev[i] = event{atUS: at, tokens: int64(rng.IntN(3000))}
+		}
+		peak := peakWindow(ev)
+		for _, l := range []int64{peak + 1, peak + 1000, 2 * peak} {
+			if got, want := replayAbovePeak(ev, l, peak), replay(ev, l); got != want {
+				t.Fatalf("trial %d, limit %d (peak %d): shortcut %+v, replay %+v", trial, l, peak, got, want)
+			}
+		}
+	}
+}
