@@ -127,3 +127,31 @@ func runOpts(o Options) (*Result, error) {
 	o.Drain = 10 * time.Second
 	return Run(t0(), o)
 }
+
+// TestStreamingTTFT streams from the mock (100 ms to the first token, then
+// 5 ms a token, 40 tokens): TTFT is the first content token, well before
+// the end, and the usage chunk gives the token counts.
+func TestStreamingTTFT(t *testing.T) {
+	t.Parallel()
+	mock := mockllm.New(mockllm.Config{Seed: 1, FirstTokenDelay: 100 * time.Millisecond, PerTokenDelay: 5 * time.Millisecond, MinFraction: 1})
+	url := start(t, mock)
+	p := persona(KindChat, func(p *Persona) {
+		p.Rate, p.Stream = 5, true
+		p.CompletionTokens = Dist{Kind: DistFixed, Value: 40}
+	})
+	res, err := runOpts(Options{Scenario: "stream", Duration: 2 * time.Second, Seed: 1, Model: "gpt-4o-mini",
+		Target: Target{URL: url, API: "openai"}, Personas: []Persona{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Personas[0]
+	if s.OK == 0 || s.CompletionTokens != 40*s.OK || s.PromptTokens == 0 {
+		t.Fatalf("%d ok, %d completion and %d prompt tokens; want 40 completion tokens each, from the usage chunk", s.OK, s.CompletionTokens, s.PromptTokens)
+	}
+	if s.TTFT.P50 < 130 || s.TTFT.P50 > 250 || s.Latency.P50 < 290 {
+		t.Fatalf("TTFT p50 %.0f ms, latency p50 %.0f ms; want ≈140 (first 8-token chunk) and ≈300", s.TTFT.P50, s.Latency.P50)
+	}
+	if s.OutputTokensPerSec < 100 || s.OutputTokensPerSec > 260 {
+		t.Fatalf("output %.0f tokens/s after the first token; want about 200 (5 ms a token)", s.OutputTokensPerSec)
+	}
+}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -67,7 +69,12 @@ func newTransport(laddr string, maxConns int) *http.Transport {
 // do sends one attempt and fills a's status and timings.
 func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
 	r := reply{remaining: -1, limit: -1}
-	body, _ := json.Marshal(map[string]any{"model": c.model, "messages": msgs, "max_tokens": maxTokens, "user": c.userID})
+	req := map[string]any{"model": c.model, "messages": msgs, "max_tokens": maxTokens, "user": c.userID}
+	if c.p.Stream {
+		req["stream"] = true
+		req["stream_options"] = map[string]any{"include_usage": true}
+	}
+	body, _ := json.Marshal(req)
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Target.Timeout.D())
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model), bytes.NewReader(body))
@@ -108,6 +115,17 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 		return r
 	}
 	a.ttft = time.Since(a.sent)
+	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		err = readStream(resp.Body, a, &r)
+		resp.Body.Close()
+		a.latency = time.Since(a.sent)
+		if err == nil {
+			a.status = resp.StatusCode
+		}
+		r.remaining = headerInt(resp.Header, HeaderRemainingTokens)
+		r.limit = headerInt(resp.Header, HeaderLimitTokens)
+		return r
+	}
 	data, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	a.latency = time.Since(a.sent)
@@ -140,6 +158,60 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 		}
 	}
 	return r
+}
+
+// readStream reads a server-sent-events chat completion: the time to the
+// first content token becomes the attempt's TTFT, the content is gathered
+// and the usage chunk (stream_options.include_usage) gives the token counts;
+// without one, completion tokens are estimated from the words received.
+func readStream(body io.Reader, a *attempt, r *reply) error {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	var content strings.Builder
+	first := true
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data:")
+		if !ok {
+			continue
+		}
+		data = strings.TrimSpace(data)
+		if data == "[DONE]" {
+			break
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+			Usage *usage `json:"usage"`
+		}
+		if json.Unmarshal([]byte(data), &chunk) != nil {
+			continue
+		}
+		for _, ch := range chunk.Choices {
+			if ch.Delta.Content != "" && first {
+				first = false
+				a.ttft = time.Since(a.sent)
+			}
+			content.WriteString(ch.Delta.Content)
+		}
+		if chunk.Usage != nil {
+			a.usage = *chunk.Usage
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read stream: %w", err)
+	}
+	// read to the end, as SDKs do: the server finishes its response and
+	// the connection is reused rather than torn down
+	_, _ = io.Copy(io.Discard, body)
+	r.content = content.String()
+	if a.usage.CompletionTokens == 0 {
+		a.usage.CompletionTokens = int64(len(strings.Fields(r.content)))
+	}
+	a.streamed = true
+	return nil
 }
 
 func headerInt(h http.Header, name string) int64 {

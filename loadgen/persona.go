@@ -78,6 +78,9 @@ type Persona struct {
 	Count int `yaml:"count" json:"count"`
 	// Model overrides the scenario's model.
 	Model string `yaml:"model" json:"model,omitempty"`
+	// Stream asks for server-sent events (stream_options.include_usage),
+	// which makes TTFT the time to the first content token.
+	Stream bool `yaml:"stream" json:"stream,omitempty"`
 
 	// Rate is, per user: conversations (chat, nat), pipelines (agent) or,
 	// for a batch, the job's request rate.

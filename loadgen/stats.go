@@ -87,16 +87,18 @@ type Stats struct {
 	Goodput          int64 `json:"goodput"`
 	PromptTokens     int64 `json:"prompt_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`
-	// OutputTokensPerSec is the mean of completion tokens / attempt latency
-	// over successful attempts.
+	// OutputTokensPerSec is the mean over successful attempts of completion
+	// tokens per second of generation: after the first token when streamed,
+	// over the whole attempt otherwise.
 	OutputTokensPerSec float64 `json:"output_tokens_per_sec"`
 	// Latency is per attempt, from the actual send to the end of the body.
 	Latency Percentiles `json:"latency_ms"`
 	// LatencyCorrected is per attempt, from its intended send time to the
 	// end of the body (corrected for coordinated omission, as wrk2 does).
 	LatencyCorrected Percentiles `json:"latency_corrected_ms"`
-	// TTFT is per successful attempt, from the actual send to the response
-	// headers (for non-streamed answers this is the whole generation).
+	// TTFT is per successful attempt, from the actual send to the first
+	// content token when streamed, to the response headers otherwise (for a
+	// non-streamed answer that is the whole generation).
 	TTFT Percentiles `json:"ttft_ms"`
 	// EndToEnd is per request, from the intended start of the first attempt
 	// to the last answer, retries and waits included.
@@ -179,6 +181,7 @@ type attempt struct {
 	status         int // 0 on transport error
 	ttft, latency  time.Duration
 	retryAfter     bool
+	streamed       bool // TTFT is the first content token, not the headers
 	usage          usage
 }
 
@@ -214,8 +217,12 @@ func (c *collector) done(a *attempt) {
 		c.s.PromptTokens += a.usage.PromptTokens
 		c.s.CompletionTokens += a.usage.CompletionTokens
 		recordDur(c.ttft, a.ttft)
-		if a.latency > 0 {
-			c.tps += float64(a.usage.CompletionTokens) / a.latency.Seconds()
+		gen := a.latency
+		if a.streamed && a.ttft < a.latency {
+			gen = a.latency - a.ttft // tokens after the first, as streamed
+		}
+		if gen > 0 {
+			c.tps += float64(a.usage.CompletionTokens) / gen.Seconds()
 		}
 	case a.status == 429:
 		c.s.Throttled++

@@ -4,11 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aiload/aiload/gateway/mockllm"
 )
 
 // runScenario runs a scenario file shortened to d and checks that every
@@ -91,8 +96,8 @@ func TestNATScenario(t *testing.T) {
 	})
 }
 
-// TestChatScenario runs the chat example: multi-turn conversations whose
-// prompts grow, over two subscriptions.
+// TestChatScenario runs the chat example: streamed multi-turn
+// conversations whose prompts grow, over two subscriptions.
 func TestChatScenario(t *testing.T) {
 	t.Parallel()
 	res := runScenario(t, "../scenarios/chat.yaml", 10*time.Second)
@@ -104,6 +109,11 @@ func TestChatScenario(t *testing.T) {
 	p := res.Load.Personas[0]
 	if p.OK == 0 || p.Goodput == 0 || p.Goodput > p.OK {
 		t.Fatalf("chat: %d ok, goodput %d", p.OK, p.Goodput)
+	}
+	// the streamed answers the callers read to the end are ok records too
+	ok := queryMap(t, db, `SELECT 'ok', count(*) FILTER (WHERE outcome = 'ok' AND stream) FROM records`)
+	if ok["ok"][0] != p.OK {
+		t.Fatalf("%d streamed ok records, callers saw %d ok", ok["ok"][0], p.OK)
 	}
 }
 
@@ -154,5 +164,57 @@ func TestMixedDayScenario(t *testing.T) {
 	ips := queryMap(t, db, `SELECT 'office', count(DISTINCT client_ip) FROM records WHERE persona = 'office-users'`)
 	if ips["office"][0] != 4 {
 		t.Errorf("office users came from %d addresses, want 4", ips["office"][0])
+	}
+}
+
+// TestExternalTarget points a scenario at an external endpoint (here an
+// Azure-OpenAI-shaped server on loopback that wants a bearer token and an
+// api-version): no embedded gateway starts, requests carry the scenario's
+// key, token and api-version, and summary.json still reports the callers.
+func TestExternalTarget(t *testing.T) {
+	t.Parallel()
+	mock := mockllm.New(mockllm.Config{Seed: 1})
+	var bad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-123" || r.Header.Get("api-key") != "key-9" ||
+			r.URL.Query().Get("api-version") != "2025-01-01-preview" || !strings.HasPrefix(r.URL.Path, "/openai/deployments/my-dep/") {
+			bad.Add(1)
+			http.Error(w, "unexpected request", http.StatusUnauthorized)
+			return
+		}
+		mock.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "ext.yaml")
+	src := `name: ext
+duration: 2s
+model: my-dep
+target:
+  url: ` + srv.URL + `
+  api_version: 2025-01-01-preview
+  key_header: api-key
+  bearer_token: tok-123
+personas:
+  - {name: p, key: key-9, rate: 20/s, arrival: constant, prompt_tokens: 50, completion_tokens: 20}
+`
+	if err := os.WriteFile(sc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc, OutDir: dir}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	p := res.Load.Personas[0]
+	if bad.Load() != 0 || p.OK < 35 || p.OK != p.Sent {
+		t.Fatalf("%d requests refused by the target, %d ok of %d sent", bad.Load(), p.OK, p.Sent)
+	}
+	if res.Records != 0 {
+		t.Fatalf("%d gateway records for an external target", res.Records)
+	}
+	var sf SummaryFile
+	b, _ := os.ReadFile(res.SummaryJSON)
+	if err := json.Unmarshal(b, &sf); err != nil || sf.Target != srv.URL || sf.Total.OK != p.OK {
+		t.Fatalf("summary.json target %q total ok %d (%v)", sf.Target, sf.Total.OK, err)
 	}
 }
