@@ -198,13 +198,21 @@ func (g *Gateway) readRequest(x *exchange) bool {
 	return true
 }
 
+// imageTokens is what an estimate counts per image part: API Management
+// "over-counts each image as a maximum count of 1200 tokens" when it
+// estimates.
+const imageTokens = 1200
+
 // estimatePrompt counts the prompt tokens with the model's BPE encoding
-// (unknown models: o200k_base); if the tokenizer fails, a quarter of the
-// body's bytes.
+// (unknown models: o200k_base) plus imageTokens per image; if the
+// tokenizer fails, a quarter of the body's bytes.
 func (g *Gateway) estimatePrompt(x *exchange) int64 {
 	n, err := g.counter.Prompt(x.rec.Model, x.req.Messages)
 	if err != nil {
 		return int64(len(x.body) / 4)
+	}
+	for _, m := range x.req.Messages {
+		n += int64(m.Images()) * imageTokens
 	}
 	return n
 }

@@ -1,12 +1,19 @@
 package gateway_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
+
+	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/record"
 )
 
@@ -50,6 +57,14 @@ func TestConformance(t *testing.T) {
 		{"503 when every backend is open", allOpen},
 		// llm-emit-token-metric dimensions go into record dims.
 		{"token metric dimensions", dimensions},
+		// estimate-prompt-tokens=true: the estimated prompt must fit at
+		// admission; images count 1200 tokens each in the estimate.
+		{"estimate-prompt-tokens refuses what does not fit", estimatePrompt},
+		// A counter store that fails: 503 with Retry-After, nothing admitted
+		// unchecked.
+		{"counter store failure", storeFailure},
+		// Unknown routes get an OpenAI-style 404.
+		{"unknown route", unknownRoute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -428,5 +443,70 @@ subscriptions: [{id: s1, key: k1, product: p, team: t, metadata: {cost_center: c
 	}
 	if r.UserID != "alice" {
 		t.Errorf("user_id = %q, want alice", r.UserID)
+	}
+}
+
+func estimatePrompt(t *testing.T) {
+	be := newSpy(t, 20)
+	e := start(t, `
+products: [{name: p, token_limits: [{tokens_per_minute: 1000, estimate_prompt_tokens: true}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, be.srv.URL, nil)
+	image := `{"model":"gpt-4o","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}`
+	a := post(t, e.url, chatPath, "k1", image, nil)
+	if r := e.sink.last(t); a.status != 429 || r.PromptTokens < 1200 || !r.TokensEstimated {
+		t.Fatalf("image prompt estimated at %d tokens against 1000 TPM: status %d, want 429", r.PromptTokens, a.status)
+	}
+	if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != 200 {
+		t.Fatalf("small prompt: %d", a.status)
+	}
+	if be.hits.Load() != 1 {
+		t.Fatalf("backend saw %d requests, want 1", be.hits.Load())
+	}
+}
+
+// failingStore is a store.Store whose operations fail.
+type failingStore struct{}
+
+func (failingStore) Reserve(context.Context, time.Time, []store.Check) (store.Verdict, error) {
+	return store.Verdict{}, errors.New("connection refused")
+}
+
+func (failingStore) Settle(context.Context, time.Time, time.Time, []store.Check, int64) ([]int64, error) {
+	return nil, errors.New("connection refused")
+}
+
+var _ store.Store = failingStore{}
+
+func storeFailure(t *testing.T) {
+	be := newSpy(t, 20)
+	var cfg gateway.Config
+	if err := yaml.Unmarshal([]byte(`
+products: [{name: p, tokens_per_minute: 1000}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	gw, err := gateway.New(cfg, be.srv.URL, gateway.Options{Sink: s, Store: failingStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	a := post(t, srv.URL, chatPath, "k1", chatBody(5), nil)
+	if a.status != 503 || a.header.Get("Retry-After") != "1" || a.errorCode(t) != "counter_store_unavailable" || be.hits.Load() != 0 {
+		t.Fatalf("status %d Retry-After %q, backend hits %d; want 503, 1, none", a.status, a.header.Get("Retry-After"), be.hits.Load())
+	}
+}
+
+func unknownRoute(t *testing.T) {
+	e := start(t, `
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "http://127.0.0.1:9", nil)
+	a := post(t, e.url, "/v1/embeddings", "k1", `{}`, nil)
+	if a.status != 404 || a.errorCode(t) != "not_found" {
+		t.Fatalf("status %d body %s", a.status, a.body)
 	}
 }

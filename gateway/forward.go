@@ -209,6 +209,9 @@ func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart t
 		return
 	}
 	x.rec.Status, x.rec.Outcome = resp.StatusCode, outcomeOf(resp.StatusCode)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		x.rec.RetryAfterMS = retryAfter(resp.Header).Milliseconds()
+	}
 	var used int64
 	if resp.StatusCode == http.StatusOK {
 		var cr chat.Response

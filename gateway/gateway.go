@@ -104,6 +104,10 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	g.mux.HandleFunc("POST /v1/chat/completions", g.handleChat)
 	g.mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", g.handleChat)
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		chat.WriteError(w, http.StatusNotFound, "invalid_request_error", "not_found",
+			fmt.Sprintf("Unknown route %s %s: this gateway serves POST /v1/chat/completions and POST /openai/deployments/{deployment}/chat/completions.", r.Method, r.URL.Path))
+	})
 	return g, nil
 }
 

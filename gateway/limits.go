@@ -132,7 +132,12 @@ func (g *Gateway) admit(x *exchange) *admission {
 	a.at = now
 	v, err := g.store.Reserve(x.r.Context(), now, a.checks)
 	if err != nil {
-		g.reject(x, http.StatusInternalServerError, record.OutcomeBackendError, "server_error", "counter_store", "token counter store: "+err.Error())
+		// Limits cannot be checked: refuse rather than admit unchecked (a
+		// store may choose to fail open itself).
+		x.w.Header().Set("Retry-After", "1")
+		x.rec.RetryAfterMS = 1000
+		g.reject(x, http.StatusServiceUnavailable, record.OutcomeBackendError, "server_error", "counter_store_unavailable",
+			"Token limits cannot be checked right now: "+err.Error())
 		return nil
 	}
 	a.remaining = v.Remaining

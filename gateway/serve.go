@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/record"
 )
 
@@ -30,6 +31,9 @@ type ServeOptions struct {
 	// Ready, when set, is called with both listeners' addresses once they
 	// accept connections.
 	Ready func(api, admin string)
+	// Store holds the token counters (default: in memory, this instance
+	// only); a shared store lets several instances enforce one limit.
+	Store store.Store
 	// Observe, when set, is called with the loaded config before serving:
 	// records also go to the sink it returns (if not nil), and the handler it
 	// returns (if not nil) serves the admin listener's other paths.
@@ -67,7 +71,7 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 			})
 		}
 	}
-	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID})
+	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID, Store: opts.Store})
 	if err != nil {
 		log.Close()
 		return err

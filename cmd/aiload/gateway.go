@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/store/redisstore"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
 )
@@ -23,6 +24,7 @@ func newGatewayCmd(stderr io.Writer) *cobra.Command {
 
 func newGatewayServeCmd(stderr io.Writer) *cobra.Command {
 	var opts gateway.ServeOptions
+	var redisURL, failMode string
 	cmd := &cobra.Command{
 		Use:   "serve --config gateway.yaml",
 		Short: "Serve the gateway in front of real OpenAI-compatible backends",
@@ -35,6 +37,7 @@ listener (loopback by default). Ctrl-C drains in-flight requests and flushes
 the log. See docs/gateway.md for the config reference.`,
 		Example: `  aiload gateway serve --config gateway.yaml
   aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl
+  aiload gateway serve --config gateway.yaml --redis redis://10.0.0.5:6379/0   # several instances, one limit
   aiload dash --gateway http://127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,6 +45,14 @@ the log. See docs/gateway.md for the config reference.`,
 				return usageError{errors.New("--config is required")}
 			}
 			opts.Observe = dashboardTally
+			if redisURL != "" {
+				st, err := redisstore.Open(redisURL, redisstore.Options{FailMode: redisstore.FailMode(failMode)})
+				if err != nil {
+					return usageError{err}
+				}
+				defer st.Close()
+				opts.Store = st
+			}
 			err := gateway.Serve(cmd.Context(), opts, stderr)
 			var ce *gateway.ConfigError
 			if errors.As(err, &ce) {
@@ -56,6 +67,8 @@ the log. See docs/gateway.md for the config reference.`,
 	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics, /healthz and /admin/snapshot")
 	f.StringVar(&opts.Log, "log", "tokens.jsonl", "JSONL file the token-metric records are appended to")
 	f.StringVar(&opts.RunID, "run-id", "", "run id written into every record")
+	f.StringVar(&redisURL, "redis", "", "share token counters with other instances through Redis (redis://host:port/db)")
+	f.StringVar(&failMode, "redis-fail-mode", string(redisstore.FailClosed), "while Redis is unreachable: fail_closed (503) or fail_open (admit unchecked)")
 	return cmd
 }
 

@@ -44,6 +44,26 @@ func (m Message) Text() string {
 	return out
 }
 
+// Images returns how many image parts an array content holds.
+func (m Message) Images() int {
+	if len(m.Content) == 0 || m.Content[0] != '[' {
+		return 0
+	}
+	var parts []struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(m.Content, &parts); err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range parts {
+		if p.Type == "image_url" || p.Type == "input_image" {
+			n++
+		}
+	}
+	return n
+}
+
 // StreamOptions are the stream_options of a request.
 type StreamOptions struct {
 	IncludeUsage bool `json:"include_usage"`
