@@ -171,6 +171,9 @@ func chartNames(r Report) (teams, plans []string) {
 // share one "other" bar.
 func CostByTeamChart(lines []Line, currency string) (*Chart, error) {
 	totals := TeamTotals(lines)
+	if len(totals) == 0 {
+		totals = []TeamTotal{{Team: "(no charges)", ByType: map[CostType]Money{}}}
+	}
 	if len(totals) > maxBars {
 		other := TeamTotal{Team: fmt.Sprintf("%d other teams", len(totals)-maxBars+1), ByType: map[CostType]Money{}}
 		for _, t := range totals[maxBars-1:] {

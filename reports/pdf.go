@@ -51,8 +51,9 @@ const (
 	rowH           = 5.6
 	tocRowsPerPage = 38
 	sumRowsPerPage = 40
-	maxModelRows   = 8 // tokens-by-model rows on a team page
-	maxRecRows     = 5 // recommendation rows on a team page
+	maxModelRows   = 8          // tokens-by-model rows on a team page
+	maxRecRows     = 5          // recommendation rows on a team page
+	footerY        = pageH - 16 // content ends above the footer
 	maxChargeRows  = 12
 )
 
@@ -83,6 +84,9 @@ func WritePDF(w io.Writer, r Report, opts PDFOptions) error {
 	d.render()
 	if err := d.f.Error(); err != nil {
 		return fmt.Errorf("write pdf: %w", err)
+	}
+	if len(d.overflow) > 0 {
+		return fmt.Errorf("write pdf: content runs into the footer on pages %v", d.overflow)
 	}
 	if d.f.PageNo() != d.plan.total {
 		return fmt.Errorf("write pdf: laid out %d pages, planned %d", d.f.PageNo(), d.plan.total)
@@ -175,7 +179,10 @@ type doc struct {
 	teamChart map[string]string
 	planChart []string
 	plan      pagePlan
-	toc       []tocEntry
+	// overflow lists pages whose content ran into the footer (a layout
+	// defect: WritePDF fails rather than print it).
+	overflow []int
+	toc      []tocEntry
 }
 
 func newDoc(r Report, opts PDFOptions, charts []*Chart, pngs [][]byte) *doc {
@@ -286,6 +293,9 @@ func (d *doc) header() {
 
 func (d *doc) footer() {
 	f := d.f
+	if f.GetY() > footerY+0.5 {
+		d.overflow = append(d.overflow, f.PageNo())
+	}
 	f.SetFont("sans", "", 8)
 	f.SetTextColor(110, 110, 110)
 	f.SetXY(marginX, pageH-12)
@@ -318,13 +328,20 @@ func (d *doc) fit(s string, width float64) string {
 
 func (d *doc) money(m Money) string { return m.Display(d.r.Currency) }
 
-func (d *doc) image(name string, w float64) {
+func (d *doc) image(name string, w float64) { d.imageFit(name, w, pageH) }
+
+// imageFit places a chart centred at the current position, w wide, or
+// narrower when its height would exceed maxH.
+func (d *doc) imageFit(name string, w, maxH float64) {
 	if _, ok := d.charts[name]; !ok {
 		return
 	}
 	y := d.f.GetY()
 	info := d.f.GetImageInfo(name)
 	h := w * info.Height() / info.Width()
+	if h > maxH {
+		h, w = maxH, maxH*info.Width()/info.Height()
+	}
 	d.f.ImageOptions(name, marginX+(contentW-w)/2, y, w, h, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 	d.f.SetY(y + h + 3)
 }

@@ -185,7 +185,12 @@ func (d *doc) teamPage(team string) {
 		d.text(9, "No traffic was recorded for this team in the period (for example an idle-capacity line).")
 		return
 	}
-	d.image(d.teamChart[team], contentW)
+	// The chart takes what the activity line and recommendations leave.
+	below := 8 + 6 + 5.0
+	if n := min(len(a.Recommendations), maxRecRows); n > 0 {
+		below = 8 + 6 + rowH*float64(n+1) + 3 + 4.2*float64(n)
+	}
+	d.imageFit(d.teamChart[team], contentW, footerY-f.GetY()-3-below)
 	f.SetFont("sans", "", 9.5)
 	rate := 0.0
 	if a.Requests > 0 {
@@ -197,8 +202,6 @@ func (d *doc) teamPage(team string) {
 	d.recommendations(a)
 }
 
-// modelRows are a team's tokens and cost per model, the costliest models
-// first, capped at maxModelRows (the rest summed on one row).
 func (d *doc) modelRows(team string) [][]string {
 	type agg struct {
 		model                string
@@ -274,8 +277,9 @@ func (d *doc) recommendations(a TeamActivity) {
 	}
 	d.table([]column{{"Consumer", 70, "L"}, {"Product", 34, "L"}, {"Current TPM", 35, "R"},
 		{"Proposed TPM", 35, "R"}}, rows)
+	f.SetFont("sans", "", 8.5)
 	for _, w := range why {
-		d.text(8.5, w)
+		f.CellFormat(contentW, 4.2, d.fit(w, contentW), "", 1, "L", false, 0, "")
 	}
 }
 
@@ -315,7 +319,11 @@ func (d *doc) capacity() {
 	d.f.SetFont("sans", "B", 10)
 	d.f.CellFormat(contentW, 6, "Recommended plans", "", 1, "L", false, 0, "")
 	var rows [][]string
-	for _, p := range d.r.Plans {
+	for i, p := range d.r.Plans {
+		if i == maxChargeRows {
+			rows = append(rows, []string{fmt.Sprintf("… %d more models (see their pages)", len(d.r.Plans)-i), "", "", "", ""})
+			break
+		}
 		rows = append(rows, []string{p.Model, ptuCount(p.Recommended), ptuCount(p.Cheapest), ptuCount(p.PeakEstimate), d.planCost(p, p.Recommended)})
 	}
 	d.table([]column{{"Model", 44, "L"}, {"Recommended", 30, "R"}, {"Cheapest", 30, "R"}, {"Peak estimate", 30, "R"},
@@ -407,7 +415,8 @@ func (d *doc) methodology() {
 	para("Files", "The same lines are in chargeback.csv (one row per team, model and cost type) and, in the FinOps "+
 		"FOCUS 1.2 format with FOCUS 1.3 split-cost-allocation columns, in the FOCUS CSV. Charts are in charts/ as PNG and SVG.")
 	for i, n := range m.Notes {
-		if i == 8 {
+		if d.f.GetY() > footerY-12 {
+			d.text(9.5, fmt.Sprintf("… and %d more notes.", len(m.Notes)-i))
 			break
 		}
 		d.text(9.5, "• "+n)

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -196,5 +197,48 @@ func TestCreationTime(t *testing.T) {
 		if (err != nil) != c.err || !got.Equal(c.want) {
 			t.Errorf("CreationTime(%q) = %v, %v; want %v (error %v)", c.env, got, err, c.want, c.err)
 		}
+	}
+}
+
+// TestPDFCrowdedPagesStayOnTheirPage fills a team page (many models, many
+// consumers, long explanations and names), the capacity page and the
+// methodology page to their caps: WritePDF fails if content would run into
+// the footer or add pages the contents did not plan.
+func TestPDFCrowdedPagesStayOnTheirPage(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	long := strings.Repeat("a very long explanation of why this limit is right ", 6)
+	team := "support"
+	for i := range 14 {
+		r.Usage = append(r.Usage, payg(team, fmt.Sprintf("model-%02d-with-a-long-deployment-name", i), PAYGInput, int64(1000*(i+1)), 1))
+		r.Teams[0].Recommendations = append(r.Teams[0].Recommendations, Recommendation{
+			Consumer: fmt.Sprintf("consumer-%02d-%s", i, strings.Repeat("x", 40)), Product: "standard",
+			CurrentTPM: 1000, RecommendedTPM: 2000, Explanation: long})
+	}
+	for i := range 20 {
+		r.Plans = append(r.Plans, samplePlan(fmt.Sprintf("extra-model-%02d", i)))
+		r.Method.Notes = append(r.Method.Notes, long)
+	}
+	var buf bytes.Buffer
+	if err := WritePDF(&buf, r, PDFOptions{Created: fixedTime}); err != nil {
+		t.Fatal(err)
+	}
+	text := poppler(t, "pdftotext", buf.Bytes(), "-layout")
+	for _, want := range []string{"other models", "more consumers", "more notes", "more models"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("crowded report lacks %q", want)
+		}
+	}
+}
+
+func TestPDFEmptyReport(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := WritePDF(&buf, Report{Period: Month(2026, time.November)}, PDFOptions{Created: fixedTime}); err != nil {
+		t.Fatal(err)
+	}
+	text := poppler(t, "pdftotext", buf.Bytes(), "-layout")
+	if !strings.Contains(text, "Total for the period: $0.00 across 0 teams") || !strings.Contains(text, "No provisioned-throughput") {
+		t.Errorf("empty report text:\n%s", text)
 	}
 }
