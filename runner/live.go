@@ -35,6 +35,7 @@ type live struct {
 	phase   dashboard.Phase
 	note    string
 	subTPM  subWindow // client-side tokens per subscription (external targets)
+	brk     breakers
 
 	sendMu sync.Mutex // one sender at a time keeps send from blocking
 }
@@ -47,6 +48,7 @@ func newLive(sc *scenario.Scenario) *live {
 		now:   time.Now,
 		stop:  make(chan struct{}),
 		phase: dashboard.PhaseStarting,
+		brk:   breakers{has: map[string]bool{}, open: map[string]bool{}, trips: map[string]int64{}},
 	}
 	limits := map[string]int64{}
 	for _, p := range sc.Gateway.Products {
@@ -71,9 +73,16 @@ func listPrice(p *pricing.Pricing) dashboard.PriceFunc {
 }
 
 // addBackends shows the gateway's pool, with each embedded mock's PTU
-// capacity.
-func (l *live) addBackends(cfg gateway.Config) {
+// capacity, and follows its breakers through the gateway's metrics.
+func (l *live) addBackends(cfg gateway.Config, gw *gateway.Gateway) {
+	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
 	cfg.Defaults()
+	l.brk.mu.Lock()
+	l.brk.reg = gw.Registry()
+	for _, b := range cfg.Backends {
+		l.brk.has[b.Name] = b.CircuitBreaker != nil
+	}
+	l.brk.mu.Unlock()
 	for _, b := range cfg.Backends {
 		row := dashboard.BackendRow{Name: b.Name, Tier: b.Tier, Priority: b.Priority}
 		if b.Mock != nil && b.URL == "" {
@@ -143,7 +152,11 @@ func (l *live) setPhase(p dashboard.Phase, note string) {
 
 func (l *live) snapshot() dashboard.Snapshot {
 	now := l.now()
+	for _, e := range l.brk.sample(now) {
+		l.tally.AddEvent(e)
+	}
 	s := l.tally.Snapshot(now)
+	l.brk.apply(s.Backends)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.Scenario, s.Total = l.sc.Name, l.sc.Duration.D()

@@ -219,3 +219,26 @@ func ExampleProgressLine() {
 	fmt.Println(ProgressLine(script()[9]))
 	// Output: aiload:    10s/1m0s  sent 120  ok 100  429 20  errors 0  in flight 2  4.0 req/s  2,400 tok/s  $0.0042
 }
+
+// TestPlainLines: the headless progress lines for the scripted run, every
+// 3 s of elapsed time, with the phase lines of a stop.
+func TestPlainLines(t *testing.T) {
+	t.Parallel()
+	ch := make(chan Snapshot, 20)
+	run := script()
+	for _, s := range run {
+		ch <- s
+	}
+	last := run[len(run)-1]
+	for _, p := range []Phase{PhaseDraining, PhaseWriting, PhaseDone} {
+		last.Phase = p
+		ch <- last
+	}
+	close(ch)
+	var b strings.Builder
+	Plain(&b, ch, 3*time.Second)
+	golden(t, "plain-every-3s", b.String())
+	if strings.Contains(b.String(), "\x1b") {
+		t.Errorf("plain lines carry escape sequences")
+	}
+}
