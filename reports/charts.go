@@ -77,7 +77,12 @@ func (c *Chart) png(dpi, extraPx int) ([]byte, error) {
 	}
 	w := c.Width + vg.Length(float64(extraPx)/float64(dpi))*vg.Inch
 	canvas := vgimg.NewWith(vgimg.UseWH(w, c.Height), vgimg.UseDPI(dpi))
+	// The canvas starts white: skip the plot's background fill, a
+	// rasterized full-canvas path that costs as much as the data.
+	bg := c.plot.BackgroundColor
+	c.plot.BackgroundColor = nil
 	c.plot.Draw(draw.New(canvas))
+	c.plot.BackgroundColor = bg
 	var buf bytes.Buffer
 	img, ok := canvas.Image().(*image.RGBA)
 	if !ok {

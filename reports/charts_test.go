@@ -209,3 +209,37 @@ func TestWriteCharts(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodePNGRoundTrips decodes the chart encoder's output with
+// image/png and finds the same pixels, including a sub-image.
+func TestEncodePNGRoundTrips(t *testing.T) {
+	t.Parallel()
+	img := image.NewRGBA(image.Rect(0, 0, 37, 23))
+	for y := range 23 {
+		for x := range 37 {
+			img.Set(x, y, color.RGBA{uint8(x * 7), uint8(y * 11), uint8(x * y), 255})
+		}
+	}
+	for _, src := range []*image.RGBA{img, img.SubImage(image.Rect(5, 3, 30, 20)).(*image.RGBA)} {
+		var buf bytes.Buffer
+		if err := encodePNG(&buf, src); err != nil {
+			t.Fatal(err)
+		}
+		got, err := png.Decode(&buf)
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		b := src.Bounds()
+		if got.Bounds().Dx() != b.Dx() || got.Bounds().Dy() != b.Dy() {
+			t.Fatalf("size %v, want %v", got.Bounds(), b)
+		}
+		for y := range b.Dy() {
+			for x := range b.Dx() {
+				want := src.RGBAAt(b.Min.X+x, b.Min.Y+y)
+				if c := color.RGBAModel.Convert(got.At(x, y)).(color.RGBA); c != want {
+					t.Fatalf("pixel (%d,%d) = %v, want %v", x, y, c, want)
+				}
+			}
+		}
+	}
+}

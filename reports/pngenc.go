@@ -2,17 +2,19 @@ package reports
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
 	"io"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // encodePNG writes an opaque RGBA image as an 8-bit RGB PNG, every row with
 // the "Up" filter, deflated at best speed. Charts are mostly flat colour, so
 // this is several times faster than image/png (which tries every filter on
-// every row) for a file of about the same size.
+// every row) for a file of about the same size. klauspost/compress's zlib
+// deflates about twice as fast as the standard library's at this level.
 func encodePNG(w io.Writer, img *image.RGBA) error {
 	b := img.Bounds()
 	width, height := b.Dx(), b.Dy()
@@ -21,26 +23,33 @@ func encodePNG(w io.Writer, img *image.RGBA) error {
 	binary.BigEndian.PutUint32(hdr[4:], uint32(height))
 	hdr[8], hdr[9] = 8, 2 // 8 bits per sample, truecolour
 	var idat bytes.Buffer
+	idat.Grow(width * height / 8) // charts deflate to well under 1 byte a pixel
 	zw, err := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
 	if err != nil {
 		return err
 	}
-	prev := make([]byte, 3*width)
-	cur := make([]byte, 3*width)
 	row := make([]byte, 1+3*width)
-	row[0] = 2 // filter: Up
+	row[0] = 2 // filter: Up (each byte minus the one above it)
+	var prev []byte
 	for y := range height {
-		pix := img.Pix[(y+b.Min.Y-img.Rect.Min.Y)*img.Stride+(b.Min.X-img.Rect.Min.X)*4:]
-		for x := range width {
-			cur[3*x], cur[3*x+1], cur[3*x+2] = pix[4*x], pix[4*x+1], pix[4*x+2]
-		}
-		for i := range cur {
-			row[1+i] = cur[i] - prev[i]
+		off := (y+b.Min.Y-img.Rect.Min.Y)*img.Stride + (b.Min.X-img.Rect.Min.X)*4
+		pix := img.Pix[off : off+4*width]
+		out := row[1:]
+		if prev == nil {
+			for x := range width {
+				out[3*x], out[3*x+1], out[3*x+2] = pix[4*x], pix[4*x+1], pix[4*x+2]
+			}
+		} else {
+			for x := range width {
+				out[3*x] = pix[4*x] - prev[4*x]
+				out[3*x+1] = pix[4*x+1] - prev[4*x+1]
+				out[3*x+2] = pix[4*x+2] - prev[4*x+2]
+			}
 		}
 		if _, err := zw.Write(row); err != nil {
 			return err
 		}
-		prev, cur = cur, prev
+		prev = pix
 	}
 	if err := zw.Close(); err != nil {
 		return err
