@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +53,12 @@ func probe(b *testing.B, url string, rate float64) (lagP99, sentShare float64) {
 	return s.ScheduleLag.P99, float64(s.Sent) / (rate * d.Seconds())
 }
 
-// searchRate doubles the rate until a probe fails, then bisects.
+// searchRate doubles (or halves) the rate from 500 req/s until the
+// outcome flips, then bisects three times.
 func searchRate(b *testing.B, url string) (best, lagAtBest float64) {
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		b.Logf("load average before the search: %s", strings.TrimSpace(string(la)))
+	}
 	ok := func(rate float64) bool {
 		lag, share := probe(b, url, rate)
 		pass := lag < 2 && share >= 0.98
@@ -63,13 +68,26 @@ func searchRate(b *testing.B, url string) (best, lagAtBest float64) {
 		}
 		return pass
 	}
-	lo, hi := 0.0, 500.0
-	for ok(hi) && hi < 64000 {
-		lo, hi = hi, hi*2
+	lo, hi, rate := 0.0, 0.0, 500.0
+	if ok(rate) {
+		for lo = rate; hi == 0 && rate < 64000; {
+			if rate *= 2; ok(rate) {
+				lo = rate
+			} else {
+				hi = rate
+			}
+		}
+	} else {
+		for hi = rate; lo == 0 && rate > 40; {
+			if rate /= 2; ok(rate) {
+				lo = rate
+			} else {
+				hi = rate
+			}
+		}
 	}
-	for range 3 {
-		mid := (lo + hi) / 2
-		if ok(mid) {
+	for i := 0; i < 3 && lo > 0 && hi > 0; i++ {
+		if mid := (lo + hi) / 2; ok(mid) {
 			lo = mid
 		} else {
 			hi = mid
