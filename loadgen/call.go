@@ -14,6 +14,7 @@ type call struct {
 	sub    SubKey
 	subCol *collector
 	userID string
+	bearer string // the user's own token (user_jwt), else the target's
 	model  string
 	client *http.Client
 	rng    *rand.Rand // the user's (not shared across goroutines)

@@ -86,8 +86,8 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 	if c.sub.Key != "" {
 		h.Set(e.opts.Target.KeyHeader, c.sub.Key)
 	}
-	if e.bearer != "" {
-		h.Set("Authorization", "Bearer "+e.bearer)
+	if c.bearer != "" {
+		h.Set("Authorization", "Bearer "+c.bearer)
 	}
 	if c.p.UserHeader != "" {
 		h.Set(c.p.UserHeader, c.userID)

@@ -74,6 +74,9 @@ type Persona struct {
 	Keys []SubKey `yaml:"-" json:"-"`
 	// UserHeader, when set, carries a per-user id "<name>-<n>" in this header.
 	UserHeader string `yaml:"user_header" json:"user_header,omitempty"`
+	// UserJWT, when set, makes each user send its own signed JWT with its
+	// user id in a claim.
+	UserJWT *UserJWT `yaml:"user_jwt" json:"user_jwt,omitempty"`
 	// Count is the number of users, agents or batch jobs (default 1).
 	Count int `yaml:"count" json:"count"`
 	// Model overrides the scenario's model.
@@ -241,6 +244,9 @@ func (p *Persona) Validate(prefix string) []error {
 	}
 	if p.Subscription != "" && len(p.Subscriptions) > 0 {
 		v.bad("subscriptions", "set subscription or subscriptions, not both")
+	}
+	if j := p.UserJWT; j != nil && j.Secret != "" && j.SecretEnv != "" {
+		v.bad("user_jwt.secret_env", "set secret or secret_env, not both")
 	}
 	if !slices.Contains(throttlePolicies, p.OnThrottle) {
 		v.bad("on_throttle", "unknown policy %q (want %s)", p.OnThrottle, strings.Join(throttlePolicies, ", "))

@@ -142,7 +142,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var users sync.WaitGroup
 	var srcs []*source
 	for pi := range e.opts.Personas {
-		srcs = append(srcs, e.launch(&users, pi, &e.opts.Personas[pi], e.personas[pi])...)
+		s, err := e.launch(&users, pi, &e.opts.Personas[pi], e.personas[pi])
+		if err != nil {
+			stop()
+			users.Wait()
+			return nil, err
+		}
+		srcs = append(srcs, s...)
 	}
 	users.Go(func() { dispatch(sched, srcs) })
 	snap := e.snapshots()
@@ -175,7 +181,7 @@ func (e *engine) subCollector(id string) *collector {
 
 // launch starts the batch jobs of persona p and returns the arrival
 // sources of its open-loop users.
-func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collector) []*source {
+func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collector) ([]*source, error) {
 	var srcs []*source
 	var nat []string
 	if p.Kind == KindNAT && e.opts.Transport == nil && e.opts.Target.loopback() {
@@ -192,7 +198,14 @@ func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collecto
 		}
 		sub := p.Keys[u%len(p.Keys)]
 		c := &call{p: p, col: col, sub: sub, subCol: e.subs[sub.ID], userID: fmt.Sprintf("%s-%d", p.Name, u),
-			model: e.model(p), client: e.client(src), rng: rng}
+			model: e.model(p), client: e.client(src), rng: rng, bearer: e.bearer}
+		if p.UserJWT != nil {
+			tok, err := p.UserJWT.sign(c.userID, e.start, e.start.Add(e.opts.Duration+e.opts.Drain+time.Hour))
+			if err != nil {
+				return nil, fmt.Errorf("run load: persona %s: %w", p.Name, err)
+			}
+			c.bearer = tok
+		}
 		switch p.Kind {
 		case KindBatch:
 			users.Go(func() { e.batch(c) })
@@ -202,7 +215,7 @@ func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collecto
 			srcs = append(srcs, e.chatUser(c))
 		}
 	}
-	return srcs
+	return srcs, nil
 }
 
 func (e *engine) model(p *Persona) string {

@@ -218,3 +218,50 @@ personas:
 		t.Fatalf("summary.json target %q total ok %d (%v)", sf.Target, sf.Total.OK, err)
 	}
 }
+
+// TestUserJWT gives each user its own token signed with the embedded
+// gateway's HS256 key: the gateway validates every one and keys its limit
+// on the sub claim, one counter per user.
+func TestUserJWT(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "jwt.yaml")
+	src := `name: jwt
+duration: 2s
+gateway:
+  jwt:
+    issuer: https://issuer.example
+    audiences: [api://aiload]
+    keys: [{kid: k1, alg: HS256, secret: "0123456789abcdef0123456789abcdef"}]
+    required_claims: {scp: chat}
+  products:
+    - name: per-user
+      token_limits: [{counter_key: "jwt:sub", tokens_per_minute: 100000}]
+  subscriptions: [{id: s1, key: k1, product: per-user, team: a}]
+personas:
+  - name: app
+    subscription: s1
+    count: 5
+    rate: 4/s
+    user_jwt: {issuer: https://issuer.example, audience: api://aiload, claims: {scp: chat}}
+    prompt_tokens: 50
+    completion_tokens: 20
+`
+	if err := os.WriteFile(sc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc, OutDir: dir}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	db := openDB(t, res.DB)
+	rows := queryMap(t, db, `SELECT counter_key, count(*), count(*) FILTER (WHERE status = 200) FROM records GROUP BY ALL`)
+	if len(rows) != 5 {
+		t.Fatalf("counter keys %v; want one per user", rows)
+	}
+	for k, c := range rows {
+		if !strings.HasPrefix(k, "app-") || c[0] != c[1] {
+			t.Errorf("counter key %q: %d requests, %d ok; want app-<n>, all ok", k, c[0], c[1])
+		}
+	}
+}
