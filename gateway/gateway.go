@@ -40,7 +40,8 @@ type Options struct {
 	Sink record.Sink
 	// RunID is written into every record.
 	RunID string
-	// Transport reaches the backends (default http.DefaultTransport).
+	// Transport reaches the backends (default: http.DefaultTransport's
+	// settings with 512 idle connections per backend).
 	Transport http.RoundTripper
 	// Store holds the token counters (default: a new in-memory store).
 	Store store.Store
@@ -83,7 +84,7 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 		opts.Clock = policy.WallClock{}
 	}
 	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport
+		opts.Transport = defaultTransport()
 	}
 	if opts.Store == nil {
 		opts.Store = store.NewMemory()
@@ -109,6 +110,16 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 			fmt.Sprintf("Unknown route %s %s: this gateway serves POST /v1/chat/completions and POST /openai/deployments/{deployment}/chat/completions.", r.Method, r.URL.Path))
 	})
 	return g, nil
+}
+
+// defaultTransport keeps enough idle connections per backend for a load
+// test: http.DefaultTransport keeps 2, so hundreds of concurrent requests to
+// one backend would open and close a connection each.
+func defaultTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2048
+	t.MaxIdleConnsPerHost = 512
+	return t
 }
 
 // compile turns the validated config into the gateway's runtime parts.
@@ -191,6 +202,7 @@ func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange 
 	if x.deployment != "" {
 		x.rec.API = apiAzure
 	}
+	w.Header().Set("x-ms-request-id", x.rec.RequestID)
 	return x
 }
 
@@ -223,7 +235,6 @@ func clientIP(r *http.Request, hops int) string {
 func (g *Gateway) finish(x *exchange) {
 	x.rec.LatencyMS = ms(time.Since(x.wall))
 	x.rec.Dims = g.dimensions(x)
-	x.w.Header().Set("x-ms-request-id", x.rec.RequestID)
 	g.metrics.observe(&x.rec)
 	_ = g.opts.Sink.Write(&x.rec)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // SchemaProvider is implemented by types that describe their own scenario
@@ -42,6 +43,9 @@ func schemaOf(t reflect.Type) map[string]any {
 	}
 	if custom(t) {
 		return map[string]any{}
+	}
+	if t == reflect.TypeFor[time.Duration]() { // goccy/go-yaml decodes "80ms"
+		return map[string]any{"type": "string", "description": "a Go duration, e.g. 80ms, 30s, 2m"}
 	}
 	switch t.Kind() {
 	case reflect.Struct:
