@@ -22,10 +22,7 @@ import (
 // validate-jwt documentation), over loopback HTTP with a fake clock.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		run  func(t *testing.T)
-	}{
+	runBehaviours(t, []behaviour{
 		// llm-token-limit: "tokens-per-minute exceeded -> 429", "token-quota
 		// exceeded -> 403"; quota is a fixed window from the UTC hour.
 		{"quota 403 vs tpm 429", quotaVersusTPM},
@@ -65,12 +62,7 @@ func TestConformance(t *testing.T) {
 		{"counter store failure", storeFailure},
 		// Unknown routes get an OpenAI-style 404.
 		{"unknown route", unknownRoute},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t)
-		})
-	}
+	})
 }
 
 func quotaVersusTPM(t *testing.T) {

@@ -202,3 +202,20 @@ func unsignedJWT(claims map[string]any) string {
 	enc := func(b []byte) string { return strings.TrimRight(base64.URLEncoding.EncodeToString(b), "=") }
 	return enc(h) + "." + enc(p) + ".c2ln"
 }
+
+// behaviour is one documented behaviour and the test that checks it.
+type behaviour struct {
+	name string
+	run  func(t *testing.T)
+}
+
+// runBehaviours runs each behaviour as a parallel subtest.
+func runBehaviours(t *testing.T, bs []behaviour) {
+	t.Helper()
+	for _, b := range bs {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			b.run(t)
+		})
+	}
+}

@@ -23,10 +23,7 @@ func serveMock(t *testing.T, c mockllm.Config) (*mockllm.Server, string) {
 // as spill-over, retry on another backend.
 func TestPoolConformance(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		run  func(t *testing.T)
-	}{
+	runBehaviours(t, []behaviour{
 		// "uses backends in lower priority groups only when all backends in
 		// higher priority groups are unavailable because circuit breaker
 		// rules are tripped"; a PTU 429 trips its breaker and the request is
@@ -43,12 +40,7 @@ func TestPoolConformance(t *testing.T) {
 		// A backend that does not answer within its timeout: 504 timeout, or
 		// the next backend.
 		{"backend timeout", backendTimeout},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t)
-		})
-	}
+	})
 }
 
 func spillOver(t *testing.T) {

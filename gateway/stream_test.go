@@ -19,10 +19,7 @@ const streamBody = `{"model":"gpt-4o-mini","stream":true,"max_tokens":40,"messag
 // flagged, and streaming requests always have their prompt estimated.
 func TestStreamConformance(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		run  func(t *testing.T)
-	}{
+	runBehaviours(t, []behaviour{
 		// stream_options.include_usage: the gateway asks for the usage chunk,
 		// charges it, and does not pass it to a caller who did not ask.
 		{"usage from the final chunk", streamUsage},
@@ -34,12 +31,7 @@ func TestStreamConformance(t *testing.T) {
 		{"streaming always estimates the prompt", streamEstimatesPrompt},
 		// SSE passthrough without buffering the whole answer.
 		{"events pass through before the answer ends", streamNotBuffered},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t)
-		})
-	}
+	})
 }
 
 // readSSE returns the data payloads of a streamed answer.

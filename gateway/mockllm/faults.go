@@ -81,6 +81,7 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// sleep waits d, or until the request's caller gives up.
 func sleep(r *http.Request, d time.Duration) error {
 	if d <= 0 {
 		return nil

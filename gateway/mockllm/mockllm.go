@@ -236,18 +236,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 
 // wait sleeps for the modelled latency: first-token delay + per-token delay.
 func (s *Server) wait(r *http.Request, completion int64) error {
-	d := s.cfg.FirstTokenDelay + time.Duration(completion)*s.cfg.PerTokenDelay
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-r.Context().Done():
-		return r.Context().Err()
-	}
+	return sleep(r, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
 }
 
 func (s *Server) tally(persona string, prompt, completion int64) {
