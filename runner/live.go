@@ -37,6 +37,8 @@ type live struct {
 	subTPM  subWindow // client-side tokens per subscription (external targets)
 	brk     breakers
 
+	stopped bool // the load was stopped before its duration
+
 	sendMu sync.Mutex // one sender at a time keeps send from blocking
 }
 
@@ -126,9 +128,6 @@ func (l *live) loadSnapshot(s loadgen.Snapshot) {
 	defer l.mu.Unlock()
 	l.load = &s
 	l.subTPM.add(l.now(), s.Subscriptions)
-	if s.Final && l.phase != dashboard.PhaseFailed {
-		l.phase = dashboard.PhaseWriting
-	}
 }
 
 // stopping marks a running load as stopping (interrupted, or stopped from
@@ -136,7 +135,7 @@ func (l *live) loadSnapshot(s loadgen.Snapshot) {
 func (l *live) stopping() {
 	l.mu.Lock()
 	if l.phase == dashboard.PhaseRunning {
-		l.phase = dashboard.PhaseDraining
+		l.phase, l.stopped = dashboard.PhaseDraining, true
 	}
 	l.mu.Unlock()
 	l.send(l.snapshot())
@@ -160,7 +159,7 @@ func (l *live) snapshot() dashboard.Snapshot {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.Scenario, s.Total = l.sc.Name, l.sc.Duration.D()
-	s.Phase, s.Note = l.phase, l.note
+	s.Phase, s.Note, s.Interrupted = l.phase, l.note, l.stopped
 	if !l.started.IsZero() {
 		s.Elapsed = min(now.Sub(l.started), s.Total)
 	}

@@ -242,3 +242,20 @@ func TestPlainLines(t *testing.T) {
 		t.Errorf("plain lines carry escape sequences")
 	}
 }
+
+// TestStatusInterrupted: a run stopped by a signal (not from the keyboard)
+// says it is stopping, not that its time is up.
+func TestStatusInterrupted(t *testing.T) {
+	t.Parallel()
+	s := script()[3]
+	s.Phase = PhaseDraining
+	m := feed(t, pinned(termenv.Ascii, 100, 24, func() {}), snapshotMsg(s))
+	if v := m.View(); !strings.Contains(v, "Time is up: draining") {
+		t.Errorf("a run at its end:\n%s", v)
+	}
+	s.Interrupted = true
+	m = feed(t, m, snapshotMsg(s))
+	if v := m.View(); !strings.Contains(v, "Stopping: no new requests; draining") {
+		t.Errorf("an interrupted run:\n%s", v)
+	}
+}

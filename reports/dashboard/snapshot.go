@@ -35,6 +35,9 @@ type Snapshot struct {
 	// Source says where the numbers come from, e.g. "gateway http://127.0.0.1:8080".
 	Source string `json:"source,omitempty"`
 	Phase  Phase  `json:"phase"`
+	// Interrupted is true once the load was stopped before its duration
+	// (q, Ctrl-C, a signal).
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Note is a line of status text shown under the header (e.g. what is
 	// being written while the run stops).
 	Note string `json:"note,omitempty"`

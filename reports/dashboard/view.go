@@ -141,7 +141,7 @@ func (m Model) status() string {
 		msg = "Done: log flushed, database and report written."
 	case s.Phase == PhaseWriting:
 		msg = "In-flight requests drained, log flushed; writing the database and report…"
-	case s.Phase == PhaseDraining && m.stopping:
+	case s.Phase == PhaseDraining && (m.stopping || s.Interrupted):
 		msg = "Stopping: no new requests; draining in-flight requests…"
 	case s.Phase == PhaseDraining:
 		msg = "Time is up: draining in-flight requests…"
