@@ -287,7 +287,13 @@ func DemandChart(a TeamActivity, name string) (*Chart, error) {
 
 // timeFormat picks tick labels to suit the span of the series.
 func timeFormat(pts []MinutePoint) string {
-	if len(pts) < 2 || pts[len(pts)-1].Minute.Sub(pts[0].Minute) <= 24*time.Hour {
+	if len(pts) < 2 {
+		return "15:04"
+	}
+	switch span := pts[len(pts)-1].Minute.Sub(pts[0].Minute); {
+	case span <= 15*time.Minute:
+		return "15:04:05"
+	case span <= 24*time.Hour:
 		return "15:04"
 	}
 	return "Jan 2"
@@ -327,11 +333,23 @@ func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 			rec = append(rec, total[i])
 		}
 	}
-	for _, s := range []struct {
+	series := []struct {
 		name   string
 		xys    plotter.XYs
 		colour int
-	}{{"total", total, blue}, {"PTU cost", ptu, purple}, {"PAYG spill", spill, orange}} {
+		dashed bool
+	}{{"total", total, blue, false}, {"PTU cost", ptu, purple, false}, {"PAYG spill", spill, orange, false}}
+	if p.PAYGOnly > 0 && len(p.Points) > 0 {
+		all := plotter.XYs{{X: float64(p.Points[0].PTUs), Y: p.PAYGOnly.Float()},
+			{X: float64(p.Points[len(p.Points)-1].PTUs), Y: p.PAYGOnly.Float()}}
+		series = append(series, struct {
+			name   string
+			xys    plotter.XYs
+			colour int
+			dashed bool
+		}{"all pay-as-you-go", all, green, true})
+	}
+	for _, s := range series {
 		if len(s.xys) == 0 {
 			continue
 		}
@@ -341,6 +359,9 @@ func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 		}
 		l.Color = c.addSeries(s.name, s.colour)
 		l.Width = vg.Points(1.5)
+		if s.dashed {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		c.plot.Add(l)
 		c.plot.Legend.Add(s.name, l)
 	}
@@ -356,7 +377,7 @@ func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 		c.plot.Legend.Add(fmt.Sprintf("recommended: %d PTU", p.Recommended), sc)
 	}
 	c.plot.Y.Min = 0
-	c.plot.Y.Max = headroom(maxY(total, ptu, spill))
+	c.plot.Y.Max = headroom(max(maxY(total, ptu, spill), p.PAYGOnly.Float()))
 	c.plot.X.Label.Text = "PTU"
 	c.plot.X.Tick.Marker = humanTicks{}
 	c.plot.Y.Label.Text = "per month"

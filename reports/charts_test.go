@@ -89,7 +89,7 @@ func TestChartsGolden(t *testing.T) {
 		"cost-by-team":          4, // PAYG input, cached, output, PTU share
 		"demand-support":        3, // served, demand, limit
 		"demand-équipe-données": 3,
-		"ptu-curve-gpt-4o":      4, // total, PTU cost, spill, recommended
+		"ptu-curve-gpt-4o":      5, // total, PTU cost, spill, all PAYG, recommended
 	}
 	for _, c := range charts {
 		b, err := c.PNG(0)

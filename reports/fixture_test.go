@@ -99,7 +99,7 @@ func sampleActivity(team string, start time.Time, k int64) TeamActivity {
 }
 
 func samplePlan(model string) PTUPlan {
-	p := PTUPlan{Model: model, Recommended: 30, Cheapest: 25, PeakEstimate: 50,
+	p := PTUPlan{Model: model, Recommended: 30, Cheapest: 25, PeakEstimate: 50, PAYGOnly: usd(20_000),
 		Explanation: "30 PTU keeps spill under 5% of tokens at $22,260/month"}
 	for n := 15; n <= 60; n += 5 {
 		spill := int64(60-n) * 1_000_000

@@ -228,7 +228,10 @@ type PTUPlan struct {
 	Recommended  int
 	Cheapest     int
 	PeakEstimate int
-	Explanation  string
+	// PAYGOnly is the monthly cost of serving all the demand pay-as-you-go
+	// (0 = unknown), the baseline every PTU count is compared with.
+	PAYGOnly    Money
+	Explanation string
 }
 
 // PlanPoint is the monthly cost of one PTU count.

@@ -32,7 +32,11 @@ func (d *doc) table(cols []column, rows [][]string) {
 		f.SetFont("sans", style, 8.5)
 		f.SetFillColor(247, 248, 250)
 		for j, c := range cols {
-			f.CellFormat(c.width, rowH, d.fit(row[j], c.width), "", 0, c.align, i%2 == 1, 0, "")
+			cell := ""
+			if j < len(row) {
+				cell = row[j]
+			}
+			f.CellFormat(c.width, rowH, d.fit(cell, c.width), "", 0, c.align, i%2 == 1, 0, "")
 		}
 		f.Ln(-1)
 	}
@@ -321,13 +325,14 @@ func (d *doc) capacity() {
 	var rows [][]string
 	for i, p := range d.r.Plans {
 		if i == maxChargeRows {
-			rows = append(rows, []string{fmt.Sprintf("… %d more models (see their pages)", len(d.r.Plans)-i), "", "", "", ""})
+			rows = append(rows, []string{fmt.Sprintf("… %d more models (see their pages)", len(d.r.Plans)-i), "", "", "", "", ""})
 			break
 		}
-		rows = append(rows, []string{p.Model, ptuCount(p.Recommended), ptuCount(p.Cheapest), ptuCount(p.PeakEstimate), d.planCost(p, p.Recommended)})
+		rows = append(rows, []string{p.Model, ptuCount(p.Recommended), ptuCount(p.Cheapest), ptuCount(p.PeakEstimate),
+			d.planCost(p, p.Recommended), d.moneyOrDash(p.PAYGOnly)})
 	}
-	d.table([]column{{"Model", 44, "L"}, {"Recommended", 30, "R"}, {"Cheapest", 30, "R"}, {"Peak estimate", 30, "R"},
-		{"Monthly cost (rec.)", 40, "R"}}, rows)
+	d.table([]column{{"Model", 38, "L"}, {"Recommended", 24, "R"}, {"Cheapest", 24, "R"}, {"Peak estimate", 26, "R"},
+		{"Monthly (rec.)", 31, "R"}, {"All PAYG / month", 31, "R"}}, rows)
 }
 
 // groupQuantity formats q with thousands separators: "10,800", "1,503.75".
@@ -337,6 +342,13 @@ func groupQuantity(q Quantity) string {
 		return group(i) + "." + f
 	}
 	return group(i)
+}
+
+func (d *doc) moneyOrDash(m Money) string {
+	if m == 0 {
+		return "–"
+	}
+	return d.money(m)
 }
 
 func ptuCount(n int) string {
@@ -361,7 +373,11 @@ func (d *doc) planPage(i int, p PTUPlan) {
 	d.heading(title, 16)
 	if p.Explanation != "" {
 		d.text(10, p.Explanation)
-		d.f.Ln(2)
+		d.f.Ln(1)
+	}
+	if p.PAYGOnly > 0 {
+		d.text(10, "Serving all of this demand pay-as-you-go would cost "+d.money(p.PAYGOnly)+" per month.")
+		d.f.Ln(1)
 	}
 	d.image(d.planChart[i], contentW)
 	var rows [][]string

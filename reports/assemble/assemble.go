@@ -107,7 +107,8 @@ func AddRecommendations(teams []reports.TeamActivity, rec *analytics.Recommendat
 func Plans(plans []analytics.ModelPTUPlan) []reports.PTUPlan {
 	var out []reports.PTUPlan
 	for _, p := range plans {
-		rp := reports.PTUPlan{Model: p.Model, PeakEstimate: p.Calculator.PTU, Explanation: p.Explanation}
+		rp := reports.PTUPlan{Model: p.Model, PeakEstimate: p.Calculator.PTU, Explanation: p.Explanation,
+			PAYGOnly: reports.MoneyFromFloat(p.PAYGMonthlyCost)}
 		for _, c := range p.Candidates {
 			rp.Points = append(rp.Points, reports.PlanPoint{PTUs: c.PTU,
 				PTUCost: reports.MoneyFromFloat(c.MonthlyPTUCost), SpillCost: reports.MoneyFromFloat(c.MonthlySpillCost),
