@@ -55,6 +55,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 	degraded := false
 	msgs := []message{{Role: "system", Content: systemPrompt, tokens: 6}}
 	ctxTokens := int64(6)
+	first := true
 	for _, step := range p.Steps {
 		for range step.Repeat {
 			in, out := step.PromptTokens, step.CompletionTokens
@@ -68,7 +69,10 @@ func (e *engine) pipeline(c *call, b *budget) {
 			maxTok := out.DrawTokens(c.rng, e.opts.ContextTokens)
 			msgs = fit(append(msgs, message{Role: "user", Content: PromptText(n), tokens: n}), e.opts.ContextTokens-maxTok)
 			ctxTokens += n
-			c.intended = time.Now()
+			if !first { // the first step is due at the arrival, the others on the previous answer
+				c.intended = time.Now()
+			}
+			first = false
 			if p.Proactive {
 				if w := b.pause(ctxTokens + maxTok); w > 0 {
 					stats(func(ps *PipelineStats) { ps.ProactivePauses++ })
