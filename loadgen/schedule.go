@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// spinWindow is how long before an intended time the scheduler stops
-// sleeping on a timer and yields in a loop instead: Go timers can fire up
-// to about a millisecond late on Linux (the poller waits in whole
-// milliseconds), which would show as schedule lag. Only the one scheduler
-// goroutine spins, so the cost is bounded to part of one core.
-const spinWindow = 1500 * time.Microsecond
+// fineWindow is how long before an intended time the scheduler stops
+// sleeping on a runtime timer and sleeps in the kernel instead: Go timers
+// can fire up to about a millisecond late on Linux (the poller waits in
+// whole milliseconds), which would show as schedule lag, while a
+// nanosleep on the scheduler's own thread wakes within tens of
+// microseconds without burning a core.
+const fineWindow = 2 * time.Millisecond
 
 // source is one user's stream of arrivals: next is its next intended
 // time, fire starts the work due at t (it must not block).
@@ -44,6 +45,8 @@ func (s *schedule) Pop() any {
 // still due fire late rather than being dropped (the schedule is kept, as
 // vegeta does); an interrupt stops at once.
 func dispatch(ctx context.Context, srcs []*source) {
+	runtime.LockOSThread() // fineSleep blocks this thread only
+	defer runtime.UnlockOSThread()
 	h := schedule(srcs)
 	for _, s := range h {
 		s.at = s.arr.next()
@@ -63,14 +66,14 @@ func dispatch(ctx context.Context, srcs []*source) {
 	}
 }
 
-// waitUntil sleeps on a timer until shortly before t, then yields until t;
-// false when ctx ended first.
+// waitUntil sleeps on a timer until shortly before t, then in the kernel
+// until t; false when ctx ended first.
 func waitUntil(ctx context.Context, t time.Time) bool {
-	if !sleepUntil(ctx, t.Add(-spinWindow)) {
+	if !sleepUntil(ctx, t.Add(-fineWindow)) {
 		return false
 	}
-	for time.Now().Before(t) {
-		runtime.Gosched()
+	for d := time.Until(t); d > 0; d = time.Until(t) {
+		fineSleep(d)
 	}
 	return ctx.Err() == nil
 }
