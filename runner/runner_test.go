@@ -7,13 +7,11 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/aiload/aiload/reports/dashboard"
+	"github.com/aiload/aiload/reports/dashboard/termtest"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 )
@@ -145,9 +143,9 @@ func queryMap(t *testing.T, db *sql.DB, q string) map[string][]int64 {
 func TestDashboardQStopsRun(t *testing.T) {
 	t.Parallel()
 	keys, typed := io.Pipe()
-	screen := &lockedBuffer{}
+	screen := &termtest.Screen{}
 	go func() {
-		for !strings.Contains(screen.String(), "TPM USED") {
+		for !strings.Contains(screen.Text(), "TPM USED") {
 			time.Sleep(50 * time.Millisecond)
 		}
 		io.WriteString(typed, "q")
@@ -162,34 +160,15 @@ func TestDashboardQStopsRun(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	if !res.Load.Interrupted || res.Load.Elapsed > 40*time.Second {
-		t.Fatalf("q did not stop the run: interrupted=%v after %v; screen:\n%s", res.Load.Interrupted, res.Load.Elapsed, screen.String())
+		t.Fatalf("q did not stop the run: interrupted=%v after %v; screen:\n%s", res.Load.Interrupted, res.Load.Elapsed, screen.Text())
 	}
 	if res.Records == 0 || res.Records != res.Load.Totals().Sent {
 		t.Fatalf("records in DuckDB %d, requests sent %d: want equal and > 0", res.Records, res.Load.Totals().Sent)
 	}
-	if !strings.Contains(screen.String(), "writing the database") {
-		t.Errorf("the dashboard never said it was writing the database; screen:\n%s", screen.String())
+	if !strings.Contains(screen.Text(), "writing the database") {
+		t.Errorf("the dashboard never said it was writing the database; screen:\n%s", screen.Text())
 	}
 	if !strings.Contains(stdout.String(), "research-sub") {
 		t.Errorf("no summary after the dashboard closed; stdout:\n%s", stdout.String())
 	}
-}
-
-// lockedBuffer is a terminal's output, readable while the program writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String is the output so far without escape sequences.
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return ansi.Strip(l.b.String())
 }

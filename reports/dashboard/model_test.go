@@ -1,48 +1,16 @@
 package dashboard
 
 import (
-	"bytes"
 	"io"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
+
+	"github.com/aiload/aiload/reports/dashboard/termtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the program's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return ansi.Strip(s.b.String())
-}
-
-// waitFor polls the program's output until it contains want.
-func waitFor(t *testing.T, out *syncBuffer, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("screen never showed %q; output:\n%s", want, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestProgramStopsRunOnQ runs the real program on in-memory input and
 // output: q asks the run to stop (once), the dashboard shows the stopping
@@ -52,7 +20,7 @@ func TestProgramStopsRunOnQ(t *testing.T) {
 	snaps := make(chan Snapshot)
 	var stops atomic.Int32
 	inR, inW := io.Pipe()
-	out := &syncBuffer{}
+	out := &termtest.Screen{}
 	m := pinned(termenv.Ascii, 100, 24, func() { stops.Add(1) })
 	m.cfg.Snapshots = snaps
 	p := tea.NewProgram(m, tea.WithInput(inR), tea.WithOutput(out), tea.WithoutSignalHandler())
@@ -66,16 +34,16 @@ func TestProgramStopsRunOnQ(t *testing.T) {
 	}()
 	run := script()
 	snaps <- run[0]
-	waitFor(t, out, "research-sub")
+	out.WaitFor(t, "research-sub")
 	io.WriteString(inW, "\t") // tab: backends
-	waitFor(t, out, "PAYG spill-over")
+	out.WaitFor(t, "PAYG spill-over")
 	io.WriteString(inW, "q")
-	waitFor(t, out, "Stopping: no new requests")
+	out.WaitFor(t, "Stopping: no new requests")
 	io.WriteString(inW, "q") // a second q changes nothing
 	last := run[1]
 	last.Phase = PhaseWriting
 	snaps <- last
-	waitFor(t, out, "writing the database and report")
+	out.WaitFor(t, "writing the database and report")
 	last.Phase = PhaseDone
 	snaps <- last
 	close(snaps)
