@@ -17,7 +17,7 @@ import (
 )
 
 // writeReports writes the run's chargeback into the run folder: report.pdf,
-// chargeback.csv and charts/ (PNG and SVG), priced with the scenario's
+// chargeback.csv, focus.csv (FinOps FOCUS) and charts/ (PNG and SVG), priced with the scenario's
 // pricing section laid over the built-in prices. The period is the run's
 // own span, so PTU deployments are charged for the run's minutes only.
 func (res *Result) writeReports(ctx context.Context, now func() time.Time) error {
@@ -51,6 +51,10 @@ func (res *Result) writeReports(ctx context.Context, now func() time.Time) error
 		return err
 	}
 	if err := writeFile(res.ChargebackCSV, func(w io.Writer) error { return reports.WriteCSV(w, *r) }); err != nil {
+		return err
+	}
+	res.FocusCSV = filepath.Join(res.Dir, "focus.csv")
+	if err := writeFile(res.FocusCSV, func(w io.Writer) error { return reports.WriteFOCUS(w, *r) }); err != nil {
 		return err
 	}
 	_, err = reports.WriteCharts(res.ChartsDir, *r)

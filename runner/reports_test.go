@@ -33,6 +33,9 @@ func TestRunWritesChargebackReport(t *testing.T) {
 	if res.ReportPDF != filepath.Join(res.Dir, "report.pdf") || res.ChargebackCSV != filepath.Join(res.Dir, "chargeback.csv") {
 		t.Fatalf("report files %q %q", res.ReportPDF, res.ChargebackCSV)
 	}
+	if st, err := os.Stat(res.FocusCSV); err != nil || st.Size() == 0 {
+		t.Errorf("focus.csv: %v", err)
+	}
 	want := duckdbTotals(t, res.DB)
 	if len(want) == 0 {
 		t.Fatal("the run charged nobody")

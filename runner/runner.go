@@ -59,15 +59,15 @@ type Result struct {
 	// HistogramLog is latency.hlog: interval histograms per persona.
 	HistogramLog string
 	DB           string // aiload.duckdb
-	// ReportPDF, ChargebackCSV and ChartsDir are the run's chargeback
-	// report (report.pdf, chargeback.csv, charts/), written when the run
-	// has records.
-	ReportPDF, ChargebackCSV, ChartsDir string
-	Records                             int64 // records ingested into DuckDB
-	Load                                *loadgen.Result
-	Summary                             []analytics.SubscriptionSummary
-	Served                              map[string]mockllm.Usage // by persona, as the mock backend counted
-	Scenario                            *scenario.Scenario
+	// ReportPDF, ChargebackCSV, FocusCSV and ChartsDir are the run's
+	// chargeback report (report.pdf, chargeback.csv, focus.csv, charts/),
+	// written when the run has records.
+	ReportPDF, ChargebackCSV, FocusCSV, ChartsDir string
+	Records                                       int64 // records ingested into DuckDB
+	Load                                          *loadgen.Result
+	Summary                                       []analytics.SubscriptionSummary
+	Served                                        map[string]mockllm.Usage // by persona, as the mock backend counted
+	Scenario                                      *scenario.Scenario
 }
 
 // Run executes the scenario. Cancelling ctx (Ctrl-C) stops the load early;

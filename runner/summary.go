@@ -73,7 +73,7 @@ func printSummary(w io.Writer, res *Result) {
 	}
 	fmt.Fprintf(w, "summary: %s\nlatency histograms: %s\n", res.SummaryJSON, res.HistogramLog)
 	if res.ReportPDF != "" {
-		fmt.Fprintf(w, "chargeback report: %s, %s, %s\n", res.ReportPDF, res.ChargebackCSV, res.ChartsDir)
+		fmt.Fprintf(w, "chargeback report: %s, %s, %s, %s\n", res.ReportPDF, res.ChargebackCSV, res.FocusCSV, res.ChartsDir)
 	}
 }
 
