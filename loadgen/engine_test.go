@@ -109,3 +109,45 @@ func run(t *testing.T, url string, d time.Duration, ps ...Persona) *Result {
 }
 
 func t0() context.Context { return context.Background() }
+
+// TestShardsSplitUsers runs the same personas as one machine and as two
+// shards: the shards together send exactly the users' requests the single
+// run sends, each user on one shard only.
+func TestShardsSplitUsers(t *testing.T) {
+	t.Parallel()
+	users := func(sh Shard) map[string]int {
+		srv := &scripted{}
+		url := start(t, srv)
+		p := persona(KindChat, func(p *Persona) { p.Count, p.Rate, p.Arrival, p.UserHeader = 6, 5, ArrivalConstant, "x-user-id" })
+		_, err := runOpts(Options{Scenario: "s", Duration: time.Second, Seed: 1, Model: "m", Target: Target{URL: url}, Personas: []Persona{p}, Shard: sh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, r := range srv.requests() {
+			n[r.headers.Get("x-user-id")]++
+		}
+		return n
+	}
+	all, a, b := users(Shard{}), users(Shard{Index: 0, Count: 2}), users(Shard{Index: 1, Count: 2})
+	if len(all) != 6 || len(a) != 3 || len(b) != 3 {
+		t.Fatalf("users: single run %v, shard 1/2 %v, shard 2/2 %v", all, a, b)
+	}
+	for u, n := range all {
+		if a[u]+b[u] != n || (a[u] > 0 && b[u] > 0) {
+			t.Errorf("user %s: %d requests alone, %d + %d in shards", u, n, a[u], b[u])
+		}
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	t.Parallel()
+	if s, err := ParseShard("2/4"); err != nil || s != (Shard{Index: 1, Count: 4}) {
+		t.Fatalf("ParseShard(2/4) = %v, %v", s, err)
+	}
+	for _, bad := range []string{"0/4", "5/4", "x", "1/0", "2"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("ParseShard(%q) accepted", bad)
+		}
+	}
+}

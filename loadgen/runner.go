@@ -42,6 +42,8 @@ type Options struct {
 	// receiver is not ready for is dropped. Run does not close the channel.
 	Snapshots     chan<- Snapshot
 	SnapshotEvery time.Duration
+	// Shard, when set, runs only this machine's share of the users.
+	Shard Shard
 	// HistogramLog, when set, receives an HdrHistogram interval log (.hlog):
 	// one corrected-latency histogram per persona per SnapshotEvery, tagged
 	// with the persona name, values in nanoseconds.
@@ -191,6 +193,9 @@ func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collecto
 		}
 	}
 	for u := 0; u < p.Count; u++ {
+		if !e.opts.Shard.has(u) {
+			continue
+		}
 		rng := rand.New(rand.NewPCG(e.opts.Seed, uint64(pi)<<32|uint64(u)))
 		src := ""
 		if len(nat) > 0 {

@@ -39,6 +39,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Now stamps the run folder (default time.Now).
 	Now func() time.Time
+	// Shard, when set, runs only this machine's share of the users
+	// (aiload run --shard i/n); the run folder's name ends in -shard-i-of-n.
+	Shard loadgen.Shard
 	// Snapshots, when set, also receives the load generator's snapshots
 	// (once a second and a final one; never blocking, so a slow reader
 	// misses some); it is not closed by Run.
@@ -151,6 +154,9 @@ func (res *Result) makeDir(opts Options, name string) error {
 		now = opts.Now
 	}
 	res.Dir = filepath.Join(out, name+"-"+now().UTC().Format("20060102T150405Z"))
+	if opts.Shard.Count > 1 {
+		res.Dir += fmt.Sprintf("-shard-%d-of-%d", opts.Shard.Index+1, opts.Shard.Count)
+	}
 	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
 		return fmt.Errorf("create run folder: %w", err)
 	}
@@ -249,6 +255,7 @@ func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Option
 	if err != nil {
 		return nil, err
 	}
+	lo.Shard = opts.Shard
 	hlog, err := os.Create(res.HistogramLog)
 	if err != nil {
 		return nil, fmt.Errorf("create histogram log: %w", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/reports/dashboard"
 	"github.com/aiload/aiload/runner"
 )
@@ -16,6 +17,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var opts runner.Options
 	var seed uint64
 	var noTUI bool
+	var shard string
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
 		Short: "Run a scenario against the built-in gateway and mock backend",
@@ -36,6 +38,13 @@ and summary are still written.`,
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
+			if shard != "" {
+				sh, err := loadgen.ParseShard(shard)
+				if err != nil {
+					return usageError{err}
+				}
+				opts.Shard = sh
+			}
 			if !noTUI {
 				opts.Terminal = terminal(cmd.InOrStdin(), stdout)
 			}
@@ -49,6 +58,7 @@ and summary are still written.`,
 	f.Uint64Var(&seed, "seed", 0, "override the scenario's seed")
 	f.DurationVar(&opts.ProgressEvery, "progress", 0, "interval of progress lines (default 5s)")
 	f.BoolVar(&noTUI, "no-tui", false, "print progress lines instead of the live dashboard")
+	f.StringVar(&shard, "shard", "", "run only shard i of n of the users (e.g. 2/4), for load from several machines")
 	return cmd
 }
 
