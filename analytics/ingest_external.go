@@ -59,6 +59,11 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	if err := normaliseStage(ctx, conn, cols); err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
+	if csv {
+		if err := portalTimestamps(ctx, conn, cols); err != nil {
+			return fmt.Errorf("ingest %s: %w", path, err)
+		}
+	}
 	if err := checkStage(ctx, conn, cols, path, csv); err != nil {
 		return err
 	}
@@ -200,4 +205,19 @@ func (d *DB) recordColumns(ctx context.Context) ([]sourceColumn, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// portalTimestamps rewrites timestamps in the Azure portal's CSV export
+// format ("11/3/2026, 9:15:02.123 AM", UTC) as ISO 8601, so they convert.
+func portalTimestamps(ctx context.Context, conn *sql.Conn, cols []sourceColumn) error {
+	for _, c := range cols {
+		if c.typ != "TIMESTAMPTZ" {
+			continue
+		}
+		q := strings.ReplaceAll(query("portal_timestamps.sql"), "{{col}}", ident(c.name))
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("timestamps in %s: %w", c.name, err)
+		}
+	}
+	return nil
 }

@@ -58,9 +58,14 @@ func TestIngestFormats(t *testing.T) {
 			`SELECT string_agg(request_id || ':' || team || ':' || backend_tier || ':' || stream, ' ' ORDER BY ts) FROM records`,
 			"aa-1:research:ptu:true aa-2:research:payg:false"},
 		// cached tokens come from metadata; the failure with error_code 429 is throttled.
+		// startTime has no zone (Postgres timestamp): read as UTC.
 		{"litellm.csv", FormatLiteLLM, 2,
-			`SELECT string_agg(request_id || ':' || team || ':' || model || ':' || cached_tokens || ':' || status || ':' || outcome || ':' || latency_ms::BIGINT, ' ' ORDER BY ts) FROM records`,
-			"chatcmpl-101:team-ds:gpt-4o:200:200:ok:1750 chatcmpl-102:team-ds:gpt-4o:0:429:throttled:20"},
+			`SELECT string_agg(request_id || ':' || team || ':' || model || ':' || cached_tokens || ':' || status || ':' || outcome || ':' || latency_ms::BIGINT || ':' || epoch(ts)::BIGINT, ' ' ORDER BY ts) FROM records`,
+			"chatcmpl-101:team-ds:gpt-4o:200:200:ok:1750:1793779201 chatcmpl-102:team-ds:gpt-4o:0:429:throttled:20:1793779210"},
+		// the portal's CSV export: "TimeGenerated [UTC]" header and US-style timestamps.
+		{"apim_portal.csv", FormatAPIM, 2,
+			`SELECT string_agg(request_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%g'), ' ' ORDER BY ts) FROM records`,
+			"p-2@2026-11-03T09:16:00.000 p-1@2026-11-03T21:15:02.123"},
 		{"litellm.json", FormatLiteLLM, 1,
 			`SELECT string_agg(request_id || ':' || team || ':' || user_id || ':' || prompt_tokens, ' ') FROM records`,
 			"chatcmpl-201:team-web:customer-9:1000"},

@@ -1,3 +1,7 @@
+-- Analytics works in UTC whatever the machine's time zone: timestamps
+-- without a zone (LiteLLM's Postgres export) are read as UTC.
+SET GLOBAL TimeZone = 'UTC';
+
 -- The records table: one row per token-metric record (schema 1).
 CREATE TABLE IF NOT EXISTS records (
     schema                 INTEGER,
