@@ -242,6 +242,18 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 	c.PeakWindowTPM = peakWindow(events)
 	hi := roundUp(c.PeakWindowTPM+1, unit)
 	lo := unit
+	queue := make([]event, 0, 1024)
+	for lo < hi {
+		mid := roundUp((lo+hi)/2, unit)
+		if mid >= hi {
+			mid = hi - unit
+		}
+		if replayFast(events, mid, queue).RequestShare() <= opts.TargetThrottle {
+			hi = mid
+		} else {
+			lo = mid + unit
+		}
+	}
 	cache := map[int64]ReplayResult{}
 	run := func(l int64) ReplayResult {
 		r, ok := cache[l]
@@ -251,19 +263,11 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 		}
 		return r
 	}
-	for lo < hi {
-		mid := roundUp((lo+hi)/2, unit)
-		if mid >= hi {
-			mid = hi - unit
-		}
-		if run(mid).RequestShare() <= opts.TargetThrottle {
-			hi = mid
-		} else {
-			lo = mid + unit
-		}
-	}
 	c.RecommendedTPM = hi
 	c.AtRecommended = run(hi)
+	if hi > unit {
+		run(hi - unit)
+	}
 	run(roundUp(int64(math.Ceil(c.P95)), unit))
 	run(roundUp(int64(math.Ceil(c.P99)), unit))
 	for _, f := range []float64{0.5, 0.75, 1.25, 1.5, 2} {

@@ -54,7 +54,7 @@ func TestRecommend(t *testing.T) {
 		curve[p.LimitTPM] = fmt.Sprintf("%d/%d %d/%d", p.ThrottledRequests, p.Requests, p.ThrottledTokens, p.Tokens)
 	}
 	for limit, want := range map[int64]string{
-		1100: "1/6 500/2400",  // the bisection's first step
+		1500: "1/6 500/2400",  // one unit below the recommendation misses the target
 		800:  "2/6 1000/2400", // ½ × 1600
 		1200: "1/6 500/2400",  // ¾ × 1600
 		1600: "0/6 0/2400",    // recommended

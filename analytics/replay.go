@@ -55,6 +55,37 @@ func replay(events []event, limit int64) ReplayResult {
 	return res
 }
 
+// replayFast computes the same result as replay without the policy
+// package's general-purpose window (it keeps the admitted charges in a
+// queue and drops them SPAN after their arrival, as SlidingWindow.expire
+// does). It only guides the search for the recommended limit; every
+// reported figure comes from replay. TestReplayFastAgrees holds the two
+// together.
+func replayFast(events []event, limit int64, queue []event) ReplayResult {
+	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
+	span := policy.TPMWindow.Microseconds()
+	q := queue[:0]
+	head := 0
+	var used int64
+	for _, e := range events {
+		res.Tokens += e.tokens
+		for head < len(q) && q[head].atUS+span <= e.atUS {
+			used -= q[head].tokens
+			head++
+		}
+		if used < limit {
+			if e.tokens > 0 {
+				q = append(q, e)
+				used += e.tokens
+			}
+			continue
+		}
+		res.ThrottledRequests++
+		res.ThrottledTokens += e.tokens
+	}
+	return res
+}
+
 // peakWindow returns the most tokens demanded in any 60-second sliding
 // window (arrivals in (t-60 s, t]).
 func peakWindow(events []event) int64 {

@@ -28,3 +28,30 @@ func TestReplayAbovePeakAgrees(t *testing.T) {
 		}
 	}
 }
+
+// replayFast guides the search; it must agree with the policy-based replay
+// on every trace and limit, including events at the same instant, events
+// of zero tokens and single requests larger than the limit.
+func TestReplayFastAgrees(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 200; trial++ {
+		ev := make([]event, 1+rng.IntN(400))
+		at := int64(rng.IntN(1e9))
+		for i := range ev {
+			switch rng.IntN(4) {
+			case 0: // same instant as the previous event
+			case 1:
+				at += 60e6 // exactly one window later
+			default:
+				at += int64(rng.ExpFloat64() * float64(1+rng.IntN(20)) * 1e6)
+			}
+			ev[i] = event{atUS: at, tokens: int64(rng.IntN(4000)) * int64(rng.IntN(2))}
+		}
+		for _, l := range []int64{1, 500, 1000, 2500, 5000, 20000, peakWindow(ev)} {
+			if got, want := replayFast(ev, l, nil), replay(ev, l); got != want {
+				t.Fatalf("trial %d, limit %d: fast %+v, policy %+v", trial, l, got, want)
+			}
+		}
+	}
+}
