@@ -31,7 +31,7 @@ var FocusColumns = []string{
 	// FOCUS 1.3: data-generator-calculated split cost allocation.
 	"AllocatedMethodId", "AllocatedMethodDetails",
 	// aiload's own.
-	"x_Team", "x_Model", "x_CostType", "x_Tokens", "x_OriginChargeId",
+	"x_Team", "x_Model", "x_CostType", "x_Tokens", "x_AllocationMethod", "x_OriginChargeId",
 }
 
 // FOCUS allowed values used here.
@@ -137,7 +137,7 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 		"ServiceName": r.Account.ServiceName,
 		"SkuId":       sku.id, "SkuMeter": sku.meter,
 		"x_Team": l.Team, "x_Model": l.Model, "x_CostType": string(l.Type),
-		"x_Tokens": strconv.FormatInt(l.Tokens, 10), "x_OriginChargeId": l.Origin,
+		"x_Tokens": strconv.FormatInt(l.Tokens, 10), "x_AllocationMethod": l.Method, "x_OriginChargeId": l.Origin,
 	}
 	if l.Type != PTUShare {
 		// A PAYG row counts tokens; its consumption is the token count.
@@ -146,7 +146,8 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 		v["ChargeDescription"] = fmt.Sprintf("%s %s for team %s at %s %s per 1M tokens (pay-as-you-go)",
 			l.Model, strings.ToLower(sku.meter), l.Team, l.UnitPrice.Exact(), r.Currency)
 	} else {
-		v["SkuPriceId"] = sku.id + "-" + strings.ToLower(strings.ReplaceAll(singular(l.Unit), " ", "-"))
+		// "PTU-Hours" → gpt-4o-ptu-hour, "PTU-Months" → gpt-4o-ptu-month.
+		v["SkuPriceId"] = sku.id + "-" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(singular(l.Unit), "PTU-"), " ", "-"))
 		v["ChargeDescription"] = o.desc
 	}
 	if l.Deployment != "" {

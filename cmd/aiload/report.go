@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -51,6 +52,12 @@ SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 			if err != nil {
 				return usageError{err}
 			}
+			if !cmd.Flags().Changed("charts") && opts.Format == "pdf" && opts.Out != "-" {
+				opts.Charts = filepath.Join(filepath.Dir(opts.Out), "charts")
+			}
+			if opts.Charts == "-" {
+				opts.Charts = ""
+			}
 			return runReport(cmd.Context(), opts, created, stdout, stderr)
 		},
 	}
@@ -60,7 +67,7 @@ SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 	f.StringVar(&opts.Period, "period", "", "billing period: YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (required)")
 	f.StringVar(&opts.Format, "format", "pdf", "pdf, csv or focus")
 	f.StringVar(&opts.Out, "out", "-", "output file (- for standard output)")
-	f.StringVar(&opts.Charts, "charts", "", "also write the charts as PNG and SVG into this folder")
+	f.StringVar(&opts.Charts, "charts", "", `write the charts as PNG and SVG into this folder (default: charts/ beside a PDF written to a file; "-" for none)`)
 	f.StringVar(&opts.Method, "method", "proportional", "PTU split: proportional, even, fixed or used")
 	f.StringVar(&opts.Shares, "shares", "", "fixed weights for --method fixed, e.g. web=60,data=40")
 	f.StringVar(&opts.IdleTo, "idle-to", "(unallocated)", "line that receives idle PTU capacity (--method used)")

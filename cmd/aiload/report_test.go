@@ -45,7 +45,7 @@ func TestReportCommand(t *testing.T) {
 	}
 	pdf1, pdf2 := filepath.Join(dir, "a.pdf"), filepath.Join(dir, "b.pdf")
 	run("--out", pdf1, "--charts", filepath.Join(dir, "charts"))
-	run("--format", "pdf", "--out", pdf2)
+	run("--format", "pdf", "--out", pdf2, "--charts", "-")
 	a, _ := os.ReadFile(pdf1)
 	b, _ := os.ReadFile(pdf2)
 	if !bytes.HasPrefix(a, []byte("%PDF-")) || !bytes.Equal(a, b) {
@@ -53,6 +53,15 @@ func TestReportCommand(t *testing.T) {
 	}
 	if pngs, _ := filepath.Glob(filepath.Join(dir, "charts", "*.png")); len(pngs) == 0 {
 		t.Errorf("no chart PNGs written")
+	}
+	// Without --charts, a PDF written to a file gets charts/ beside it.
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run("--out", filepath.Join(sub, "report.pdf"))
+	if svgs, _ := filepath.Glob(filepath.Join(sub, "charts", "*.svg")); len(svgs) == 0 {
+		t.Errorf("no charts/ beside the PDF")
 	}
 	for _, args := range [][]string{
 		{"report", "--db", db}, // no period
