@@ -80,11 +80,11 @@ func printSummary(w io.Writer, res *Result) {
 // printPersonas writes what each persona's callers saw.
 func printPersonas(w io.Writer, load *loadgen.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "persona\tkind\trequests\tok\t429\tretries\tgave up\tgoodput\tp50 ms\tp99 ms\tp99 corr ms\ttok/s\twait s\toutcome\t")
+	fmt.Fprintln(tw, "persona\tkind\trequests\tok\t429\tretries\tgave up\tgoodput\tttft p50\tp50 ms\tp99 ms\tp99 corr ms\ttok/s\twait s\toutcome\t")
 	for _, p := range load.Personas {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%s\t\n",
 			p.Name, p.Kind, p.Requests, p.OK, p.Throttled, p.Retries, p.GaveUp, p.Goodput,
-			p.Latency.P50, p.Latency.P99, p.LatencyCorrected.P99, p.OutputTokensPerSec, p.RetryWaitSeconds, outcome(p))
+			p.TTFT.P50, p.Latency.P50, p.Latency.P99, p.LatencyCorrected.P99, p.OutputTokensPerSec, p.RetryWaitSeconds, outcome(p))
 	}
 	_ = tw.Flush()
 }
