@@ -54,12 +54,24 @@ func newLive(sc *scenario.Scenario) *live {
 	}
 	limits := map[string]int64{}
 	for _, p := range sc.Gateway.Products {
-		limits[p.Name] = p.TokensPerMinute
+		limits[p.Name] = tightestTPM(p)
 	}
 	for _, s := range sc.Gateway.Subscriptions {
 		l.tally.AddSubscription(s.ID, s.Team, s.Product, limits[s.Product])
 	}
 	return l
+}
+
+// tightestTPM is the lowest tokens-per-minute limit of a product (its
+// shorthand or any of its token limits); 0 when it has none.
+func tightestTPM(p gateway.Product) int64 {
+	tpm := p.TokensPerMinute
+	for _, l := range p.TokenLimits {
+		if l.TokensPerMinute > 0 && (tpm == 0 || l.TokensPerMinute < tpm) {
+			tpm = l.TokensPerMinute
+		}
+	}
+	return tpm
 }
 
 // listPrice values ok records at the pricing file's PAYG list prices.

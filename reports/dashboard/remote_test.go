@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/muesli/termenv"
 )
 
 // scripted serves the scripted run's snapshots, one per request.
@@ -71,7 +73,7 @@ func TestPollerKeepsLastOnError(t *testing.T) {
 		if !strings.Contains(s.Note, "503") || !s.At.Equal(first.At) || len(s.Teams) != 3 {
 			t.Errorf("after a failed poll: note %q, at %v (want %v), %d teams", s.Note, s.At, first.At, len(s.Teams))
 		}
-		m := feed(t, pinned(0, 100, 24, nil), snapshotMsg(first), tickMsg(first.At.Add(5*time.Second)), snapshotMsg(s))
+		m := feed(t, pinned(termenv.Ascii, 100, 24, nil), snapshotMsg(first), tickMsg(first.At.Add(5*time.Second)), snapshotMsg(s))
 		if v := m.View(); !strings.Contains(v, "no update for 0:05") || !strings.Contains(v, "503") {
 			t.Errorf("screen after a failed poll:\n%s", v)
 		}

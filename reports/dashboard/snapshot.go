@@ -94,11 +94,16 @@ type TeamRow struct {
 	Team         string `json:"team"`
 	Subscription string `json:"subscription"`
 	Product      string `json:"product"`
-	// TPMUsed is the tokens charged in the last 60 s; TPMLimit the limit
-	// that applied (0 = none).
-	TPMUsed  int64 `json:"tpm_used"`
-	TPMLimit int64 `json:"tpm_limit"`
-	Requests int64 `json:"requests"`
+	// TPMUsed is the tokens charged in the last 60 s to the subscription's
+	// counter closest to its limit, TPMLimit that counter's limit (0 =
+	// none), CounterKey its key value. Keys counts the subscription's
+	// counters: 1 for a subscription-keyed limit, more when the limit is
+	// per client IP, user or header value.
+	TPMUsed    int64  `json:"tpm_used"`
+	TPMLimit   int64  `json:"tpm_limit"`
+	CounterKey string `json:"counter_key,omitempty"`
+	Keys       int    `json:"keys,omitempty"`
+	Requests   int64  `json:"requests"`
 	// Throttled1m counts 429s in the last 60 s, ThrottledTotal since the start.
 	Throttled1m    int64   `json:"throttled_1m"`
 	ThrottledTotal int64   `json:"throttled_total"`

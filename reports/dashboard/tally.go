@@ -55,9 +55,15 @@ func NewTally(price PriceFunc) *Tally {
 
 type subTally struct {
 	row       TeamRow
-	used      window // tokens charged
-	throttled window // 429s
+	keys      map[string]*keyTally // by counter key value
+	throttled window               // 429s
 	hist      *hdrhistogram.Histogram
+}
+
+// keyTally is one counter of a token limit (a subscription, an IP, a user…).
+type keyTally struct {
+	used  window // tokens charged
+	limit int64
 }
 
 type backendTally struct {
@@ -106,10 +112,40 @@ func (t *Tally) AddEvent(e Event) {
 func (t *Tally) sub(id string) *subTally {
 	s := t.subs[id]
 	if s == nil {
-		s = &subTally{row: TeamRow{Subscription: id}, hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
+		s = &subTally{row: TeamRow{Subscription: id}, keys: map[string]*keyTally{}, hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
 		t.subs[id] = s
 	}
 	return s
+}
+
+func (s *subTally) key(k string) *keyTally {
+	kt := s.keys[k]
+	if kt == nil {
+		kt = &keyTally{limit: s.row.TPMLimit}
+		s.keys[k] = kt
+	}
+	return kt
+}
+
+// hottest is the subscription's counter closest to its limit over the last
+// minute: its tokens, its limit and its key. With one counter per
+// subscription (a subscription-keyed limit) that is the subscription's own
+// window; with per-IP or per-user keys it is the busiest of them, and keys
+// counts them. Without any request the configured limit shows.
+func (s *subTally) hottest(now time.Time) (used, limit int64, key string, keys int) {
+	limit = s.row.TPMLimit
+	best := -1.0
+	for k, kt := range s.keys {
+		u := kt.used.sum(now, windowSeconds)
+		share := float64(u)
+		if kt.limit > 0 {
+			share = float64(u) / float64(kt.limit)
+		}
+		if share > best || (share == best && k < key) {
+			best, used, limit, key = share, u, kt.limit, k
+		}
+	}
+	return used, limit, key, len(s.keys)
 }
 
 func (t *Tally) backend(name string) *backendTally {
@@ -136,7 +172,7 @@ func (t *Tally) Write(r *record.Record) error {
 	ok := r.Outcome == record.OutcomeOK
 	var tokens int64
 	if ok {
-		tokens = r.PromptTokens + r.CompletionTokens
+		tokens = cmp.Or(r.TotalTokens, r.PromptTokens+r.CompletionTokens)
 	}
 	cost, costKnown := 0.0, false
 	if ok && t.price != nil {
@@ -184,12 +220,13 @@ func (t *Tally) countSub(r *record.Record, at time.Time, tokens int64, cost floa
 	if r.Team != "" {
 		s.row.Team, s.row.Product = r.Team, r.Product
 	}
+	k := s.key(cmp.Or(r.CounterKey, id))
 	if r.LimitTPM > 0 {
-		s.row.TPMLimit = r.LimitTPM
+		k.limit = r.LimitTPM
 	}
 	switch r.Outcome {
 	case record.OutcomeOK:
-		s.used.add(at, tokens)
+		k.used.add(at, tokens)
 		s.row.Tokens += tokens
 		s.row.CostUSD += cost
 		s.row.CostKnown = s.row.CostKnown && costKnown
@@ -256,11 +293,15 @@ func (t *Tally) recordEvent(r *record.Record, at time.Time) {
 	case record.OutcomeOK:
 		return
 	case record.OutcomeThrottled:
-		text := fmt.Sprintf("429 %s over %s TPM", who, count(r.LimitTPM))
+		over := who
+		if r.CounterKey != "" && r.CounterKey != r.SubscriptionID {
+			over = who + " key " + r.CounterKey
+		}
+		text := fmt.Sprintf("429 %s over %s TPM", over, count(r.LimitTPM))
 		if r.RetryAfterMS > 0 {
 			text += fmt.Sprintf(", retry after %ds", r.RetryAfterMS/1000)
 		}
-		t.event(Event{At: at, Kind: EventThrottled, Who: who, Text: text})
+		t.event(Event{At: at, Kind: EventThrottled, Who: over, Text: text})
 	case record.OutcomeCircuitOpen:
 		t.event(Event{At: at, Kind: EventBreaker, Who: who, Text: fmt.Sprintf("%d %s: every backend's breaker is open", r.Status, who)})
 	default:
@@ -307,7 +348,7 @@ func (t *Tally) Snapshot(now time.Time) Snapshot {
 	}
 	for _, st := range t.subs {
 		row := st.row
-		row.TPMUsed = st.used.sum(now, windowSeconds)
+		row.TPMUsed, row.TPMLimit, row.CounterKey, row.Keys = st.hottest(now)
 		row.Throttled1m = st.throttled.sum(now, windowSeconds)
 		row.P50MS, row.P99MS = quantiles(st.hist)
 		s.Teams = append(s.Teams, row)

@@ -2,8 +2,11 @@ package dashboard
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/muesli/termenv"
 
 	"github.com/aiload/aiload/record"
 )
@@ -158,5 +161,35 @@ func TestPriceCost(t *testing.T) {
 		if got := p.Cost(c.prompt, c.cached, c.completion); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("Cost(%d, %d, %d) = %v, want %v", c.prompt, c.cached, c.completion, got, c.want)
 		}
+	}
+}
+
+// TestTallyPerKeyLimit: with a limit kept per client IP, the subscription's
+// row shows its busiest counter against the per-key limit, not the sum.
+func TestTallyPerKeyLimit(t *testing.T) {
+	t.Parallel()
+	tl := NewTally(nil)
+	for i, c := range []struct {
+		ip     string
+		tokens int64
+	}{{"127.0.0.2", 1000}, {"127.0.0.3", 4000}, {"127.0.0.2", 500}, {"127.0.0.4", 2000}} {
+		r := rec(time.Duration(i)*time.Second, "office-sub", "ops", record.OutcomeOK, c.tokens, 0, 10)
+		r.CounterKey, r.LimitTPM, r.ClientIP = c.ip, 5000, c.ip
+		tl.Write(r)
+	}
+	r := rec(5*time.Second, "office-sub", "ops", record.OutcomeThrottled, 100, 100, 1)
+	r.CounterKey, r.LimitTPM = "127.0.0.3", 5000
+	tl.Write(r)
+	s := tl.Snapshot(t0.Add(10 * time.Second))
+	row := s.Teams[0]
+	if row.TPMUsed != 4000 || row.TPMLimit != 5000 || row.CounterKey != "127.0.0.3" || row.Keys != 3 {
+		t.Errorf("row %+v; want 4000/5000 on key 127.0.0.3 of 3", row)
+	}
+	if e := s.Events[0]; e.Text != "429 office-sub key 127.0.0.3 over 5,000 TPM, retry after 7s" {
+		t.Errorf("event %q", e.Text)
+	}
+	m := feed(t, pinned(termenv.Ascii, 120, 24, nil), snapshotMsg(s))
+	if v := m.View(); !strings.Contains(v, "4,000/5,000 80% busiest of 3 keys") {
+		t.Errorf("overview:\n%s", v)
 	}
 }

@@ -74,7 +74,7 @@ func (m Model) teamTable(width int) []string {
 	for _, r := range m.snap.Teams {
 		rows = append(rows, []cell{
 			txt(r.Team), txt(r.Subscription), txt(r.Product),
-			m.usedCell(r.TPMUsed, r.TPMLimit),
+			m.keyedUsedCell(r),
 			m.throttledCell(r.Throttled1m, r.ThrottledTotal),
 			txt(millis(r.P50MS) + "/" + millis(r.P99MS)),
 			txt(count(r.Tokens)), txt(usd(r.CostUSD, r.CostKnown)),
@@ -100,6 +100,27 @@ func styledCount(m Model, n int64) cell {
 		return styled(m.st.bad, count(n))
 	}
 	return txt(count(n))
+}
+
+// keyedUsedCell is usedCell, saying when the limit is kept per IP, user
+// or header value and the numbers are its busiest counter's (the 429
+// events name the key). The bar goes first when room is short.
+func (m Model) keyedUsedCell(r TeamRow) cell {
+	c := m.usedCell(r.TPMUsed, r.TPMLimit)
+	if r.Keys <= 1 || r.TPMLimit <= 0 {
+		return c
+	}
+	note := fmt.Sprintf(" busiest of %d keys", r.Keys)
+	return func(w int) string {
+		switch {
+		case w >= usedNumsWidth+len(note)+7:
+			return c(w-len(note)) + m.st.faint.Render(note)
+		case w >= usedNumsWidth+len(note):
+			return c(usedNumsWidth) + m.st.faint.Render(note)
+		default:
+			return c(w)
+		}
+	}
 }
 
 // usedNumsWidth fits "10,000/10,000 100%": bars of one table line up
