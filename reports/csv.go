@@ -37,13 +37,9 @@ func WriteCSV(w io.Writer, r Report) error {
 	}
 	start, end := utc(r.Period.Start), utc(r.Period.End)
 	for _, l := range r.Lines() {
-		ratio := ""
-		if l.Origin != "" {
-			ratio = strconv.FormatFloat(l.Ratio, 'f', -1, 64)
-		}
 		row := []string{start, end, l.Team, l.Model, l.Deployment, string(l.Type),
 			strconv.FormatInt(l.Tokens, 10), l.Unit, l.Quantity.String(), l.UnitPrice.Exact(),
-			l.Cost.Exact(), r.Currency, l.Method, ratio}
+			l.Cost.Exact(), r.Currency, l.Method, l.RatioDecimal}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write chargeback csv: %w", err)
 		}

@@ -50,7 +50,7 @@ const (
 // 1.3 split cost allocation): one row per team whose costs and quantities
 // sum to the origin charge, whose dimensions and unit prices equal the
 // origin's, and whose AllocatedMethodDetails carry the team's AllocatedRatio
-// (the ratios of one origin sum to 1). x_OriginChargeId groups them.
+// (12 decimals; the ratios of one origin sum to exactly 1). x_OriginChargeId groups them.
 // Empty cells are nulls. BilledCost and EffectiveCost are the charged
 // amounts; ListCost and ContractedCost are PricingQuantity × unit price,
 // exact.
@@ -184,12 +184,12 @@ func focusJSON(v map[string]string, l Line, sku focusSku, basisUnit string) erro
 		return nil
 	}
 	type element struct {
-		AllocatedRatio float64
+		AllocatedRatio json.Number
 		UsageUnit      string
 		UsageQuantity  int64
 	}
 	amd, err := json.Marshal(struct{ Elements []element }{
-		[]element{{AllocatedRatio: l.Ratio, UsageUnit: basisUnit, UsageQuantity: l.Tokens}}})
+		[]element{{AllocatedRatio: json.Number(l.RatioDecimal), UsageUnit: basisUnit, UsageQuantity: l.Tokens}}})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"math/big"
 	"regexp"
 	"slices"
@@ -155,7 +154,7 @@ func checkFocusRow(t *testing.T, i int, row map[string]string) {
 
 type allocDetails struct {
 	Elements []struct {
-		AllocatedRatio *float64
+		AllocatedRatio *json.Number
 		UsageUnit      string
 		UsageQuantity  *float64
 	}
@@ -178,7 +177,7 @@ func checkAllocations(t *testing.T, r Report, rows []map[string]string) {
 			t.Fatalf("origin %s: %d allocated rows, want %d", c.ID, len(group), len(c.Allocations))
 		}
 		sums := map[string]*big.Rat{}
-		ratios := 0.0
+		ratios := new(big.Rat)
 		for _, row := range group {
 			for _, m := range []string{"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity", "ConsumedQuantity"} {
 				if sums[m] == nil {
@@ -190,7 +189,7 @@ func checkAllocations(t *testing.T, r Report, rows []map[string]string) {
 			if err := json.Unmarshal([]byte(row["AllocatedMethodDetails"]), &d); err != nil || len(d.Elements) != 1 || d.Elements[0].AllocatedRatio == nil {
 				t.Fatalf("origin %s: AllocatedMethodDetails %q: %v", c.ID, row["AllocatedMethodDetails"], err)
 			}
-			ratios += *d.Elements[0].AllocatedRatio
+			ratios.Add(ratios, rat(t, string(*d.Elements[0].AllocatedRatio)))
 			if d.Elements[0].UsageUnit == "" || d.Elements[0].UsageQuantity == nil {
 				t.Errorf("origin %s: element without UsageUnit/UsageQuantity: %s", c.ID, row["AllocatedMethodDetails"])
 			}
@@ -216,8 +215,8 @@ func checkAllocations(t *testing.T, r Report, rows []map[string]string) {
 				sums["PricingQuantity"].FloatString(6), sums["ConsumedQuantity"].FloatString(6),
 				sums["ListCost"].FloatString(6), qty.FloatString(6), listOrigin.FloatString(6))
 		}
-		if math.Abs(ratios-1) > 1e-9 {
-			t.Errorf("origin %s: AllocatedRatio sums to %v", c.ID, ratios)
+		if ratios.Cmp(big.NewRat(1, 1)) != 0 {
+			t.Errorf("origin %s: AllocatedRatio sums to %s, want exactly 1", c.ID, ratios.FloatString(15))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"time"
 )
@@ -107,8 +108,10 @@ type Line struct {
 	// Method names how the cost was allocated (DirectMethod for PAYG).
 	Method string
 	// Ratio is the team's share of the origin charge for allocated lines
-	// (0 for direct lines).
-	Ratio float64
+	// (0 for direct lines); RatioDecimal prints it with 12 decimals, the
+	// printed ratios of one origin summing to exactly 1.
+	Ratio        float64
+	RatioDecimal string
 	// Origin is the ID of the capacity charge an allocated line comes from.
 	Origin string
 }
@@ -378,11 +381,12 @@ func (r *Report) Lines() []Line {
 	lines := append([]Line(nil), r.Usage...)
 	for _, c := range r.Capacity {
 		qty := splitQuantity(c.Quantity, c.Allocations)
+		ratios := ratioDecimals(c.Allocations)
 		for i, a := range c.Allocations {
 			lines = append(lines, Line{
 				Team: a.Team, Model: c.Model, Deployment: c.Deployment, Type: PTUShare,
 				Tokens: a.Basis, Unit: c.Unit, Quantity: qty[i], UnitPrice: c.UnitPrice,
-				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio, Origin: c.ID,
+				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio, RatioDecimal: ratios[i], Origin: c.ID,
 			})
 		}
 	}
@@ -402,31 +406,57 @@ func (r *Report) Lines() []Line {
 // splitQuantity splits q by the allocations' ratios so that the parts sum to
 // q exactly (largest remainder on the millionths).
 func splitQuantity(q Quantity, allocs []Allocation) []Quantity {
-	parts := make([]Quantity, len(allocs))
+	parts := apportion(int64(q), allocs)
+	out := make([]Quantity, len(parts))
+	for i, p := range parts {
+		out[i] = Quantity(p)
+	}
+	return out
+}
+
+// ratioScale is the resolution of printed allocation ratios (12 decimals).
+const ratioScale = 1_000_000_000_000
+
+// ratioDecimals prints the allocations' ratios with 12 decimals, adjusted by
+// largest remainder so that the printed ratios sum to exactly 1.
+func ratioDecimals(allocs []Allocation) []string {
+	parts := apportion(ratioScale, allocs)
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = trimDecimals(fixed(big.NewInt(p), 12), 1)
+	}
+	return out
+}
+
+// apportion splits total into integer parts proportional to the
+// allocations' ratios (normalised by their sum) that add up to total
+// exactly: each part is rounded down and the units left over go to the
+// largest remainders, earlier allocations first on ties.
+func apportion(total int64, allocs []Allocation) []int64 {
+	var sum float64
+	for _, a := range allocs {
+		sum += a.Ratio
+	}
+	parts := make([]int64, len(allocs))
+	if sum <= 0 {
+		return parts
+	}
 	rems := make([]float64, len(allocs))
-	var sum Quantity
+	var given int64
 	for i, a := range allocs {
-		exact := float64(q) * a.Ratio
-		parts[i] = Quantity(math.Floor(exact))
+		exact := float64(total) * (a.Ratio / sum)
+		parts[i] = min(int64(math.Floor(exact)), total-given)
 		rems[i] = exact - math.Floor(exact)
-		sum += parts[i]
+		given += parts[i]
 	}
 	order := make([]int, len(allocs))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(i, j int) bool { return rems[order[i]] > rems[order[j]] })
-	for k := 0; sum < q && len(order) > 0; k = (k + 1) % len(order) {
+	for k := 0; given < total; k = (k + 1) % len(order) {
 		parts[order[k]]++
-		sum++
-	}
-	// Ratios summing to a hair over 1 can overshoot: take back from the
-	// smallest remainders, never below zero.
-	for k := len(order) - 1; sum > q && len(order) > 0; k = (k + len(order) - 1) % len(order) {
-		if parts[order[k]] > 0 {
-			parts[order[k]]--
-			sum--
-		}
+		given++
 	}
 	return parts
 }
