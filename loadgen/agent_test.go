@@ -133,3 +133,32 @@ func TestProactiveAgentPausesInsteadOfThrottling(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    time.Duration
+		said    bool
+	}{
+		{"seconds", map[string]string{"Retry-After": "7"}, 7 * time.Second, true},
+		{"ms wins", map[string]string{"Retry-After": "7", "retry-after-ms": "6500"}, 6500 * time.Millisecond, true}, // Azure OpenAI
+		{"http date", map[string]string{"Retry-After": "Wed, 25 Nov 2026 12:00:30 GMT"}, 30 * time.Second, true},
+		{"renamed", map[string]string{"x-wait": "3"}, 3 * time.Second, true}, // APIM retry-after-header-name
+		{"absent", map[string]string{}, time.Second, false},
+	} {
+		h := http.Header{}
+		for k, v := range tc.headers {
+			h.Set(k, v)
+		}
+		name := "Retry-After"
+		if tc.name == "renamed" {
+			name = "x-wait"
+		}
+		if got, said := retryAfter(h, name, now); got != tc.want || said != tc.said {
+			t.Errorf("%s: got %v %v, want %v %v", tc.name, got, said, tc.want, tc.said)
+		}
+	}
+}

@@ -122,8 +122,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 		if err == nil {
 			a.status = resp.StatusCode
 		}
-		r.remaining = headerInt(resp.Header, HeaderRemainingTokens)
-		r.limit = headerInt(resp.Header, HeaderLimitTokens)
+		e.limitHeaders(resp.Header, &r)
 		return r
 	}
 	data, err := io.ReadAll(resp.Body)
@@ -133,8 +132,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 		return r
 	}
 	a.status = resp.StatusCode
-	r.remaining = headerInt(resp.Header, HeaderRemainingTokens)
-	r.limit = headerInt(resp.Header, HeaderLimitTokens)
+	e.limitHeaders(resp.Header, &r)
 	switch resp.StatusCode {
 	case http.StatusOK:
 		var cr struct {
@@ -150,14 +148,35 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 			}
 		}
 	case http.StatusTooManyRequests:
-		ra := resp.Header.Get("Retry-After")
-		a.retryAfter = ra != ""
-		r.retryAfter = time.Second
-		if s, err := strconv.ParseFloat(ra, 64); err == nil && s >= 0 {
-			r.retryAfter = time.Duration(s * float64(time.Second))
-		}
+		r.retryAfter, a.retryAfter = retryAfter(resp.Header, e.opts.Target.RetryAfterHeader, time.Now())
 	}
 	return r
+}
+
+// limitHeaders reads the remaining-tokens and limit headers.
+func (e *engine) limitHeaders(h http.Header, r *reply) {
+	r.remaining = headerInt(h, e.opts.Target.RemainingTokensHeader)
+	r.limit = headerInt(h, e.opts.Target.LimitTokensHeader)
+}
+
+// retryAfter returns how long a 429 asks to wait and whether it said so:
+// retry-after-ms (milliseconds, Azure OpenAI), else the named header in
+// seconds or as an HTTP date; 1 s when neither is there or readable.
+func retryAfter(h http.Header, name string, now time.Time) (time.Duration, bool) {
+	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms >= 0 {
+		return time.Duration(ms * float64(time.Millisecond)), true
+	}
+	v := strings.TrimSpace(h.Get(name))
+	if v == "" {
+		return time.Second, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return time.Second, true
 }
 
 // readStream reads a server-sent-events chat completion: the time to the

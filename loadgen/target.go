@@ -40,6 +40,16 @@ type Target struct {
 	// MaxConnections caps connections per source address (0: no cap). A
 	// cap makes requests queue in the client, as a pooled SDK's do.
 	MaxConnections int `yaml:"max_connections" json:"max_connections,omitempty"`
+	// RetryAfterHeader is where a 429 says how long to wait, in seconds or
+	// as an HTTP date (default Retry-After; APIM's retry-after-header-name
+	// can rename it). A retry-after-ms header, as Azure OpenAI sends, wins.
+	RetryAfterHeader string `yaml:"retry_after_header" json:"retry_after_header,omitempty"`
+	// RemainingTokensHeader and LimitTokensHeader are what a proactive
+	// agent reads (default x-ratelimit-remaining-tokens and
+	// x-ratelimit-limit-tokens; APIM's remaining-tokens-header-name can
+	// rename the first).
+	RemainingTokensHeader string `yaml:"remaining_tokens_header" json:"remaining_tokens_header,omitempty"`
+	LimitTokensHeader     string `yaml:"limit_tokens_header" json:"limit_tokens_header,omitempty"`
 }
 
 // Defaults fills unset fields.
@@ -55,6 +65,15 @@ func (t *Target) Defaults() {
 	}
 	if t.Timeout == 0 {
 		t.Timeout = Duration(120e9)
+	}
+	if t.RetryAfterHeader == "" {
+		t.RetryAfterHeader = "Retry-After"
+	}
+	if t.RemainingTokensHeader == "" {
+		t.RemainingTokensHeader = HeaderRemainingTokens
+	}
+	if t.LimitTokensHeader == "" {
+		t.LimitTokensHeader = HeaderLimitTokens
 	}
 }
 
