@@ -214,7 +214,9 @@ func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart t
 	}
 	var used int64
 	if resp.StatusCode == http.StatusOK {
-		var cr chat.Response
+		var cr struct {
+			Usage *chat.Usage `json:"usage"`
+		}
 		if err := json.Unmarshal(body, &cr); err == nil && cr.Usage != nil {
 			x.rec.PromptTokens, x.rec.CompletionTokens = cr.Usage.PromptTokens, cr.Usage.CompletionTokens
 			x.rec.TotalTokens, x.rec.CachedTokens = cr.Usage.TotalTokens, cr.Usage.Cached()

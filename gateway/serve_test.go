@@ -143,3 +143,11 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestExampleConfig keeps docs/gateway.example.yaml valid.
+func TestExampleConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := gateway.LoadConfig("../docs/gateway.example.yaml"); err != nil {
+		t.Fatalf("docs/gateway.example.yaml: %v", err)
+	}
+}

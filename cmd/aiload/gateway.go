@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -13,12 +14,35 @@ import (
 	"github.com/aiload/aiload/reports/dashboard"
 )
 
-func newGatewayCmd(stderr io.Writer) *cobra.Command {
+func newGatewayCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the enforcement gateway on its own",
 	}
-	cmd.AddCommand(newGatewayServeCmd(stderr))
+	cmd.AddCommand(newGatewayServeCmd(stderr), newGatewayCheckCmd(stdout))
+	return cmd
+}
+
+func newGatewayCheckCmd(stdout io.Writer) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:     "check --config gateway.yaml",
+		Short:   "Check a gateway config file and report every problem with file:line:column",
+		Example: `  aiload gateway check --config docs/gateway.example.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if path == "" {
+				return usageError{errors.New("--config is required")}
+			}
+			cfg, err := gateway.LoadConfig(path)
+			if err != nil {
+				return usageError{err}
+			}
+			fmt.Fprintf(stdout, "%s: ok (%d products, %d subscriptions, %d backends)\n", path, len(cfg.Products), len(cfg.Subscriptions), len(cfg.Backends))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "gateway config file (YAML)")
 	return cmd
 }
 

@@ -22,6 +22,7 @@ func TestGatewayServeBadInput(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"gateway", "serve"}, "--config is required"},
+		{[]string{"gateway", "check", "--config", "testdata/gateway_bad_key.yaml"}, `context.Variables`},
 		// The unsupported expression is named at its line, exit status 2.
 		{[]string{"gateway", "serve", "--config", "testdata/gateway_bad_key.yaml", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"},
 			`testdata/gateway_bad_key.yaml:6:`},
@@ -67,5 +68,13 @@ func TestGatewayServeSnapshot(t *testing.T) {
 	b, _ := json.Marshal(snap)
 	if !strings.Contains(string(b), "research") || !strings.Contains(string(b), "east") {
 		t.Fatalf("snapshot lacks the subscription's team or the backend: %s", b)
+	}
+}
+
+func TestGatewayCheck(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := execute(t, "gateway", "check", "--config", "../../docs/gateway.example.yaml")
+	if code != 0 || !strings.Contains(stdout, "ok (2 products, 2 subscriptions, 2 backends)") {
+		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
 }

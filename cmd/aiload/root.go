@@ -22,7 +22,7 @@ PTU plans and per-team chargeback reports.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newRunCmd(stdout, stderr),
-		newGatewayCmd(stderr),
+		newGatewayCmd(stdout, stderr),
 		newDashCmd(stdout, stderr),
 		newValidateCmd(stdout),
 		newSchemaCmd(stdout),

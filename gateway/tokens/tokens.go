@@ -29,7 +29,7 @@ const (
 // Counter counts tokens. The zero value is not usable; call NewCounter.
 // A Counter is safe for concurrent use; encodings load on first use.
 type Counter struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	codecs map[tokenizer.Encoding]tokenizer.Codec
 }
 
@@ -55,6 +55,12 @@ func EncodingFor(model string) tokenizer.Encoding {
 }
 
 func (c *Counter) codec(enc tokenizer.Encoding) (tokenizer.Codec, error) {
+	c.mu.RLock()
+	cd, ok := c.codecs[enc]
+	c.mu.RUnlock()
+	if ok {
+		return cd, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cd, ok := c.codecs[enc]; ok {
