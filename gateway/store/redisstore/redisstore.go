@@ -27,6 +27,8 @@ import (
 )
 
 var (
+	//go:embed common.lua
+	commonLua string
 	//go:embed reserve.lua
 	reserveLua string
 	//go:embed settle.lua
@@ -92,7 +94,7 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 250 * time.Millisecond
 	}
-	return &Store{rdb: rdb, opts: opts, reserve: redis.NewScript(reserveLua), settle: redis.NewScript(settleLua)}, nil
+	return &Store{rdb: rdb, opts: opts, reserve: redis.NewScript(commonLua + reserveLua), settle: redis.NewScript(commonLua + settleLua)}, nil
 }
 
 // Open parses a redis:// URL (redis://host:port/db, with optional user,

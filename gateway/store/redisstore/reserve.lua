@@ -8,26 +8,7 @@
 --   span (w, µs) or period end (p, µs), ttl (ms).
 -- Returns {allowed (0/1), denied index (0-based, -1), retry (µs), remaining...}.
 
-local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-
-local function expire(z, h, span)
-  local cutoff = now - span -- a charge made at t has left the window when now >= t + span
-  local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff)
-  if #old > 0 then
-    local dec = 0
-    for i = 1, #old, 500 do
-      local chunk = {}
-      for j = i, math.min(i + 499, #old) do chunk[#chunk + 1] = old[j] end
-      local toks = redis.call('HMGET', h, unpack(chunk))
-      for j = 1, #toks do dec = dec + (tonumber(toks[j]) or 0) end
-      redis.call('HDEL', h, unpack(chunk))
-    end
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', cutoff)
-    redis.call('HINCRBY', h, 'used', -dec)
-  end
-  return tonumber(redis.call('HGET', h, 'used') or '0')
-end
 
 -- time until the window's used tokens fall to at most target
 local function wait_below(z, h, used, target, span)

@@ -8,27 +8,8 @@
 --   reservation's period is the current one (p), ttl (ms).
 -- Returns the remaining tokens per check.
 
-local now = tonumber(ARGV[1])
 local actual = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
-
-local function expire(z, h, span)
-  local cutoff = now - span
-  local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff)
-  if #old > 0 then
-    local dec = 0
-    for i = 1, #old, 500 do
-      local chunk = {}
-      for j = i, math.min(i + 499, #old) do chunk[#chunk + 1] = old[j] end
-      local toks = redis.call('HMGET', h, unpack(chunk))
-      for j = 1, #toks do dec = dec + (tonumber(toks[j]) or 0) end
-      redis.call('HDEL', h, unpack(chunk))
-    end
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', cutoff)
-    redis.call('HINCRBY', h, 'used', -dec)
-  end
-  return tonumber(redis.call('HGET', h, 'used') or '0')
-end
 
 local function add(z, h, at, member, tokens, ttl)
   if tokens <= 0 then return end
