@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
 )
 
 const validSrc = `name: t
@@ -242,4 +244,74 @@ func TestPricingIsCheckedAndPassedThrough(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "t.yaml:24:45: pricing.models.gpt-4o-mini.outptu: unknown field") {
 		t.Fatalf("misspelt price: got %v", err)
 	}
+}
+
+// TestSchemaKnowsExampleKeys walks every example scenario beside the JSON
+// Schema: each key written in an example is a property the schema lists,
+// so an editor using the schema accepts the examples.
+func TestSchemaKnowsExampleKeys(t *testing.T) {
+	t.Parallel()
+	b, err := JSONSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../scenarios/*.yaml")
+	if len(files) < 6 {
+		t.Fatalf("examples %v", files)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(src, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, p := range unknownKeys(schema, doc, "") {
+			t.Errorf("%s: %s is not in the schema", f, p)
+		}
+	}
+}
+
+// unknownKeys returns the paths of keys of v that schema s does not list.
+func unknownKeys(s map[string]any, v any, path string) []string {
+	for _, alt := range []string{"oneOf", "anyOf"} {
+		if alts, ok := s[alt].([]any); ok {
+			for _, a := range alts {
+				am := a.(map[string]any)
+				if _, isObj := v.(map[string]any); isObj == (am["type"] == "object") {
+					return unknownKeys(am, v, path)
+				}
+			}
+		}
+	}
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		for k, sub := range v {
+			if path == "" && strings.HasPrefix(k, "x-") {
+				continue
+			}
+			if ps, ok := props[k].(map[string]any); ok {
+				out = append(out, unknownKeys(ps, sub, path+"."+k)...)
+			} else if ap, ok := s["additionalProperties"].(map[string]any); ok {
+				out = append(out, unknownKeys(ap, sub, path+"."+k)...)
+			} else {
+				out = append(out, path+"."+k)
+			}
+		}
+	case []any:
+		if items, ok := s["items"].(map[string]any); ok {
+			for i, e := range v {
+				out = append(out, unknownKeys(items, e, fmt.Sprintf("%s[%d]", path, i))...)
+			}
+		}
+	}
+	return out
 }
