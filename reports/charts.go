@@ -111,6 +111,37 @@ func (c *Chart) addSeries(name string, colour int) color.RGBA {
 	return Palette[colour]
 }
 
+// lineSeries is one line of a chart: its legend name, points, palette
+// colour, width in points and whether it is dashed.
+type lineSeries struct {
+	name   string
+	xys    plotter.XYs
+	colour int
+	width  float64
+	dashed bool
+}
+
+// addLines adds the non-empty series as lines with legend entries.
+func (c *Chart) addLines(series []lineSeries) error {
+	for _, s := range series {
+		if len(s.xys) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(s.xys)
+		if err != nil {
+			return err
+		}
+		l.Color = c.addSeries(s.name, s.colour)
+		l.Width = vg.Points(s.width)
+		if s.dashed {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		c.plot.Add(l)
+		c.plot.Legend.Add(s.name, l)
+	}
+	return nil
+}
+
 func newChart(name, title string, w, h vg.Length) *Chart {
 	p := plot.New()
 	p.Title.Text = title
@@ -241,38 +272,17 @@ func DemandChart(a TeamActivity, name string) (*Chart, error) {
 		limit[i] = plotter.XY{X: x, Y: float64(p.LimitTPM)}
 		hasLimit = hasLimit || p.LimitTPM > 0
 	}
-	series := []struct {
-		name   string
-		xys    plotter.XYs
-		colour int
-		dashed bool
-	}{{"served", served, green, false}, {"demand (incl. throttled)", demand, blue, false}}
-	if hasLimit {
-		series = append(series, struct {
-			name   string
-			xys    plotter.XYs
-			colour int
-			dashed bool
-		}{"TPM limit", limit, red, true})
+	series := []lineSeries{
+		// Served is drawn first and wide, under the demand line, so both
+		// show where they meet.
+		{name: "served", xys: served, colour: green, width: 3},
+		{name: "demand (incl. throttled)", xys: demand, colour: blue, width: 1.2},
 	}
-	for _, s := range series {
-		if len(s.xys) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(s.xys)
-		if err != nil {
-			return nil, fmt.Errorf("demand chart %s: %w", a.Team, err)
-		}
-		l.Color = c.addSeries(s.name, s.colour)
-		l.Width = vg.Points(1.2)
-		if s.colour == green {
-			l.Width = vg.Points(3) // under the demand line, visible where they meet
-		}
-		if s.dashed {
-			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-		}
-		c.plot.Add(l)
-		c.plot.Legend.Add(s.name, l)
+	if hasLimit {
+		series = append(series, lineSeries{name: "TPM limit", xys: limit, colour: red, width: 1.2, dashed: true})
+	}
+	if err := c.addLines(series); err != nil {
+		return nil, fmt.Errorf("demand chart %s: %w", a.Team, err)
 	}
 	c.plot.Y.Min = 0
 	c.plot.Y.Max = headroom(maxY(demand, served, limit))
@@ -333,37 +343,15 @@ func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 			rec = append(rec, total[i])
 		}
 	}
-	series := []struct {
-		name   string
-		xys    plotter.XYs
-		colour int
-		dashed bool
-	}{{"total", total, blue, false}, {"PTU cost", ptu, purple, false}, {"PAYG spill", spill, orange, false}}
+	series := []lineSeries{{name: "total", xys: total, colour: blue, width: 1.5},
+		{name: "PTU cost", xys: ptu, colour: purple, width: 1.5}, {name: "PAYG spill", xys: spill, colour: orange, width: 1.5}}
 	if p.PAYGOnly > 0 && len(p.Points) > 0 {
 		all := plotter.XYs{{X: float64(p.Points[0].PTUs), Y: p.PAYGOnly.Float()},
 			{X: float64(p.Points[len(p.Points)-1].PTUs), Y: p.PAYGOnly.Float()}}
-		series = append(series, struct {
-			name   string
-			xys    plotter.XYs
-			colour int
-			dashed bool
-		}{"all pay-as-you-go", all, green, true})
+		series = append(series, lineSeries{name: "all pay-as-you-go", xys: all, colour: green, width: 1.5, dashed: true})
 	}
-	for _, s := range series {
-		if len(s.xys) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(s.xys)
-		if err != nil {
-			return nil, fmt.Errorf("ptu curve %s: %w", p.Model, err)
-		}
-		l.Color = c.addSeries(s.name, s.colour)
-		l.Width = vg.Points(1.5)
-		if s.dashed {
-			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-		}
-		c.plot.Add(l)
-		c.plot.Legend.Add(s.name, l)
+	if err := c.addLines(series); err != nil {
+		return nil, fmt.Errorf("ptu curve %s: %w", p.Model, err)
 	}
 	if len(rec) > 0 {
 		sc, err := plotter.NewScatter(rec)

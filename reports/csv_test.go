@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/aiload/aiload/reports/reporttest"
 )
 
 // readCSV parses a rendered CSV into header and rows of name → value.
@@ -35,33 +37,6 @@ func rat(t *testing.T, s string) *big.Rat {
 	return r
 }
 
-// centsOf rounds an exact decimal to cents, half away from zero, and
-// formats it as "1234.57".
-func centsOf(r *big.Rat) string {
-	c := new(big.Rat).Mul(r, big.NewRat(100, 1))
-	neg := c.Sign() < 0
-	c.Abs(c)
-	c.Add(c, big.NewRat(1, 2))
-	n := new(big.Int).Quo(c.Num(), c.Denom())
-	if neg {
-		n.Neg(n)
-	}
-	return fixed(n, 2)
-}
-
-// csvTeamTotals sums the cost column per team.
-func csvTeamTotals(t *testing.T, rows []map[string]string, teamCol, costCol string) map[string]*big.Rat {
-	t.Helper()
-	out := map[string]*big.Rat{}
-	for _, r := range rows {
-		if out[r[teamCol]] == nil {
-			out[r[teamCol]] = new(big.Rat)
-		}
-		out[r[teamCol]].Add(out[r[teamCol]], rat(t, r[costCol]))
-	}
-	return out
-}
-
 func TestWriteCSV(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
@@ -81,9 +56,9 @@ func TestWriteCSV(t *testing.T) {
 	want := map[string]string{ // hand-derived in sampleReport's comment
 		"support": "6521.19", "research": "3280.43", "Équipe Données": "1113.33",
 	}
-	for team, total := range csvTeamTotals(t, rows, "team", "cost") {
-		if got := centsOf(total); got != want[team] {
-			t.Errorf("team %s total = %s (exact %s), want %s", team, got, total.FloatString(6), want[team])
+	for team, got := range reporttest.CSVTeamTotals(t, buf.Bytes(), "team", "cost") {
+		if got != want[team] {
+			t.Errorf("team %s total = %s, want %s", team, got, want[team])
 		}
 	}
 	for _, r := range rows {

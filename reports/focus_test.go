@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aiload/aiload/reports/reporttest"
 )
 
 // focusMandatory are the FOCUS 1.2 Cost and Usage columns whose feature
@@ -60,8 +62,8 @@ func TestWriteFOCUS(t *testing.T) {
 
 	// Team totals from BilledCost match the chargeback CSV's.
 	want := map[string]string{"support": "6521.19", "research": "3280.43", "Équipe Données": "1113.33"}
-	for team, total := range csvTeamTotals(t, rows, "x_Team", "BilledCost") {
-		if got := centsOf(total); got != want[team] {
+	for team, got := range reporttest.CSVTeamTotals(t, buf.Bytes(), "x_Team", "BilledCost") {
+		if got != want[team] {
 			t.Errorf("FOCUS BilledCost for %s = %s, want %s", team, got, want[team])
 		}
 	}

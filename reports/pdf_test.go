@@ -3,7 +3,6 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,9 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiload/aiload/reports/reporttest"
 )
 
-// poppler runs a poppler tool (pdftotext, pdffonts, pdfinfo) on a PDF.
+// poppler runs a poppler tool (pdffonts, pdfinfo) on a PDF.
 // .ci/run installs poppler-utils; without it the PDF reading tests skip.
 func poppler(t *testing.T, tool string, pdf []byte, args ...string) string {
 	t.Helper()
@@ -25,10 +26,7 @@ func poppler(t *testing.T, tool string, pdf []byte, args ...string) string {
 	if err := os.WriteFile(path, pdf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, append(args, path, "-")...).CombinedOutput()
-	if tool != "pdftotext" {
-		out, err = exec.Command(bin, append(args, path)...).CombinedOutput()
-	}
+	out, err := exec.Command(bin, append(args, path)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", tool, err, out)
 	}
@@ -46,26 +44,10 @@ func renderPDF(t testing.TB, r Report) []byte {
 	return buf.Bytes()
 }
 
-// teamPageTotals finds "Team total: $X" on each "Team: NAME" page.
-func teamPageTotals(t *testing.T, text string) map[string]string {
-	t.Helper()
-	heading := regexp.MustCompile(`(?m)^\s*Team: (.+?)\s*$`)
-	total := regexp.MustCompile(`Team total: \$([0-9,]+\.[0-9]{2})`)
-	out := map[string]string{}
-	for _, page := range strings.Split(text, "\f") {
-		h := heading.FindStringSubmatch(page)
-		m := total.FindStringSubmatch(page)
-		if h != nil && m != nil {
-			out[h[1]] = strings.ReplaceAll(m[1], ",", "")
-		}
-	}
-	return out
-}
-
 func TestPDFTeamTotalsMatchCSV(t *testing.T) {
 	t.Parallel()
 	r := sampleReport()
-	text := poppler(t, "pdftotext", renderPDF(t, r), "-layout")
+	text := reporttest.PDFText(t, renderPDF(t, r))
 	checkTotalsAgainstCSV(t, r, text)
 	for _, s := range []string{"Period 2026-11: 2026-11-01 to 2026-12-01", "Contents", "Cost by team",
 		"Team: Équipe Données", "Capacity: provisioned throughput", "PTU plan: gpt-4o", "Methodology",
@@ -83,7 +65,7 @@ func TestPDFTeamTotalsMatchCSV(t *testing.T) {
 func TestPDF50Teams(t *testing.T) {
 	t.Parallel()
 	r := syntheticReport(50)
-	text := poppler(t, "pdftotext", renderPDF(t, r), "-layout")
+	text := reporttest.PDFText(t, renderPDF(t, r))
 	checkTotalsAgainstCSV(t, r, text)
 	checkTOC(t, text, "team-49")
 	if !strings.Contains(text, "Page 60 of 60") {
@@ -99,14 +81,8 @@ func checkTotalsAgainstCSV(t *testing.T, r Report, text string) {
 	if err := WriteCSV(&csvBuf, r); err != nil {
 		t.Fatal(err)
 	}
-	_, rows := readCSV(t, csvBuf.Bytes())
-	want := map[string]string{}
-	grand := new(big.Rat)
-	for team, total := range csvTeamTotals(t, rows, "team", "cost") {
-		want[team] = centsOf(total)
-		grand.Add(grand, total)
-	}
-	got := teamPageTotals(t, text)
+	want := reporttest.CSVTeamTotals(t, csvBuf.Bytes(), "team", "cost")
+	got := reporttest.TeamPageTotals(text)
 	if len(got) != len(want) {
 		t.Errorf("team pages with a total: %v, want teams %v", got, want)
 	}
@@ -120,7 +96,8 @@ func checkTotalsAgainstCSV(t *testing.T, r Report, text string) {
 			t.Errorf("summary row for %s = %v, want total %s", team, m, w)
 		}
 	}
-	if g := "$" + groupDecimal(centsOf(grand)); !strings.Contains(text, "Total for the period: "+g) {
+	r.Normalize()
+	if g := Total(r.Lines()).Display(r.Currency); !strings.Contains(text, "Total for the period: "+g) {
 		t.Errorf("cover does not show the total %s", g)
 	}
 }
@@ -140,12 +117,6 @@ func checkTOC(t *testing.T, text, team string) {
 	if n < 1 || n > len(pages) || !strings.Contains(pages[n-1], "Team total") || !strings.Contains(pages[n-1], "Team: "+team) {
 		t.Errorf("contents says %s is on page %d, which reads:\n%s", team, n, pages[min(max(n-1, 0), len(pages)-1)])
 	}
-}
-
-// groupDecimal adds thousands separators to "1234.56".
-func groupDecimal(s string) string {
-	i, f, _ := strings.Cut(s, ".")
-	return group(i) + "." + f
 }
 
 func TestPDFFontsEmbeddedAndDateFixed(t *testing.T) {
@@ -223,7 +194,7 @@ func TestPDFCrowdedPagesStayOnTheirPage(t *testing.T) {
 	if err := WritePDF(&buf, r, PDFOptions{Created: fixedTime}); err != nil {
 		t.Fatal(err)
 	}
-	text := poppler(t, "pdftotext", buf.Bytes(), "-layout")
+	text := reporttest.PDFText(t, buf.Bytes())
 	for _, want := range []string{"other models", "more consumers", "more notes", "more models"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("crowded report lacks %q", want)
@@ -237,7 +208,7 @@ func TestPDFEmptyReport(t *testing.T) {
 	if err := WritePDF(&buf, Report{Period: Month(2026, time.November)}, PDFOptions{Created: fixedTime}); err != nil {
 		t.Fatal(err)
 	}
-	text := poppler(t, "pdftotext", buf.Bytes(), "-layout")
+	text := reporttest.PDFText(t, buf.Bytes())
 	if !strings.Contains(text, "Total for the period: $0.00 across 0 teams") || !strings.Contains(text, "No provisioned-throughput") {
 		t.Errorf("empty report text:\n%s", text)
 	}

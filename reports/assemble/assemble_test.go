@@ -3,12 +3,7 @@ package assemble
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"math/big"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +11,7 @@ import (
 	"github.com/aiload/aiload/analytics"
 	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/reports"
+	"github.com/aiload/aiload/reports/reporttest"
 )
 
 // The analytics package's chargeback fixture: hand-derived there, alpha
@@ -49,33 +45,14 @@ func build(t *testing.T, alloc analytics.Allocation) (*reports.Report, *analytic
 	return r, res
 }
 
-// csvTotals sums the chargeback CSV's cost column per team, in cents.
+// csvTotals renders the chargeback CSV and sums it per team.
 func csvTotals(t *testing.T, r reports.Report) map[string]string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := reports.WriteCSV(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sums := map[string]*big.Rat{}
-	for _, rec := range recs[1:] {
-		v, ok := new(big.Rat).SetString(rec[10])
-		if !ok {
-			t.Fatalf("cost %q", rec[10])
-		}
-		if sums[rec[2]] == nil {
-			sums[rec[2]] = new(big.Rat)
-		}
-		sums[rec[2]].Add(sums[rec[2]], v)
-	}
-	out := map[string]string{}
-	for team, s := range sums {
-		out[team] = s.FloatString(2) // lines are whole cents: exact
-	}
-	return out
+	return reporttest.CSVTeamTotals(t, buf.Bytes(), "team", "cost")
 }
 
 func TestReportTotalsMatchDuckDB(t *testing.T) {
@@ -117,27 +94,7 @@ func checkPDF(t *testing.T, r reports.Report, want map[string]string) {
 	if err := reports.WritePDF(&buf, r, reports.PDFOptions{Created: time.Unix(0, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext not installed (apt-get install poppler-utils)")
-	}
-	path := filepath.Join(t.TempDir(), "r.pdf")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-layout", path, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	heading := regexp.MustCompile(`(?m)^\s*Team: (.+?)\s*$`)
-	total := regexp.MustCompile(`Team total: \$([0-9,]+\.[0-9]{2})`)
-	got := map[string]string{}
-	for _, page := range strings.Split(string(out), "\f") {
-		h, m := heading.FindStringSubmatch(page), total.FindStringSubmatch(page)
-		if h != nil && m != nil {
-			got[h[1]] = strings.ReplaceAll(m[1], ",", "")
-		}
-	}
+	got := reporttest.TeamPageTotals(reporttest.PDFText(t, buf.Bytes()))
 	for team, w := range want {
 		if got[team] != w {
 			t.Errorf("PDF total for %s = %q, DuckDB says %s", team, got[team], w)
