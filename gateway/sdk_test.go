@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aiload/aiload/gateway/mockllm"
@@ -65,5 +66,42 @@ subscriptions: [{id: s1, key: sdk-key-1, product: p, team: t}]
 	}
 	if ra, ms := apiErr.Response.Header.Get("Retry-After"), apiErr.Response.Header.Get("retry-after-ms"); ra == "" || ms != ra+"000" {
 		t.Fatalf("429 retry delay: Retry-After %q retry-after-ms %q", ra, ms)
+	}
+}
+
+// TestOpenAISDKAzure uses the SDK's Azure mode (api-key header, deployment
+// in the path, api-version query) against the Azure route.
+func TestOpenAISDKAzure(t *testing.T) {
+	t.Parallel()
+	_, url := serveMock(t, mockllm.Config{MinFraction: 1})
+	e := start(t, `
+backend: {deployments: [chat-4o-mini]}
+products: [{name: p, tokens_per_minute: 100000}]
+subscriptions: [{id: s1, key: azure-key-1, product: p, team: t}]
+`, url, nil)
+	client := openai.NewClient(
+		azure.WithEndpoint(e.url, "2024-10-21"),
+		azure.WithAPIKey("azure-key-1"),
+		azure.WithUnsafeAllowHTTP(),
+		option.WithMaxRetries(0),
+	)
+	resp, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:     "chat-4o-mini", // the deployment name
+		Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello.")},
+		MaxTokens: openai.Int(12),
+	})
+	if err != nil {
+		t.Fatalf("completion through the Azure route: %v", err)
+	}
+	r := e.sink.last(t)
+	if resp.Usage.CompletionTokens != 12 || r.API != "azure-openai" || r.Model != "chat-4o-mini" || r.SubscriptionID != "s1" {
+		t.Fatalf("usage %+v, record api %q model %q subscription %q", resp.Usage, r.API, r.Model, r.SubscriptionID)
+	}
+	_, err = client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model: "no-such-deployment", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")},
+	})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Code != "DeploymentNotFound" {
+		t.Fatalf("unknown deployment: %v", err)
 	}
 }
