@@ -46,7 +46,9 @@ func (k keyring) find(key string) *Subscription {
 }
 
 // authenticate resolves the subscription key (Ocp-Apim-Subscription-Key or
-// api-key header, else the subscription-key query parameter) or answers 401.
+// api-key header, else the subscription-key query parameter, else, when
+// validate-jwt is off, an Authorization bearer value as OpenAI SDKs send
+// their API key) or answers 401.
 func (g *Gateway) authenticate(x *exchange) bool {
 	key := x.r.Header.Get("Ocp-Apim-Subscription-Key")
 	if key == "" {
@@ -54,6 +56,9 @@ func (g *Gateway) authenticate(x *exchange) bool {
 	}
 	if key == "" {
 		key = x.r.URL.Query().Get("subscription-key")
+	}
+	if bearer, ok := strings.CutPrefix(x.r.Header.Get("Authorization"), "Bearer "); key == "" && ok && g.jwt == nil {
+		key = strings.TrimSpace(bearer)
 	}
 	if key == "" {
 		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",

@@ -21,10 +21,10 @@ func TestOpenAISDK(t *testing.T) {
 products: [{name: p, token_limits: [{tokens_per_minute: 200}]}]
 subscriptions: [{id: s1, key: sdk-key-1, product: p, team: t}]
 `, url, nil)
+	// The subscription key as the SDK's API key (Authorization: Bearer).
 	client := openai.NewClient(
 		option.WithBaseURL(e.url+"/v1/"),
-		option.WithAPIKey("not-a-gateway-credential"),
-		option.WithHeader("api-key", "sdk-key-1"),
+		option.WithAPIKey("sdk-key-1"),
 		option.WithMaxRetries(0),
 	)
 	ctx := context.Background()
