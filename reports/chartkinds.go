@@ -11,24 +11,21 @@ import (
 )
 
 // CostByTeamChart is a horizontal bar chart of each team's cost, stacked by
-// cost type, the most expensive team on top. Beyond maxBars teams the rest
-// share one "other" bar.
+// cost type, the most expensive team on top; beyond maxBars teams only the
+// highest are drawn.
 func CostByTeamChart(lines []Line, currency string) (*Chart, error) {
 	totals := TeamTotals(lines)
 	if len(totals) == 0 {
 		totals = []TeamTotal{{Team: "(no charges)", ByType: map[CostType]Money{}}}
 	}
+	title := "Cost by team (" + currency + ")"
 	if len(totals) > maxBars {
-		other := TeamTotal{Team: fmt.Sprintf("%d other teams", len(totals)-maxBars+1), ByType: map[CostType]Money{}}
-		for _, t := range totals[maxBars-1:] {
-			for k, v := range t.ByType {
-				other.ByType[k] += v
-			}
-		}
-		totals = append(totals[:maxBars-1:maxBars-1], other)
+		// The rest would dwarf every bar as one; the table lists them all.
+		title = fmt.Sprintf("Cost by team, the %d highest of %d (%s)", maxBars, len(totals), currency)
+		totals = totals[:maxBars]
 	}
-	h := vg.Length(30+12*len(totals)) * vg.Millimeter / 4
-	c := newChart("cost-by-team", "Cost by team ("+currency+")", 170*vg.Millimeter, max(h, 60*vg.Millimeter))
+	h := 25*vg.Millimeter + vg.Length(len(totals))*5*vg.Millimeter
+	c := newChart("cost-by-team", title, 170*vg.Millimeter, max(h, 60*vg.Millimeter))
 	names := make([]string, len(totals))
 	for i, t := range totals {
 		names[len(totals)-1-i] = t.Team // highest at the top

@@ -44,8 +44,7 @@ var costTypeColour = map[CostType]int{PAYGInput: blue, PAYGCached: green, PAYGOu
 // ChartDPI is the resolution of chart PNGs (pixels per inch).
 const ChartDPI = 150
 
-// maxBars is how many teams the cost-by-team chart shows; the rest are
-// summed into one "other" bar.
+// maxBars is how many teams the cost-by-team chart shows (the highest).
 const maxBars = 20
 
 // maxPoints is how many points a demand chart draws; longer series are

@@ -135,7 +135,7 @@ func TestChartsGolden(t *testing.T) {
 	}
 }
 
-func TestCostChartOmitsUnusedCostTypesAndGroupsTail(t *testing.T) {
+func TestCostChartOmitsUnusedCostTypesAndCapsTeams(t *testing.T) {
 	t.Parallel()
 	var lines []Line
 	for i := range 30 {
@@ -147,6 +147,9 @@ func TestCostChartOmitsUnusedCostTypesAndGroupsTail(t *testing.T) {
 	}
 	if len(c.Series) != 1 || c.Series[0] != "PAYG input" {
 		t.Errorf("series = %v, want only PAYG input", c.Series)
+	}
+	if !strings.Contains(c.Title, "the 20 highest of 30") {
+		t.Errorf("title %q does not say only the top teams are drawn", c.Title)
 	}
 	b, err := c.PNG(0)
 	if err != nil {
