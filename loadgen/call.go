@@ -108,7 +108,10 @@ func (e *engine) retryPlan(c *call, n int, retryAfter time.Duration) (time.Durat
 		if n > *c.p.MaxRetries {
 			return 0, false
 		}
-		ceil := min(c.p.Backoff.Max.D(), c.p.Backoff.Initial.D()<<(n-1))
+		ceil := c.p.Backoff.Max.D()
+		if n <= 30 { // beyond, the doubling has long passed any max
+			ceil = min(ceil, c.p.Backoff.Initial.D()<<(n-1))
+		}
 		return time.Duration(c.rng.Float64() * float64(ceil)), true
 	}
 	return retryAfter, n <= *c.p.MaxRetries

@@ -5,6 +5,7 @@
 package loadgen
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -171,6 +172,10 @@ type SubKey struct {
 	Key string
 }
 
+// ErrNoSubscription is the message of a persona without subscription or
+// key; a scenario against an external target that needs no key drops it.
+var ErrNoSubscription = errors.New("must be set (or subscriptions, or key)")
+
 // FieldError is a validation problem at a field path, e.g. "personas[2].rate".
 type FieldError struct {
 	Path string
@@ -240,7 +245,7 @@ func (p *Persona) Validate(prefix string) []error {
 		v.bad("count", "must be >= 1, got %d", p.Count)
 	}
 	if p.Subscription == "" && len(p.Subscriptions) == 0 && p.Key == "" {
-		v.bad("subscription", "must be set (or subscriptions, or key)")
+		v.bad("subscription", "%s", ErrNoSubscription)
 	}
 	if p.Subscription != "" && len(p.Subscriptions) > 0 {
 		v.bad("subscriptions", "set subscription or subscriptions, not both")

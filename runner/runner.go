@@ -303,6 +303,8 @@ func loadOptions(sc *scenario.Scenario, url string) (loadgen.Options, error) {
 				id = p.Name
 			}
 			p.Keys = []loadgen.SubKey{{ID: id, Key: p.Key}}
+		case len(p.SubscriptionIDs()) == 0: // external target without keys
+			p.Keys = []loadgen.SubKey{{ID: p.Name}}
 		default:
 			for _, id := range p.SubscriptionIDs() {
 				k, ok := keys[id]
