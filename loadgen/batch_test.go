@@ -118,8 +118,12 @@ func TestSnapshotsAndHistogramLog(t *testing.T) {
 	if last.Total.OK != res.Totals().OK || len(last.Intervals) != 2 || last.Personas[1].Name != "b" {
 		t.Fatalf("final snapshot total ok %d, result %d; intervals %d", last.Total.OK, res.Totals().OK, len(last.Intervals))
 	}
-	if mid := all[1]; mid.Intervals[0].SentPerSec < 20 || mid.Intervals[0].SentPerSec > 65 {
-		t.Errorf("persona a sent %.1f/s in an interval, want about 40", mid.Intervals[0].SentPerSec)
+	var sent float64
+	for _, s := range all[:len(all)-1] {
+		sent += s.Intervals[0].SentPerSec * s.Intervals[0].Seconds
+	}
+	if last := all[len(all)-2]; int64(sent+0.5) != last.Personas[0].Sent {
+		t.Errorf("interval rates of persona a add up to %.1f attempts, the cumulative count says %d", sent, last.Personas[0].Sent)
 	}
 	r := hdrhistogram.NewHistogramLogReader(&hlog)
 	counts := map[string]int64{}
