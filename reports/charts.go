@@ -68,18 +68,21 @@ type Chart struct {
 // opaque, on white.
 func (c *Chart) PNG(dpi int) ([]byte, error) { return c.png(dpi, 0) }
 
-// png renders the chart extraPx pixels wider than its size at dpi.
+// png renders the chart extraPx pixels wider than its size at dpi, scaled
+// up as a whole (same layout and aspect ratio, a touch more resolution).
 func (c *Chart) png(dpi, extraPx int) ([]byte, error) {
 	if dpi == 0 {
 		dpi = ChartDPI
 	}
-	w := c.Width + vg.Length(float64(extraPx)/float64(dpi))*vg.Inch
-	canvas := vgimg.NewWith(vgimg.UseWH(w, c.Height), vgimg.UseDPI(dpi))
+	basePx := float64(c.Width) / float64(vg.Inch) * float64(dpi)
+	k := (basePx + float64(extraPx)) / basePx
+	canvas := vgimg.NewWith(vgimg.UseWH(c.Width*vg.Length(k), c.Height*vg.Length(k)), vgimg.UseDPI(dpi))
+	canvas.Scale(k, k)
 	// The canvas starts white: skip the plot's background fill, a
 	// rasterized full-canvas path that costs as much as the data.
 	bg := c.plot.BackgroundColor
 	c.plot.BackgroundColor = nil
-	c.plot.Draw(draw.New(canvas))
+	c.plot.Draw(draw.NewCanvas(canvas, c.Width, c.Height))
 	c.plot.BackgroundColor = bg
 	var buf bytes.Buffer
 	img, ok := canvas.Image().(*image.RGBA)

@@ -98,9 +98,9 @@ func WritePDF(w io.Writer, r Report, opts PDFOptions) error {
 }
 
 // renderPNGs renders the charts concurrently, one worker per CPU. Chart i
-// is i pixels wider than its nominal size: fpdf orders images of the same
-// pixel width by map iteration, so distinct widths keep the file
-// byte-for-byte reproducible (a pixel is invisible at the printed size).
+// is rendered i pixels wider (scaled as a whole, so it looks the same):
+// fpdf orders images of equal pixel width by map iteration, so distinct
+// widths keep the file byte-for-byte reproducible.
 func renderPNGs(charts []*Chart) ([][]byte, error) {
 	out := make([][]byte, len(charts))
 	errs := make([]error, len(charts))
