@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -56,7 +57,11 @@ func (e *engine) pipeline(c *call, b *budget) {
 	msgs := []message{{Role: "system", Content: systemPrompt, tokens: 6}}
 	ctxTokens := int64(6)
 	first := true
-	for _, step := range p.Steps {
+	for si, step := range p.Steps {
+		name := step.Name
+		if name == "" {
+			name = fmt.Sprintf("steps[%d]", si)
+		}
 		for range step.Repeat {
 			in, out := step.PromptTokens, step.CompletionTokens
 			if in.IsZero() {
@@ -79,7 +84,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 					c.intended = c.intended.Add(w)
 					delay += w
 					if !sleepUntil(e.sched, c.intended) {
-						e.endPipeline(c, start, delay, false, true)
+						e.endPipeline(c, start, delay, "", true)
 						return
 					}
 				}
@@ -90,7 +95,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 				b.set(r.remaining, r.limit)
 			}
 			if !r.ok {
-				e.endPipeline(c, start, delay, false, r.cut)
+				e.endPipeline(c, start, delay, name, r.cut)
 				return
 			}
 			degraded = degraded || r.degraded
@@ -101,20 +106,27 @@ func (e *engine) pipeline(c *call, b *budget) {
 	if degraded {
 		stats(func(ps *PipelineStats) { ps.Degraded++ })
 	}
-	e.endPipeline(c, start, delay, true, false)
+	e.endPipeline(c, start, delay, "", false)
 }
 
-func (e *engine) endPipeline(c *call, start time.Time, delay time.Duration, ok, unfinished bool) {
+// endPipeline records how a pipeline ended: completed (brokenAt empty,
+// not cut), broken at a step, or cut by the end of the run.
+func (e *engine) endPipeline(c *call, start time.Time, delay time.Duration, brokenAt string, cut bool) {
+	ok := brokenAt == "" && !cut
 	c.col.add(func(s *Stats) {
 		ps := s.Pipelines
 		ps.ThrottleDelaySeconds += delay.Seconds()
 		switch {
 		case ok:
 			ps.Completed++
-		case unfinished:
+		case cut:
 			ps.Unfinished++
 		default:
 			ps.Broken++
+			if ps.BrokenAt == nil {
+				ps.BrokenAt = map[string]int64{}
+			}
+			ps.BrokenAt[brokenAt]++
 		}
 	})
 	if ok {

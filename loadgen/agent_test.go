@@ -66,6 +66,13 @@ func TestAgentOnThrottle(t *testing.T) {
 				if ps.Broken == 0 || s.Retries != 0 {
 					t.Fatalf("fail: %d broken, %d retries; want broken pipelines and no retries", ps.Broken, s.Retries)
 				}
+				var at int64
+				for _, n := range ps.BrokenAt {
+					at += n
+				}
+				if at != ps.Broken {
+					t.Fatalf("broken at %v, %d broken", ps.BrokenAt, ps.Broken)
+				}
 				return
 			}
 			if ps.Broken != 0 || ps.Completed == 0 || s.Retries == 0 {

@@ -117,8 +117,10 @@ type PipelineStats struct {
 	// Completed pipelines ran every step (Degraded of them with a cheaper step).
 	Completed int64 `json:"completed"`
 	Degraded  int64 `json:"degraded"`
-	// Broken pipelines stopped at a step that did not succeed.
-	Broken int64 `json:"broken"`
+	// Broken pipelines stopped at a step that did not succeed; BrokenAt
+	// counts them by the step's name.
+	Broken   int64            `json:"broken"`
+	BrokenAt map[string]int64 `json:"broken_at,omitempty"`
 	// Unfinished pipelines were still running when the run ended.
 	Unfinished int64 `json:"unfinished"`
 	// ThrottleDelaySeconds is the extra wall time throttling caused: waiting
@@ -282,6 +284,7 @@ func (c *collector) snapshotLocked() Stats {
 	}
 	if c.s.Pipelines != nil {
 		p := *c.s.Pipelines
+		p.BrokenAt = maps.Clone(p.BrokenAt)
 		p.Duration = percentiles(c.pdur)
 		s.Pipelines = &p
 	}

@@ -94,7 +94,7 @@ func outcome(s loadgen.Stats) string {
 	switch {
 	case s.Pipelines != nil:
 		p := s.Pipelines
-		return fmt.Sprintf("pipelines %d done, %d broken, +%.0fs throttled", p.Completed, p.Broken, p.ThrottleDelaySeconds)
+		return fmt.Sprintf("pipelines %d done, %d broken, %d cut, +%.0fs throttled", p.Completed, p.Broken, p.Unfinished, p.ThrottleDelaySeconds)
 	case s.Jobs != nil:
 		j := s.Jobs
 		return fmt.Sprintf("jobs %d done, %d failed, %d cut", j.Completed, j.Failed, j.Unfinished)
