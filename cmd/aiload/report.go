@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/analytics"
@@ -91,6 +92,9 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 	write, ok := reportWriters[opts.Format]
 	if !ok {
 		return usageError{fmt.Errorf("--format %q: want pdf, csv or focus", opts.Format)}
+	}
+	if f, isFile := stdout.(*os.File); opts.Format == "pdf" && (opts.Out == "-" || opts.Out == "") && isFile && term.IsTerminal(f.Fd()) {
+		return usageError{fmt.Errorf("a PDF on the terminal is unreadable: write it to a file with --out report.pdf")}
 	}
 	db, err := openExisting(ctx, opts.DB)
 	if err != nil {
