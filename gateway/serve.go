@@ -38,6 +38,9 @@ type ServeOptions struct {
 	// records also go to the sink it returns (if not nil), and the handler it
 	// returns (if not nil) serves the admin listener's other paths.
 	Observe func(cfg Config) (record.Sink, http.Handler)
+	// Built, when set, is called with the gateway before it serves (e.g.
+	// to read its metrics registry).
+	Built func(g *Gateway)
 }
 
 // Serve runs the gateway in front of the configured backends until ctx is
@@ -75,6 +78,9 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 	if err != nil {
 		log.Close()
 		return err
+	}
+	if opts.Built != nil {
+		opts.Built(g)
 	}
 	api, err := net.Listen("tcp", opts.Listen)
 	if err != nil {

@@ -6,9 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/loadgen"
-	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
 	"github.com/aiload/aiload/scenario"
@@ -22,12 +20,12 @@ const snapshotEvery = time.Second
 // generator's snapshots add what the callers saw, and a dashboard snapshot
 // is sent every second.
 type live struct {
-	sc    *scenario.Scenario
-	tally *dashboard.Tally
-	out   chan dashboard.Snapshot
-	now   func() time.Time
-	stop  chan struct{}
-	done  sync.WaitGroup
+	sc   *scenario.Scenario
+	gw   *gatewayView
+	out  chan dashboard.Snapshot
+	now  func() time.Time
+	stop chan struct{}
+	done sync.WaitGroup
 
 	mu      sync.Mutex
 	load    *loadgen.Snapshot // latest from the load generator
@@ -35,7 +33,6 @@ type live struct {
 	phase   dashboard.Phase
 	note    string
 	subTPM  subWindow // client-side tokens per subscription (external targets)
-	brk     breakers
 
 	stopped bool // the load was stopped before its duration
 
@@ -43,66 +40,13 @@ type live struct {
 }
 
 func newLive(sc *scenario.Scenario) *live {
-	l := &live{
+	return &live{
 		sc:    sc,
-		tally: dashboard.NewTally(listPrice(pricing.Default())),
+		gw:    newGatewayView(sc.Gateway),
 		out:   make(chan dashboard.Snapshot, 1),
 		now:   time.Now,
 		stop:  make(chan struct{}),
 		phase: dashboard.PhaseStarting,
-		brk:   breakers{has: map[string]bool{}, open: map[string]bool{}, trips: map[string]int64{}},
-	}
-	limits := map[string]int64{}
-	for _, p := range sc.Gateway.Products {
-		limits[p.Name] = tightestTPM(p)
-	}
-	for _, s := range sc.Gateway.Subscriptions {
-		l.tally.AddSubscription(s.ID, s.Team, s.Product, limits[s.Product])
-	}
-	return l
-}
-
-// tightestTPM is the lowest tokens-per-minute limit of a product (its
-// shorthand or any of its token limits); 0 when it has none.
-func tightestTPM(p gateway.Product) int64 {
-	tpm := p.TokensPerMinute
-	for _, l := range p.TokenLimits {
-		if l.TokensPerMinute > 0 && (tpm == 0 || l.TokensPerMinute < tpm) {
-			tpm = l.TokensPerMinute
-		}
-	}
-	return tpm
-}
-
-// listPrice values ok records at the pricing file's PAYG list prices.
-func listPrice(p *pricing.Pricing) dashboard.PriceFunc {
-	return func(r *record.Record) (float64, bool) {
-		m, ok := p.Lookup(r.Model)
-		if !ok {
-			return 0, false
-		}
-		price := dashboard.Price{Input: m.Input, CachedInput: m.CachedPrice(), Output: m.Output}
-		return price.Cost(r.PromptTokens, r.CachedTokens, r.CompletionTokens), true
-	}
-}
-
-// addBackends shows the gateway's pool, with each embedded mock's PTU
-// capacity, and follows its breakers through the gateway's metrics.
-func (l *live) addBackends(cfg gateway.Config, gw *gateway.Gateway) {
-	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
-	cfg.Defaults()
-	l.brk.mu.Lock()
-	l.brk.reg = gw.Registry()
-	for _, b := range cfg.Backends {
-		l.brk.has[b.Name] = b.CircuitBreaker != nil
-	}
-	l.brk.mu.Unlock()
-	for _, b := range cfg.Backends {
-		row := dashboard.BackendRow{Name: b.Name, Tier: b.Tier, Priority: b.Priority}
-		if b.Mock != nil && b.URL == "" {
-			row.CapacityTPM = b.Mock.PTUTPM
-		}
-		l.tally.AddBackend(row)
 	}
 }
 
@@ -110,7 +54,7 @@ func (l *live) addBackends(cfg gateway.Config, gw *gateway.Gateway) {
 func (l *live) sink(log record.Sink) record.Sink {
 	return record.SinkFunc(func(r *record.Record) error {
 		err := log.Write(r)
-		_ = l.tally.Write(r)
+		_ = l.gw.tally.Write(r)
 		return err
 	})
 }
@@ -163,11 +107,7 @@ func (l *live) setPhase(p dashboard.Phase, note string) {
 
 func (l *live) snapshot() dashboard.Snapshot {
 	now := l.now()
-	for _, e := range l.brk.sample(now) {
-		l.tally.AddEvent(e)
-	}
-	s := l.tally.Snapshot(now)
-	l.brk.apply(s.Backends)
+	s := l.gw.snapshot(now)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.Scenario, s.Total = l.sc.Name, l.sc.Duration.D()

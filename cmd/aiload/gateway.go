@@ -11,7 +11,7 @@ import (
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/store/redisstore"
 	"github.com/aiload/aiload/record"
-	"github.com/aiload/aiload/reports/dashboard"
+	"github.com/aiload/aiload/runner"
 )
 
 func newGatewayCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -68,7 +68,13 @@ the log. See docs/gateway.md for the config reference.`,
 			if opts.Config == "" {
 				return usageError{errors.New("--config is required")}
 			}
-			opts.Observe = dashboardTally
+			var follow func(*gateway.Gateway)
+			opts.Observe = func(cfg gateway.Config) (record.Sink, http.Handler) {
+				sink, admin, f := runner.GatewayDashboard(cfg)
+				follow = f
+				return sink, admin
+			}
+			opts.Built = func(g *gateway.Gateway) { follow(g) }
 			if redisURL != "" {
 				st, err := redisstore.Open(redisURL, redisstore.Options{FailMode: redisstore.FailMode(failMode)})
 				if err != nil {
@@ -96,24 +102,11 @@ the log. See docs/gateway.md for the config reference.`,
 	return cmd
 }
 
-// dashboardTally feeds a dashboard tally with the gateway's records and
-// serves its snapshots for aiload dash (cost unknown: no prices here).
+// dashboardTally feeds the live dashboard's view with the gateway's
+// records and serves its snapshots for aiload dash (see
+// runner.GatewayDashboard), without breaker states: those need the built
+// gateway, which the serve command hands over.
 func dashboardTally(cfg gateway.Config) (record.Sink, http.Handler) {
-	t := dashboard.NewTally(nil)
-	limits := map[string]int64{}
-	for _, p := range cfg.Products {
-		limits[p.Name] = p.TokensPerMinute
-		for _, l := range p.TokenLimits {
-			if (l.CounterKey == "" || l.CounterKey == "subscription") && l.TokensPerMinute > 0 {
-				limits[p.Name] = l.TokensPerMinute
-			}
-		}
-	}
-	for _, s := range cfg.Subscriptions {
-		t.AddSubscription(s.ID, s.Team, s.Product, limits[s.Product])
-	}
-	for _, b := range cfg.Backends {
-		t.AddBackend(dashboard.BackendRow{Name: b.Name, Tier: b.Tier, Priority: b.Priority})
-	}
-	return t, dashboard.Handler(t.Snapshot, nil)
+	sink, admin, _ := runner.GatewayDashboard(cfg)
+	return sink, admin
 }
