@@ -101,6 +101,7 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	if err := g.compile(backendURL); err != nil {
 		return nil, err
 	}
+	go g.counter.Warm()
 	g.metrics = newMetrics(g)
 	g.mux.HandleFunc("POST /v1/chat/completions", g.handleChat)
 	g.mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", g.handleChat)

@@ -74,6 +74,13 @@ func (c *Counter) codec(enc tokenizer.Encoding) (tokenizer.Codec, error) {
 	return cd, nil
 }
 
+// Warm loads both encodings now, so the first requests do not wait for it.
+func (c *Counter) Warm() {
+	for _, enc := range []tokenizer.Encoding{tokenizer.O200kBase, tokenizer.Cl100kBase} {
+		_, _ = c.codec(enc)
+	}
+}
+
 // Text counts the tokens of s under model's encoding.
 func (c *Counter) Text(model, s string) (int64, error) {
 	cd, err := c.codec(EncodingFor(model))
