@@ -227,13 +227,13 @@ func newDoc(r Report, opts PDFOptions, charts []*Chart, pngs [][]byte) *doc {
 		f.RegisterImageOptionsReader(c.Name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(pngs[i]))
 	}
 	d.f = f
-	d.toc = d.tocEntries(charts)
+	d.toc = d.tocEntries()
 	f.SetHeaderFunc(d.header)
 	f.SetFooterFunc(d.footer)
 	return d
 }
 
-func (d *doc) tocEntries(charts []*Chart) []tocEntry {
+func (d *doc) tocEntries() []tocEntry {
 	e := []tocEntry{{title: "Cost by team", page: d.plan.summary}}
 	for _, t := range d.teams {
 		e = append(e, tocEntry{title: "Team: " + t, page: d.plan.teams[t], level: 1})
