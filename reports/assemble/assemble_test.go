@@ -159,3 +159,53 @@ func TestCapacityChargeFromBill(t *testing.T) {
 		t.Errorf("notes %q lack the unpriced model warning", r.Method.Notes)
 	}
 }
+
+func TestActivityLimitsAndPlans(t *testing.T) {
+	t.Parallel()
+	subs := []analytics.SubscriptionSummary{
+		{SubscriptionID: "a1", Team: "alpha", LimitTPM: 10_000},
+		{SubscriptionID: "a2", Team: "alpha", LimitTPM: 5_000}, // alpha: 15,000 in all
+		{SubscriptionID: "b1", Team: "beta", LimitTPM: 8_000},
+		{SubscriptionID: "b2", Team: "beta"}, // an unlimited subscription: beta has no limit
+	}
+	m := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	series := []analytics.DemandSeries{
+		{Key: "alpha", LimitTPM: 10_000, Points: []analytics.DemandPoint{
+			{Minute: m, Demand: 100, Served: 90, Requests: 3, Throttled: 1},
+			{Minute: m.Add(time.Minute), Demand: 50, Served: 50, Requests: 2}}},
+		{Key: "beta", LimitTPM: 8_000, Points: []analytics.DemandPoint{{Minute: m, Demand: 7, Served: 7, Requests: 1}}},
+		{Key: "", Points: []analytics.DemandPoint{{Minute: m, Demand: 1, Requests: 1, Throttled: 1}}}, // no team
+	}
+	acts := Activity(series, teamLimits(subs))
+	want := []struct {
+		team                string
+		limit, req, throttl int64
+	}{{"alpha", 15_000, 5, 1}, {"beta", 0, 1, 0}, {"(no team)", 0, 1, 1}}
+	if len(acts) != len(want) {
+		t.Fatalf("activities %+v", acts)
+	}
+	for i, w := range want {
+		a := acts[i]
+		if a.Team != w.team || a.Demand[0].LimitTPM != w.limit || a.Requests != w.req || a.Throttled != w.throttl {
+			t.Errorf("activity %d = %s limit %d requests %d throttled %d, want %+v", i, a.Team, a.Demand[0].LimitTPM, a.Requests, a.Throttled, w)
+		}
+	}
+
+	plans := Plans([]analytics.ModelPTUPlan{{
+		Model: "gpt-4o", PAYGMonthlyCost: 1234.5, Cheapest: 0, SmallestUnderSpill: 1,
+		Calculator: analytics.CalculatorEstimate{PTU: 50},
+		Candidates: []analytics.PTUCandidate{
+			{PTU: 15, MonthlyPTUCost: 3900, MonthlySpillCost: 100.25, Spilled: 40_100, PTUShare: 0.9},
+			{PTU: 20, MonthlyPTUCost: 5200, Spilled: 0, PTUShare: 1},
+		},
+	}, {Model: "no-candidates", Cheapest: -1, SmallestUnderSpill: -1}})
+	p := plans[0]
+	// The smallest plan under the spill target is recommended; the cheapest is kept apart.
+	if p.Recommended != 20 || p.Cheapest != 15 || p.PeakEstimate != 50 || p.PAYGOnly != reports.MoneyFromFloat(1234.5) ||
+		len(p.Points) != 2 || p.Points[0].Total() != reports.MoneyFromFloat(4000.25) {
+		t.Errorf("plan = %+v", p)
+	}
+	if plans[1].Recommended != 0 || plans[1].Cheapest != 0 {
+		t.Errorf("a plan without candidates recommends %d/%d", plans[1].Recommended, plans[1].Cheapest)
+	}
+}
