@@ -166,8 +166,13 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		t.Fatalf("apim mode admitted %d of 50 concurrent requests, want all 50 (usage is only known on response)", ok)
 	}
 	// 5000 tokens were charged against 1000: the next request is blocked.
-	if a := post(t, e.url, chatPath, "k1", chatBody(90), nil); a.status != 429 {
-		t.Fatalf("after over-admission got %d, want 429", a.status)
+	a := post(t, e.url, chatPath, "k1", chatBody(90), nil)
+	if a.status != 429 || a.header.Get("Retry-After") != "60" {
+		t.Fatalf("after over-admission got %d Retry-After %q, want 429 until the window frees (60)", a.status, a.header.Get("Retry-After"))
+	}
+	e.clock.Advance(time.Minute)
+	if a := post(t, e.url, chatPath, "k1", chatBody(90), nil); a.status != 200 {
+		t.Fatalf("once the window freed: %d, want 200", a.status)
 	}
 }
 
