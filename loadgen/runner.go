@@ -165,6 +165,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		<-drained
 	}
 	res.Elapsed = time.Since(e.start)
+	for _, c := range e.clients {
+		c.CloseIdleConnections()
+	}
 	final, err := snap.stop()
 	res.Personas, res.Subscriptions = final.Personas, final.Subscriptions
 	return res, err
