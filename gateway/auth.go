@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -84,8 +85,12 @@ func (g *Gateway) validateJWT(x *exchange) bool {
 	}
 	claims, err := g.jwt.validate(x.r.Context(), x.r.Header)
 	if err != nil {
-		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "invalid_token",
-			"Unauthorized. Access token is missing or invalid: "+err.Error())
+		status, outcome := cmp.Or(g.cfg.JWT.FailedValidationHTTPCode, http.StatusUnauthorized), record.OutcomeUnauthorized
+		if status == http.StatusForbidden {
+			outcome = record.OutcomeForbidden
+		}
+		msg := cmp.Or(g.cfg.JWT.FailedValidationErrorMessage, "Unauthorized. Access token is missing or invalid: "+err.Error())
+		g.reject(x, status, outcome, "authentication_error", "invalid_token", msg)
 		return false
 	}
 	x.claims = claims

@@ -172,8 +172,10 @@ type CircuitBreaker struct {
 type JWTConfig struct {
 	// HeaderName carries the token (default Authorization, scheme Bearer).
 	HeaderName string `yaml:"header_name" json:"header_name,omitempty"`
-	// Issuer, when set, must equal the iss claim.
-	Issuer string `yaml:"issuer" json:"issuer,omitempty"`
+	// Issuer, when set, must equal the iss claim; Issuers lists more
+	// accepted issuers (iss must equal one of all given).
+	Issuer  string   `yaml:"issuer" json:"issuer,omitempty"`
+	Issuers []string `yaml:"issuers" json:"issuers,omitempty"`
 	// Audiences, when set, must include one of the aud values.
 	Audiences []string `yaml:"audiences" json:"audiences,omitempty"`
 	// Keys are the signing keys (HS256 secret, RS256/ES256 PEM).
@@ -188,6 +190,11 @@ type JWTConfig struct {
 	ClockSkew time.Duration `yaml:"clock_skew" json:"clock_skew,omitempty"`
 	// RequireExpirationTime rejects tokens without exp (default true).
 	RequireExpirationTime *bool `yaml:"require_expiration_time" json:"require_expiration_time,omitempty"`
+	// FailedValidationHTTPCode is the status of a refusal (default 401).
+	FailedValidationHTTPCode int `yaml:"failed_validation_httpcode" json:"failed_validation_httpcode,omitempty"`
+	// FailedValidationErrorMessage replaces the refusal's message (the
+	// reason is then not disclosed).
+	FailedValidationErrorMessage string `yaml:"failed_validation_error_message" json:"failed_validation_error_message,omitempty"`
 }
 
 // JWTKey is one signing key.

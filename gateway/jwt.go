@@ -63,6 +63,9 @@ func (c *JWTConfig) validate(errs *problems, path string) {
 	if c.ClockSkew < 0 {
 		errs.add(path+".clock_skew", "must be >= 0")
 	}
+	if code := c.FailedValidationHTTPCode; code != 0 && (code < 400 || code > 499) {
+		errs.add(path+".failed_validation_httpcode", "must be a 4xx status, got %d", code)
+	}
 }
 
 func (k JWTKey) parse() (verifyKey, error) {
@@ -124,9 +127,7 @@ func newJWTValidator(cfg JWTConfig, clock policy.Clock, client *http.Client) (*j
 	if cfg.RequireExpirationTime == nil || *cfg.RequireExpirationTime {
 		opts = append(opts, jwt.WithExpirationRequired())
 	}
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
-	}
+
 	if len(cfg.Audiences) > 0 {
 		opts = append(opts, jwt.WithAudience(cfg.Audiences...))
 	}
@@ -200,6 +201,9 @@ func (v *jwtValidator) validate(ctx context.Context, h http.Header) (map[string]
 	if err != nil {
 		return nil, err
 	}
+	if err := v.issuer(claims); err != nil {
+		return nil, err
+	}
 	if err := v.requiredClaims(claims); err != nil {
 		return nil, err
 	}
@@ -229,6 +233,22 @@ func (v *jwtValidator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		set.Keys = append(set.Keys, k)
 	}
 	return set, nil
+}
+
+// issuer checks iss against issuer and issuers, when any is configured.
+func (v *jwtValidator) issuer(c jwt.MapClaims) error {
+	want := v.cfg.Issuers
+	if v.cfg.Issuer != "" {
+		want = append([]string{v.cfg.Issuer}, want...)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	iss, _ := c["iss"].(string)
+	if !slices.Contains(want, iss) {
+		return fmt.Errorf("token has invalid issuer %q", iss)
+	}
+	return nil
 }
 
 // requiredClaims checks required_claims: present, and containing the value

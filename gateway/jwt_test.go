@@ -76,6 +76,7 @@ products: [{name: p, token_limits: [{counter_key: "jwt:sub", tokens_per_minute: 
 subscriptions: [{id: s1, key: k1, product: p, team: t}]
 jwt:
   issuer: https://issuer.example
+  issuers: [https://other-issuer.example]
   audiences: [api://aiload]
   clock_skew: 30s
   required_claims: {scp: chat}
@@ -109,6 +110,7 @@ jwt:
 		{"expired beyond the clock skew", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", with("exp", t0.Add(-time.Minute).Unix())), 401},
 		{"no exp", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", without("exp")), 401},
 		{"wrong issuer", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", with("iss", "https://evil.example")), 401},
+		{"second accepted issuer", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", with("iss", "https://other-issuer.example")), 200},
 		{"wrong audience", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", with("aud", "api://other")), 401},
 		{"required claim missing", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", without("scp")), 401},
 		{"required claim without the value", sign(t, jwt.SigningMethodHS256, []byte(hsSecret), "hs", with("scp", "read")), 401},
@@ -157,4 +159,23 @@ func indentBy(s, pad string) string {
 		lines[i] = pad + lines[i]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestValidateJWTFailedValidation: failed-validation-httpcode and
+// failed-validation-error-message replace the 401 and its reason.
+func TestValidateJWTFailedValidation(t *testing.T) {
+	t.Parallel()
+	be := newSpy(t, 30)
+	e := start(t, `
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+jwt:
+  keys: [{alg: HS256, secret: "`+hsSecret+`"}]
+  failed_validation_httpcode: 403
+  failed_validation_error_message: Access denied.
+`, be.srv.URL, nil)
+	a := post(t, e.url, chatPath, "k1", chatBody(5), map[string]string{"Authorization": "Bearer x.y.z"})
+	if r := e.sink.last(t); a.status != 403 || !strings.Contains(string(a.body), `"Access denied."`) || r.Outcome != record.OutcomeForbidden {
+		t.Fatalf("status %d body %s outcome %s", a.status, a.body, r.Outcome)
+	}
 }
