@@ -270,6 +270,7 @@ func (p *Persona) Validate(prefix string) []error {
 	if err := p.Shape.Validate(); err != nil {
 		v.bad("shape", "%v", err)
 	}
+	p.validateKindFields(v)
 	switch p.Kind {
 	case KindChat, KindNAT:
 		p.validateUsers(v)
@@ -279,6 +280,24 @@ func (p *Persona) Validate(prefix string) []error {
 		p.validateAgent(v)
 	}
 	return v.errs
+}
+
+// validateKindFields rejects fields that the persona's kind ignores, so
+// a misplaced field is not silently without effect.
+func (p *Persona) validateKindFields(v *validator) {
+	only := func(field string, set bool, kinds ...string) {
+		if set && !slices.Contains(kinds, p.Kind) {
+			v.bad(field, "only for kind %s", strings.Join(kinds, " or "))
+		}
+	}
+	only("steps", len(p.Steps) > 0, KindAgent)
+	only("proactive", p.Proactive, KindAgent)
+	only("requests", p.Requests != 0, KindBatch)
+	only("concurrency", p.Concurrency != 0, KindBatch)
+	only("at", p.At != 0, KindBatch)
+	only("every", p.Every != 0, KindBatch)
+	only("turns", !p.Turns.IsZero(), KindChat, KindNAT)
+	only("think_time", !p.ThinkTime.IsZero(), KindChat, KindNAT)
 }
 
 func (p *Persona) validateArrival(v *validator) {

@@ -68,6 +68,8 @@ func TestParseErrorsNameLineAndColumn(t *testing.T) {
 		{"p95 below median", "prompt_tokens: 100", "prompt_tokens: {dist: lognormal, median: 500, p95: 100}", "t.yaml:19:20", "p95"},
 		// A persona naming a subscription the gateway does not have.
 		{"unknown subscription", "subscription: s1", "subscription: nope", "t.yaml:16:19", "unknown subscription"},
+		// A field the persona's kind ignores.
+		{"field of another kind", "    count: 2\n", "    count: 2\n    proactive: true\n", "t.yaml:18:16", "personas[0].proactive: only for kind agent"},
 		// A rate with a unit nobody knows.
 		{"bad rate unit", "rate: 30/min", "rate: 30/fortnight", "t.yaml:18:11", "rate"},
 	} {
