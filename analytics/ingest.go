@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,6 +75,9 @@ func (d *DB) Ingest(ctx context.Context, path string, format Format) (IngestResu
 		}
 		res.Format = f
 	}
+	if isGlob(path) && res.Format != FormatParquet {
+		return d.ingestGlob(ctx, path, res.Format)
+	}
 	var err error
 	switch res.Format {
 	case FormatAiload:
@@ -100,8 +102,15 @@ func (d *DB) IngestJSONL(ctx context.Context, path string) (int64, error) {
 // DetectFormat guesses a file's format from its extension and the field
 // names of its first record or header line.
 func DetectFormat(path string) (Format, error) {
-	if strings.HasSuffix(strings.ToLower(path), ".parquet") || strings.ContainsAny(path, "*?[") {
+	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
 		return FormatParquet, nil
+	}
+	if isGlob(path) {
+		m, err := filepath.Glob(path)
+		if err != nil || len(m) == 0 {
+			return "", fmt.Errorf("detect format: no files match %q", path)
+		}
+		return DetectFormat(m[0])
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -146,8 +155,33 @@ func firstLine(b []byte) []byte {
 	return acc
 }
 
-// isNotExist reports whether err is a missing-file error.
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+// ingestGlob ingests every file a pattern matches (formats other than
+// Parquet are read file by file, so a torn line or a wrong type names its
+// file). The result sums the files; TornLine is that of the last torn file.
+func (d *DB) ingestGlob(ctx context.Context, pattern string, format Format) (IngestResult, error) {
+	res := IngestResult{File: pattern, Format: format}
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return res, fmt.Errorf("ingest %s: %w", pattern, err)
+	}
+	if len(files) == 0 {
+		return res, fmt.Errorf("ingest %s: no files match", pattern)
+	}
+	for _, f := range files {
+		r, err := d.Ingest(ctx, f, format)
+		res.Added += r.Added
+		if r.TornLine > 0 {
+			res.TornLine = r.TornLine
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// isGlob reports whether path holds a glob pattern.
+func isGlob(path string) bool { return strings.ContainsAny(path, "*?[") }
 
 // absPath makes path absolute so DuckDB reads what the caller named.
 func absPath(path string) string {

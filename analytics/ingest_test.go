@@ -186,3 +186,13 @@ func TestIngestDuplicatesWithinAFile(t *testing.T) {
 		t.Errorf("%d records, %d x1; want 5 and 1", n, x1)
 	}
 }
+
+func TestIngestJSONLGlob(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	// d*.jsonl matches demand.jsonl (5 records) and dup.jsonl (2 request ids).
+	res := ingest(t, db, filepath.Join("testdata", "d*.jsonl"), FormatAuto)
+	if res.Added != 7 || res.Format != FormatAiload {
+		t.Errorf("glob ingest = %+v, want 7 aiload records", res)
+	}
+}

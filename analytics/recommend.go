@@ -108,7 +108,10 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 	parallel(len(rec.Consumers), func(i int) {
 		c := &rec.Consumers[i]
 		ev := events[i]
-		slices.SortStableFunc(ev, func(a, b event) int { return cmp.Compare(a.atUS, b.atUS) })
+		byTime := func(a, b event) int { return cmp.Compare(a.atUS, b.atUS) }
+		if !slices.IsSortedFunc(ev, byTime) {
+			slices.SortStableFunc(ev, byTime)
+		}
 		minuteStats(c, ev, rec.Minutes)
 		sizeLimit(c, ev, opts)
 	})
@@ -268,9 +271,8 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 	if hi > unit {
 		run(hi - unit)
 	}
-	run(roundUp(int64(math.Ceil(c.P95)), unit))
 	run(roundUp(int64(math.Ceil(c.P99)), unit))
-	for _, f := range []float64{0.5, 0.75, 1.25, 1.5, 2} {
+	for _, f := range []float64{0.5, 1.25, 1.5, 2} {
 		run(roundUp(int64(f*float64(hi)), unit))
 	}
 	c.Curve = make([]ReplayResult, 0, len(cache))

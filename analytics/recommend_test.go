@@ -56,9 +56,7 @@ func TestRecommend(t *testing.T) {
 	for limit, want := range map[int64]string{
 		1500: "1/6 500/2400",  // one unit below the recommendation misses the target
 		800:  "2/6 1000/2400", // ½ × 1600
-		1200: "1/6 500/2400",  // ¾ × 1600
 		1600: "0/6 0/2400",    // recommended
-		1800: "0/6 0/2400",    // p95 rounded up
 		2000: "0/6 0/2400",    // p99 rounded up
 		3200: "0/6 0/2400",    // 2 × 1600, above the peak: not simulated
 	} {
