@@ -137,8 +137,8 @@ func FromChargeback(res *analytics.ChargebackResult, prices *pricing.Pricing, so
 		Currency: res.Currency,
 		Method: reports.Methodology{
 			PricingSource: source + ".",
-			Allocation:    fmt.Sprintf("PTU deployments are split %s: %s.", res.Method, res.MethodDescription),
-			Rounding:      strings.ToUpper(res.RoundingRule[:1]) + res.RoundingRule[1:] + ".",
+			Allocation:    fmt.Sprintf("Method %s. %s.", res.Method, upperFirst(res.MethodDescription)),
+			Rounding:      upperFirst(res.RoundingRule) + ".",
 		},
 	}
 	caps := map[string]*reports.CapacityCharge{}
@@ -334,4 +334,12 @@ func DataPeriod(ctx context.Context, db *analytics.DB) (p analytics.Period, ok b
 		}
 	}
 	return p, ok, nil
+}
+
+// upperFirst capitalises the first letter of a sentence.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
