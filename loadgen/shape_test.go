@@ -66,3 +66,29 @@ func TestArrivalsFollowRateAndShape(t *testing.T) {
 		})
 	}
 }
+
+// TestGammaBurstiness checks the spread of inter-arrival gaps: gamma with
+// shape k has a coefficient of variation of 1/√k (Poisson: 1).
+func TestGammaBurstiness(t *testing.T) {
+	t.Parallel()
+	for _, k := range []float64{0.25, 1, 4} {
+		p := Persona{Rate: 10, Arrival: ArrivalGamma, Burstiness: k}
+		start := time.Unix(0, 0)
+		a := newArrivals(&p, rand.New(rand.NewPCG(9, 10)), start, time.Hour)
+		prev := start
+		var sum, sq float64
+		n := 20000
+		for range n {
+			t := a.next()
+			g := t.Sub(prev).Seconds()
+			prev = t
+			sum += g
+			sq += g * g
+		}
+		mean := sum / float64(n)
+		cv := math.Sqrt(sq/float64(n)-mean*mean) / mean
+		if want := 1 / math.Sqrt(k); math.Abs(cv-want) > 0.1*want || math.Abs(mean-0.1) > 0.005 {
+			t.Errorf("k=%g: mean gap %.4fs, CV %.2f; want 0.1s and %.2f", k, mean, cv, want)
+		}
+	}
+}
