@@ -19,7 +19,8 @@ const (
 	histSigFigs = 3
 )
 
-// maxEvents is how many events a Tally keeps (newest first).
+// maxEvents is how many events of each kind a Tally keeps: a storm of 429s
+// does not push the rare breaker trip or error out of view.
 const maxEvents = 200
 
 // Tally turns token-metric records into the gateway-side part of a
@@ -36,7 +37,7 @@ type Tally struct {
 	reqs     window // requests per second
 	tokens   window // tokens per second
 	totals   Totals
-	events   []Event
+	events   map[EventKind][]Event // oldest first, per kind
 }
 
 var _ record.Sink = (*Tally)(nil)
@@ -49,6 +50,7 @@ func NewTally(price PriceFunc) *Tally {
 		subs:     map[string]*subTally{},
 		backends: map[string]*backendTally{},
 		personas: map[string]*personaTally{},
+		events:   map[EventKind][]Event{},
 		totals:   Totals{CostKnown: price != nil},
 	}
 }
@@ -313,25 +315,26 @@ func (t *Tally) recordEvent(r *record.Record, at time.Time) {
 	}
 }
 
-// event adds e, merging it into the newest event when that has the same
-// kind and subject and happened within the same second.
+// event adds e, merging it into an event of the same kind and subject in
+// the same second.
 func (t *Tally) event(e Event) {
 	e.Count = max(e.Count, 1)
-	if n := len(t.events); n > 0 {
-		last := &t.events[n-1]
-		if last.Kind == e.Kind && last.Who == e.Who && last.At.Unix() == e.At.Unix() {
-			last.Count += e.Count
-			last.Text = e.Text
-			if e.At.After(last.At) {
-				last.At = e.At
+	evs := t.events[e.Kind]
+	for i := len(evs) - 1; i >= 0 && evs[i].At.Unix() == e.At.Unix(); i-- {
+		if evs[i].Who == e.Who {
+			evs[i].Count += e.Count
+			evs[i].Text = e.Text
+			if e.At.After(evs[i].At) {
+				evs[i].At = e.At
 			}
 			return
 		}
 	}
-	t.events = append(t.events, e)
-	if len(t.events) > maxEvents {
-		t.events = slices.Delete(t.events, 0, len(t.events)-maxEvents)
+	evs = append(evs, e)
+	if len(evs) > maxEvents {
+		evs = slices.Delete(evs, 0, len(evs)-maxEvents)
 	}
+	t.events[e.Kind] = evs
 }
 
 // Snapshot fills the gateway-side fields of a snapshot as of now: Totals,
@@ -358,11 +361,20 @@ func (t *Tally) Snapshot(now time.Time) Snapshot {
 	})
 	s.Backends = t.backendRows(now)
 	s.Personas = t.personaRows(now)
-	s.Events = make([]Event, len(t.events))
-	for i, e := range t.events {
-		s.Events[len(t.events)-1-i] = e
-	}
+	s.Events = t.newestEvents()
 	return s
+}
+
+// newestEvents merges the kinds' events, newest first.
+func (t *Tally) newestEvents() []Event {
+	var all []Event
+	for _, evs := range t.events {
+		all = append(all, evs...)
+	}
+	slices.SortStableFunc(all, func(a, b Event) int {
+		return cmp.Or(b.At.Compare(a.At), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Who, b.Who))
+	})
+	return all
 }
 
 func (t *Tally) backendRows(now time.Time) []BackendRow {

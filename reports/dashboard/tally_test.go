@@ -193,3 +193,29 @@ func TestTallyPerKeyLimit(t *testing.T) {
 		t.Errorf("overview:\n%s", v)
 	}
 }
+
+// TestTallyEventsKeepRareKinds: a storm of 429s over many seconds keeps
+// the breaker trip from before it, and 429s of two keys alternating within
+// a second merge per key.
+func TestTallyEventsKeepRareKinds(t *testing.T) {
+	t.Parallel()
+	tl := NewTally(nil)
+	tl.AddEvent(Event{At: t0, Kind: EventBreaker, Who: "ptu", Text: "ptu breaker open"})
+	for i := range 3 * maxEvents {
+		for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.2"} {
+			r := rec(time.Duration(i+1)*time.Second, "s", "a", record.OutcomeThrottled, 1, 1, 1)
+			r.CounterKey = ip
+			tl.Write(r)
+		}
+	}
+	evs := tl.Snapshot(t0.Add(time.Hour)).Events
+	if len(evs) != maxEvents+1 {
+		t.Fatalf("%d events, want %d 429s and the breaker trip", len(evs), maxEvents+1)
+	}
+	if last := evs[len(evs)-1]; last.Kind != EventBreaker {
+		t.Errorf("oldest event %+v, want the breaker trip", last)
+	}
+	if e := evs[0]; e.Who != "s key 127.0.0.2" || e.Count != 2 {
+		t.Errorf("newest event %+v, want key 127.0.0.2 ×2", e)
+	}
+}
