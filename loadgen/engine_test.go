@@ -151,3 +151,20 @@ func TestParseShard(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		t    Target
+		want string
+	}{
+		{Target{URL: "http://h:1", API: "openai"}, "http://h:1/v1/chat/completions"},
+		{Target{URL: "https://api.openai.com/v1/", API: "openai"}, "https://api.openai.com/v1/chat/completions"}, // base with /v1
+		{Target{URL: "https://x.azure-api.net", API: "azure", APIVersion: "2024-10-21"}, "https://x.azure-api.net/openai/deployments/gpt%2F4o/chat/completions?api-version=2024-10-21"},
+		{Target{URL: "https://x.openai.azure.com/openai", API: "azure", APIVersion: "v"}, "https://x.openai.azure.com/openai/deployments/gpt%2F4o/chat/completions?api-version=v"}, // base with /openai
+	} {
+		if got := tc.t.endpoint("gpt/4o"); got != tc.want {
+			t.Errorf("%+v: got %s, want %s", tc.t, got, tc.want)
+		}
+	}
+}

@@ -117,11 +117,13 @@ func (t *Target) bearer() (string, error) {
 
 // endpoint returns the chat completions URL for model.
 func (t *Target) endpoint(model string) string {
+	// a base URL given with the API's prefix (https://api.openai.com/v1,
+	// https://x.openai.azure.com/openai) is taken as it is
 	base := strings.TrimRight(t.URL, "/")
 	if t.API == "openai" {
-		return base + "/v1/chat/completions"
+		return strings.TrimSuffix(base, "/v1") + "/v1/chat/completions"
 	}
-	return base + "/openai/deployments/" + url.PathEscape(model) + "/chat/completions?api-version=" + url.QueryEscape(t.APIVersion)
+	return strings.TrimSuffix(base, "/openai") + "/openai/deployments/" + url.PathEscape(model) + "/chat/completions?api-version=" + url.QueryEscape(t.APIVersion)
 }
 
 // loopback reports whether t's host is an IPv4 loopback address (where
