@@ -48,19 +48,19 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 				g.cancelled(x, a)
 				return
 			}
-			g.pool.report(m, g.opts.Clock.Now(), true, 0)
+			g.report(m, true, 0)
 			lastErr = err
 			continue
 		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			g.pool.report(m, g.opts.Clock.Now(), m.failing(resp.StatusCode), retryAfter(resp.Header))
+			g.report(m, m.failing(resp.StatusCode), retryAfter(resp.Header))
 			if lastResp != nil {
 				lastResp.Body.Close()
 			}
 			lastResp, lastErr = resp, nil
 			continue
 		}
-		g.pool.report(m, g.opts.Clock.Now(), m.failing(resp.StatusCode), 0)
+		g.report(m, m.failing(resp.StatusCode), 0)
 		if lastResp != nil {
 			lastResp.Body.Close()
 		}
@@ -71,6 +71,13 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 		}
 		g.relay(x, a, resp, bstart)
 		return
+	}
+}
+
+// report feeds an attempt's result to m's breaker and counts a trip.
+func (g *Gateway) report(m *member, failed bool, retryAfter time.Duration) {
+	if g.pool.report(m, g.opts.Clock.Now(), failed, retryAfter) {
+		g.metrics.trips.WithLabelValues(m.cfg.Name, m.cfg.Tier).Inc()
 	}
 }
 

@@ -17,6 +17,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ttft     *prometheus.HistogramVec
+	trips    *prometheus.CounterVec
 }
 
 func newMetrics(g *Gateway) *metrics {
@@ -41,8 +42,12 @@ func newMetrics(g *Gateway) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"backend"}),
 	}
+	m.trips = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aiload_gateway_circuit_trips_total",
+		Help: "Times each backend's circuit breaker tripped.",
+	}, []string{"backend", "tier"})
 	circuit := prometheus.NewGaugeFunc // one gauge per backend
-	m.reg.MustRegister(m.tokens, m.requests, m.latency, m.ttft)
+	m.reg.MustRegister(m.tokens, m.requests, m.latency, m.ttft, m.trips)
 	for _, b := range g.pool.members {
 		name := b.cfg.Name
 		m.reg.MustRegister(circuit(prometheus.GaugeOpts{

@@ -10,6 +10,22 @@ import (
 	"github.com/aiload/aiload/record"
 )
 
+// counterValue returns the value of a gateway counter with one series.
+func counterValue(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	mfs, err := e.gw.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
 func serveMock(t *testing.T, c mockllm.Config) (*mockllm.Server, string) {
 	t.Helper()
 	m := mockllm.New(c)
@@ -74,6 +90,9 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	}
 	if ptu.Throttled() != 1 {
 		t.Fatalf("PTU answered %d 429s, want 1", ptu.Throttled())
+	}
+	if got := counterValue(t, e, "aiload_gateway_circuit_trips_total"); got != 1 {
+		t.Fatalf("circuit trips metric %v, want 1", got)
 	}
 }
 

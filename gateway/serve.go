@@ -98,8 +98,8 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		opts.Ready(api.Addr().String(), admin.Addr().String())
 	}
 	err = serveUntil(ctx, []*http.Server{
-		{Handler: g, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: 10 * time.Second},
+		{Handler: g, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 	}, []net.Listener{api, admin})
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
