@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -26,6 +27,9 @@ import (
 // jwksRefetchEvery bounds how often an unknown kid refetches jwks_url, as
 // API Management refetches its openid-config at most every 5 minutes.
 const jwksRefetchEvery = 5 * time.Minute
+
+// jwksRetryEvery bounds how often a jwks_url that failed is tried again.
+const jwksRetryEvery = 10 * time.Second
 
 // supportedAlgs are the signing algorithms validate-jwt accepts; "none"
 // never is.
@@ -48,7 +52,9 @@ type jwtValidator struct {
 
 	mu        sync.Mutex
 	keys      []verifyKey
-	fetchedAt time.Time
+	fetchedAt time.Time // last successful fetch of jwks_url
+	triedAt   time.Time // last attempt
+	fetchErr  error     // of the last attempt
 }
 
 func (c *JWTConfig) validate(errs *problems, path string) {
@@ -62,6 +68,9 @@ func (c *JWTConfig) validate(errs *problems, path string) {
 	}
 	if c.ClockSkew < 0 {
 		errs.add(path+".clock_skew", "must be >= 0")
+	}
+	if u, err := url.Parse(c.JWKSURL); c.JWKSURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs.add(path+".jwks_url", "must be an absolute http(s) URL, got %q", c.JWKSURL)
 	}
 	if code := c.FailedValidationHTTPCode; code != 0 && (code < 400 || code > 499) {
 		errs.add(path+".failed_validation_httpcode", "must be a 4xx status, got %d", code)
@@ -119,9 +128,9 @@ func newJWTValidator(cfg JWTConfig, clock policy.Clock, client *http.Client) (*j
 		v.keys = append(v.keys, ks...)
 	}
 	if cfg.JWKSURL != "" {
-		if err := v.fetch(context.Background()); err != nil {
-			return nil, err
-		}
+		// An unreachable key set does not stop the gateway: tokens fail
+		// until a later attempt (at most every jwksRetryEvery) succeeds.
+		_ = v.fetch(context.Background())
 	}
 	opts := []jwt.ParserOption{jwt.WithValidMethods(supportedAlgs), jwt.WithTimeFunc(clock.Now), jwt.WithLeeway(cfg.ClockSkew)}
 	if cfg.RequireExpirationTime == nil || *cfg.RequireExpirationTime {
@@ -135,8 +144,33 @@ func newJWTValidator(cfg JWTConfig, clock policy.Clock, client *http.Client) (*j
 	return v, nil
 }
 
-// fetch loads jwks_url, keeping the configured and file keys.
+// fetch loads jwks_url, keeping the configured and file keys, and notes
+// the attempt.
 func (v *jwtValidator) fetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := v.load(ctx)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.triedAt, v.fetchErr = v.clock.Now(), err
+	if err == nil {
+		v.fetchedAt = v.triedAt
+	}
+	return err
+}
+
+// due reports whether jwks_url may be fetched again for an unknown key.
+func (v *jwtValidator) due() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.clock.Now()
+	if v.fetchErr != nil {
+		return now.Sub(v.triedAt) >= jwksRetryEvery
+	}
+	return now.Sub(v.fetchedAt) >= jwksRefetchEvery
+}
+
+func (v *jwtValidator) load(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
 	if err != nil {
 		return fmt.Errorf("jwks_url: %w", err)
@@ -146,9 +180,12 @@ func (v *jwtValidator) fetch(ctx context.Context) error {
 		return fmt.Errorf("fetch jwks_url: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch jwks_url: status %d", resp.StatusCode)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch jwks_url: status %d: %v", resp.StatusCode, err)
+	if err != nil {
+		return fmt.Errorf("fetch jwks_url: %w", err)
 	}
 	ks, err := parseJWKS(b)
 	if err != nil {
@@ -161,7 +198,6 @@ func (v *jwtValidator) fetch(ctx context.Context) error {
 		k.kid = "\x00url:" + k.kid
 		v.keys = append(v.keys, k)
 	}
-	v.fetchedAt = v.clock.Now()
 	return nil
 }
 
@@ -214,16 +250,19 @@ func (v *jwtValidator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	alg, _ := t.Header["alg"].(string)
 	kid, _ := t.Header["kid"].(string)
 	keys := v.candidates(alg, kid)
-	if len(keys) == 0 && v.cfg.JWKSURL != "" {
-		v.mu.Lock()
-		stale := v.clock.Now().Sub(v.fetchedAt) >= jwksRefetchEvery
-		v.mu.Unlock()
-		if stale && v.fetch(ctx) == nil {
+	if len(keys) == 0 && v.cfg.JWKSURL != "" && v.due() {
+		if err := v.fetch(ctx); err == nil {
 			keys = v.candidates(alg, kid)
 		}
 	}
 	switch len(keys) {
 	case 0:
+		v.mu.Lock()
+		ferr := v.fetchErr
+		v.mu.Unlock()
+		if ferr != nil {
+			return nil, fmt.Errorf("no %s key with kid %q (jwks_url unavailable: %v)", alg, kid, ferr)
+		}
 		return nil, fmt.Errorf("no %s key with kid %q", alg, kid)
 	case 1:
 		return keys[0], nil

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +178,46 @@ jwt:
 	a := post(t, e.url, chatPath, "k1", chatBody(5), map[string]string{"Authorization": "Bearer x.y.z"})
 	if r := e.sink.last(t); a.status != 403 || !strings.Contains(string(a.body), `"Access denied."`) || r.Outcome != record.OutcomeForbidden {
 		t.Fatalf("status %d body %s outcome %s", a.status, a.body, r.Outcome)
+	}
+}
+
+// TestJWKSUnavailableAtStart: a key set that cannot be fetched does not
+// stop the gateway; tokens fail with the reason until a later attempt (at
+// most every 10 s) gets the keys.
+func TestJWKSUnavailableAtStart(t *testing.T) {
+	t.Parallel()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{
+		{"kty": "RSA", "kid": "k", "n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes())}}})
+	var up atomic.Bool
+	var fetches atomic.Int64
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		if !up.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write(set)
+	}))
+	t.Cleanup(idp.Close)
+	be := newSpy(t, 30)
+	e := start(t, `
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+jwt: {jwks_url: `+idp.URL+`}
+`, be.srv.URL, nil)
+	tok := "Bearer " + sign(t, jwt.SigningMethodRS256, key, "k", jwt.MapClaims{"sub": "u", "exp": t0.Add(time.Hour).Unix()})
+	hdr := map[string]string{"Authorization": tok}
+	if a := post(t, e.url, chatPath, "k1", chatBody(5), hdr); a.status != 401 || !strings.Contains(string(a.body), "jwks_url unavailable") {
+		t.Fatalf("with the key set down: %d %s", a.status, a.body)
+	}
+	up.Store(true)
+	post(t, e.url, chatPath, "k1", chatBody(5), hdr) // within 10 s of the last attempt: not fetched again
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches within 10 s, want 1", n)
+	}
+	e.clock.Advance(10 * time.Second)
+	if a := post(t, e.url, chatPath, "k1", chatBody(5), hdr); a.status != 200 {
+		t.Fatalf("after the retry interval: %d %s", a.status, a.body)
 	}
 }
