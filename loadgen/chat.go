@@ -37,7 +37,7 @@ func (a *arrivals) gap(rate float64) time.Duration {
 		g = a.rng.ExpFloat64() / rate
 	}
 	a.first = false
-	return time.Duration(g * float64(time.Second))
+	return time.Duration(min(g, 1e8) * float64(time.Second)) // ~3 years: beyond any run, without overflow
 }
 
 // next returns the next intended time. A shaped Poisson or gamma process
