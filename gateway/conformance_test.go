@@ -62,6 +62,8 @@ func TestConformance(t *testing.T) {
 		{"counter store failure", storeFailure},
 		// Unknown routes get an OpenAI-style 404.
 		{"unknown route", unknownRoute},
+		// A backend answer without usage is charged an estimate, flagged.
+		{"answer without usage is estimated", noUsage},
 	})
 }
 
@@ -505,5 +507,22 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	a := post(t, e.url, "/v1/embeddings", "k1", `{}`, nil)
 	if a.status != 404 || a.errorCode(t) != "not_found" {
 		t.Fatalf("status %d body %s", a.status, a.body)
+	}
+}
+
+func noUsage(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"one two three four five"},"finish_reason":"stop"}]}`))
+	}))
+	t.Cleanup(be.Close)
+	e := start(t, `
+products: [{name: p, tokens_per_minute: 1000}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, be.URL, nil)
+	a := post(t, e.url, chatPath, "k1", chatBody(5), nil)
+	r := e.sink.last(t)
+	if a.status != 200 || !r.TokensEstimated || r.CompletionTokens != 5 || r.PromptTokens == 0 || r.RemainingTokens != 1000-r.TotalTokens {
+		t.Fatalf("record %+v", r)
 	}
 }

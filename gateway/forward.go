@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aiload/aiload/gateway/chat"
@@ -221,14 +222,8 @@ func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart t
 	}
 	var used int64
 	if resp.StatusCode == http.StatusOK {
-		var cr struct {
-			Usage *chat.Usage `json:"usage"`
-		}
-		if err := json.Unmarshal(body, &cr); err == nil && cr.Usage != nil {
-			x.rec.PromptTokens, x.rec.CompletionTokens = cr.Usage.PromptTokens, cr.Usage.CompletionTokens
-			x.rec.TotalTokens, x.rec.CachedTokens = cr.Usage.TotalTokens, cr.Usage.Cached()
-			used = cr.Usage.TotalTokens
-		}
+		g.usageOf(x, body)
+		used = x.rec.TotalTokens
 	}
 	g.settle(x, a, used)
 	h := x.w.Header()
@@ -239,6 +234,41 @@ func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart t
 	g.finish(x)
 	x.w.WriteHeader(resp.StatusCode)
 	_, _ = x.w.Write(body)
+}
+
+// usageOf fills the record's token counts from a completion's usage block;
+// without one (some OpenAI-compatible servers send none) the prompt is the
+// gateway's estimate, the completion is counted from the answer's text, and
+// the record is flagged estimated.
+func (g *Gateway) usageOf(x *exchange, body []byte) {
+	var cr struct {
+		Usage   *chat.Usage `json:"usage"`
+		Choices []struct {
+			Message chat.Message `json:"message"`
+		} `json:"choices"`
+	}
+	_ = json.Unmarshal(body, &cr)
+	if u := cr.Usage; u != nil {
+		x.rec.PromptTokens, x.rec.CompletionTokens = u.PromptTokens, u.CompletionTokens
+		x.rec.TotalTokens, x.rec.CachedTokens = u.TotalTokens, u.Cached()
+		return
+	}
+	var text strings.Builder
+	for _, c := range cr.Choices {
+		text.WriteString(c.Message.Text())
+	}
+	x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, g.countCompletion(x, text.String())
+	x.rec.TotalTokens, x.rec.TokensEstimated = x.rec.PromptTokens+x.rec.CompletionTokens, true
+}
+
+// countCompletion counts completion text with the model's encoding (a
+// quarter of its bytes if the tokenizer fails).
+func (g *Gateway) countCompletion(x *exchange, text string) int64 {
+	n, err := g.counter.Text(x.rec.Model, text)
+	if err != nil {
+		return int64(len(text) / 4)
+	}
+	return n
 }
 
 // copyBackendHeaders keeps the content type and, on a relayed 429, the

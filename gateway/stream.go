@@ -110,12 +110,8 @@ func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, text 
 		x.rec.PromptTokens, x.rec.CompletionTokens = usage.PromptTokens, usage.CompletionTokens
 		x.rec.TotalTokens, x.rec.CachedTokens = usage.TotalTokens, usage.Cached()
 	} else {
-		completion, err := g.counter.Text(x.rec.Model, text)
-		if err != nil {
-			completion = int64(len(text) / 4)
-		}
-		x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, completion
-		x.rec.TotalTokens, x.rec.TokensEstimated = x.prompt+completion, true
+		x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, g.countCompletion(x, text)
+		x.rec.TotalTokens, x.rec.TokensEstimated = x.rec.PromptTokens+x.rec.CompletionTokens, true
 	}
 	if readErr != nil {
 		x.rec.Outcome = record.OutcomeBackendError
