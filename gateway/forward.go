@@ -33,10 +33,15 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 	}
 	tried := map[*member]bool{}
 	var lastResp *http.Response
+	var lastFrom *member // the backend lastResp came from
 	var lastErr error
 	for {
 		m, sawOpen := g.pool.pick(g.opts.Clock.Now(), x.rec.Model, tried)
 		if m == nil {
+			if lastResp != nil {
+				x.member = lastFrom
+				x.rec.Backend, x.rec.BackendTier = lastFrom.cfg.Name, lastFrom.cfg.Tier
+			}
 			g.exhausted(x, a, sawOpen, lastResp, lastErr)
 			return
 		}
@@ -58,7 +63,7 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 			if lastResp != nil {
 				lastResp.Body.Close()
 			}
-			lastResp, lastErr = resp, nil
+			lastResp, lastFrom, lastErr = resp, m, nil
 			continue
 		}
 		g.report(m, m.failing(resp.StatusCode), 0)
