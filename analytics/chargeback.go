@@ -310,8 +310,8 @@ func methodDescription(a Allocation) string {
 	return "PTU cost split proportional to input-equivalent tokens (prompt - cached + output x output ratio) served on PTU"
 }
 
-// sortedTeams returns a map's keys, sorted.
-func sortedTeams[V any](m map[string]V) []string {
+// sortedKeys returns a map's keys, sorted.
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -51,7 +51,7 @@ func (b *bill) splitPTU() error {
 			total.Add(total, w)
 		}
 		total.Add(total, idle)
-		for _, team := range sortedTeams(weights) {
+		for _, team := range sortedKeys(weights) {
 			b.ptuLine(team, model, CostPTU, d.Name, use[team], cost, weights[team], total)
 		}
 		if idle.Sign() > 0 {
@@ -152,7 +152,7 @@ func (b *bill) result() *ChargebackResult {
 		t.Cents += l.Cents
 		res.TotalCents += l.Cents
 	}
-	for _, name := range sortedTeams(teams) {
+	for _, name := range sortedKeys(teams) {
 		res.Teams = append(res.Teams, *teams[name])
 	}
 	for i := range res.Deployments {

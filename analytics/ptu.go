@@ -96,7 +96,7 @@ func PTUPlan(ctx context.Context, db *DB, prices *pricing.Pricing, opts PTUPlanO
 		return nil, err
 	}
 	var out []ModelPTUPlan
-	for _, name := range sortedTeams(series) {
+	for _, name := range sortedKeys(series) {
 		out = append(out, planModel(name, prices.Models[name], series[name], opts))
 	}
 	return out, nil

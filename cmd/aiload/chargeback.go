@@ -76,14 +76,12 @@ func runChargeback(ctx context.Context, opts chargebackOptions, stdout io.Writer
 	if alloc.Shares, err = parseShares(opts.Shares); err != nil {
 		return usageError{err}
 	}
-	prices := pricing.Default()
-	if opts.Pricing != "" {
-		if prices, err = pricing.Load(opts.Pricing); err != nil {
-			return usageError{err}
-		}
+	prices, err := loadPricing(opts.Pricing)
+	if err != nil {
+		return err
 	}
-	if opts.Format != "table" && opts.Format != "json" && opts.Format != "csv" {
-		return usageError{fmt.Errorf("--format %q: want table, json or csv", opts.Format)}
+	if err := checkFormat(opts.Format); err != nil {
+		return err
 	}
 	db, err := openExisting(ctx, opts.DB)
 	if err != nil {
@@ -176,6 +174,27 @@ func chargebackCSV(w io.Writer, res *analytics.ChargebackResult) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// loadPricing reads a pricing file laid over the defaults, or returns the
+// defaults when path is empty; a bad file is a usage error.
+func loadPricing(path string) (*pricing.Pricing, error) {
+	if path == "" {
+		return pricing.Default(), nil
+	}
+	p, err := pricing.Load(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+// checkFormat accepts the output formats of recommend and chargeback.
+func checkFormat(f string) error {
+	if f != "table" && f != "json" && f != "csv" {
+		return usageError{fmt.Errorf("--format %q: want table, json or csv", f)}
+	}
+	return nil
 }
 
 // openExisting opens an analytics database that must already exist.

@@ -77,8 +77,8 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	if err != nil {
 		return usageError{fmt.Errorf("--max-spill: %w", err)}
 	}
-	if opts.Format != "table" && opts.Format != "json" && opts.Format != "csv" {
-		return usageError{fmt.Errorf("--format %q: want table, json or csv", opts.Format)}
+	if err := checkFormat(opts.Format); err != nil {
+		return err
 	}
 	by := analytics.Dimension(opts.By)
 	switch by {
@@ -90,11 +90,9 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	if billing != pricing.Hourly && billing != pricing.MonthlyReservation && billing != pricing.YearlyReservation {
 		return usageError{fmt.Errorf("--billing %q: want hourly, monthly_reservation or yearly_reservation", opts.Billing)}
 	}
-	prices := pricing.Default()
-	if opts.Pricing != "" {
-		if prices, err = pricing.Load(opts.Pricing); err != nil {
-			return usageError{err}
-		}
+	prices, err := loadPricing(opts.Pricing)
+	if err != nil {
+		return err
 	}
 	db, err := openExisting(ctx, opts.DB)
 	if err != nil {
