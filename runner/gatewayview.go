@@ -11,16 +11,16 @@ import (
 )
 
 // gatewayView is the dashboard's view of one gateway: a tally of its
-// records (priced at the default list prices), its configured
-// subscriptions and backends, and its circuit breakers.
+// records (priced at PAYG list prices), its configured subscriptions and
+// backends, and its circuit breakers.
 type gatewayView struct {
 	tally *dashboard.Tally
 	brk   breakers
 }
 
-func newGatewayView(cfg gateway.Config) *gatewayView {
+func newGatewayView(cfg gateway.Config, prices *pricing.Pricing) *gatewayView {
 	v := &gatewayView{
-		tally: dashboard.NewTally(listPrice(pricing.Default())),
+		tally: dashboard.NewTally(listPrice(prices)),
 		brk:   breakers{has: map[string]bool{}, open: map[string]bool{}, trips: map[string]int64{}},
 	}
 	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
@@ -102,7 +102,7 @@ func listPrice(p *pricing.Pricing) dashboard.PriceFunc {
 // built so that breaker states show. The snapshot is named after the
 // gateway's id and its elapsed time is the time since this call.
 func GatewayDashboard(cfg gateway.Config) (sink record.Sink, admin http.Handler, follow func(*gateway.Gateway)) {
-	v := newGatewayView(cfg)
+	v := newGatewayView(cfg, pricing.Default())
 	start := time.Now()
 	id := cfg.ID
 	if id == "" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/loadgen"
+	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
 	"github.com/aiload/aiload/scenario"
@@ -42,12 +43,23 @@ type live struct {
 func newLive(sc *scenario.Scenario) *live {
 	return &live{
 		sc:    sc,
-		gw:    newGatewayView(sc.Gateway),
+		gw:    newGatewayView(sc.Gateway, livePricing(sc)),
 		out:   make(chan dashboard.Snapshot, 1),
 		now:   time.Now,
 		stop:  make(chan struct{}),
 		phase: dashboard.PhaseStarting,
 	}
+}
+
+// livePricing is the pricing the run's report uses: the scenario's
+// section over the built-in prices (the built-in ones alone if the
+// section does not parse; the report step then names the problem).
+func livePricing(sc *scenario.Scenario) *pricing.Pricing {
+	p, _, err := scenarioPricing(sc.Pricing)
+	if err != nil {
+		return pricing.Default()
+	}
+	return p
 }
 
 // sink tees the gateway's records: to the log first, then to the tally.

@@ -82,3 +82,14 @@ func TestSubWindow(t *testing.T) {
 		t.Errorf("used over the last minute = %d, want 60000", got)
 	}
 }
+
+// TestLivePricing: the dashboard's cost uses the scenario's pricing over
+// the built-in prices, as the run's report does.
+func TestLivePricing(t *testing.T) {
+	t.Parallel()
+	sc := &scenario.Scenario{Pricing: map[string]any{"models": map[string]any{"gpt-4o-mini": map[string]any{"input": 1.0, "output": 2.0}}}}
+	got, ok := listPrice(livePricing(sc))(&record.Record{Model: "gpt-4o-mini", PromptTokens: 1e6, CompletionTokens: 1e6})
+	if !ok || math.Abs(got-3) > 1e-9 {
+		t.Errorf("1M in + 1M out at $1/$2 = $%v (%v), want $3", got, ok)
+	}
+}
