@@ -2,8 +2,10 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/scenario"
 )
@@ -47,6 +49,28 @@ func startMocks(sc *scenario.Scenario) (*mockSet, error) {
 		ms.fallback = url
 	}
 	return ms, nil
+}
+
+// embeddedConfig is the scenario's gateway config for a run on embedded
+// mocks: backends served by a mock (no url) and given no deployments serve
+// the models the scenario uses, so a request for any other deployment gets
+// 404 from the gateway, as from a real Azure OpenAI resource.
+func embeddedConfig(sc *scenario.Scenario) gateway.Config {
+	cfg := sc.Gateway
+	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
+	cfg.Defaults()
+	models := []string{sc.Model}
+	for _, p := range sc.Personas {
+		if p.Model != "" && !slices.Contains(models, p.Model) {
+			models = append(models, p.Model)
+		}
+	}
+	for i, b := range cfg.Backends {
+		if b.URL == "" && len(b.Deployments) == 0 {
+			cfg.Backends[i].Deployments = models
+		}
+	}
+	return cfg
 }
 
 // backendMock is a backend's mock config; latency left unset comes from the

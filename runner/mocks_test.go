@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/scenario"
 )
 
@@ -39,5 +41,32 @@ func TestStartMocks(t *testing.T) {
 			t.Errorf("%s: startMocks changed the scenario's backends", tc.name)
 		}
 		ms.close()
+	}
+}
+
+// TestEmbeddedConfig: mock-served backends serve the scenario's models
+// only; backends with a url or their own deployments are left alone.
+func TestEmbeddedConfig(t *testing.T) {
+	t.Parallel()
+	sc := &scenario.Scenario{Model: "gpt-4o-mini",
+		Personas: []loadgen.Persona{{Name: "a"}, {Name: "b", Model: "gpt-4o"}},
+		Gateway: gateway.Config{Backends: []gateway.Backend{
+			{Name: "mock", Mock: &mockllm.Config{}},
+			{Name: "ext", URL: "http://127.0.0.1:9"},
+			{Name: "own", Mock: &mockllm.Config{}, Deployments: []string{"x"}},
+		}}}
+	got := embeddedConfig(sc)
+	want := [][]string{{"gpt-4o-mini", "gpt-4o"}, nil, {"x"}}
+	for i, b := range got.Backends {
+		if !slices.Equal(b.Deployments, want[i]) {
+			t.Errorf("backend %s deployments %v, want %v", b.Name, b.Deployments, want[i])
+		}
+	}
+	if sc.Gateway.Backends[0].Deployments != nil {
+		t.Errorf("the scenario's config was changed")
+	}
+	legacy := embeddedConfig(&scenario.Scenario{Model: "m"})
+	if len(legacy.Backends) != 1 || legacy.Backends[0].Name != "mock" || !slices.Equal(legacy.Backends[0].Deployments, []string{"m"}) {
+		t.Errorf("single backend of older configs: %+v", legacy.Backends)
 	}
 }
