@@ -164,7 +164,8 @@ func (d *DB) ingestParquet(ctx context.Context, path string, res *IngestResult) 
 	defer conn.Close()
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS stage")
 	if _, err := conn.ExecContext(ctx,
-		`CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM read_parquet($1, union_by_name = true)`,
+		`CREATE OR REPLACE TEMP TABLE stage AS
+		 SELECT * FROM read_parquet($1, union_by_name = true, filename = true, file_row_number = true)`,
 		absPath(path)); err != nil {
 		return fmt.Errorf("ingest %s: read: %w", path, err)
 	}
@@ -182,10 +183,31 @@ func (d *DB) ingestParquet(ctx context.Context, path string, res *IngestResult) 
 	q := strings.Replace(query("ingest_stage.sql"), "{{columns}}", strings.Join(list, ", "), 1)
 	r, err := conn.ExecContext(ctx, q)
 	if err != nil {
+		if ferr := checkParquetStage(ctx, conn, cols); ferr != nil {
+			return ferr
+		}
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
 	res.Added, err = r.RowsAffected()
 	return err
+}
+
+// checkParquetStage returns a *FieldError naming the file, row (1-based)
+// and column of the first value that does not convert to its records type.
+func checkParquetStage(ctx context.Context, conn *sql.Conn, cols []sourceColumn) error {
+	for _, c := range cols {
+		if c.typ == "VARCHAR" {
+			continue
+		}
+		q := strings.NewReplacer("{{col}}", ident(c.name), "{{type}}", c.typ).Replace(query("check_parquet_column.sql"))
+		var file, val string
+		var row int
+		if err := conn.QueryRowContext(ctx, q).Scan(&file, &row, &val); err != nil {
+			continue // sql.ErrNoRows: this column converts
+		}
+		return &FieldError{File: file, Line: row + 1, Field: c.name, Msg: fmt.Sprintf("cannot convert %q to %s", val, c.typ)}
+	}
+	return nil
 }
 
 // recordColumns lists the records table's columns in table order.

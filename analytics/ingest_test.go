@@ -196,3 +196,52 @@ func TestIngestJSONLGlob(t *testing.T) {
 		t.Errorf("glob ingest = %+v, want 7 aiload records", res)
 	}
 }
+
+func TestIngestParquetWrongType(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	file := filepath.Join(t.TempDir(), "bad.parquet")
+	// Row 2 of the file has prompt_tokens "ten".
+	if _, err := db.SQL().Exec(`COPY (SELECT * FROM (VALUES
+		(TIMESTAMPTZ '2026-11-02 10:00:00+00', 'q1', '12'),
+		(TIMESTAMPTZ '2026-11-02 10:00:01+00', 'q2', 'ten')) v(ts, request_id, prompt_tokens))
+		TO '` + file + `' (FORMAT parquet)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Ingest(context.Background(), file, FormatAuto)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.File != file || fe.Line != 2 || fe.Field != "prompt_tokens" {
+		t.Fatalf("err = %v; want %s:2 field prompt_tokens", err, file)
+	}
+}
+
+func TestParsePeriod(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in         string
+		start, end string // "" end: an error is expected
+		months     int
+	}{
+		{"2026-11", "2026-11-01", "2026-12-01", 1},                // a calendar month
+		{"2026-12", "2026-12-01", "2027-01-01", 1},                // across the year end
+		{"2026-11-01..2026-11-07", "2026-11-01", "2026-11-08", 0}, // days, end inclusive
+		{"2026-11-01..2026-12-31", "2026-11-01", "2027-01-01", 2}, // whole months as a range
+		{"2026-13", "", "", 0},                                    // no month 13
+		{"2026-11-08..2026-11-01", "", "", 0},                     // backwards
+	}
+	for _, tc := range tests {
+		p, err := ParsePeriod(tc.in)
+		if tc.end == "" {
+			if err == nil {
+				t.Errorf("ParsePeriod(%q) = %+v, want an error", tc.in, p)
+			}
+			continue
+		}
+		if err != nil || p.Start.Format("2006-01-02") != tc.start || p.End.Format("2006-01-02") != tc.end || p.wholeMonths() != tc.months {
+			t.Errorf("ParsePeriod(%q) = %v..%v (%d months), %v; want %s..%s (%d)", tc.in, p.Start, p.End, p.wholeMonths(), err, tc.start, tc.end, tc.months)
+		}
+	}
+	if FormatCents(123456) != "1234.56" || FormatCents(5) != "0.05" || FormatCents(-250) != "-2.50" {
+		t.Error("FormatCents")
+	}
+}
