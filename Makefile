@@ -2,7 +2,7 @@ GO      ?= go
 BIN     ?= bin/aiload
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test bench run lint fmt
+.PHONY: build test bench run lint fmt fuzz
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aiload
@@ -21,3 +21,14 @@ run:
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
+
+# Each fuzz target for FUZZTIME (default 30s). `make test` already runs every
+# target's seed corpus and saved crashers (testdata/fuzz) as regression tests.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = FuzzChatRequest:./gateway FuzzStreamRelay:./gateway FuzzBearerToken:./gateway \
+	FuzzParseCounterKey:./gateway/policy FuzzParse:./scenario FuzzReadStream:./loadgen
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $${t%%:*}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done

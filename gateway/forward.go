@@ -253,7 +253,7 @@ func (g *Gateway) usageOf(x *exchange, body []byte) {
 		} `json:"choices"`
 	}
 	_ = json.Unmarshal(body, &cr)
-	if u := cr.Usage; u != nil {
+	if u := cr.Usage; u != nil && u.Plausible() { // an implausible block is treated as missing
 		x.rec.PromptTokens, x.rec.CompletionTokens = u.PromptTokens, u.CompletionTokens
 		x.rec.TotalTokens, x.rec.CachedTokens = u.TotalTokens, u.Cached()
 		return

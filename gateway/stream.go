@@ -96,7 +96,7 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, cal
 		for _, ch := range c.Choices {
 			text.WriteString(ch.Delta.Content)
 		}
-		if c.Usage != nil {
+		if c.Usage != nil && c.Usage.Plausible() {
 			return c.Usage, len(c.Choices) == 0 && !callerWantsUsage
 		}
 	}

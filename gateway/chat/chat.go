@@ -116,6 +116,14 @@ type Usage struct {
 	PromptTokensDetails *PromptTokensDetails `json:"prompt_tokens_details,omitempty"`
 }
 
+// Plausible reports whether the counts can be true: none negative, the
+// total at least prompt + completion, and cached within the prompt. A usage
+// block that fails this is treated as missing (and the tokens estimated).
+func (u Usage) Plausible() bool {
+	return u.PromptTokens >= 0 && u.CompletionTokens >= 0 && u.Cached() >= 0 &&
+		u.TotalTokens >= u.PromptTokens+u.CompletionTokens && u.Cached() <= u.PromptTokens
+}
+
 // Cached returns the cached prompt tokens, 0 when not reported.
 func (u Usage) Cached() int64 {
 	if u.PromptTokensDetails == nil {
