@@ -47,6 +47,10 @@ type IngestResult struct {
 	// Added is the number of new records; records whose request id was
 	// already present are skipped, so ingesting a file twice adds 0.
 	Added int64
+	// Completed counts earlier APIM records that a gateway log (exported
+	// apart from the LLM log) completed with subscription, product, caller
+	// and status.
+	Completed int64
 	// TornLine is the line number of an incomplete last line that was
 	// skipped (a log cut off while being written); 0 when there was none.
 	TornLine int
@@ -170,6 +174,7 @@ func (d *DB) ingestGlob(ctx context.Context, pattern string, format Format) (Ing
 	for _, f := range files {
 		r, err := d.Ingest(ctx, f, format)
 		res.Added += r.Added
+		res.Completed += r.Completed
 		if r.TornLine > 0 {
 			res.TornLine = r.TornLine
 		}

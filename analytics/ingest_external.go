@@ -56,6 +56,16 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	if _, err := conn.ExecContext(ctx, stage, absPath(path)); err != nil {
 		return fmt.Errorf("ingest %s: read: %w", path, err)
 	}
+	gatewayOnly := false
+	if res.Format == FormatAPIM {
+		have, err := stageColumns(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("ingest %s: %w", path, err)
+		}
+		_, tokens := have["prompttokens"]
+		_, model := have["modelname"]
+		gatewayOnly = !tokens && !model
+	}
 	if err := normaliseStage(ctx, conn, cols); err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
@@ -67,9 +77,26 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	if err := checkStage(ctx, conn, cols, path, csv); err != nil {
 		return err
 	}
+	if gatewayOnly {
+		mapping = "apim_gateway_store.sql"
+	}
 	r, err := conn.ExecContext(ctx, query(mapping))
 	if err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	if res.Format == FormatAPIM {
+		// Whichever of the LLM log and the gateway log came first, complete
+		// the records from the gateway rows now known.
+		c, err := conn.ExecContext(ctx, query("apim_gateway_complete.sql"))
+		if err != nil {
+			return fmt.Errorf("ingest %s: join gateway log: %w", path, err)
+		}
+		if res.Completed, err = c.RowsAffected(); err != nil {
+			return fmt.Errorf("ingest %s: join gateway log: %w", path, err)
+		}
+	}
+	if gatewayOnly {
+		return nil // gateway rows complete records; they add none
 	}
 	res.Added, err = r.RowsAffected()
 	return err

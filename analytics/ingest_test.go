@@ -245,3 +245,32 @@ func TestParsePeriod(t *testing.T) {
 		t.Error("FormatCents")
 	}
 }
+
+// The two APIM tables exported separately join on CorrelationId in either
+// order; gateway rows without an LLM log row (g-3, another API) add no record.
+func TestIngestAPIMTablesSeparately(t *testing.T) {
+	t.Parallel()
+	llm := filepath.Join("testdata", "apim_llm_only.csv")
+	gw := filepath.Join("testdata", "apim_gateway_only.csv")
+	want := "g-1:sub-legal:standard:203.0.113.9:aoai-ptu:330:900 g-2:sub-legal:standard:203.0.113.9:aoai-ptu:550:1500"
+	for _, order := range [][]string{{llm, gw}, {gw, llm}} {
+		db := openTestDB(t)
+		var added, completed int64
+		for _, f := range order {
+			r := ingest(t, db, f, FormatAuto)
+			added += r.Added
+			completed += r.Completed
+		}
+		var got string
+		row(t, db, `SELECT string_agg(request_id || ':' || subscription_id || ':' || team || ':' || client_ip || ':' ||
+			backend || ':' || total_tokens || ':' || latency_ms::BIGINT, ' ' ORDER BY ts) FROM records`, &got)
+		// LLM log first: the gateway log completes both records afterwards.
+		wantCompleted := int64(0)
+		if order[0] == llm {
+			wantCompleted = 2
+		}
+		if added != 2 || completed != wantCompleted || got != want {
+			t.Errorf("order %v: added %d, completed %d\n got %s\nwant %s", order, added, completed, got, want)
+		}
+	}
+}

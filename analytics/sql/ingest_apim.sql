@@ -2,7 +2,8 @@
 -- Analytics to ApiManagementGatewayLogs on CorrelationId, onto records.
 -- One request can have several LLM log rows (SequenceNumber 0, 1, …: long
 -- messages are split); the row with the lowest SequenceNumber carries the
--- request. See docs/ingest.md for the KQL that produces this export.
+-- request. See docs/ingest.md for the KQL that produces this export; the
+-- two tables may also be exported and ingested separately (in any order).
 INSERT INTO records
 SELECT DISTINCT ON (s.CorrelationId)
     1                                                   AS schema,
@@ -43,7 +44,24 @@ SELECT DISTINCT ON (s.CorrelationId)
     CAST(s.IsStreamCompletion AS BOOLEAN)               AS stream,
     NULL AS scenario, NULL AS persona, NULL AS attempt,
     MAP {'source': 'apim', 'deployment': coalesce(CAST(s.DeploymentName AS VARCHAR), '')} AS dims
-FROM stage s
+FROM (
+    -- the export's own gateway columns, else those of a gateway log
+    -- ingested earlier (apim_gateway_logs)
+    SELECT st.* REPLACE (
+        coalesce(CAST(st.ApimSubscriptionId AS VARCHAR), g.ApimSubscriptionId) AS ApimSubscriptionId,
+        coalesce(CAST(st.ProductId AS VARCHAR), g.ProductId) AS ProductId,
+        coalesce(CAST(st.Team AS VARCHAR), g.Team) AS Team,
+        coalesce(CAST(st.UserId AS VARCHAR), g.UserId) AS UserId,
+        coalesce(CAST(st.CallerIpAddress AS VARCHAR), g.CallerIpAddress) AS CallerIpAddress,
+        coalesce(CAST(st.ApiId AS VARCHAR), g.ApiId) AS ApiId,
+        coalesce(CAST(st.BackendId AS VARCHAR), g.BackendId) AS BackendId,
+        coalesce(CAST(st.BackendTier AS VARCHAR), g.BackendTier) AS BackendTier,
+        coalesce(CAST(st.ResponseCode AS INTEGER), g.ResponseCode) AS ResponseCode,
+        coalesce(CAST(st.BackendResponseCode AS INTEGER), g.BackendResponseCode) AS BackendResponseCode,
+        coalesce(CAST(st.TotalTime AS DOUBLE), g.TotalTime) AS TotalTime,
+        coalesce(CAST(st.BackendTime AS DOUBLE), g.BackendTime) AS BackendTime)
+    FROM stage st LEFT JOIN apim_gateway_logs g ON g.CorrelationId = CAST(st.CorrelationId AS VARCHAR)
+) s
 ANTI JOIN records r ON r.request_id = CAST(s.CorrelationId AS VARCHAR)
 WHERE s.CorrelationId IS NOT NULL AND s.TimeGenerated IS NOT NULL
 ORDER BY s.CorrelationId, coalesce(CAST(s.SequenceNumber AS INTEGER), 0);

@@ -56,3 +56,22 @@ CREATE OR REPLACE MACRO dim_key(dim, counter_key, subscription_id, product, team
 -- NULL, 0 or 1) that was not rejected before the limit (401/403/400).
 CREATE OR REPLACE MACRO is_demand(attempt, outcome) AS
     coalesce(attempt, 1) <= 1 AND coalesce(outcome, '') NOT IN ('unauthorized', 'forbidden', 'bad_request');
+
+-- API Management gateway log rows (ApiManagementGatewayLogs) exported on
+-- their own, kept to complete the LLM log's records (joined on
+-- CorrelationId) whichever file is ingested first.
+CREATE TABLE IF NOT EXISTS apim_gateway_logs (
+    CorrelationId       VARCHAR PRIMARY KEY,
+    ApimSubscriptionId  VARCHAR,
+    ProductId           VARCHAR,
+    Team                VARCHAR,
+    UserId              VARCHAR,
+    CallerIpAddress     VARCHAR,
+    ApiId               VARCHAR,
+    BackendId           VARCHAR,
+    BackendTier         VARCHAR,
+    ResponseCode        INTEGER,
+    BackendResponseCode INTEGER,
+    TotalTime           DOUBLE,
+    BackendTime         DOUBLE
+);

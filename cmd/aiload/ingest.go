@@ -83,6 +83,9 @@ func runIngest(ctx context.Context, opts ingestOptions, stdout, stderr io.Writer
 			fmt.Fprintf(stderr, "aiload: %s:%d: incomplete last line skipped\n", file, res.TornLine)
 		}
 		fmt.Fprintf(stdout, "%s: %s, %d records added in %v\n", file, res.Format, res.Added, time.Since(t0).Round(time.Millisecond))
+		if res.Completed > 0 {
+			fmt.Fprintf(stdout, "%s: %d earlier records completed from the gateway log\n", file, res.Completed)
+		}
 		total += res.Added
 	}
 	n, err := db.Count(ctx)
