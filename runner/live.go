@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"sync"
@@ -49,6 +50,25 @@ func newLive(sc *scenario.Scenario) *live {
 		stop:  make(chan struct{}),
 		phase: dashboard.PhaseStarting,
 	}
+}
+
+// heldWriter keeps what is written until flush; safe for concurrent use.
+type heldWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.buf.Write(p)
+}
+
+// flush writes what was held to w.
+func (h *heldWriter) flush(w io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, _ = h.buf.WriteTo(w)
 }
 
 // livePricing is the pricing the run's report uses: the scenario's

@@ -90,7 +90,14 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	wait := l.show(opts.Terminal, stderr, opts.ProgressEvery, stopLoad)
-	err = res.execute(ctx, loadCtx, l, opts, stderr)
+	// While the dashboard owns the terminal, messages wait for it to close.
+	runErr := stderr
+	var held *heldWriter
+	if opts.Terminal != nil {
+		held = &heldWriter{}
+		runErr = held
+	}
+	err = res.execute(ctx, loadCtx, l, opts, runErr)
 	if err != nil {
 		l.finish(dashboard.PhaseFailed, err.Error())
 	} else {
@@ -98,6 +105,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 	}
 	if werr := wait(); werr != nil && err == nil {
 		fmt.Fprintln(stderr, "aiload:", werr)
+	}
+	if held != nil {
+		held.flush(stderr)
 	}
 	if err != nil {
 		return res, err

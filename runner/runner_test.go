@@ -150,12 +150,12 @@ func TestDashboardQStopsRun(t *testing.T) {
 		}
 		io.WriteString(typed, "q")
 	}()
-	var stdout bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	res, err := Run(context.Background(), Options{
 		Scenario: "../scenarios/quickstart.yaml",
 		OutDir:   t.TempDir(),
 		Terminal: &dashboard.Terminal{In: keys, Out: screen},
-	}, &stdout, io.Discard)
+	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -167,6 +167,11 @@ func TestDashboardQStopsRun(t *testing.T) {
 	}
 	if !strings.Contains(screen.Text(), "writing the database") {
 		t.Errorf("the dashboard never said it was writing the database; screen:\n%s", screen.Text())
+	}
+	// The start line waited for the dashboard to close instead of
+	// writing over it.
+	if !strings.Contains(stderr.String(), "aiload: quickstart for 1m0s — gateway") || strings.Contains(screen.Text(), "aiload: quickstart for") {
+		t.Errorf("start line: stderr %q; on the dashboard's screen: %v", stderr.String(), strings.Contains(screen.Text(), "aiload: quickstart for"))
 	}
 	if !strings.Contains(stdout.String(), "research-sub") {
 		t.Errorf("no summary after the dashboard closed; stdout:\n%s", stdout.String())
