@@ -107,6 +107,9 @@ products: [{name: p, tokens_per_hour: 5}]
 		{"breaker and backend", `
 backends: [{name: a, url: "ftp://x", tier: spot, circuit_breaker: {status_ranges: ["abc"], failure_count: 1}}]
 `, []string{"backends[0].url", "backends[0].tier", "abc"}},
+		{"duplicate backend names", `
+backends: [{name: a, url: "http://127.0.0.1:1"}, {name: a, url: "http://127.0.0.1:2"}]
+`, []string{"backends[1].name", "duplicate backend"}},
 		{"jwt without keys", `
 jwt: {issuer: x}
 `, []string{"jwt.keys"}},

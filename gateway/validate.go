@@ -54,8 +54,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSubscriptions(&errs, products)
+	names := map[string]bool{}
 	for i := range c.Backends {
-		c.Backends[i].validate(&errs, fmt.Sprintf("gateway.backends[%d]", i))
+		path := fmt.Sprintf("gateway.backends[%d]", i)
+		c.Backends[i].validate(&errs, path)
+		if names[c.Backends[i].Name] {
+			errs.add(path+".name", "duplicate backend %q", c.Backends[i].Name)
+		}
+		names[c.Backends[i].Name] = true
 	}
 	if c.EmitTokenMetric != nil {
 		for i, d := range c.EmitTokenMetric.Dimensions {
