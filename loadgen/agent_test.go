@@ -169,3 +169,41 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateKeyHopsThePool throttles key k1 only: a caller with
+// on_throttle rotate_key retries at once on k2 and stays there.
+func TestRotateKeyHopsThePool(t *testing.T) {
+	t.Parallel()
+	srv := &scripted{answer: func(_ int64, s seen) (int, string) {
+		if s.headers.Get("Ocp-Apim-Subscription-Key") == "k1" {
+			return http.StatusTooManyRequests, "30"
+		}
+		return http.StatusOK, ""
+	}}
+	url := start(t, srv)
+	p := persona(KindChat, func(p *Persona) {
+		p.Rate, p.Arrival, p.OnThrottle = 10, ArrivalConstant, ThrottleRotate
+		p.Turns = Dist{Kind: DistFixed, Value: 3}
+		p.Subscription, p.Subscriptions = "", []string{"s1", "s2"}
+		p.Keys = []SubKey{{ID: "s1", Key: "k1"}, {ID: "s2", Key: "k2"}}
+	})
+	res := run(t, url, time.Second, p)
+	s := res.Personas[0]
+	if s.GaveUp != 0 || s.Retries != s.Throttled || s.RetryWaitSeconds != 0 || s.OK == 0 {
+		t.Fatalf("ok %d, 429 %d, retries %d, gave up %d, waited %.1fs; want every 429 retried at once on the other key",
+			s.OK, s.Throttled, s.Retries, s.GaveUp, s.RetryWaitSeconds)
+	}
+	// the user starts on k1 (user 0), hops to k2 and stays: one 429 per conversation
+	var convs int64
+	for _, r := range srv.requests() {
+		if len(r.messages) == 2 && r.headers.Get(HeaderAttempt) == "1" {
+			convs++
+		}
+	}
+	if s.Throttled != convs {
+		t.Fatalf("%d 429s over %d conversations; want one each", s.Throttled, convs)
+	}
+	if res.Subscriptions[0].Throttled != s.Throttled || res.Subscriptions[1].OK != s.OK {
+		t.Fatalf("per-subscription: %+v", res.Subscriptions)
+	}
+}

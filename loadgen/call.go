@@ -77,9 +77,12 @@ func (e *engine) run(c *call, msgs []message, maxTokens int64) callResult {
 		if !ok {
 			break
 		}
-		if c.p.OnThrottle == ThrottleDegrade {
+		switch c.p.OnThrottle {
+		case ThrottleDegrade:
 			msgs, maxTokens = degrade(msgs), max(maxTokens/2, 1)
 			res.degraded = true
+		case ThrottleRotate:
+			e.rotate(c)
 		}
 		intended = end.Add(wait)
 		if !sleepUntil(e.sched, intended) {
@@ -104,6 +107,8 @@ func (e *engine) retryPlan(c *call, n int, retryAfter time.Duration) (time.Durat
 		return 0, false
 	case ThrottleDegrade:
 		return retryAfter, n == 1
+	case ThrottleRotate:
+		return 0, n <= *c.p.MaxRetries
 	case ThrottleBackoff:
 		if n > *c.p.MaxRetries {
 			return 0, false
@@ -115,6 +120,19 @@ func (e *engine) retryPlan(c *call, n int, retryAfter time.Duration) (time.Durat
 		return time.Duration(c.rng.Float64() * float64(ceil)), true
 	}
 	return retryAfter, n <= *c.p.MaxRetries
+}
+
+// rotate moves the caller to the next key of its persona's pool.
+func (e *engine) rotate(c *call) {
+	keys := c.p.Keys
+	i := 0
+	for j, k := range keys {
+		if k == c.sub {
+			i = j
+		}
+	}
+	c.sub = keys[(i+1)%len(keys)]
+	c.subCol = e.subs[c.sub.ID]
 }
 
 // degrade keeps the system message and the last message only.

@@ -43,9 +43,14 @@ const (
 	// ThrottleDegrade waits the Retry-After and retries once with a cheaper
 	// request: only the last message of the context and half the max_tokens.
 	ThrottleDegrade = "degrade"
+	// ThrottleRotate ignores Retry-After and retries at once with the next
+	// key of the persona's subscription pool (the caller then stays on it),
+	// up to MaxRetries times: the key-hopping a per-subscription limit
+	// invites, and that a per-IP or per-user limit still catches.
+	ThrottleRotate = "rotate_key"
 )
 
-var throttlePolicies = []string{ThrottleRetryAfter, ThrottleBackoff, ThrottleFail, ThrottleDegrade}
+var throttlePolicies = []string{ThrottleRetryAfter, ThrottleBackoff, ThrottleFail, ThrottleDegrade, ThrottleRotate}
 
 // Arrival processes.
 const (
@@ -125,8 +130,8 @@ type Persona struct {
 	// EgressIPs is how many source addresses a nat persona's users share.
 	EgressIPs int `yaml:"egress_ips" json:"egress_ips,omitempty"`
 
-	// OnThrottle is retry_after (default), backoff, fail or degrade.
-	OnThrottle string `yaml:"on_throttle" json:"on_throttle,omitempty" enum:"retry_after,backoff,fail,degrade"`
+	// OnThrottle is retry_after (default), backoff, fail, degrade or rotate_key.
+	OnThrottle string `yaml:"on_throttle" json:"on_throttle,omitempty" enum:"retry_after,backoff,fail,degrade,rotate_key"`
 	// MaxRetries is how many times a throttled request is retried
 	// (default 3; 0 disables retries).
 	MaxRetries *int `yaml:"max_retries" json:"max_retries,omitempty"`
