@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -313,7 +314,8 @@ func kTokens(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-func pct(f float64) string { return fmt.Sprintf("%.2g%%", 100*f) }
+// pct renders a share as a percentage with up to three significant digits.
+func pct(f float64) string { return strconv.FormatFloat(100*f, 'g', 3, 64) + "%" }
 
 // tiers groups consumers into products and proposes each one's TPM and quota.
 func (r *Recommendation) tiers(opts RecommendOptions) {

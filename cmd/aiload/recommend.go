@@ -138,8 +138,12 @@ func parseShare(s string) (float64, error) {
 
 func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 	r := out.Limits
-	fmt.Fprintf(w, "TPM limits per %s (target: at most %.2g%% of requests throttled; %d minutes of data)\n\n",
-		r.By, 100*r.TargetThrottle, r.Minutes)
+	minutes := "minutes"
+	if r.Minutes == 1 {
+		minutes = "minute"
+	}
+	fmt.Fprintf(w, "TPM limits per %s (target: at most %.3g%% of requests throttled; %d %s of data)\n\n",
+		r.By, 100*r.TargetThrottle, r.Minutes, minutes)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\tthrottled req\tthrottled tok\t")
 	for _, c := range r.Consumers {
