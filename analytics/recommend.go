@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/aiload/aiload/gateway/policy"
 )
 
 // RecommendOptions shapes Recommend.
@@ -26,6 +28,10 @@ type RecommendOptions struct {
 	// Unit is the granularity of proposed limits in TPM; default 1,000
 	// (Azure's quota unit).
 	Unit int64
+	// Mode is the token limit's admission rule replayed: policy.ModeAPIM
+	// (default, API Management with estimate-prompt-tokens off) or
+	// policy.ModeStrict.
+	Mode policy.Mode
 	// TierNames are the products consumers are grouped into when the
 	// records carry no product; default Developer, Standard, Unlimited.
 	TierNames []string
@@ -72,6 +78,7 @@ type TierRecommendation struct {
 // Recommendation is Recommend's answer.
 type Recommendation struct {
 	By             Dimension
+	Mode           policy.Mode // the admission rule replayed
 	TargetThrottle float64
 	Minutes        int64 // length of the zero-filled range
 	Consumers      []ConsumerRecommendation
@@ -94,6 +101,12 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 	if opts.Unit <= 0 {
 		opts.Unit = 1000
 	}
+	if opts.Mode == "" {
+		opts.Mode = policy.ModeAPIM
+	}
+	if opts.Mode != policy.ModeAPIM && opts.Mode != policy.ModeStrict {
+		return nil, fmt.Errorf("recommend: unknown mode %q (want apim or strict)", opts.Mode)
+	}
 	keys, err := consumerKeys(ctx, db, opts)
 	if err != nil {
 		return nil, err
@@ -102,7 +115,7 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 	if err != nil {
 		return nil, err
 	}
-	rec := &Recommendation{By: opts.By, TargetThrottle: opts.TargetThrottle, Consumers: keys.consumers}
+	rec := &Recommendation{By: opts.By, Mode: opts.Mode, TargetThrottle: opts.TargetThrottle, Consumers: keys.consumers}
 	if len(keys.consumers) > 0 {
 		rec.Minutes = keys.hi - keys.lo + 1
 	}
@@ -252,7 +265,7 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 		if mid >= hi {
 			mid = hi - unit
 		}
-		if replayFast(events, mid, queue).RequestShare() <= opts.TargetThrottle {
+		if replayFast(events, mid, opts.Mode, queue).RequestShare() <= opts.TargetThrottle {
 			hi = mid
 		} else {
 			lo = mid + unit
@@ -262,7 +275,7 @@ func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions)
 	run := func(l int64) ReplayResult {
 		r, ok := cache[l]
 		if !ok {
-			r = replayAbovePeak(events, l, c.PeakWindowTPM)
+			r = replayAbovePeak(events, l, c.PeakWindowTPM, opts.Mode)
 			cache[l] = r
 		}
 		return r

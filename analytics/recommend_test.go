@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"github.com/aiload/aiload/gateway/policy"
 	"math"
 	"path/filepath"
 	"strings"
@@ -86,6 +87,29 @@ func TestRecommend(t *testing.T) {
 	}
 }
 
+// The strict mode admits a request only if it fits: at L the four 500-token
+// requests of 10:00 pass while 500·k <= L, so 1500 <= L < 2000 throttles
+// one (1/6) and the recommendation is 2000, against 1600 in apim mode.
+func TestRecommendStrictMode(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "recommend.jsonl"), FormatAiload)
+	rec, err := Recommend(context.Background(), db, RecommendOptions{Unit: 100, Mode: policy.ModeStrict})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rec.Consumers[0]
+	below := ""
+	for _, p := range a.Curve {
+		if p.LimitTPM == 1900 {
+			below = fmt.Sprintf("%d/%d", p.ThrottledRequests, p.Requests)
+		}
+	}
+	if a.RecommendedTPM != 2000 || a.AtRecommended.ThrottledRequests != 0 || below != "1/6" || rec.Mode != policy.ModeStrict {
+		t.Errorf("strict: recommended %d (%+v), at 1900 %q; want 2000, 0 throttled, 1/6", a.RecommendedTPM, a.AtRecommended, below)
+	}
+}
+
 func tierSummary(ts []TierRecommendation) []string {
 	var out []string
 	for _, t := range ts {
@@ -99,7 +123,7 @@ func TestReplayMatchesGatewaySemantics(t *testing.T) {
 	// One request larger than the limit passes on an empty window (APIM with
 	// estimation off); the next is blocked until it expires 60 s later.
 	ev := []event{{0, 5000}, {30e6, 10}, {59_999_999, 10}, {60e6, 10}}
-	r := replay(ev, 1000)
+	r := replay(ev, 1000, policy.ModeAPIM)
 	if r.ThrottledRequests != 2 || r.ThrottledTokens != 20 || math.Abs(r.RequestShare()-0.5) > 1e-9 {
 		t.Errorf("replay = %+v; want the two requests inside the first minute throttled", r)
 	}

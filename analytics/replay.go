@@ -34,18 +34,32 @@ func share(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-// replay runs events through the gateway's token limit (policy.CheckUsage
-// on a policy.SlidingWindow: API Management's llm-token-limit with
-// estimate-prompt-tokens off) at the given limit. An admitted request is
-// charged its tokens at its arrival; a throttled one is not charged, and is
-// not retried (retries are not part of demand).
-func replay(events []event, limit int64) ReplayResult {
+// replay runs events through the gateway's token limit at the given limit,
+// in the given mode (policy.ModeAPIM when empty):
+//
+//   - apim: API Management's llm-token-limit with estimate-prompt-tokens off
+//     (policy.CheckUsage): a request passes while the 60 s window holds
+//     fewer tokens than the limit;
+//   - strict: the gateway's strict mode (policy.CheckDemand with the
+//     request's tokens as its demand): a request passes only if it fits.
+//     The gateway reserves prompt + max_tokens; records carry the usage of
+//     served requests, so the replay reserves the recorded tokens.
+//
+// An admitted request is charged its tokens at its arrival; a throttled one
+// is not charged, and is not retried (retries are not part of demand).
+func replay(events []event, limit int64, mode policy.Mode) ReplayResult {
 	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
 	w := policy.NewSlidingWindow(policy.TPMWindow)
 	for _, e := range events {
 		res.Tokens += e.tokens
 		now := time.UnixMicro(e.atUS)
-		if policy.CheckUsage(w, now, limit).Allowed {
+		var d policy.Decision
+		if mode == policy.ModeStrict {
+			d = policy.CheckDemand(w, now, limit, policy.DemandFor(policy.ModeStrict, false, e.tokens, 0).Need)
+		} else {
+			d = policy.CheckUsage(w, now, limit)
+		}
+		if d.Allowed {
 			w.Add(now, e.tokens)
 			continue
 		}
@@ -61,7 +75,7 @@ func replay(events []event, limit int64) ReplayResult {
 // does). It only guides the search for the recommended limit; every
 // reported figure comes from replay. TestReplayFastAgrees holds the two
 // together.
-func replayFast(events []event, limit int64, queue []event) ReplayResult {
+func replayFast(events []event, limit int64, mode policy.Mode, queue []event) ReplayResult {
 	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
 	span := policy.TPMWindow.Microseconds()
 	q := queue[:0]
@@ -73,7 +87,7 @@ func replayFast(events []event, limit int64, queue []event) ReplayResult {
 			used -= q[head].tokens
 			head++
 		}
-		if used < limit {
+		if fits(used, e.tokens, limit, mode) {
 			if e.tokens > 0 {
 				q = append(q, e)
 				used += e.tokens
@@ -84,6 +98,15 @@ func replayFast(events []event, limit int64, queue []event) ReplayResult {
 		res.ThrottledTokens += e.tokens
 	}
 	return res
+}
+
+// fits is the admission rule of replay: used < limit (apim), or
+// used + max(tokens, 1) <= limit (strict).
+func fits(used, tokens, limit int64, mode policy.Mode) bool {
+	if mode == policy.ModeStrict {
+		return used+max(tokens, 1) <= limit
+	}
+	return used < limit
 }
 
 // peakWindow returns the most tokens demanded in any 60-second sliding
@@ -105,11 +128,11 @@ func peakWindow(events []event) int64 {
 
 // replayAbovePeak is replay, answered without simulation when the limit is
 // above the peak 60 s window: when a request arrives the window holds at
-// most peak minus its own tokens, less than the limit, so every request
-// passes.
-func replayAbovePeak(events []event, limit, peak int64) ReplayResult {
+// most peak minus its own tokens, so used < limit and also used +
+// max(tokens, 1) <= limit: every request passes, in either mode.
+func replayAbovePeak(events []event, limit, peak int64, mode policy.Mode) ReplayResult {
 	if limit <= peak {
-		return replay(events, limit)
+		return replay(events, limit, mode)
 	}
 	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
 	for _, e := range events {

@@ -3,6 +3,8 @@ package analytics
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/aiload/aiload/gateway/policy"
 )
 
 // BenchmarkReplay measures one replay of 100,000 events (about 10 per
@@ -17,14 +19,14 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.Run("policy", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			replay(ev, 5000)
+			replay(ev, 5000, policy.ModeAPIM)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ev)), "ns/event")
 	})
 	b.Run("fast", func(b *testing.B) {
 		q := make([]event, 0, 1024)
 		for i := 0; i < b.N; i++ {
-			replayFast(ev, 5000, q)
+			replayFast(ev, 5000, policy.ModeAPIM, q)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ev)), "ns/event")
 	})

@@ -3,6 +3,8 @@ package analytics
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/aiload/aiload/gateway/policy"
 )
 
 // A limit above the peak 60 s window throttles nothing, so the shortcut
@@ -21,9 +23,11 @@ func TestReplayAbovePeakAgrees(t *testing.T) {
 			ev[i] = event{atUS: at, tokens: int64(rng.IntN(3000))}
 		}
 		peak := peakWindow(ev)
-		for _, l := range []int64{peak + 1, peak + 1000, 2 * peak} {
-			if got, want := replayAbovePeak(ev, l, peak), replay(ev, l); got != want {
-				t.Fatalf("trial %d, limit %d (peak %d): shortcut %+v, replay %+v", trial, l, peak, got, want)
+		for _, mode := range []policy.Mode{policy.ModeAPIM, policy.ModeStrict} {
+			for _, l := range []int64{peak + 1, peak + 1000, 2 * peak} {
+				if got, want := replayAbovePeak(ev, l, peak, mode), replay(ev, l, mode); got != want {
+					t.Fatalf("trial %d, %s, limit %d (peak %d): shortcut %+v, replay %+v", trial, mode, l, peak, got, want)
+				}
 			}
 		}
 	}
@@ -48,9 +52,11 @@ func TestReplayFastAgrees(t *testing.T) {
 			}
 			ev[i] = event{atUS: at, tokens: int64(rng.IntN(4000)) * int64(rng.IntN(2))}
 		}
-		for _, l := range []int64{1, 500, 1000, 2500, 5000, 20000, peakWindow(ev)} {
-			if got, want := replayFast(ev, l, nil), replay(ev, l); got != want {
-				t.Fatalf("trial %d, limit %d: fast %+v, policy %+v", trial, l, got, want)
+		for _, mode := range []policy.Mode{policy.ModeAPIM, policy.ModeStrict} {
+			for _, l := range []int64{1, 500, 1000, 2500, 5000, 20000, peakWindow(ev)} {
+				if got, want := replayFast(ev, l, mode, nil), replay(ev, l, mode); got != want {
+					t.Fatalf("trial %d, %s, limit %d: fast %+v, policy %+v", trial, mode, l, got, want)
+				}
 			}
 		}
 	}

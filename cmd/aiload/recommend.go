@@ -13,15 +13,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/gateway/policy"
 	"github.com/aiload/aiload/pricing"
 )
 
 // recommendOptions are the flags of aiload recommend.
 type recommendOptions struct {
-	DB, By, Model, Format, Pricing, Billing, Tiers string
-	TargetThrottle, MaxSpill                       string
-	Unit                                           int64
-	PTUMin, PTUIncrement                           int
+	DB, By, Model, Format, Pricing, Billing, Tiers, Mode string
+	TargetThrottle, MaxSpill                             string
+	Unit                                                 int64
+	PTUMin, PTUIncrement                                 int
 }
 
 func newRecommendCmd(stdout io.Writer) *cobra.Command {
@@ -49,6 +50,7 @@ the smallest plan under --max-spill, and Azure's calculator estimate.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file with ingested records")
 	f.StringVar(&opts.TargetThrottle, "target-throttle", "1%", "largest share of requests a limit may throttle (1% or 0.01)")
+	f.StringVar(&opts.Mode, "mode", "apim", "token limit replayed: apim (llm-token-limit, estimation off) or strict")
 	f.StringVar(&opts.By, "by", "counter_key", "consumer: counter_key, subscription, product, team or model")
 	f.StringVar(&opts.Model, "model", "", "only this model (as logged)")
 	f.Int64Var(&opts.Unit, "unit", 1000, "granularity of proposed limits, tokens per minute")
@@ -99,7 +101,11 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 		return err
 	}
 	defer db.Close()
-	ro := analytics.RecommendOptions{TargetThrottle: target, By: by, Model: opts.Model, Unit: opts.Unit}
+	mode, err := policy.ParseMode(opts.Mode)
+	if err != nil {
+		return usageError{fmt.Errorf("--mode: %w", err)}
+	}
+	ro := analytics.RecommendOptions{TargetThrottle: target, By: by, Model: opts.Model, Unit: opts.Unit, Mode: mode}
 	if opts.Tiers != "" {
 		ro.TierNames = strings.Split(opts.Tiers, ",")
 	}
@@ -142,8 +148,8 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 	if r.Minutes == 1 {
 		minutes = "minute"
 	}
-	fmt.Fprintf(w, "TPM limits per %s (target: at most %.3g%% of requests throttled; %d %s of data)\n\n",
-		r.By, 100*r.TargetThrottle, r.Minutes, minutes)
+	fmt.Fprintf(w, "TPM limits per %s, %s token limit (target: at most %.3g%% of requests throttled; %d %s of data)\n\n",
+		r.By, r.Mode, 100*r.TargetThrottle, r.Minutes, minutes)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\tthrottled req\tthrottled tok\t")
 	for _, c := range r.Consumers {
