@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/aiload/aiload/gateway/mockllm"
 )
 
 // FieldError is a validation error at a field path such as
@@ -139,7 +141,12 @@ func (b Backend) validate(errs *problems, path string) {
 	}
 	if b.Mock != nil {
 		if err := b.Mock.Validate(); err != nil {
-			errs.add(path+".mock", "%v", err)
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var fe *mockllm.FieldError
+				if errors.As(e, &fe) {
+					errs.add(path+".mock."+fe.Field, "%s", fe.Msg)
+				}
+			}
 		}
 	}
 	if cb := b.CircuitBreaker; cb != nil {

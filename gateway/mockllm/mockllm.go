@@ -16,6 +16,7 @@ package mockllm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -75,20 +76,34 @@ type Config struct {
 
 // Validate checks the rates and sizes.
 func (c Config) Validate() error {
-	for name, r := range map[string]float64{"error_rate": c.ErrorRate, "timeout_rate": c.TimeoutRate,
-		"reset_rate": c.ResetRate, "slow_first_byte_rate": c.SlowFirstByteRate, "min_fraction": c.MinFraction} {
-		if r < 0 || r > 1 {
-			return fmt.Errorf("%s: must be within [0, 1], got %g", name, r)
+	var errs []error
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"error_rate", c.ErrorRate}, {"timeout_rate", c.TimeoutRate}, {"reset_rate", c.ResetRate},
+		{"slow_first_byte_rate", c.SlowFirstByteRate}, {"min_fraction", c.MinFraction}} {
+		if r.v < 0 || r.v > 1 {
+			errs = append(errs, &FieldError{Field: r.name, Msg: fmt.Sprintf("must be within [0, 1], got %g", r.v)})
 		}
 	}
-	if c.PTUTPM < 0 || c.DefaultMaxTokens < 0 {
-		return fmt.Errorf("ptu_tpm and default_max_tokens must be >= 0")
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"ptu_tpm", c.PTUTPM}, {"default_max_tokens", c.DefaultMaxTokens}, {"first_token_delay", int64(c.FirstTokenDelay)},
+		{"per_token_delay", int64(c.PerTokenDelay)}, {"slow_first_byte", int64(c.SlowFirstByte)}} {
+		if n.v < 0 {
+			errs = append(errs, &FieldError{Field: n.name, Msg: "must be >= 0"})
+		}
 	}
-	if c.FirstTokenDelay < 0 || c.PerTokenDelay < 0 || c.SlowFirstByte < 0 {
-		return fmt.Errorf("delays must be >= 0")
-	}
-	return nil
+	return errors.Join(errs...)
 }
+
+// FieldError is a problem with one field of a Config.
+type FieldError struct {
+	Field, Msg string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 func (c Config) withDefaults() Config {
 	if c.DefaultMaxTokens <= 0 {
