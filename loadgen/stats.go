@@ -3,8 +3,10 @@ package loadgen
 import (
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -331,7 +333,7 @@ func (c *collector) interval(now time.Time) (Stats, Interval, *hdrhistogram.Hist
 	h := hdrhistogram.Import(c.ivl.Export())
 	h.SetStartTimeMs(c.since.UnixMilli())
 	h.SetEndTimeMs(now.UnixMilli())
-	h.SetTag(s.Name)
+	h.SetTag(hlogTag(s.Name))
 	c.ivl.Reset()
 	c.prev, c.since = s, now
 	return s, iv, h
@@ -362,4 +364,15 @@ func Sum(name string, all []Stats) Stats {
 		}
 	}
 	return t
+}
+
+// hlogTag makes a persona name a valid .hlog tag: the format forbids
+// commas and whitespace, which become underscores.
+func hlogTag(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ',' || unicode.IsSpace(r) {
+			return '_'
+		}
+		return r
+	}, name)
 }
