@@ -35,13 +35,13 @@ func TestListPrice(t *testing.T) {
 // target (no records) the subscription rows and rates.
 func TestMergeLoad(t *testing.T) {
 	t.Parallel()
-	sc := &scenario.Scenario{Personas: []loadgen.Persona{{Name: "office", Kind: loadgen.KindNAT, EgressIPs: 4}}}
+	sc := &scenario.Scenario{Personas: []loadgen.Persona{{Name: "office", Kind: loadgen.KindNAT, EgressIPs: 4}, {Name: "nightly", Kind: loadgen.KindBatch, Requests: 50}}}
 	ls := &loadgen.Snapshot{
 		Total: loadgen.Stats{Sent: 30, OK: 25, Throttled: 5, Retries: 3, GaveUp: 1, InFlight: 2, PromptTokens: 900, CompletionTokens: 100},
 		Personas: []loadgen.Stats{
 			{Name: "office", Kind: loadgen.KindNAT, Sent: 10, OK: 8, Throttled: 2},
 			{Name: "agents", Kind: loadgen.KindAgent, Sent: 12, Pipelines: &loadgen.PipelineStats{Completed: 4, Broken: 1}},
-			{Name: "nightly", Kind: loadgen.KindBatch, Sent: 8, Jobs: &loadgen.JobStats{Started: 3, Completed: 1, Failed: 1}},
+			{Name: "nightly", Kind: loadgen.KindBatch, Sent: 8, OK: 60, GaveUp: 5, Jobs: &loadgen.JobStats{Started: 3, Completed: 1, Failed: 1}},
 		},
 		Subscriptions: []loadgen.Stats{{Name: "sub-a", Team: "a", Sent: 30, Throttled: 5, PromptTokens: 900, CompletionTokens: 100}},
 		Intervals:     []loadgen.Interval{{SentPerSec: 2, TokensPerMin: 600}, {SentPerSec: 1, TokensPerMin: 1200}},
@@ -54,7 +54,7 @@ func TestMergeLoad(t *testing.T) {
 	want := []dashboard.PersonaRow{
 		{Persona: "office", Kind: "nat", Requests: 10, OK: 8, Throttled: 2, NATIPs: 4, NATIPsThrottled: 3},
 		{Persona: "agents", Kind: "agent", Requests: 12, PipelinesDone: 4, PipelinesBroken: 1},
-		{Persona: "nightly", Kind: "batch", Requests: 8, BatchDone: 2, BatchTotal: 3, BatchFailed: 1},
+		{Persona: "nightly", Kind: "batch", Requests: 8, OK: 60, BatchDone: 2, BatchTotal: 3, BatchFailed: 1, ItemsDone: 65, ItemsTotal: 150},
 	}
 	for i, w := range want {
 		if s.Personas[i] != w {

@@ -38,9 +38,9 @@ func personaRows(ls *loadgen.Snapshot, fromGateway []dashboard.PersonaRow, sc *s
 	for _, p := range fromGateway {
 		gw[p.Persona] = p
 	}
-	egress := map[string]int{}
+	egress, jobSize := map[string]int{}, map[string]int64{}
 	for _, p := range sc.Personas {
-		egress[p.Name] = p.EgressIPs
+		egress[p.Name], jobSize[p.Name] = p.EgressIPs, int64(p.Requests)
 	}
 	rows := make([]dashboard.PersonaRow, 0, len(ls.Personas))
 	for _, p := range ls.Personas {
@@ -54,6 +54,7 @@ func personaRows(ls *loadgen.Snapshot, fromGateway []dashboard.PersonaRow, sc *s
 		}
 		if j := p.Jobs; j != nil {
 			row.BatchDone, row.BatchTotal, row.BatchFailed = j.Completed+j.Failed, j.Started, j.Failed
+			row.ItemsDone, row.ItemsTotal = p.OK+p.GaveUp, j.Started*jobSize[p.Name]
 		}
 		if p.Kind == loadgen.KindNAT {
 			row.NATIPs = egress[p.Name]

@@ -45,7 +45,7 @@ func script() []Snapshot {
 			Personas: []PersonaRow{
 				{Persona: "office-users", Team: "marketing", Kind: "nat", Requests: 2 * n, OK: 2 * n, NATIPs: 4, NATIPsThrottled: 1, P99MS: 480},
 				{Persona: "research-agents", Team: "research", Kind: "agent", Requests: 6 * n, OK: 4 * n, Throttled: 2 * n, Retries: n, PipelinesDone: n, PipelinesBroken: n / 4, P99MS: 911},
-				{Persona: "nightly-embed", Team: "support", Kind: "batch", Requests: 4 * n, OK: 4 * n, BatchDone: n / 2, BatchTotal: n/2 + 1, BatchFailed: n / 5, P99MS: 390},
+				{Persona: "nightly-embed", Team: "support", Kind: "batch", Requests: 4 * n, OK: 4 * n, BatchDone: n / 2, BatchTotal: n/2 + 1, BatchFailed: n / 5, ItemsDone: 38 * n, ItemsTotal: 100 * (n/2 + 1), P99MS: 390},
 			},
 			Events: []Event{
 				{At: t0.Add(time.Duration(i) * time.Second), Kind: EventThrottled, Who: "research-sub", Text: "429 research-sub over 10,000 TPM, retry after 7s", Count: 2},
@@ -136,6 +136,7 @@ func TestGoldenFrames(t *testing.T) {
 		{"events-shift-tab-100x24", termenv.Ascii, 100, 24, []tea.Msg{shiftTab}},
 		// A wide terminal: bars grow to their maximum.
 		{"overview-160x30", termenv.Ascii, 160, 30, nil},
+		{"personas-160x30", termenv.Ascii, 160, 30, []tea.Msg{tab, tab}},
 		// Narrow terminals drop columns, stack sparklines and shorten tabs.
 		{"overview-60x20", termenv.Ascii, 60, 20, nil},
 		{"personas-60x20", termenv.Ascii, 60, 20, []tea.Msg{tab, tab}},

@@ -173,6 +173,10 @@ type PersonaRow struct {
 	BatchDone   int64 `json:"batch_done,omitempty"`
 	BatchTotal  int64 `json:"batch_total,omitempty"`
 	BatchFailed int64 `json:"batch_failed,omitempty"`
+	// ItemsDone counts a batch persona's requests that ended (answered or
+	// given up) of ItemsTotal, the requests of the jobs started so far.
+	ItemsDone  int64 `json:"items_done,omitempty"`
+	ItemsTotal int64 `json:"items_total,omitempty"`
 	// NAT'd users: egress IPs in use, and how many of them got a 429 in the
 	// last 60 s.
 	NATIPs          int `json:"nat_ips,omitempty"`

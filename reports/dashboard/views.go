@@ -237,7 +237,11 @@ func (m Model) progressCell(p PersonaRow) cell {
 	var parts []string
 	if p.BatchTotal > 0 {
 		frac := float64(p.BatchDone) / float64(p.BatchTotal)
-		nums := fmt.Sprintf("jobs %s/%s done", count(p.BatchDone), count(p.BatchTotal))
+		nums := fmt.Sprintf("%s/%s jobs", count(p.BatchDone), count(p.BatchTotal))
+		if p.ItemsTotal > 0 {
+			frac = float64(p.ItemsDone) / float64(p.ItemsTotal)
+			nums = fmt.Sprintf("%s/%s req, %s", count(p.ItemsDone), count(p.ItemsTotal), nums)
+		}
 		if p.BatchFailed > 0 {
 			nums += fmt.Sprintf(", %s failed", count(p.BatchFailed))
 		}
