@@ -243,6 +243,9 @@ func (p *Persona) Validate(prefix string) []error {
 	if p.Name == "" {
 		v.bad("name", "must be set")
 	}
+	if strings.ContainsFunc(p.Name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		v.bad("name", "must not contain control characters (it is sent in the %s header)", HeaderPersona)
+	}
 	if !slices.Contains(Kinds, p.Kind) {
 		v.bad("kind", "unknown kind %q (want %s)", p.Kind, strings.Join(Kinds, ", "))
 	}
