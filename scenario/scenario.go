@@ -182,6 +182,9 @@ func (s *Scenario) validate(dir string) []error {
 	if s.Duration < 0 {
 		bad("duration", "must be > 0")
 	}
+	if strings.ContainsFunc(s.Name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		bad("name", "must not contain control characters (it is sent in the %s header)", loadgen.HeaderScenario)
+	}
 	if s.ContextTokens < 1 {
 		bad("context_tokens", "must be >= 1, got %d", s.ContextTokens)
 	}
