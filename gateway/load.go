@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -47,7 +49,7 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, nil
 	}
 	tree, _ := parser.ParseBytes(src, 0)
-	var out []error
+	var located []*ConfigError
 	for _, e := range verr.(interface{ Unwrap() []error }).Unwrap() {
 		ce := &ConfigError{File: path, Line: 1, Column: 1, Msg: e.Error()}
 		var fe *FieldError
@@ -57,7 +59,14 @@ func LoadConfig(path string) (Config, error) {
 				ce.Line, ce.Column = position(tree, ce.Path)
 			}
 		}
-		out = append(out, ce)
+		located = append(located, ce)
+	}
+	slices.SortStableFunc(located, func(a, b *ConfigError) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	out := make([]error, len(located))
+	for i, e := range located {
+		out[i] = e
 	}
 	return cfg, errors.Join(out...)
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -27,34 +29,38 @@ type pool struct {
 	members []*member // sorted by priority, stable
 }
 
+// compileBreaker checks and compiles a circuit breaker rule; its errors
+// are *FieldError with paths relative to the rule, joined.
 func compileBreaker(cb *CircuitBreaker) (policy.BreakerRule, error) {
 	r := policy.BreakerRule{FailureCount: cb.FailureCount, FailurePercentage: cb.FailurePercentage,
-		MinRequests: cb.MinRequests, Interval: cb.Interval, TripDuration: cb.TripDuration, AcceptRetryAfter: cb.AcceptRetryAfter}
-	switch {
-	case cb.FailureCount < 0:
-		return r, fmt.Errorf("failure_count: must be >= 0")
-	case cb.FailurePercentage < 0 || cb.FailurePercentage > 100:
-		return r, fmt.Errorf("failure_percentage: must be within [0, 100]")
-	case cb.FailureCount == 0 && cb.FailurePercentage == 0:
-		return r, fmt.Errorf("failure_count or failure_percentage must be set")
-	case cb.Interval < 0 || cb.TripDuration < 0:
-		return r, fmt.Errorf("interval and trip_duration must be >= 0")
+		MinRequests: cmp.Or(cb.MinRequests, 10), Interval: cmp.Or(cb.Interval, 10*time.Second),
+		TripDuration: cmp.Or(cb.TripDuration, 30*time.Second), AcceptRetryAfter: cb.AcceptRetryAfter}
+	var errs []error
+	bad := func(path, msg string) { errs = append(errs, &FieldError{Path: path, Msg: msg}) }
+	if cb.FailureCount < 0 {
+		bad("failure_count", "must be >= 0")
 	}
-	if r.Interval == 0 {
-		r.Interval = 10 * time.Second
+	if cb.FailurePercentage < 0 || cb.FailurePercentage > 100 {
+		bad("failure_percentage", "must be within [0, 100]")
 	}
-	if r.TripDuration == 0 {
-		r.TripDuration = 30 * time.Second
+	if cb.FailureCount == 0 && cb.FailurePercentage == 0 {
+		bad("failure_count", "set failure_count or failure_percentage")
 	}
-	if r.MinRequests == 0 {
-		r.MinRequests = 10
+	if cb.Interval < 0 {
+		bad("interval", "must be >= 0")
 	}
-	for _, s := range cb.StatusRanges {
+	if cb.TripDuration < 0 {
+		bad("trip_duration", "must be >= 0")
+	}
+	if cb.MinRequests < 0 {
+		bad("min_requests", "must be >= 0")
+	}
+	for i, s := range cb.StatusRanges {
 		if _, _, err := parseStatusRange(s); err != nil {
-			return r, err
+			bad(fmt.Sprintf("status_ranges[%d]", i), err.Error())
 		}
 	}
-	return r, nil
+	return r, errors.Join(errs...)
 }
 
 func newPool(backends []Backend, urls map[string]string, fallback string) (*pool, error) {

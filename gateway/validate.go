@@ -109,14 +109,19 @@ func (c *Config) validateSubscriptions(errs *problems, products map[string]bool)
 }
 
 func (l TokenLimit) validate(errs *problems, path string) {
-	_, err := compileLimit(l)
-	if err == nil {
-		return
+	if _, err := compileLimit(l); err != nil {
+		errs.addUnder(path, err)
 	}
+}
+
+// addUnder adds joined *FieldErrors with paths relative to path.
+func (p *problems) addUnder(path string, err error) {
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 		var fe *FieldError
 		if errors.As(e, &fe) {
-			errs.add(path+"."+fe.Path, "%s", fe.Msg)
+			p.add(path+"."+fe.Path, "%s", fe.Msg)
+		} else {
+			p.add(path, "%v", e)
 		}
 	}
 }
@@ -151,7 +156,7 @@ func (b Backend) validate(errs *problems, path string) {
 	}
 	if cb := b.CircuitBreaker; cb != nil {
 		if _, err := compileBreaker(cb); err != nil {
-			errs.add(path+".circuit_breaker", "%v", err)
+			errs.addUnder(path+".circuit_breaker", err)
 		}
 	}
 }
