@@ -1,6 +1,10 @@
 // Package analytics turns token-metric records into numbers in DuckDB:
-// ingest, summaries, and (later) sizing and cost allocation. SQL lives in
-// embedded .sql files beside this code.
+// ingest of aiload, Parquet, API Management and LiteLLM logs (Ingest),
+// zero-filled per-minute demand (Demand), TPM limits and tiers by replay
+// through the gateway's token limit (Recommend), PTU plans (PTUPlan) and
+// per-team cost allocation (Chargeback). SQL lives in embedded .sql files
+// beside this code; docs/analytics.md and docs/ingest.md describe the
+// methods and mappings.
 package analytics
 
 import (
