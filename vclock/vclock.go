@@ -160,3 +160,56 @@ func (h *eventHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return ev
 }
+
+// Group is a set of actors another actor can wait for, as sync.WaitGroup
+// is for goroutines; Wait parks the waiter without an event, so waiting
+// costs nothing until the last member finishes.
+type Group struct {
+	c      *Clock
+	n      int
+	waiter *event
+}
+
+// NewGroup returns an empty group of actors on c.
+func (c *Clock) NewGroup() *Group { return &Group{c: c} }
+
+// Go starts f as a new actor that is a member of g.
+func (g *Group) Go(f func()) {
+	g.c.mu.Lock()
+	g.n++
+	g.c.mu.Unlock()
+	g.c.Go(func() {
+		defer g.done()
+		f()
+	})
+}
+
+func (g *Group) done() {
+	c := g.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g.n--
+	if g.n == 0 && g.waiter != nil {
+		ev := g.waiter
+		g.waiter = nil
+		c.seq++
+		ev.at, ev.seq = c.now, c.seq
+		heap.Push(&c.events, ev)
+	}
+}
+
+// Wait blocks the calling actor until every member of g has finished. It
+// may be called by one actor at a time, and not from a member.
+func (g *Group) Wait() {
+	c := g.c
+	c.mu.Lock()
+	if g.n == 0 {
+		c.mu.Unlock()
+		return
+	}
+	ev := &event{wake: make(chan bool, 1)}
+	g.waiter = ev
+	c.mu.Unlock()
+	c.next()
+	<-ev.wake
+}

@@ -120,3 +120,23 @@ func BenchmarkSleepHandoff(b *testing.B) {
 		}
 	})
 }
+
+// TestGroupWait: a waiter resumes when the last member finishes, at that
+// member's virtual time, and an empty group does not block.
+func TestGroupWait(t *testing.T) {
+	t.Parallel()
+	c := New(t0)
+	var resumed time.Duration
+	c.Run(func() {
+		g := c.NewGroup()
+		g.Wait() // empty: returns at once
+		for _, d := range []time.Duration{3 * time.Second, 7 * time.Second, 5 * time.Second} {
+			g.Go(func() { c.Sleep(d) })
+		}
+		g.Wait()
+		resumed = c.Since(t0)
+	})
+	if resumed != 7*time.Second {
+		t.Fatalf("waiter resumed at +%v, want +7s (the last member's end)", resumed)
+	}
+}
