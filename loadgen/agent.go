@@ -75,7 +75,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 			msgs = fit(append(msgs, message{Role: "user", Content: PromptText(n), tokens: n}), e.opts.ContextTokens-maxTok)
 			ctxTokens += n
 			if !first { // the first step is due at the arrival, the others on the previous answer
-				c.intended = time.Now()
+				c.intended = e.tb.now()
 			}
 			first = false
 			if p.Proactive {
@@ -83,7 +83,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 					stats(func(ps *PipelineStats) { ps.ProactivePauses++ })
 					c.intended = c.intended.Add(w)
 					delay += w
-					if !sleepUntil(e.sched, c.intended) {
+					if !e.tb.sleepUntil(c.intended) {
 						e.endPipeline(c, start, delay, "", true)
 						return
 					}
@@ -130,6 +130,6 @@ func (e *engine) endPipeline(c *call, start time.Time, delay time.Duration, brok
 		}
 	})
 	if ok {
-		c.col.duration(time.Since(start))
+		c.col.duration(e.since(start))
 	}
 }

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -11,7 +10,7 @@ import (
 // may overlap when one outlasts the interval, as cron-started jobs do.
 func (e *engine) batch(c *call) {
 	for at := c.p.At.D(); at < e.opts.Duration; at += c.p.Every.D() {
-		if !sleepUntil(e.sched, e.start.Add(at)) {
+		if !e.tb.sleepUntil(e.start.Add(at)) {
 			return
 		}
 		job := c.forUser(e.opts.Seed, e.start.Add(at))
@@ -44,12 +43,12 @@ func (e *engine) job(c *call) {
 			failed.Store(true)
 		}
 	}
-	var wg sync.WaitGroup
+	wg := e.tb.group()
 	if c.p.Rate > 0 {
 		gap := float64(time.Second) / c.p.Rate.PerSecond()
 		for i := range c.p.Requests {
 			t := start.Add(time.Duration(float64(i) * gap))
-			if !sleepUntil(e.sched, t) {
+			if !e.tb.sleepUntil(t) {
 				cut.Store(true)
 				break
 			}
@@ -60,11 +59,11 @@ func (e *engine) job(c *call) {
 		for range c.p.Concurrency {
 			wg.Go(func() {
 				for i := int(next.Add(1) - 1); i < c.p.Requests; i = int(next.Add(1) - 1) {
-					if e.sched.Err() != nil {
+					if !e.tb.scheduling() {
 						cut.Store(true)
 						return
 					}
-					one(i, time.Now())
+					one(i, e.tb.now())
 				}
 			})
 		}
@@ -81,6 +80,6 @@ func (e *engine) job(c *call) {
 		}
 	})
 	if !cut.Load() {
-		c.col.duration(time.Since(start))
+		c.col.duration(e.since(start))
 	}
 }

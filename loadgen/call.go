@@ -85,7 +85,7 @@ func (e *engine) run(c *call, msgs []message, maxTokens int64) callResult {
 			e.rotate(c)
 		}
 		intended = end.Add(wait)
-		if !sleepUntil(e.sched, intended) {
+		if !e.tb.sleepUntil(intended) {
 			res.cut = true
 			break
 		}

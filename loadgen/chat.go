@@ -113,8 +113,8 @@ func (e *engine) conversation(c *call) {
 	for t := range turns {
 		if t > 0 {
 			// the next turn is intended one think time after the answer
-			c.intended = time.Now().Add(time.Duration(c.p.ThinkTime.Sample(c.rng) * float64(time.Second)))
-			if !sleepUntil(e.sched, c.intended) {
+			c.intended = e.tb.now().Add(time.Duration(c.p.ThinkTime.Sample(c.rng) * float64(time.Second)))
+			if !e.tb.sleepUntil(c.intended) {
 				return
 			}
 		}

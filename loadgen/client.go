@@ -75,8 +75,11 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 		req["stream_options"] = map[string]any{"include_usage": true}
 	}
 	body, _ := json.Marshal(req)
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Target.Timeout.D())
-	defer cancel()
+	if e.opts.Clock == nil { // a virtual run has no wall-clock timeouts
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.opts.Target.Timeout.D())
+		defer cancel()
+	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model), bytes.NewReader(body))
 	if err != nil {
 		return r
@@ -106,19 +109,19 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 			e.collect(c, func(col *collector) { col.send(a, e.opts.LateThreshold) })
 		}
 	}
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(time.Now()) }}
-	before := time.Now()
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(e.tb.now()) }}
+	before := e.tb.now()
 	resp, err := c.client.Do(hr.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	markSent(before) // no connection was obtained, or a transport without traces
 	if err != nil {
-		a.latency = time.Since(a.sent)
+		a.latency = e.since(a.sent)
 		return r
 	}
-	a.ttft = time.Since(a.sent)
+	a.ttft = e.since(a.sent)
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		err = readStream(resp.Body, a, &r)
+		err = readStream(resp.Body, a, &r, e.since)
 		resp.Body.Close()
-		a.latency = time.Since(a.sent)
+		a.latency = e.since(a.sent)
 		if err == nil {
 			a.status = resp.StatusCode
 		}
@@ -127,7 +130,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 	}
 	data, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	a.latency = time.Since(a.sent)
+	a.latency = e.since(a.sent)
 	if err != nil {
 		return r
 	}
@@ -148,7 +151,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 			}
 		}
 	case http.StatusTooManyRequests:
-		r.retryAfter, a.retryAfter = retryAfter(resp.Header, e.opts.Target.RetryAfterHeader, time.Now())
+		r.retryAfter, a.retryAfter = retryAfter(resp.Header, e.opts.Target.RetryAfterHeader, e.tb.now())
 	}
 	return r
 }
@@ -183,7 +186,7 @@ func retryAfter(h http.Header, name string, now time.Time) (time.Duration, bool)
 // first content token becomes the attempt's TTFT, the content is gathered
 // and the usage chunk (stream_options.include_usage) gives the token counts;
 // without one, completion tokens are estimated from the words received.
-func readStream(body io.Reader, a *attempt, r *reply) error {
+func readStream(body io.Reader, a *attempt, r *reply, since func(time.Time) time.Duration) error {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	var content strings.Builder
@@ -211,7 +214,7 @@ func readStream(body io.Reader, a *attempt, r *reply) error {
 		for _, ch := range chunk.Choices {
 			if ch.Delta.Content != "" && first {
 				first = false
-				a.ttft = time.Since(a.sent)
+				a.ttft = since(a.sent)
 			}
 			content.WriteString(ch.Delta.Content)
 		}

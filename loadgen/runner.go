@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/aiload/aiload/vclock"
 )
 
 // Options configure one load run.
@@ -48,6 +50,13 @@ type Options struct {
 	// one corrected-latency histogram per persona per SnapshotEvery, tagged
 	// with the persona name, values in nanoseconds.
 	HistogramLog io.Writer
+	// Clock, when set, runs the load on virtual time as a discrete-event
+	// simulation: Run drives the clock (Clock.Run) from its current time
+	// for Duration. Transport must then answer in process on the caller's
+	// goroutine, blocking only in the clock's sleeps. Only the final
+	// snapshot is sent; no interval histograms are logged; requests in
+	// flight at the end complete (Drain does not apply).
+	Clock *vclock.Clock
 }
 
 // Result is what the load generator saw.
@@ -89,10 +98,11 @@ type engine struct {
 	opts     Options
 	sched    context.Context // ends at the deadline or on interrupt
 	inflight context.Context // cancelled only after the drain period
+	tb       timebase
 	start    time.Time
 	bearer   string
 	urls     sync.Map // model → endpoint URL
-	reqs     sync.WaitGroup
+	reqs     waitGroup
 	clients  map[string]*http.Client // by source address ("" = default)
 	personas []*collector
 	subs     map[string]*collector
@@ -124,33 +134,24 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("run load: persona %q has no subscription key", opts.Personas[i].Name)
 		}
 	}
+	if opts.Clock != nil {
+		return e.runVirtual(ctx)
+	}
 	sched, stop := context.WithTimeout(ctx, opts.Duration)
 	defer stop()
 	inflight, cancelInflight := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelInflight()
 	e.sched, e.inflight = sched, inflight
+	e.tb, e.reqs = wallTime{sched}, &sync.WaitGroup{}
 	e.start = time.Now()
 	res := &Result{Scenario: opts.Scenario, Started: e.start.UTC(), Duration: opts.Duration}
-
-	for pi := range e.opts.Personas {
-		p := &e.opts.Personas[pi]
-		col := newCollector(p.Name, p.Kind, p.Team)
-		col.since = e.start
-		e.personas = append(e.personas, col)
-		for _, k := range p.Keys {
-			e.subCollector(k.ID)
-		}
-	}
+	e.collectors()
 	var users sync.WaitGroup
-	var srcs []*source
-	for pi := range e.opts.Personas {
-		s, err := e.launch(&users, pi, &e.opts.Personas[pi], e.personas[pi])
-		if err != nil {
-			stop()
-			users.Wait()
-			return nil, err
-		}
-		srcs = append(srcs, s...)
+	srcs, err := e.launchAll(&users)
+	if err != nil {
+		stop()
+		users.Wait()
+		return nil, err
 	}
 	users.Go(func() { dispatch(sched, srcs) })
 	snap := e.snapshots()
@@ -173,6 +174,33 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	return res, err
 }
 
+// collectors makes the per-persona and per-subscription collectors.
+func (e *engine) collectors() {
+	for pi := range e.opts.Personas {
+		p := &e.opts.Personas[pi]
+		col := newCollector(p.Name, p.Kind, p.Team)
+		col.since = e.start
+		e.personas = append(e.personas, col)
+		for _, k := range p.Keys {
+			e.subCollector(k.ID)
+		}
+	}
+}
+
+// launchAll starts every persona's batch jobs in users and returns the
+// arrival sources of the open-loop users.
+func (e *engine) launchAll(users waitGroup) ([]*source, error) {
+	var srcs []*source
+	for pi := range e.opts.Personas {
+		s, err := e.launch(users, pi, &e.opts.Personas[pi], e.personas[pi])
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, s...)
+	}
+	return srcs, nil
+}
+
 func (e *engine) subCollector(id string) *collector {
 	if c, ok := e.subs[id]; ok {
 		return c
@@ -186,10 +214,10 @@ func (e *engine) subCollector(id string) *collector {
 
 // launch starts the batch jobs of persona p and returns the arrival
 // sources of its open-loop users.
-func (e *engine) launch(users *sync.WaitGroup, pi int, p *Persona, col *collector) ([]*source, error) {
+func (e *engine) launch(users waitGroup, pi int, p *Persona, col *collector) ([]*source, error) {
 	var srcs []*source
 	var nat []string
-	if p.Kind == KindNAT && e.opts.Transport == nil && e.opts.Target.loopback() {
+	if p.Kind == KindNAT && (e.opts.Clock != nil || e.opts.Transport == nil && e.opts.Target.loopback()) {
 		for range p.EgressIPs {
 			nat = append(nat, egressIP(e.egress))
 			e.egress++
@@ -239,6 +267,9 @@ func (e *engine) client(addr string) *http.Client {
 		return c
 	}
 	var tr http.RoundTripper = e.opts.Transport
+	if tr != nil && addr != "" {
+		tr = sourceTransport{tr, addr}
+	}
 	if tr == nil {
 		tr = newTransport(addr, e.opts.Target.MaxConnections)
 	}
