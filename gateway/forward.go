@@ -92,7 +92,7 @@ func (g *Gateway) exhausted(x *exchange, a *admission, sawOpen bool, lastResp *h
 	switch {
 	case lastResp != nil:
 		defer lastResp.Body.Close()
-		g.relay(x, a, lastResp, time.Now())
+		g.relay(x, a, lastResp, g.opts.Timing.Now())
 	case lastErr != nil:
 		g.settle(x, a, 0)
 		status, outcome, code := http.StatusBadGateway, record.OutcomeBackendError, "backend_unreachable"
@@ -166,7 +166,7 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*http.Response, 
 			breq.Header.Set(h, v)
 		}
 	}
-	bstart := time.Now() // latency is measured on the real clock
+	bstart := g.opts.Timing.Now()
 	resp, err := g.client.Do(breq)
 	timer.Stop()
 	if err != nil {
@@ -211,7 +211,7 @@ func (c cancelOnClose) Close() error {
 // after charging its usage and setting the limit headers.
 func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart time.Time) {
 	body, err := io.ReadAll(resp.Body)
-	x.rec.BackendLatencyMS = ms(time.Since(bstart))
+	x.rec.BackendLatencyMS = ms(g.since(bstart))
 	if err != nil {
 		if x.r.Context().Err() != nil {
 			g.cancelled(x, a)

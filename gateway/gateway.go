@@ -48,6 +48,12 @@ type Options struct {
 	// BackendURLs gives the URL of backends by name (embedded mocks); it
 	// wins over the configured url.
 	BackendURLs map[string]string
+	// Timing measures latencies (default: the wall clock). A simulation
+	// passes its virtual clock, so latencies are simulated time too.
+	Timing policy.Clock
+	// RequestID makes each record's request id (default: a random UUID). A
+	// simulation passes a seeded source, so its records are reproducible.
+	RequestID func() string
 }
 
 // Gateway is the enforcement gateway. It is an http.Handler.
@@ -85,6 +91,12 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	}
 	if opts.Transport == nil {
 		opts.Transport = defaultTransport()
+	}
+	if opts.Timing == nil {
+		opts.Timing = policy.WallClock{}
+	}
+	if opts.RequestID == nil {
+		opts.RequestID = uuid.NewString
 	}
 	if opts.Store == nil {
 		opts.Store = store.NewMemory()
@@ -167,7 +179,7 @@ type exchange struct {
 	w          http.ResponseWriter
 	r          *http.Request
 	start      time.Time // on the policy clock: the record's ts
-	wall       time.Time // on the real clock: latencies are measured from it
+	wall       time.Time // on the timing clock: latencies are measured from it
 	rec        record.Record
 	req        chat.Request
 	body       []byte
@@ -184,12 +196,12 @@ type exchange struct {
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
 	now := g.opts.Clock.Now()
-	x := &exchange{w: w, r: r, start: now, wall: time.Now(), deployment: r.PathValue("deployment")}
+	x := &exchange{w: w, r: r, start: now, wall: g.opts.Timing.Now(), deployment: r.PathValue("deployment")}
 	attempt, _ := strconv.Atoi(r.Header.Get(HeaderAttempt))
 	x.rec = record.Record{
 		Schema:               record.SchemaVersion,
 		TS:                   now.UTC(),
-		RequestID:            uuid.NewString(),
+		RequestID:            g.opts.RequestID(),
 		RunID:                g.opts.RunID,
 		GatewayID:            g.cfg.ID,
 		ClientIP:             clientIP(r, g.cfg.TrustedProxyHops),
@@ -234,11 +246,14 @@ func clientIP(r *http.Request, hops int) string {
 
 // finish writes the record of x with its latency and dimensions.
 func (g *Gateway) finish(x *exchange) {
-	x.rec.LatencyMS = ms(time.Since(x.wall))
+	x.rec.LatencyMS = ms(g.since(x.wall))
 	x.rec.Dims = g.dimensions(x)
 	g.metrics.observe(&x.rec)
 	_ = g.opts.Sink.Write(&x.rec)
 }
+
+// since is the time elapsed since t on the timing clock.
+func (g *Gateway) since(t time.Time) time.Duration { return g.opts.Timing.Now().Sub(t) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

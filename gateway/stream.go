@@ -72,7 +72,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, resp *http.Response, bs
 			break
 		}
 	}
-	x.rec.BackendLatencyMS = ms(time.Since(bstart))
+	x.rec.BackendLatencyMS = ms(g.since(bstart))
 	g.streamDone(x, a, usage, text.String(), readErr)
 }
 
@@ -91,7 +91,7 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, cal
 			continue
 		}
 		if x.rec.TTFTMS == 0 && len(c.Choices) > 0 {
-			x.rec.TTFTMS = ms(time.Since(x.wall))
+			x.rec.TTFTMS = ms(g.since(x.wall))
 		}
 		for _, ch := range c.Choices {
 			text.WriteString(ch.Delta.Content)

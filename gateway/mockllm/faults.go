@@ -1,6 +1,7 @@
 package mockllm
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -56,7 +57,7 @@ func (s *Server) roll(rate float64) bool {
 // inject applies the configured faults; it reports whether the request was
 // answered (or dropped) by one.
 func (s *Server) inject(w http.ResponseWriter, r *http.Request) bool {
-	if s.roll(s.cfg.SlowFirstByteRate) && sleep(r, s.cfg.SlowFirstByte) != nil {
+	if s.roll(s.cfg.SlowFirstByteRate) && s.sleep(r, s.cfg.SlowFirstByte) != nil {
 		return true
 	}
 	switch {
@@ -82,16 +83,21 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // sleep waits d, or until the request's caller gives up.
-func sleep(r *http.Request, d time.Duration) error {
+func (s *Server) sleep(r *http.Request, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
+	return s.cfg.Sleep(r.Context(), d)
+}
+
+// sleepTimer waits d on a timer, or until ctx ends.
+func sleepTimer(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
-	case <-r.Context().Done():
-		return r.Context().Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

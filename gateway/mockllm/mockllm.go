@@ -15,6 +15,7 @@
 package mockllm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,9 +70,11 @@ type Config struct {
 	// OmitStreamUsage leaves the usage chunk out of streams even when
 	// stream_options.include_usage asks for it.
 	OmitStreamUsage bool `yaml:"omit_stream_usage" json:"omit_stream_usage,omitempty"`
-	// Clock times the PTU bucket (default the wall clock); latency always
-	// uses real time.
+	// Clock times the PTU bucket (default the wall clock).
 	Clock policy.Clock `yaml:"-" json:"-"`
+	// Sleep waits d for the modelled latency, or until ctx ends (default:
+	// a timer). A simulation passes its virtual clock's sleep.
+	Sleep func(ctx context.Context, d time.Duration) error `yaml:"-" json:"-"`
 }
 
 // Validate checks the rates and sizes.
@@ -114,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Clock == nil {
 		c.Clock = policy.WallClock{}
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleepTimer
 	}
 	return c
 }
@@ -251,7 +257,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 
 // wait sleeps for the modelled latency: first-token delay + per-token delay.
 func (s *Server) wait(r *http.Request, completion int64) error {
-	return sleep(r, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
+	return s.sleep(r, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
 }
 
 func (s *Server) tally(persona string, prompt, completion int64) {
@@ -269,7 +275,7 @@ func (s *Server) writeCompletion(w http.ResponseWriter, model string, prompt, co
 	resp := chat.Response{
 		ID:      fmt.Sprintf("chatcmpl-mock-%d", s.seq.Add(1)),
 		Object:  "chat.completion",
-		Created: time.Now().Unix(),
+		Created: s.cfg.Clock.Now().Unix(),
 		Model:   model,
 		Choices: []chat.Choice{{
 			Message:      chat.Message{Role: "assistant", Content: mustJSON(Text(completion))},

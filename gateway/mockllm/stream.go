@@ -23,7 +23,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		return false
 	}
 	id := fmt.Sprintf("chatcmpl-mock-%d", s.seq.Add(1))
-	created := time.Now().Unix()
+	created := s.cfg.Clock.Now().Unix()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -40,7 +40,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		}
 		return c
 	}
-	if sleep(r, s.cfg.FirstTokenDelay) != nil {
+	if s.sleep(r, s.cfg.FirstTokenDelay) != nil {
 		return false
 	}
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
@@ -50,7 +50,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		if sent > 0 {
 			text = " " + text
 		}
-		if sleep(r, time.Duration(n)*s.cfg.PerTokenDelay) != nil {
+		if s.sleep(r, time.Duration(n)*s.cfg.PerTokenDelay) != nil {
 			return false
 		}
 		send(chunk(map[string]any{"content": text}, nil))
