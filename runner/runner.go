@@ -35,6 +35,9 @@ type Options struct {
 	Duration time.Duration
 	// Seed overrides the scenario's seed when not nil.
 	Seed *uint64
+	// Clock overrides the scenario's clock when set: "wall" or "virtual"
+	// (a discrete-event simulation on simulated time; see Simulate).
+	Clock string
 	// ProgressEvery is the interval of progress lines (default 5 s).
 	ProgressEvery time.Duration
 	// Now stamps the run folder (default time.Now).
@@ -152,6 +155,9 @@ func applyOverrides(sc *scenario.Scenario, opts Options) {
 	if opts.Seed != nil {
 		sc.Seed = *opts.Seed
 	}
+	if opts.Clock != "" {
+		sc.Clock = opts.Clock
+	}
 }
 
 func (res *Result) makeDir(opts Options, name string) error {
@@ -205,6 +211,9 @@ func (s *server) close() {
 // drive starts the mock and the gateway (unless the scenario targets an
 // external URL), runs the load and shuts both down with the log flushed.
 func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
+	if sc.Clock == scenario.ClockVirtual {
+		return driveVirtual(ctx, sc, res, l, stderr)
+	}
 	if !sc.Target.Embedded() {
 		fmt.Fprintf(stderr, "aiload: %s for %v — target %s\n", sc.Name, sc.Duration.D(), sc.Target.URL)
 		load, err := runLoad(ctx, sc, sc.Target.URL, opts, res, l)

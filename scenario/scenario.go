@@ -32,6 +32,10 @@ type Scenario struct {
 	Duration loadgen.Duration `yaml:"duration" json:"duration"`
 	// Seed makes token lengths and arrivals reproducible (default 1).
 	Seed uint64 `yaml:"seed" json:"seed"`
+	// Clock is "wall" (default: real sockets and sleeps) or "virtual": the
+	// same personas, gateway and mock run as a discrete-event simulation on
+	// simulated time, so a day of traffic takes seconds.
+	Clock string `yaml:"clock" json:"clock,omitempty" enum:"wall,virtual"`
 	// Model is the default model/deployment of personas (default gpt-4o-mini).
 	Model string `yaml:"model" json:"model"`
 	// ContextTokens is the model's context window; every token draw is
@@ -52,6 +56,12 @@ type Scenario struct {
 	// passed through untouched to summary.json for reports.
 	Pricing map[string]any `yaml:"pricing" json:"pricing,omitempty"`
 }
+
+// Clock values.
+const (
+	ClockWall    = "wall"
+	ClockVirtual = "virtual"
+)
 
 // Mock shapes the built-in mock backend's latency and completion lengths.
 type Mock struct {
@@ -184,6 +194,9 @@ func (s *Scenario) validate(dir string) []error {
 	}
 	if strings.ContainsFunc(s.Name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		bad("name", "must not contain control characters (it is sent in the %s header)", loadgen.HeaderScenario)
+	}
+	if s.Clock != "" && s.Clock != ClockWall && s.Clock != ClockVirtual {
+		bad("clock", "must be wall or virtual, got %q", s.Clock)
 	}
 	if s.ContextTokens < 1 {
 		bad("context_tokens", "must be >= 1, got %d", s.ContextTokens)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -38,6 +39,9 @@ and summary are still written.`,
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
+			if opts.Clock != "" && opts.Clock != "wall" && opts.Clock != "virtual" {
+				return usageError{fmt.Errorf("--clock: want wall or virtual, got %q", opts.Clock)}
+			}
 			if shard != "" {
 				sh, err := loadgen.ParseShard(shard)
 				if err != nil {
@@ -58,6 +62,7 @@ and summary are still written.`,
 	f.Uint64Var(&seed, "seed", 0, "override the scenario's seed")
 	f.DurationVar(&opts.ProgressEvery, "progress", 0, "interval of progress lines (default 5s)")
 	f.BoolVar(&noTUI, "no-tui", false, "print progress lines instead of the live dashboard")
+	f.StringVar(&opts.Clock, "clock", "", "wall (real time) or virtual (simulated time: a day of traffic in seconds); overrides the scenario's clock")
 	f.StringVar(&shard, "shard", "", "run only shard i of n of the users (e.g. 2/4), for load from several machines")
 	return cmd
 }

@@ -1,0 +1,248 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/loadgen"
+	"github.com/aiload/aiload/record"
+	"github.com/aiload/aiload/scenario"
+	"github.com/aiload/aiload/vclock"
+)
+
+// VirtualEpoch is midnight UTC of the day a virtual run starts on (a
+// Monday); the clock starts at the hour of day of the first persona with a
+// daily shape (its start_hour), else at midnight. Fixed, so that records
+// of a virtual run are reproducible.
+var VirtualEpoch = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// gatewayHost is the in-process gateway's address in a virtual run.
+const gatewayHost = "http://gateway.virtual"
+
+// Simulation is one scenario run on virtual time: the built-in mocks and
+// the gateway answer in process on the caller's goroutine, the load
+// generator's users are actors of a vclock.Clock.
+type Simulation struct {
+	Load   *loadgen.Result
+	Served map[string]mockllm.Usage // by persona, as the mocks counted
+	// Start and End are the virtual times the run began and ended.
+	Start, End time.Time
+}
+
+// Simulate runs sc on a virtual clock, writing every record to sink. runID
+// is written into every record. snaps, when set, receives the final
+// snapshot. The same scenario and seed give the same records, in the
+// same order.
+func Simulate(ctx context.Context, sc *scenario.Scenario, sink record.Sink, runID string, snaps chan<- loadgen.Snapshot) (*Simulation, error) {
+	if !sc.Target.Embedded() {
+		return nil, errors.New("virtual clock: needs the embedded gateway (target.url must be empty)")
+	}
+	clk := vclock.New(virtualStart(sc))
+	mocks, err := virtualMocks(sc, clk)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(sc.Gateway, mocks.fallback, gateway.Options{
+		Sink: sink, RunID: runID, Clock: clk, Timing: clk, BackendURLs: mocks.urls,
+		Transport: mocks.hosts, RequestID: seededIDs(sc.Seed),
+	})
+	if err != nil {
+		return nil, err
+	}
+	lo, err := loadOptions(sc, gatewayHost)
+	if err != nil {
+		return nil, err
+	}
+	lo.Clock, lo.Transport, lo.Snapshots = clk, inProcess{gw}, snaps
+	sim := &Simulation{Start: clk.Now()}
+	if sim.Load, err = loadgen.Run(ctx, lo); err != nil {
+		return nil, err
+	}
+	sim.End = clk.Now()
+	sim.Served = mocks.served()
+	return sim, nil
+}
+
+// virtualStart is the virtual clock's start: VirtualEpoch at the first
+// daily shape's start_hour.
+func virtualStart(sc *scenario.Scenario) time.Time {
+	for _, p := range sc.Personas {
+		if p.Shape.Kind == loadgen.ShapeKindDaily {
+			return VirtualEpoch.Add(time.Duration(p.Shape.StartHour * float64(time.Hour)))
+		}
+	}
+	return VirtualEpoch
+}
+
+// seededIDs returns a source of version-4-shaped request ids drawn from
+// seed, for reproducible records.
+func seededIDs(seed uint64) func() string {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, 0x72657169))
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		var u uuid.UUID
+		for i := 0; i < 16; i += 8 {
+			v := rng.Uint64()
+			for k := 0; k < 8; k++ {
+				u[i+k] = byte(v >> (8 * k))
+			}
+		}
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		return u.String()
+	}
+}
+
+// virtualMockSet is the scenario's mocks, answering in process.
+type virtualMockSet struct {
+	urls     map[string]string
+	fallback string
+	hosts    hostTransport
+	mocks    []*mockllm.Server
+}
+
+// virtualMocks builds the mocks startMocks would start, on clk's time.
+func virtualMocks(sc *scenario.Scenario, clk *vclock.Clock) (*virtualMockSet, error) {
+	cfg := sc.Gateway
+	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
+	cfg.Defaults()
+	ms := &virtualMockSet{urls: map[string]string{}, hosts: hostTransport{}}
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if !clk.Sleep(d) {
+			return context.Canceled
+		}
+		return nil
+	}
+	add := func(name string, c mockllm.Config) (string, error) {
+		if c.TimeoutRate > 0 {
+			return "", fmt.Errorf("virtual clock: backend %s: mock timeout_rate is not simulated (a hung request needs a wall-clock timeout)", name)
+		}
+		c.Clock, c.Sleep = clk, sleep
+		m := mockllm.New(c)
+		ms.mocks = append(ms.mocks, m)
+		host := fmt.Sprintf("mock-%d.virtual", len(ms.mocks))
+		ms.hosts[host] = m
+		return "http://" + host, nil
+	}
+	shared := false
+	for i, b := range cfg.Backends {
+		switch {
+		case b.URL != "":
+			return nil, fmt.Errorf("virtual clock: backend %s has a url; only built-in mocks can be simulated", b.Name)
+		case b.Mock != nil:
+			u, err := add(b.Name, backendMock(sc, *b.Mock, uint64(i)))
+			if err != nil {
+				return nil, err
+			}
+			ms.urls[b.Name] = u
+		default:
+			shared = true
+		}
+	}
+	if shared {
+		u, err := add("(shared mock)", mockConfig(sc))
+		if err != nil {
+			return nil, err
+		}
+		ms.fallback = u
+	}
+	return ms, nil
+}
+
+func (ms *virtualMockSet) served() map[string]mockllm.Usage {
+	set := &mockSet{mocks: ms.mocks}
+	return set.served()
+}
+
+// driveVirtual is drive on a virtual clock: the same records, the same
+// load generator result, no sockets.
+func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
+	log, err := record.Create(res.Log, 0)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "aiload: %s for %v on a virtual clock\n", sc.Name, sc.Duration.D())
+	snaps := make(chan loadgen.Snapshot, 1)
+	l.begin()
+	began := time.Now()
+	sim, err := Simulate(ctx, sc, l.sink(log), virtualRunID(sc), snaps)
+	if cerr := log.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close record log: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case s := <-snaps:
+		l.loadSnapshot(s)
+	default:
+	}
+	fmt.Fprintf(stderr, "aiload: simulated %v (%s to %s) in %v\n", sim.End.Sub(sim.Start).Round(time.Millisecond),
+		sim.Start.Format(time.RFC3339), sim.End.Format(time.RFC3339), time.Since(began).Round(time.Millisecond))
+	res.Load = sim.Load
+	return sim.Served, nil
+}
+
+// virtualRunID names a virtual run's records: the scenario and its seed,
+// so the same run gives the same records.
+func virtualRunID(sc *scenario.Scenario) string {
+	return fmt.Sprintf("%s-virtual-seed%d", sc.Name, sc.Seed)
+}
+
+// inProcess is an http.RoundTripper that serves each request with a
+// handler on the caller's goroutine: no sockets, so it can run on a
+// virtual clock.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (resp *http.Response, err error) {
+	remote := "127.0.0.1:40000"
+	if src := loadgen.SourceAddr(req.Context()); src != "" {
+		remote = src + ":40000"
+	}
+	sreq := req.Clone(req.Context())
+	sreq.RemoteAddr = remote
+	sreq.RequestURI = req.URL.RequestURI()
+	sreq.Host = req.URL.Host
+	if sreq.Body == nil {
+		sreq.Body = http.NoBody
+	}
+	w := newRecorder()
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				panic(p)
+			}
+			resp, err = nil, errors.New("connection reset by peer")
+		}
+	}()
+	t.h.ServeHTTP(w, sreq)
+	return w.response(req), nil
+}
+
+// hostTransport routes requests in process by host name.
+type hostTransport map[string]http.Handler
+
+func (t hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	h, ok := t[req.URL.Host]
+	if !ok {
+		return nil, fmt.Errorf("dial %s: no such in-process backend", req.URL.Host)
+	}
+	return inProcess{h}.RoundTrip(req)
+}
+
+var (
+	_ http.RoundTripper = inProcess{}
+	_ http.RoundTripper = hostTransport{}
+)
