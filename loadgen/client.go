@@ -119,7 +119,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 	}
 	a.ttft = e.since(a.sent)
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		err = readStream(resp.Body, a, &r, e.since)
+		err = readStreamSince(resp.Body, a, &r, e.since)
 		resp.Body.Close()
 		a.latency = e.since(a.sent)
 		if err == nil {
@@ -186,7 +186,13 @@ func retryAfter(h http.Header, name string, now time.Time) (time.Duration, bool)
 // first content token becomes the attempt's TTFT, the content is gathered
 // and the usage chunk (stream_options.include_usage) gives the token counts;
 // without one, completion tokens are estimated from the words received.
-func readStream(body io.Reader, a *attempt, r *reply, since func(time.Time) time.Duration) error {
+func readStream(body io.Reader, a *attempt, r *reply) error {
+	return readStreamSince(body, a, r, time.Since)
+}
+
+// readStreamSince is readStream with the run's clock (since measures the
+// TTFT from a.sent).
+func readStreamSince(body io.Reader, a *attempt, r *reply, since func(time.Time) time.Duration) error {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	var content strings.Builder
