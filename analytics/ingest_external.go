@@ -34,6 +34,13 @@ var litellmColumns = []sourceColumn{
 	{"requester_ip_address", "VARCHAR"}, {"status", "VARCHAR"},
 }
 
+// required are the columns without which an external file has no records:
+// its request id and timestamp.
+var required = map[Format][]string{
+	FormatAPIM:    {"CorrelationId", "TimeGenerated"},
+	FormatLiteLLM: {"request_id", "startTime"},
+}
+
 // ingestExternal stages an APIM or LiteLLM export (CSV or JSON) in a
 // temporary table, checks every typed column, and maps it onto records.
 func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult) error {
@@ -48,25 +55,21 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	defer conn.Close()
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS stage")
 	csv := strings.HasSuffix(strings.ToLower(strings.TrimSuffix(path, ".gz")), ".csv")
-	reader := "read_json($1, format = 'auto', sample_size = -1)"
-	if csv {
-		reader = "read_csv($1, header = true, all_varchar = true)"
+	have, err := stageFile(ctx, conn, path, csv)
+	if err != nil {
+		return err
 	}
-	stage := "CREATE OR REPLACE TEMP TABLE stage AS SELECT row_number() OVER () AS aiload_row, * FROM " + reader
-	if _, err := conn.ExecContext(ctx, stage, absPath(path)); err != nil {
-		return fmt.Errorf("ingest %s: read: %w", path, err)
-	}
-	gatewayOnly := false
-	if res.Format == FormatAPIM {
-		have, err := stageColumns(ctx, conn)
-		if err != nil {
-			return fmt.Errorf("ingest %s: %w", path, err)
+	for _, c := range required[res.Format] {
+		if _, ok := have[strings.ToLower(c)]; !ok {
+			return &FieldError{File: path, Line: 1, Field: c, Msg: fmt.Sprintf("missing: a %s export needs this column", res.Format)}
 		}
-		_, tokens := have["prompttokens"]
-		_, model := have["modelname"]
-		gatewayOnly = !tokens && !model
 	}
-	if err := normaliseStage(ctx, conn, cols); err != nil {
+	_, tokens := have["prompttokens"]
+	_, model := have["modelname"]
+	if gatewayOnly := res.Format == FormatAPIM && !tokens && !model; gatewayOnly {
+		mapping = "apim_gateway_store.sql"
+	}
+	if err := addMissing(ctx, conn, cols, have); err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
 	if csv {
@@ -77,9 +80,45 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	if err := checkStage(ctx, conn, cols, path, csv); err != nil {
 		return err
 	}
-	if gatewayOnly {
-		mapping = "apim_gateway_store.sql"
+	return mapStage(ctx, conn, path, mapping, res)
+}
+
+// stageFile reads a CSV or JSON export into the temporary table stage, with
+// a row number (aiload_row). A JSON object that wraps the rows in "data" (as
+// LiteLLM's /spend/logs/v2 answers) is unwrapped. Log Analytics' "Name [UTC]"
+// headers become Name. It returns the stage's columns by lower-case name.
+func stageFile(ctx context.Context, conn *sql.Conn, path string, csv bool) (map[string]string, error) {
+	reader := "read_json($1, format = 'auto', sample_size = -1)"
+	if csv {
+		reader = "read_csv($1, header = true, all_varchar = true)"
 	}
+	stage := "CREATE OR REPLACE TEMP TABLE stage AS SELECT row_number() OVER () AS aiload_row, * FROM " + reader
+	if _, err := conn.ExecContext(ctx, stage, absPath(path)); err != nil {
+		return nil, fmt.Errorf("ingest %s: read: %w", path, err)
+	}
+	have, err := stageColumns(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", path, err)
+	}
+	if _, wrapped := have["data"]; wrapped && !csv {
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE stage AS
+			SELECT row_number() OVER () AS aiload_row, * FROM (SELECT unnest(data, recursive := true) FROM read_json($1, format = 'auto', sample_size = -1))`,
+			absPath(path)); err != nil {
+			return nil, fmt.Errorf("ingest %s: read data rows: %w", path, err)
+		}
+		if have, err = stageColumns(ctx, conn); err != nil {
+			return nil, fmt.Errorf("ingest %s: %w", path, err)
+		}
+	}
+	if err := renameExportHeaders(ctx, conn, have); err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", path, err)
+	}
+	return have, nil
+}
+
+// mapStage runs the format's mapping from stage into records and, for
+// APIM, completes records from gateway log rows.
+func mapStage(ctx context.Context, conn *sql.Conn, path, mapping string, res *IngestResult) error {
 	r, err := conn.ExecContext(ctx, query(mapping))
 	if err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
@@ -95,7 +134,7 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 			return fmt.Errorf("ingest %s: join gateway log: %w", path, err)
 		}
 	}
-	if gatewayOnly {
+	if mapping == "apim_gateway_store.sql" {
 		return nil // gateway rows complete records; they add none
 	}
 	res.Added, err = r.RowsAffected()
@@ -121,30 +160,32 @@ func stageColumns(ctx context.Context, conn *sql.Conn) (map[string]string, error
 	return have, rows.Err()
 }
 
-// normaliseStage renames Log Analytics' "Name [UTC]" export headers to
-// Name and adds the source columns a file lacks, as NULL.
-func normaliseStage(ctx context.Context, conn *sql.Conn, cols []sourceColumn) error {
-	have, err := stageColumns(ctx, conn)
-	if err != nil {
-		return err
-	}
+// renameExportHeaders renames Log Analytics' "Name [UTC]" export headers
+// to Name, updating have.
+func renameExportHeaders(ctx context.Context, conn *sql.Conn, have map[string]string) error {
 	for lower, n := range have {
-		if base, ok := strings.CutSuffix(lower, " [utc]"); ok {
-			if _, dup := have[base]; !dup {
-				if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE stage RENAME COLUMN %s TO %s`,
-					ident(n), ident(n[:len(base)]))); err != nil {
-					return err
-				}
-				have[base] = n[:len(base)]
-			}
+		base, ok := strings.CutSuffix(lower, " [utc]")
+		if _, dup := have[base]; !ok || dup {
+			continue
 		}
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE stage RENAME COLUMN %s TO %s`,
+			ident(n), ident(n[:len(base)]))); err != nil {
+			return err
+		}
+		delete(have, lower)
+		have[base] = n[:len(base)]
 	}
+	return nil
+}
+
+// addMissing adds the source columns the stage lacks, as NULL.
+func addMissing(ctx context.Context, conn *sql.Conn, cols []sourceColumn, have map[string]string) error {
 	for _, c := range cols {
-		if _, ok := have[strings.ToLower(c.name)]; !ok {
-			if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE stage ADD COLUMN %s %s`,
-				ident(c.name), c.typ)); err != nil {
-				return err
-			}
+		if _, ok := have[strings.ToLower(c.name)]; ok {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE stage ADD COLUMN %s %s`, ident(c.name), c.typ)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -200,7 +241,16 @@ func (d *DB) ingestParquet(ctx context.Context, path string, res *IngestResult) 
 	if err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
-	if err := normaliseStage(ctx, conn, cols); err != nil {
+	have, err := stageColumns(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
+	for _, c := range []string{"request_id", "ts"} {
+		if _, ok := have[c]; !ok {
+			return &FieldError{File: path, Line: 1, Field: c, Msg: "missing: aiload Parquet needs this column"}
+		}
+	}
+	if err := addMissing(ctx, conn, cols, have); err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
 	list := make([]string, len(cols))

@@ -66,6 +66,10 @@ func TestIngestFormats(t *testing.T) {
 		{"apim_portal.csv", FormatAPIM, 2,
 			`SELECT string_agg(request_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%g'), ' ' ORDER BY ts) FROM records`,
 			"p-2@2026-11-03T09:16:00.000 p-1@2026-11-03T21:15:02.123"},
+		// GET /spend/logs/v2 wraps the rows in {"data": [...], "total": …}.
+		{"litellm_v2.json", FormatLiteLLM, 2,
+			`SELECT string_agg(request_id || ':' || team || ':' || model || ':' || status || ':' || outcome, ' ' ORDER BY ts) FROM records`,
+			"chatcmpl-301:team-ops:gpt-4.1:200:ok chatcmpl-302:team-ops:gpt-4.1:500:backend_error"},
 		{"litellm.json", FormatLiteLLM, 1,
 			`SELECT string_agg(request_id || ':' || team || ':' || user_id || ':' || prompt_tokens, ' ') FROM records`,
 			"chatcmpl-201:team-web:customer-9:1000"},
@@ -149,6 +153,7 @@ func TestIngestWrongType(t *testing.T) {
 	}{
 		{"badtype.jsonl", 2, "prompt_tokens"},       // "ten" where an integer belongs
 		{"apim_badtype.csv", 3, "CompletionTokens"}, // header is line 1, "five" on line 3
+		{"apim_nokey.csv", 1, "CorrelationId"},      // no request id column at all
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
