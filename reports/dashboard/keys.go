@@ -8,6 +8,7 @@ type KeyMap struct {
 	Next  key.Binding
 	Prev  key.Binding
 	Help  key.Binding
+	Close key.Binding
 	Stop  key.Binding
 	Quit  key.Binding
 	Views [4]key.Binding
@@ -17,11 +18,12 @@ type KeyMap struct {
 // "stop the run" when a run is attached, "quit" when only watching.
 func DefaultKeyMap(stopLabel string) KeyMap {
 	return KeyMap{
-		Next: key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab", "next view")),
-		Prev: key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab", "previous view")),
-		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Stop: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", stopLabel)),
-		Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c twice", "leave at once")),
+		Next:  key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab", "next view")),
+		Prev:  key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab", "previous view")),
+		Help:  key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Close: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close help")),
+		Stop:  key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", stopLabel)),
+		Quit:  key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c twice", "leave at once")),
 		Views: [4]key.Binding{
 			key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "overview")),
 			key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "backends")),
@@ -40,6 +42,6 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Prev, k.Views[0], k.Views[1], k.Views[2], k.Views[3]},
-		{k.Help, k.Stop, k.Quit},
+		{k.Help, k.Close, k.Stop, k.Quit},
 	}
 }

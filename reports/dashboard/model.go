@@ -176,6 +176,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.view = (m.view + viewCount - 1) % viewCount
 	case key.Matches(msg, m.keys.Help):
 		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(msg, m.keys.Close):
+		m.help.ShowAll = false
 	default:
 		for i, b := range m.keys.Views {
 			if key.Matches(msg, b) {

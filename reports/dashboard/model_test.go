@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,6 +107,22 @@ func TestResize(t *testing.T) {
 		for v := range viewCount {
 			m.view = v
 			checkFits(t, m.View(), max(size[0], 20), size[1])
+		}
+	}
+}
+
+// TestHelpToggles: ? opens the full help, ? or esc closes it.
+func TestHelpToggles(t *testing.T) {
+	t.Parallel()
+	esc := tea.KeyMsg{Type: tea.KeyEsc}
+	m := feed(t, pinned(termenv.Ascii, 100, 24, nil), snapshotMsg(script()[0]))
+	for i, step := range []struct {
+		key  tea.Msg
+		open bool
+	}{{keyHelp, true}, {keyHelp, false}, {keyHelp, true}, {esc, false}, {esc, false}} {
+		m = feed(t, m, step.key)
+		if open := strings.Contains(m.View(), "close help"); open != step.open {
+			t.Errorf("step %d: help open %v, want %v", i, open, step.open)
 		}
 	}
 }

@@ -162,7 +162,7 @@ func (m Model) status() string {
 
 func (m Model) footer(width int) []string {
 	if m.help.ShowAll {
-		return []string{m.st.faint.Render("? close help")}
+		return []string{m.st.faint.Render("? or esc: close help")}
 	}
 	h := m.help
 	h.Width = width

@@ -275,7 +275,12 @@ func (m Model) eventsView(width int) []string {
 	if len(m.snap.Events) == 0 {
 		return []string{m.st.faint.Render("no 429s, breaker trips or errors yet")}
 	}
-	var lines []string
+	n := map[EventKind]int{}
+	for _, e := range m.snap.Events {
+		n[e.Kind] += max(e.Count, 1)
+	}
+	lines := []string{m.st.faint.Render(fmt.Sprintf("shown: %d×429, %d breaker changes, %d errors — newest first",
+		n[EventThrottled], n[EventBreaker], n[EventError])), ""}
 	for _, e := range m.snap.Events {
 		kind := fmt.Sprintf("%-7s", e.Kind)
 		switch e.Kind {
