@@ -47,6 +47,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	for _, args := range [][]string{
 		{"validate"},                   // missing argument
 		{"run", "--no-such-flag", "x"}, // unknown flag
+		{"run", "--shard", "5/4", "../../scenarios/quickstart.yaml"}, // no such shard
 	} {
 		if code, _, stderr := execute(t, args...); code != 2 {
 			t.Errorf("aiload %v: exit %d (stderr %q), want 2", args, code, stderr)
