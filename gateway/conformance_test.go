@@ -208,6 +208,11 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	if a.status != 200 || !strings.Contains(string(be.bodies[0]), `"max_tokens":512`) {
 		t.Fatalf("status %d, forwarded body %s; want max_tokens 512 set", a.status, be.bodies[0])
 	}
+	// Reasoning models take max_completion_tokens instead.
+	a = post(t, e.url, chatPath, "k1", `{"model":"o3-mini","messages":[{"role":"user","content":"hi"}]}`, nil)
+	if a.status != 200 || !strings.Contains(string(be.bodies[1]), `"max_completion_tokens":512`) || strings.Contains(string(be.bodies[1]), `"max_tokens"`) {
+		t.Fatalf("status %d, forwarded body %s; want max_completion_tokens 512 set", a.status, be.bodies[1])
+	}
 }
 
 func counterKeys(t *testing.T) {

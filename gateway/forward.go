@@ -130,12 +130,24 @@ func (g *Gateway) upstreamBody(x *exchange) ([]byte, error) {
 		return nil, fmt.Errorf("request body must be a JSON object: %w", err)
 	}
 	if x.capMaxTokens > 0 {
-		m["max_tokens"] = json.RawMessage(strconv.FormatInt(x.capMaxTokens, 10))
+		m[capField(x.rec.Model)] = json.RawMessage(strconv.FormatInt(x.capMaxTokens, 10))
 	}
 	if needUsage {
 		m["stream_options"] = json.RawMessage(`{"include_usage":true}`)
 	}
 	return json.Marshal(m)
+}
+
+// capField is the completion cap's field for model: reasoning models (o1,
+// o3, o4, gpt-5) refuse max_tokens and take max_completion_tokens.
+func capField(model string) string {
+	m := strings.ToLower(model)
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5"} {
+		if strings.HasPrefix(m, p) {
+			return "max_completion_tokens"
+		}
+	}
+	return "max_tokens"
 }
 
 // attempt sends one request to m with the gateway's own credentials; the
