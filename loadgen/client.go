@@ -57,8 +57,7 @@ func newTransport(laddr string, maxConns int) *http.Transport {
 	if laddr != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(laddr)}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
+	tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY etc. apply; loopback is never proxied
 	tr.DialContext = d.DialContext
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = 4096
