@@ -243,8 +243,8 @@ func (b *bill) hasDeployment(model string) bool {
 func (b *bill) add(r usageRow) {
 	model := b.prices.Resolve(r.model)
 	if model == "" {
-		b.warnings = append(b.warnings, fmt.Sprintf("no price for model %q: %d requests of team %s not charged",
-			r.model, r.requests, r.team))
+		b.warnings = append(b.warnings, fmt.Sprintf("no price for model %q: %s of team %s not charged",
+			r.model, plural(r.requests, "request"), r.team))
 		return
 	}
 	m := b.prices.Models[model]
@@ -254,8 +254,8 @@ func (b *bill) add(r usageRow) {
 		return
 	}
 	if r.tier == "ptu" {
-		b.warnings = append(b.warnings, fmt.Sprintf("model %s: %d requests of team %s served on PTU backend %q with no ptu_deployments entry; charged at PAYG prices",
-			model, r.requests, r.team, r.backend))
+		b.warnings = append(b.warnings, fmt.Sprintf("model %s: %s of team %s served on PTU backend %q with no ptu_deployments entry; charged at PAYG prices",
+			model, plural(r.requests, "request"), r.team, r.backend))
 	}
 	tier := TierPAYG
 	if b.hasDeployment(model) {
@@ -318,4 +318,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// plural renders a count with its noun: "1 request", "3 requests".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }

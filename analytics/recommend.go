@@ -395,10 +395,6 @@ func (r *Recommendation) tier(name string, idx []int) TierRecommendation {
 		monthly := float64(maxTokens) * 30 * 24 * 60 / float64(r.Minutes) * 1.2
 		t.MonthlyQuota = roundUp(int64(math.Ceil(monthly)), 100_000)
 	}
-	noun := "consumers"
-	if len(idx) == 1 {
-		noun = "consumer"
-	}
-	t.Explanation = fmt.Sprintf("%d %s; %s needs the most (%s TPM)", len(idx), noun, biggest, kTokens(float64(t.TPM)))
+	t.Explanation = fmt.Sprintf("%s; %s needs the most (%s TPM)", plural(int64(len(idx)), "consumer"), biggest, kTokens(float64(t.TPM)))
 	return t
 }
