@@ -194,6 +194,11 @@ func (g *Gateway) readRequest(x *exchange) bool {
 	if x.rec.Model == "" {
 		x.rec.Model = x.req.Model
 	}
+	if x.rec.Model == "" {
+		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "missing_model",
+			"you must provide a model parameter")
+		return false
+	}
 	if !g.pool.known(x.rec.Model) {
 		code, msg := "model_not_found", fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", x.rec.Model)
 		if x.deployment != "" {

@@ -380,6 +380,7 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	}{
 		{"malformed JSON", chatPath, `{"model":`, 400, "invalid_json"},
 		{"missing messages", chatPath, `{"model":"gpt-4o-mini"}`, 400, "invalid_request"},
+		{"missing model", chatPath, `{"messages":[{"role":"user","content":"x"}]}`, 400, "missing_model"},
 		{"empty messages", chatPath, `{"model":"gpt-4o-mini","messages":[]}`, 400, "invalid_request"},
 		{"body over the limit", chatPath, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("x", 4096) + `"}]}`, 413, "request_too_large"},
 		{"unknown deployment", "/openai/deployments/nope/chat/completions", chatBody(5), 404, "DeploymentNotFound"},
