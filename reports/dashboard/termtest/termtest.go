@@ -51,8 +51,8 @@ func (s *Screen) WaitFor(t testing.TB, want string) {
 	}
 }
 
-// Session is a command running in a pseudo-terminal.
-type Session struct {
+// Process is a command running in a pseudo-terminal.
+type Process struct {
 	Screen *Screen
 	tty    *os.File
 	exited chan error
@@ -60,13 +60,13 @@ type Session struct {
 
 // Start runs cmd in a pseudo-terminal of rows × cols. The command is
 // killed and the terminal closed when the test ends.
-func Start(t testing.TB, cmd *exec.Cmd, rows, cols uint16) *Session {
+func Start(t testing.TB, cmd *exec.Cmd, rows, cols uint16) *Process {
 	t.Helper()
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
 	if err != nil {
 		t.Fatalf("start in a pseudo-terminal: %v", err)
 	}
-	s := &Session{Screen: &Screen{}, tty: tty, exited: make(chan error, 1)}
+	s := &Process{Screen: &Screen{}, tty: tty, exited: make(chan error, 1)}
 	go s.copy()
 	go func() { s.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
@@ -77,7 +77,7 @@ func Start(t testing.TB, cmd *exec.Cmd, rows, cols uint16) *Session {
 }
 
 // Type sends keys to the program.
-func (s *Session) Type(t testing.TB, keys string) {
+func (s *Process) Type(t testing.TB, keys string) {
 	t.Helper()
 	if _, err := s.tty.Write([]byte(keys)); err != nil {
 		t.Fatalf("type %q: %v", keys, err)
@@ -85,7 +85,7 @@ func (s *Session) Type(t testing.TB, keys string) {
 }
 
 // Wait waits (up to limit) for the program to exit and returns its error.
-func (s *Session) Wait(t testing.TB, limit time.Duration) error {
+func (s *Process) Wait(t testing.TB, limit time.Duration) error {
 	t.Helper()
 	select {
 	case err := <-s.exited:
@@ -100,7 +100,7 @@ func (s *Session) Wait(t testing.TB, limit time.Duration) error {
 // copy reads the terminal until it closes (EIO once the program is gone),
 // answering what a terminal answers: the background colour (OSC 11) and
 // the cursor position (DSR), which termenv asks for at start-up.
-func (s *Session) copy() {
+func (s *Process) copy() {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := s.tty.Read(buf)
