@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/aiload/aiload/pricing"
 )
@@ -152,6 +153,10 @@ func Chargeback(ctx context.Context, db *DB, prices *pricing.Pricing, period Per
 		return nil, err
 	}
 	b := newBill(prices, period, alloc)
+	if len(rows) == 0 {
+		b.warnings = append(b.warnings, fmt.Sprintf("no requests answered ok between %s and %s",
+			period.Start.Format(time.DateOnly), period.End.Format(time.DateOnly)))
+	}
 	for _, r := range rows {
 		b.add(r)
 	}

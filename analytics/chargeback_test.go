@@ -145,3 +145,17 @@ func formatTeams(ts []TeamTotal) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+func TestChargebackEmptyPeriod(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "chargeback.jsonl"), FormatAiload)
+	period, _ := ParsePeriod("2027-01")
+	res, err := Chargeback(context.Background(), db, pricing.Default(), period, Allocation{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TotalCents != 0 || len(res.Lines) != 0 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "no requests answered ok") {
+		t.Errorf("empty period: %+v", res)
+	}
+}

@@ -150,6 +150,10 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 	}
 	fmt.Fprintf(w, "TPM limits per %s, %s token limit (target: at most %.3g%% of requests throttled; %d %s of data)\n\n",
 		r.By, r.Mode, 100*r.TargetThrottle, r.Minutes, minutes)
+	if len(r.Consumers) == 0 {
+		fmt.Fprintln(w, "no demand: the database holds no requests that reached a token limit")
+		return nil
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\tthrottled req\tthrottled tok\t")
 	for _, c := range r.Consumers {
