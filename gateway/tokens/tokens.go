@@ -26,16 +26,34 @@ const (
 	replyPriming     = 3
 )
 
+// memoBytes bounds the text a Counter remembers counts for; when full, the
+// memo starts over. Load tests send the same texts (system prompts,
+// conversation history, generated filler) again and again, and a BPE pass
+// costs far more than a map lookup.
+const memoBytes = 32 << 20
+
+// memoMin is the shortest text whose count is remembered.
+const memoMin = 32
+
+type memoKey struct {
+	enc  tokenizer.Encoding
+	text string
+}
+
 // Counter counts tokens. The zero value is not usable; call NewCounter.
 // A Counter is safe for concurrent use; encodings load on first use.
 type Counter struct {
 	mu     sync.RWMutex
 	codecs map[tokenizer.Encoding]tokenizer.Codec
+
+	memoMu    sync.RWMutex
+	memo      map[memoKey]int64
+	memoBytes int
 }
 
 // NewCounter returns a Counter.
 func NewCounter() *Counter {
-	return &Counter{codecs: map[tokenizer.Encoding]tokenizer.Codec{}}
+	return &Counter{codecs: map[tokenizer.Encoding]tokenizer.Codec{}, memo: map[memoKey]int64{}}
 }
 
 // EncodingFor returns the encoding used for model (see package doc).
@@ -83,7 +101,16 @@ func (c *Counter) Warm() {
 
 // Text counts the tokens of s under model's encoding.
 func (c *Counter) Text(model, s string) (int64, error) {
-	cd, err := c.codec(EncodingFor(model))
+	enc := EncodingFor(model)
+	if len(s) >= memoMin {
+		c.memoMu.RLock()
+		n, ok := c.memo[memoKey{enc, s}]
+		c.memoMu.RUnlock()
+		if ok {
+			return n, nil
+		}
+	}
+	cd, err := c.codec(enc)
 	if err != nil {
 		return 0, err
 	}
@@ -91,7 +118,23 @@ func (c *Counter) Text(model, s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("count tokens: %w", err)
 	}
+	if len(s) >= memoMin && len(s) <= memoBytes/4 {
+		c.remember(memoKey{enc, strings.Clone(s)}, int64(n))
+	}
 	return int64(n), nil
+}
+
+func (c *Counter) remember(k memoKey, n int64) {
+	c.memoMu.Lock()
+	defer c.memoMu.Unlock()
+	if c.memoBytes+len(k.text) > memoBytes {
+		clear(c.memo)
+		c.memoBytes = 0
+	}
+	if _, ok := c.memo[k]; !ok {
+		c.memo[k] = n
+		c.memoBytes += len(k.text)
+	}
 }
 
 // Prompt counts the prompt tokens of a chat request the way the backend
