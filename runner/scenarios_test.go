@@ -165,6 +165,12 @@ func TestMixedDayScenario(t *testing.T) {
 	if ips["office"][0] != 4 {
 		t.Errorf("office users came from %d addresses, want 4", ips["office"][0])
 	}
+	// the scenario's pricing reaches summary.json as written
+	var sf SummaryFile
+	b, _ := os.ReadFile(res.SummaryJSON)
+	if err := json.Unmarshal(b, &sf); err != nil || sf.Pricing["ptu_deployments"] == nil {
+		t.Errorf("summary.json pricing %v (%v)", sf.Pricing, err)
+	}
 }
 
 // TestExternalTarget points a scenario at an external endpoint (here an
