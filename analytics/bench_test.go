@@ -13,7 +13,7 @@ import (
 	"github.com/aiload/aiload/pricing"
 )
 
-// benchRecords is the size of the synthetic log (AIALOAD_BENCH_RECORDS
+// benchRecords is the size of the synthetic log (AILOAD_BENCH_RECORDS
 // overrides the default 10,000,000).
 func benchRecords() int {
 	if n, err := strconv.Atoi(os.Getenv("AILOAD_BENCH_RECORDS")); err == nil && n > 0 {

@@ -14,7 +14,7 @@ import (
 // so a gateway can key limits on a JWT claim (jwt:sub) or validate it.
 //
 //	user_jwt: {claim: sub, issuer: https://issuer.example, audience: api://aiload,
-//	           kid: k1, claims: {scp: chat}, secret_env: AIALOAD_JWT_SECRET}
+//	           kid: k1, claims: {scp: chat}, secret_env: AILOAD_JWT_SECRET}
 //
 // Without secret and secret_env, `aiload run` signs with the embedded
 // gateway's first HS256 key.

@@ -17,7 +17,7 @@ import (
 //	  api: azure                       # azure | openai
 //	  api_version: 2024-10-21
 //	  key_header: Ocp-Apim-Subscription-Key
-//	  bearer_token_env: AIALOAD_TOKEN  # Authorization: Bearer $AIALOAD_TOKEN
+//	  bearer_token_env: AILOAD_TOKEN  # Authorization: Bearer $AILOAD_TOKEN
 type Target struct {
 	// URL is the base URL. Empty in a scenario means the embedded gateway.
 	URL string `yaml:"url" json:"url,omitempty"`
