@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Message is one chat message. Content is kept raw because it may be a
@@ -22,6 +23,9 @@ type Message struct {
 func (m Message) Text() string {
 	if len(m.Content) == 0 {
 		return ""
+	}
+	if s, ok := plainString(m.Content); ok {
+		return s
 	}
 	var s string
 	if err := json.Unmarshal(m.Content, &s); err == nil {
@@ -42,6 +46,25 @@ func (m Message) Text() string {
 		out += p.Text
 	}
 	return out
+}
+
+// plainString returns the text of a JSON string without escapes, which is
+// its bytes between the quotes (the common case, and the long one: a
+// prompt), without a decoding pass.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, b := range body {
+		if b == '\\' || b == '"' || b < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }
 
 // Images returns how many image parts an array content holds.

@@ -99,9 +99,49 @@ func (c *Counter) Warm() {
 	}
 }
 
-// Text counts the tokens of s under model's encoding.
+// Text counts the tokens of s under model's encoding. Long texts are
+// counted in pieces cut where a pre-token must begin (see cut), so the
+// pieces of texts sent again and again (conversation history, filler) are
+// remembered; the sum equals the count of the whole.
 func (c *Counter) Text(model, s string) (int64, error) {
 	enc := EncodingFor(model)
+	total := int64(0)
+	for len(s) > 0 {
+		i := cut(s, chunkBytes)
+		n, err := c.piece(enc, s[:i])
+		if err != nil {
+			return 0, err
+		}
+		total += n
+		s = s[i:]
+	}
+	return total, nil
+}
+
+// chunkBytes is about how long the pieces of a long text are.
+const chunkBytes = 512
+
+// cut returns where the first piece of s ends: at the first position at or
+// after n where a space follows a non-space and precedes an ASCII letter
+// (every pre-token pattern of cl100k and o200k ends before such a space:
+// only whitespace runs and a one-character prefix of a word can contain a
+// space, and both start there), or len(s).
+func cut(s string, n int) int {
+	for i := n; i+1 < len(s); i++ {
+		if s[i] == ' ' && !isSpace(s[i-1]) && isLetter(s[i+1]) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f' || b >= 0x80
+}
+func isLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+// piece counts one piece, remembering the counts of long ones.
+func (c *Counter) piece(enc tokenizer.Encoding, s string) (int64, error) {
 	if len(s) >= memoMin {
 		c.memoMu.RLock()
 		n, ok := c.memo[memoKey{enc, s}]

@@ -2,7 +2,10 @@ package tokens
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/aiload/aiload/gateway/chat"
 )
@@ -33,6 +36,47 @@ func TestEncodingFor(t *testing.T) {
 	} {
 		if got := string(EncodingFor(tc.model)); got != tc.want {
 			t.Errorf("EncodingFor(%q) = %s, want %s", tc.model, got, tc.want)
+		}
+	}
+}
+
+// TestPiecesSumToWhole: counting a long text in remembered pieces gives the
+// tokenizer's count of the whole text, for prose, code, numbers, runs of
+// spaces, newlines and non-ASCII text, under both encodings.
+func TestPiecesSumToWhole(t *testing.T) {
+	t.Parallel()
+	parts := []string{"The quarterly report", "  two  spaces", "x = f(1234567, 'it''s')", "\n\nNew paragraph",
+		" café naïve 東京 ", "don't won't they're", "\t tab", "https://example.com/a?b=c", "word", " 42 apples", ".", " ."}
+	var b strings.Builder
+	for i := 0; b.Len() < 20000; i++ {
+		b.WriteString(parts[(i*7)%len(parts)])
+		if i%3 == 0 {
+			b.WriteByte(' ')
+		}
+	}
+	text := b.String()
+	for _, enc := range []tokenizer.Encoding{tokenizer.O200kBase, tokenizer.Cl100kBase} {
+		cd, err := tokenizer.Get(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := cd.Count(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		model := "gpt-4o"
+		if enc == tokenizer.Cl100kBase {
+			model = "gpt-4"
+		}
+		c := NewCounter()
+		for round := 0; round < 2; round++ { // the second round hits the memo
+			got, err := c.Text(model, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != int64(want) {
+				t.Fatalf("%s round %d: pieces sum to %d tokens, whole text has %d", enc, round, got, want)
+			}
 		}
 	}
 }
