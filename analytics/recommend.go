@@ -119,7 +119,14 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 	if len(keys.consumers) > 0 {
 		rec.Minutes = keys.hi - keys.lo + 1
 	}
-	parallel(len(rec.Consumers), func(i int) {
+	// Largest consumers first, so the last one running is a small one.
+	order := make([]int, len(rec.Consumers))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(events[order[a]]) > len(events[order[b]]) })
+	parallel(len(order), func(k int) {
+		i := order[k]
 		c := &rec.Consumers[i]
 		ev := events[i]
 		byTime := func(a, b event) int { return cmp.Compare(a.atUS, b.atUS) }
