@@ -228,6 +228,9 @@ func (t inProcess) RoundTrip(req *http.Request) (resp *http.Response, err error)
 		}
 	}()
 	t.h.ServeHTTP(w, sreq)
+	if w.status == 0 && w.body.Len() == 0 {
+		return nil, errors.New("in-process handler ended without an answer (the simulation was stopped)")
+	}
 	return w.response(req), nil
 }
 
