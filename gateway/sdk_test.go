@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
@@ -51,7 +52,14 @@ subscriptions: [{id: s1, key: sdk-key-1, product: p, team: t}]
 	if err := stream.Err(); err != nil {
 		t.Fatalf("stream: %v", err)
 	}
-	if r := e.sink.last(t); acc.Usage.TotalTokens == 0 || acc.Usage.TotalTokens != r.TotalTokens || acc.Choices[0].Message.Content == "" || !r.Stream {
+	// the stream's record is written once the stream has been relayed, which
+	// may be just after the client read [DONE]
+	r := e.sink.last(t)
+	for i := 0; i < 200 && !r.Stream; i++ {
+		time.Sleep(10 * time.Millisecond)
+		r = e.sink.last(t)
+	}
+	if acc.Usage.TotalTokens == 0 || acc.Usage.TotalTokens != r.TotalTokens || acc.Choices[0].Message.Content == "" || !r.Stream {
 		t.Fatalf("stream usage %+v content %q, record %+v", acc.Usage, acc.Choices[0].Message.Content, r)
 	}
 
