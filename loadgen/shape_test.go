@@ -95,7 +95,7 @@ func TestGammaBurstiness(t *testing.T) {
 
 func TestHlogTag(t *testing.T) {
 	t.Parallel()
-	if got := hlogTag("office users, floor 2\n"); got != "office_users__floor_2_" {
-		t.Fatalf("hlogTag = %q", got)
+	if got := HistogramTag("office users, floor 2\n"); got != "office_users__floor_2_" {
+		t.Fatalf("HistogramTag = %q", got)
 	}
 }

@@ -45,17 +45,7 @@ type snapshotter struct {
 // snapshots starts the snapshot loop; stop ends it and returns the final
 // snapshot.
 func (e *engine) snapshots() *snapshotter {
-	s := &snapshotter{e: e, done: make(chan struct{})}
-	if e.opts.HistogramLog != nil {
-		s.hlog = hdrhistogram.NewHistogramLogWriter(e.opts.HistogramLog)
-		ms := e.start.UnixMilli()
-		s.setErr(s.hlog.OutputLogFormatVersion())
-		s.setErr(s.hlog.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds]", e.opts.Scenario)))
-		s.setErr(s.hlog.OutputStartTime(ms))
-		s.hlog.SetBaseTime(ms)
-		s.setErr(s.hlog.OutputBaseTime(ms))
-		s.setErr(s.hlog.OutputLegend())
-	}
+	s := e.newSnapshotter()
 	if e.opts.Snapshots == nil && s.hlog == nil {
 		return s
 	}
@@ -71,6 +61,23 @@ func (e *engine) snapshots() *snapshotter {
 			}
 		}
 	})
+	return s
+}
+
+// newSnapshotter returns a snapshotter that has written the .hlog header
+// when a histogram log is wanted.
+func (e *engine) newSnapshotter() *snapshotter {
+	s := &snapshotter{e: e, done: make(chan struct{})}
+	if e.opts.HistogramLog != nil {
+		s.hlog = hdrhistogram.NewHistogramLogWriter(e.opts.HistogramLog)
+		ms := e.start.UnixMilli()
+		s.setErr(s.hlog.OutputLogFormatVersion())
+		s.setErr(s.hlog.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds]", e.opts.Scenario)))
+		s.setErr(s.hlog.OutputStartTime(ms))
+		s.hlog.SetBaseTime(ms)
+		s.setErr(s.hlog.OutputBaseTime(ms))
+		s.setErr(s.hlog.OutputLegend())
+	}
 	return s
 }
 

@@ -37,7 +37,8 @@ type Percentiles struct {
 	Max   float64 `json:"max"`
 }
 
-func percentiles(h *hdrhistogram.Histogram) Percentiles {
+// PercentilesOf summarises a histogram of nanoseconds in milliseconds.
+func PercentilesOf(h *hdrhistogram.Histogram) Percentiles {
 	if h.TotalCount() == 0 {
 		return Percentiles{}
 	}
@@ -279,20 +280,20 @@ func (c *collector) snapshot() Stats {
 func (c *collector) snapshotLocked() Stats {
 	s := c.s
 	s.Statuses = maps.Clone(c.s.Statuses)
-	s.Latency, s.LatencyCorrected = percentiles(c.lat), percentiles(c.corr)
-	s.TTFT, s.EndToEnd, s.ScheduleLag = percentiles(c.ttft), percentiles(c.e2e), percentiles(c.lag)
+	s.Latency, s.LatencyCorrected = PercentilesOf(c.lat), PercentilesOf(c.corr)
+	s.TTFT, s.EndToEnd, s.ScheduleLag = PercentilesOf(c.ttft), PercentilesOf(c.e2e), PercentilesOf(c.lag)
 	if s.OK > 0 {
 		s.OutputTokensPerSec = c.tps / float64(s.OK)
 	}
 	if c.s.Pipelines != nil {
 		p := *c.s.Pipelines
 		p.BrokenAt = maps.Clone(p.BrokenAt)
-		p.Duration = percentiles(c.pdur)
+		p.Duration = PercentilesOf(c.pdur)
 		s.Pipelines = &p
 	}
 	if c.s.Jobs != nil {
 		j := *c.s.Jobs
-		j.Duration = percentiles(c.pdur)
+		j.Duration = PercentilesOf(c.pdur)
 		s.Jobs = &j
 	}
 	return s
@@ -322,7 +323,7 @@ func (c *collector) interval(now time.Time) (Stats, Interval, *hdrhistogram.Hist
 	defer c.mu.Unlock()
 	s := c.snapshotLocked()
 	secs := now.Sub(c.since).Seconds()
-	iv := Interval{Name: s.Name, Seconds: secs, LatencyCorrected: percentiles(c.ivl)}
+	iv := Interval{Name: s.Name, Seconds: secs, LatencyCorrected: PercentilesOf(c.ivl)}
 	if secs > 0 {
 		iv.SentPerSec = float64(s.Sent-c.prev.Sent) / secs
 		iv.OKPerSec = float64(s.OK-c.prev.OK) / secs
@@ -333,7 +334,7 @@ func (c *collector) interval(now time.Time) (Stats, Interval, *hdrhistogram.Hist
 	h := hdrhistogram.Import(c.ivl.Export())
 	h.SetStartTimeMs(c.since.UnixMilli())
 	h.SetEndTimeMs(now.UnixMilli())
-	h.SetTag(hlogTag(s.Name))
+	h.SetTag(HistogramTag(s.Name))
 	c.ivl.Reset()
 	c.prev, c.since = s, now
 	return s, iv, h
@@ -366,9 +367,9 @@ func Sum(name string, all []Stats) Stats {
 	return t
 }
 
-// hlogTag makes a persona name a valid .hlog tag: the format forbids
+// HistogramTag makes a persona name a valid .hlog tag: the format forbids
 // commas and whitespace, which become underscores.
-func hlogTag(name string) string {
+func HistogramTag(name string) string {
 	return strings.Map(func(r rune) rune {
 		if r == ',' || unicode.IsSpace(r) {
 			return '_'

@@ -36,10 +36,11 @@ func (e *engine) runVirtual(ctx context.Context) (*Result, error) {
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.Elapsed = clk.Now().Sub(e.start)
-	final := (&snapshotter{e: e}).take(clk.Now(), true)
-	(&snapshotter{e: e}).emit(final)
+	snap := e.newSnapshotter()
+	final := snap.take(clk.Now(), true)
+	snap.emit(final)
 	res.Personas, res.Subscriptions = final.Personas, final.Subscriptions
-	return res, nil
+	return res, snap.err
 }
 
 // dispatchVirtual fires every source at its intended times before the

@@ -211,8 +211,12 @@ func (s *server) close() {
 // drive starts the mock and the gateway (unless the scenario targets an
 // external URL), runs the load and shuts both down with the log flushed.
 func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
+	if opts.Shard.Count > 1 && sc.Target.Embedded() {
+		fmt.Fprintf(stderr, "aiload: shard %d/%d runs its own embedded gateway, so its limits apply to this shard's users alone; point every shard at one gateway (target.url) to share them\n",
+			opts.Shard.Index+1, opts.Shard.Count)
+	}
 	if sc.Clock == scenario.ClockVirtual {
-		return driveVirtual(ctx, sc, res, l, stderr)
+		return driveVirtual(ctx, sc, res, opts, l, stderr)
 	}
 	if !sc.Target.Embedded() {
 		fmt.Fprintf(stderr, "aiload: %s for %v — target %s\n", sc.Name, sc.Duration.D(), sc.Target.URL)

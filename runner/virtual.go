@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -44,6 +45,24 @@ type Simulation struct {
 // snapshot. The same scenario and seed give the same records, in the
 // same order.
 func Simulate(ctx context.Context, sc *scenario.Scenario, sink record.Sink, runID string, snaps chan<- loadgen.Snapshot) (*Simulation, error) {
+	return SimulateWith(ctx, sc, sink, SimulateOptions{RunID: runID, Snapshots: snaps})
+}
+
+// SimulateOptions are the optional parts of a simulation.
+type SimulateOptions struct {
+	// RunID is written into every record.
+	RunID string
+	// Snapshots, when set, receives the final snapshot.
+	Snapshots chan<- loadgen.Snapshot
+	// Shard runs one shard's share of the users (aiload run --shard).
+	Shard loadgen.Shard
+	// HistogramLog, when set, receives the .hlog of corrected latencies.
+	HistogramLog io.Writer
+}
+
+// SimulateWith is Simulate with every option.
+func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, so SimulateOptions) (*Simulation, error) {
+	runID, snaps := so.RunID, so.Snapshots
 	if !sc.Target.Embedded() {
 		return nil, errors.New("virtual clock: needs the embedded gateway (target.url must be empty)")
 	}
@@ -54,7 +73,7 @@ func Simulate(ctx context.Context, sc *scenario.Scenario, sink record.Sink, runI
 	}
 	gw, err := gateway.New(sc.Gateway, mocks.fallback, gateway.Options{
 		Sink: sink, RunID: runID, Clock: clk, Timing: clk, BackendURLs: mocks.urls,
-		Transport: mocks.hosts, RequestID: seededIDs(sc.Seed),
+		Transport: mocks.hosts, RequestID: seededIDs(sc.Seed, so.Shard),
 	})
 	if err != nil {
 		return nil, err
@@ -64,6 +83,7 @@ func Simulate(ctx context.Context, sc *scenario.Scenario, sink record.Sink, runI
 		return nil, err
 	}
 	lo.Clock, lo.Transport, lo.Snapshots = clk, inProcess{gw}, snaps
+	lo.Shard, lo.HistogramLog = so.Shard, so.HistogramLog
 	sim := &Simulation{Start: clk.Now()}
 	if sim.Load, err = loadgen.Run(ctx, lo); err != nil {
 		return nil, err
@@ -86,9 +106,10 @@ func virtualStart(sc *scenario.Scenario) time.Time {
 
 // seededIDs returns a source of version-4-shaped request ids drawn from
 // seed, for reproducible records.
-func seededIDs(seed uint64) func() string {
+func seededIDs(seed uint64, sh loadgen.Shard) func() string {
 	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(seed, 0x72657169))
+	// each shard draws its own ids, so merged shards never collide
+	rng := rand.New(rand.NewPCG(seed, 0x72657169+uint64(sh.Index)<<32+uint64(sh.Count)))
 	return func() string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -168,16 +189,23 @@ func (ms *virtualMockSet) served() map[string]mockllm.Usage {
 
 // driveVirtual is drive on a virtual clock: the same records, the same
 // load generator result, no sockets.
-func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
+func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, opts Options, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
 	log, err := record.Create(res.Log, 0)
 	if err != nil {
 		return nil, err
 	}
+	hlog, err := os.Create(res.HistogramLog)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("create histogram log: %w", err)
+	}
+	defer hlog.Close()
 	fmt.Fprintf(stderr, "aiload: %s for %v on a virtual clock\n", sc.Name, sc.Duration.D())
 	snaps := make(chan loadgen.Snapshot, 1)
 	l.begin()
 	began := time.Now()
-	sim, err := Simulate(ctx, sc, l.sink(log), virtualRunID(sc), snaps)
+	sim, err := SimulateWith(ctx, sc, l.sink(log), SimulateOptions{RunID: virtualRunID(sc), Snapshots: snaps,
+		Shard: opts.Shard, HistogramLog: hlog})
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
 	}

@@ -38,3 +38,15 @@ func TestExportUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"merge", "--out", "x"},      // no run folders
+		{"merge", "some-run-folder"}, // no --out
+	} {
+		if code, _, stderr := execute(t, args...); code != 2 {
+			t.Errorf("aiload %v: exit %d (%s), want 2", args, code, stderr)
+		}
+	}
+}

@@ -32,6 +32,7 @@ PTU plans and per-team chargeback reports.`,
 		newReportCmd(stdout, stderr),
 		newRecommendCmd(stdout),
 		newExportCmd(stdout),
+		newMergeCmd(stdout),
 		newSweepCmd(stdout),
 	)
 	return root
