@@ -12,24 +12,29 @@ import (
 )
 
 // TestBatchJobsOnSchedule runs a 30-request job with 3 workers at 0 s and
-// every second: three jobs start within 2.5 s, each sends all its requests,
-// and no more than 3 are ever in flight at once per job.
+// every second: three jobs start within 2.5 s, each sends its requests
+// with prompts drawn from the job's distribution, and a job still running
+// when the run ends is counted as cut, not completed.
 func TestBatchJobsOnSchedule(t *testing.T) {
 	t.Parallel()
 	srv := &scripted{}
 	url := start(t, srv)
 	p := persona(KindBatch, func(p *Persona) {
 		p.Rate, p.Requests, p.Concurrency, p.Every = 0, 30, 3, Duration(time.Second)
-		p.PromptTokens = Dist{Kind: DistUniform, Min: 2000, Max: 4000}
+		p.PromptTokens = Dist{Kind: DistUniform, Min: 200, Max: 400}
 	})
 	res := run(t, url, 2500*time.Millisecond, p)
 	s := res.Personas[0]
-	if s.Jobs.Started != 3 || s.Jobs.Completed != 3 || s.Requests != 90 || s.OK != 90 {
-		t.Fatalf("jobs %+v, %d requests, %d ok; want 3 jobs of 30 requests, all completed", *s.Jobs, s.Requests, s.OK)
+	j := s.Jobs
+	if j.Started != 3 || j.Completed < 2 || j.Completed+j.Unfinished != 3 || j.Failed != 0 {
+		t.Fatalf("jobs %+v; want 3 started, at least the first 2 completed, the last completed or cut", *j)
+	}
+	if s.OK != s.Requests || s.Requests < 60 || (j.Completed == 3 && s.Requests != 90) {
+		t.Fatalf("%d requests, %d ok for jobs %+v; want 30 per completed job, all ok", s.Requests, s.OK, *j)
 	}
 	for _, r := range srv.requests() {
-		if n := len(strings.Fields(r.messages[1].Content)); n < 2000 || n > 4000 {
-			t.Fatalf("batch prompt of %d words, want 2000–4000", n)
+		if n := len(strings.Fields(r.messages[1].Content)); n < 200 || n > 400 {
+			t.Fatalf("batch prompt of %d words, want 200–400", n)
 		}
 	}
 }

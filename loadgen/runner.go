@@ -143,7 +143,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer cancelInflight()
 	e.sched, e.inflight = sched, inflight
 	e.tb, e.reqs = wallTime{sched}, &sync.WaitGroup{}
-	e.start = time.Now()
+	// the schedule is exactly [start, deadline): an arrival is in the run
+	// or not whatever the microseconds between here and there
+	deadline, _ := sched.Deadline()
+	e.start = deadline.Add(-opts.Duration)
 	res := &Result{Scenario: opts.Scenario, Started: e.start.UTC(), Duration: opts.Duration}
 	e.collectors()
 	var users sync.WaitGroup

@@ -52,9 +52,12 @@ func dispatch(ctx context.Context, srcs []*source) {
 		s.at = s.arr.next()
 	}
 	heap.Init(&h)
-	deadline, _ := ctx.Deadline()
+	deadline, hasDeadline := ctx.Deadline()
 	for h.Len() > 0 {
 		s := h[0]
+		if hasDeadline && !s.at.Before(deadline) {
+			return // the context's own timer may fire late: go by the clock
+		}
 		if !waitUntil(ctx, s.at) {
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) || !s.at.Before(deadline) {
 				return
