@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/gateway"
@@ -74,9 +75,26 @@ the log. See docs/gateway.md for the config reference.`,
 				follow = f
 				return sink, admin
 			}
-			opts.Built = func(g *gateway.Gateway) { follow(g) }
+			storeUp := prometheus.NewGauge(prometheus.GaugeOpts{Name: "aiload_gateway_counter_store_up",
+				Help: "1 while the shared counter store (Redis) answers, 0 while it does not."})
+			storeUp.Set(1)
+			opts.Built = func(g *gateway.Gateway) {
+				follow(g)
+				if redisURL != "" {
+					_ = g.Registry().Register(storeUp)
+				}
+			}
 			if redisURL != "" {
-				st, err := redisstore.Open(redisURL, redisstore.Options{FailMode: redisstore.FailMode(failMode)})
+				st, err := redisstore.Open(redisURL, redisstore.Options{FailMode: redisstore.FailMode(failMode),
+					OnStateChange: func(err error) {
+						if err != nil {
+							storeUp.Set(0)
+							fmt.Fprintf(stderr, "aiload gateway: counter store unreachable, %s until it returns: %v\n", failMode, err)
+							return
+						}
+						storeUp.Set(1)
+						fmt.Fprintln(stderr, "aiload gateway: counter store reachable again")
+					}})
 				if err != nil {
 					return usageError{err}
 				}
