@@ -34,7 +34,8 @@ type Options struct {
 	// ends or is interrupted (default 30 s).
 	Drain time.Duration
 	// Transport, when set, sends every request (nat personas then share it
-	// instead of binding their own source addresses).
+	// instead of binding their own source addresses; on a virtual Clock
+	// their requests carry their address, see SourceAddr).
 	Transport http.RoundTripper
 	// LateThreshold is how late an attempt may start before it counts as a
 	// late start (default 10 ms).

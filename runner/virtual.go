@@ -21,11 +21,11 @@ import (
 	"github.com/aiload/aiload/vclock"
 )
 
-// VirtualEpoch is midnight UTC of the day a virtual run starts on (a
+// virtualEpoch is midnight UTC of the day a virtual run starts on (a
 // Monday); the clock starts at the hour of day of the first persona with a
 // daily shape (its start_hour), else at midnight. Fixed, so that records
 // of a virtual run are reproducible.
-var VirtualEpoch = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+func virtualEpoch() time.Time { return time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) }
 
 // gatewayHost is the in-process gateway's address in a virtual run.
 const gatewayHost = "http://gateway.virtual"
@@ -93,15 +93,15 @@ func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, 
 	return sim, nil
 }
 
-// virtualStart is the virtual clock's start: VirtualEpoch at the first
+// virtualStart is the virtual clock's start: virtualEpoch at the first
 // daily shape's start_hour.
 func virtualStart(sc *scenario.Scenario) time.Time {
 	for _, p := range sc.Personas {
 		if p.Shape.Kind == loadgen.ShapeKindDaily {
-			return VirtualEpoch.Add(time.Duration(p.Shape.StartHour * float64(time.Hour)))
+			return virtualEpoch().Add(time.Duration(p.Shape.StartHour * float64(time.Hour)))
 		}
 	}
-	return VirtualEpoch
+	return virtualEpoch()
 }
 
 // seededIDs returns a source of version-4-shaped request ids drawn from
