@@ -209,8 +209,17 @@ func (g *Gateway) readRequest(x *exchange) bool {
 	}
 	x.body = body
 	x.maxOut, _ = x.req.MaxOutput()
-	x.prompt = g.estimatePrompt(x)
 	return true
+}
+
+// promptTokens is x's estimated prompt tokens, counted on first use: a
+// request admitted with estimation off and answered with a usage block
+// never runs the tokenizer.
+func (g *Gateway) promptTokens(x *exchange) int64 {
+	if !x.prompted {
+		x.prompt, x.prompted = g.estimatePrompt(x), true
+	}
+	return x.prompt
 }
 
 // imageTokens is what an estimate counts per image part: API Management

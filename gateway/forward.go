@@ -274,7 +274,7 @@ func (g *Gateway) usageOf(x *exchange, body []byte) {
 	for _, c := range cr.Choices {
 		text.WriteString(c.Message.Text())
 	}
-	x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, g.countCompletion(x, text.String())
+	x.rec.PromptTokens, x.rec.CompletionTokens = g.promptTokens(x), g.countCompletion(x, text.String())
 	x.rec.TotalTokens, x.rec.TokensEstimated = x.rec.PromptTokens+x.rec.CompletionTokens, true
 }
 

@@ -186,7 +186,8 @@ type exchange struct {
 	sub        *Subscription
 	claims     map[string]any // of a validated JWT
 	deployment string
-	prompt     int64 // estimated prompt tokens
+	prompt     int64 // estimated prompt tokens, once prompted (see promptTokens)
+	prompted   bool
 	maxOut     int64 // the request's completion cap (0: none)
 	// capMaxTokens, when > 0, is set as max_tokens on the forwarded request
 	// (strict mode reserved it for a request that gave none).

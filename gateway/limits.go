@@ -93,7 +93,12 @@ func (g *Gateway) buildChecks(x *exchange, rules []*limitRule) *admission {
 			maxOut = r.defaultMax
 			x.capMaxTokens = max(x.capMaxTokens, maxOut)
 		}
-		d := policy.DemandFor(r.mode, r.estimate || x.req.Stream, x.prompt, maxOut)
+		estimate := r.estimate || x.req.Stream
+		var prompt int64
+		if estimate || r.mode == policy.ModeStrict {
+			prompt = g.promptTokens(x)
+		}
+		d := policy.DemandFor(r.mode, estimate, prompt, maxOut)
 		kv := r.key.Resolve(facts)
 		if r.tpm > 0 {
 			a.add(index, store.Check{Key: kv, Kind: store.Window, Limit: r.tpm, Need: d.Need, Reserve: d.Reserve}, r)
@@ -247,7 +252,8 @@ func (g *Gateway) settle(x *exchange, a *admission, actual int64) {
 // chargeRequested fills a refused record with the tokens that were asked
 // for: estimated prompt tokens + max_tokens, flagged as estimated.
 func (g *Gateway) chargeRequested(x *exchange) {
-	x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, x.maxOut
-	x.rec.TotalTokens = x.prompt + x.maxOut
+	prompt := g.promptTokens(x)
+	x.rec.PromptTokens, x.rec.CompletionTokens = prompt, x.maxOut
+	x.rec.TotalTokens = prompt + x.maxOut
 	x.rec.TokensEstimated = true
 }

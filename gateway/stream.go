@@ -110,7 +110,7 @@ func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, text 
 		x.rec.PromptTokens, x.rec.CompletionTokens = usage.PromptTokens, usage.CompletionTokens
 		x.rec.TotalTokens, x.rec.CachedTokens = usage.TotalTokens, usage.Cached()
 	} else {
-		x.rec.PromptTokens, x.rec.CompletionTokens = x.prompt, g.countCompletion(x, text)
+		x.rec.PromptTokens, x.rec.CompletionTokens = g.promptTokens(x), g.countCompletion(x, text)
 		x.rec.TotalTokens, x.rec.TokensEstimated = x.rec.PromptTokens+x.rec.CompletionTokens, true
 	}
 	if readErr != nil {
