@@ -258,18 +258,23 @@ func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart t
 // gateway's estimate, the completion is counted from the answer's text, and
 // the record is flagged estimated.
 func (g *Gateway) usageOf(x *exchange, body []byte) {
+	// The usage block alone first: the choices' text is decoded only when
+	// it has to be counted.
+	var ur struct {
+		Usage *chat.Usage `json:"usage"`
+	}
+	_ = json.Unmarshal(body, &ur)
+	if u := ur.Usage; u != nil && u.Plausible() { // an implausible block is treated as missing
+		x.rec.PromptTokens, x.rec.CompletionTokens = u.PromptTokens, u.CompletionTokens
+		x.rec.TotalTokens, x.rec.CachedTokens = u.TotalTokens, u.Cached()
+		return
+	}
 	var cr struct {
-		Usage   *chat.Usage `json:"usage"`
 		Choices []struct {
 			Message chat.Message `json:"message"`
 		} `json:"choices"`
 	}
 	_ = json.Unmarshal(body, &cr)
-	if u := cr.Usage; u != nil && u.Plausible() { // an implausible block is treated as missing
-		x.rec.PromptTokens, x.rec.CompletionTokens = u.PromptTokens, u.CompletionTokens
-		x.rec.TotalTokens, x.rec.CachedTokens = u.TotalTokens, u.Cached()
-		return
-	}
 	var text strings.Builder
 	for _, c := range cr.Choices {
 		text.WriteString(c.Message.Text())
