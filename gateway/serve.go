@@ -41,6 +41,17 @@ type ServeOptions struct {
 	// Built, when set, is called with the gateway before it serves (e.g.
 	// to read its metrics registry).
 	Built func(g *Gateway)
+	// HeaderTimeout bounds reading a request's headers (default 10 s): a
+	// client that trickles them (slowloris) is disconnected.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds reading a request's body once its headers are in
+	// (default 30 s; the whole request must arrive within HeaderTimeout +
+	// BodyTimeout); a body still incomplete then gets 400. It does not limit
+	// how long an answer may stream.
+	BodyTimeout time.Duration
+	// MaxHeaderBytes caps a request's header size (default 64 KiB);
+	// larger headers get 431.
+	MaxHeaderBytes int
 }
 
 // Serve runs the gateway in front of the configured backends until ctx is
@@ -98,8 +109,11 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		opts.Ready(api.Addr().String(), admin.Addr().String())
 	}
 	err = serveUntil(ctx, []*http.Server{
-		{Handler: g, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		// ReadTimeout bounds header and body; net/http lifts it once the
+		// body is read, so it does not cut a long streamed answer.
+		{Handler: g, ReadHeaderTimeout: opts.HeaderTimeout, ReadTimeout: opts.HeaderTimeout + opts.BodyTimeout,
+			MaxHeaderBytes: opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
+		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: opts.HeaderTimeout, MaxHeaderBytes: opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
 	}, []net.Listener{api, admin})
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
@@ -131,6 +145,15 @@ func (o *ServeOptions) defaults() {
 	}
 	if o.Log == "" {
 		o.Log = "tokens.jsonl"
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = 10 * time.Second
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
 	}
 }
 
