@@ -35,6 +35,15 @@ func ParseSet(flag string) ([]Setting, error) {
 	return out, nil
 }
 
+// SettingError is a --set path that does not fit the scenario file.
+type SettingError struct {
+	Setting Setting
+	Err     error
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("--set %s: %v", e.Setting, e.Err) }
+func (e *SettingError) Unwrap() error { return e.Err }
+
 // applySettings returns the scenario source src with every setting applied.
 func applySettings(src []byte, sets []Setting) ([]byte, error) {
 	if len(sets) == 0 {
@@ -50,7 +59,7 @@ func applySettings(src []byte, sets []Setting) ([]byte, error) {
 			return nil, fmt.Errorf("--set %s: value: %w", s, err)
 		}
 		if err := setPath(doc, strings.Split(s.Path, "."), v); err != nil {
-			return nil, fmt.Errorf("--set %s: %w", s, err)
+			return nil, &SettingError{Setting: s, Err: err}
 		}
 	}
 	out, err := yaml.Marshal(doc)

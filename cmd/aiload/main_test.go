@@ -97,3 +97,36 @@ func TestSchemaPrintsJSON(t *testing.T) {
 		t.Fatalf("aiload schema: exit %d, output starts %.200q", code, out)
 	}
 }
+
+// TestSimulatedTimeUsage: a bad --clock and a --set path the scenario does
+// not have are usage errors (exit 2) that say what is wrong.
+func TestSimulatedTimeUsage(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--clock", "sundial", "../../scenarios/quickstart.yaml"}, "want wall or virtual"},
+		{[]string{"sweep", "../../scenarios/quickstart.yaml", "--set", "personas.nobody.count=2"}, `no list item named "nobody"`},
+		{[]string{"sweep", "../../scenarios/quickstart.yaml", "--set", "duration"}, "want path=value"},
+	} {
+		if code, _, stderr := execute(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("aiload %v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestSweepTable: aiload sweep prints one row per variant with the team
+// columns.
+func TestSweepTable(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := execute(t, "sweep", "../../scenarios/quickstart.yaml", "--duration", "10s",
+		"--set", "gateway.products.developer.tokens_per_minute=5000,50000")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "429 research") || !strings.Contains(lines[1], "5000") || !strings.Contains(lines[2], "50000") {
+		t.Fatalf("sweep table:\n%s", stdout)
+	}
+}

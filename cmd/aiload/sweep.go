@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,10 @@ scalars separated by commas; missing keys are created.`,
 				}
 			}
 			vs, err := runner.Sweep(cmd.Context(), opts)
+			var se *runner.SettingError
+			if errors.As(err, &se) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}
