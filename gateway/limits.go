@@ -111,7 +111,7 @@ func (g *Gateway) buildChecks(x *exchange, rules []*limitRule) *admission {
 }
 
 func (a *admission) add(index map[string]int, c store.Check, r *limitRule) {
-	id := fmt.Sprintf("%d\x00%s\x00%s", c.Kind, c.Period, c.Key)
+	id := strconv.Itoa(int(c.Kind)) + "\x00" + string(c.Period) + "\x00" + c.Key
 	i, ok := index[id]
 	if !ok {
 		index[id] = len(a.checks)

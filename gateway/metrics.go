@@ -61,9 +61,12 @@ func newMetrics(g *Gateway) *metrics {
 
 func (m *metrics) observe(r *record.Record) {
 	o := string(r.Outcome)
-	for typ, n := range map[string]int64{"prompt": r.PromptTokens, "completion": r.CompletionTokens, "total": r.TotalTokens} {
-		if n > 0 {
-			m.tokens.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, o, typ).Add(float64(n))
+	for _, t := range [...]struct {
+		typ string
+		n   int64
+	}{{"prompt", r.PromptTokens}, {"completion", r.CompletionTokens}, {"total", r.TotalTokens}} {
+		if t.n > 0 {
+			m.tokens.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, o, t.typ).Add(float64(t.n))
 		}
 	}
 	m.requests.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, strconv.Itoa(r.Status), o).Inc()
