@@ -58,6 +58,10 @@ type SimulateOptions struct {
 	Shard loadgen.Shard
 	// HistogramLog, when set, receives the .hlog of corrected latencies.
 	HistogramLog io.Writer
+	// Clock is the virtual clock to run on (default: a new one at the
+	// scenario's start, see virtualStart); a caller that shows progress
+	// reads simulated time from it.
+	Clock *vclock.Clock
 }
 
 // SimulateWith is Simulate with every option.
@@ -66,7 +70,10 @@ func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, 
 	if !sc.Target.Embedded() {
 		return nil, errors.New("virtual clock: needs the embedded gateway (target.url must be empty)")
 	}
-	clk := vclock.New(virtualStart(sc))
+	clk := so.Clock
+	if clk == nil {
+		clk = vclock.New(virtualStart(sc))
+	}
 	mocks, err := virtualMocks(sc, clk)
 	if err != nil {
 		return nil, err
@@ -202,10 +209,12 @@ func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, opts 
 	defer hlog.Close()
 	fmt.Fprintf(stderr, "aiload: %s for %v on a virtual clock\n", sc.Name, sc.Duration.D())
 	snaps := make(chan loadgen.Snapshot, 1)
+	clk := vclock.New(virtualStart(sc))
+	l.now = clk.Now // progress lines and the dashboard show simulated time
 	l.begin()
 	began := time.Now()
 	sim, err := SimulateWith(ctx, sc, l.sink(log), SimulateOptions{RunID: virtualRunID(sc), Snapshots: snaps,
-		Shard: opts.Shard, HistogramLog: hlog})
+		Shard: opts.Shard, HistogramLog: hlog, Clock: clk})
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
 	}
