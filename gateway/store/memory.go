@@ -10,14 +10,25 @@ import (
 
 // Memory is the in-memory Store of a single gateway instance. The zero
 // value is not usable; call NewMemory.
+//
+// All counters of one key live in one map entry (its TPM window and its
+// quota periods), so a request's checks cost one map lookup per distinct
+// key in Reserve and one in Settle.
 type Memory struct {
-	mu      sync.Mutex
-	windows map[string]*policy.SlidingWindow
-	periods map[string]*period
-	ops     int // operations since the last sweep
+	mu    sync.Mutex
+	keys  map[string]*counters
+	ops   int       // operations since the last sweep
+	swept time.Time // when the last sweep ran
+}
+
+// counters are the counters of one key.
+type counters struct {
+	window  *policy.SlidingWindow // nil until a Window check uses the key
+	periods []period              // one per quota period in use
 }
 
 type period struct {
+	unit       policy.QuotaPeriod
 	start, end time.Time
 	used       int64
 }
@@ -26,39 +37,60 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{windows: map[string]*policy.SlidingWindow{}, periods: map[string]*period{}}
+	return &Memory{keys: map[string]*counters{}}
 }
 
-func periodKey(c Check) string { return string(c.Period) + "\x00" + c.Key }
-
-func (m *Memory) window(key string) *policy.SlidingWindow {
-	w, ok := m.windows[key]
-	if !ok {
-		w = policy.NewSlidingWindow(policy.TPMWindow)
-		m.windows[key] = w
+// lookup returns the counters of each check's key, one map access per
+// distinct key in a row of checks.
+func (m *Memory) lookup(checks []Check) []*counters {
+	out := make([]*counters, len(checks))
+	for i, c := range checks {
+		if i > 0 && checks[i-1].Key == c.Key {
+			out[i] = out[i-1]
+			continue
+		}
+		cs, ok := m.keys[c.Key]
+		if !ok {
+			cs = &counters{}
+			m.keys[c.Key] = cs
+		}
+		out[i] = cs
 	}
-	return w
+	return out
 }
 
-// quota returns the counter of c's period holding at, started afresh when
-// the stored one has ended.
-func (m *Memory) quota(c Check, at time.Time) *period {
-	k := periodKey(c)
-	p, ok := m.periods[k]
-	if !ok || !at.Before(p.end) {
-		start, end := c.Period.Bounds(at)
-		p = &period{start: start, end: end}
-		m.periods[k] = p
+func (cs *counters) win() *policy.SlidingWindow {
+	if cs.window == nil {
+		cs.window = policy.NewSlidingWindow(policy.TPMWindow)
 	}
-	return p
+	return cs.window
 }
 
-func (m *Memory) decide(now time.Time, c Check) policy.Decision {
+// quota returns the counter of unit's period holding at, started afresh
+// when the stored one has ended.
+func (cs *counters) quota(unit policy.QuotaPeriod, at time.Time) *period {
+	for i := range cs.periods {
+		p := &cs.periods[i]
+		if p.unit != unit {
+			continue
+		}
+		if !at.Before(p.end) {
+			p.start, p.end = unit.Bounds(at)
+			p.used = 0
+		}
+		return p
+	}
+	start, end := unit.Bounds(at)
+	cs.periods = append(cs.periods, period{unit: unit, start: start, end: end})
+	return &cs.periods[len(cs.periods)-1]
+}
+
+func decide(cs *counters, now time.Time, c Check) policy.Decision {
 	if c.Kind == Period {
-		p := m.quota(c, now)
+		p := cs.quota(c.Period, now)
 		return policy.CheckQuota(p.used, c.Limit, c.Need, now, p.end)
 	}
-	return policy.CheckDemand(m.window(c.Key), now, c.Limit, c.Need)
+	return policy.CheckDemand(cs.win(), now, c.Limit, c.Need)
 }
 
 // Reserve implements Store.
@@ -66,9 +98,10 @@ func (m *Memory) Reserve(_ context.Context, now time.Time, checks []Check) (Verd
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.maybeSweep(now)
+	states := m.lookup(checks)
 	v := Verdict{Allowed: true, Denied: -1, Remaining: make([]int64, len(checks))}
 	for i, c := range checks {
-		d := m.decide(now, c)
+		d := decide(states[i], now, c)
 		v.Remaining[i] = d.Remaining
 		if d.Allowed || (v.Denied >= 0 && (checks[v.Denied].Kind == Period || c.Kind != Period)) {
 			continue
@@ -80,12 +113,12 @@ func (m *Memory) Reserve(_ context.Context, now time.Time, checks []Check) (Verd
 	}
 	for i, c := range checks {
 		if c.Kind == Period {
-			p := m.quota(c, now)
+			p := states[i].quota(c.Period, now)
 			p.used += c.Reserve
 			v.Remaining[i] = max(0, c.Limit-p.used)
 			continue
 		}
-		w := m.window(c.Key)
+		w := states[i].win()
 		w.Add(now, c.Reserve)
 		v.Remaining[i] = max(0, c.Limit-w.Used(now))
 	}
@@ -96,13 +129,14 @@ func (m *Memory) Reserve(_ context.Context, now time.Time, checks []Check) (Verd
 func (m *Memory) Settle(_ context.Context, now, reservedAt time.Time, checks []Check, actual int64) ([]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	states := m.lookup(checks)
 	out := make([]int64, len(checks))
 	for i, c := range checks {
 		if c.Kind == Period {
-			out[i] = m.settlePeriod(now, reservedAt, c, actual)
+			out[i] = settlePeriod(states[i], now, reservedAt, c, actual)
 			continue
 		}
-		w := m.window(c.Key)
+		w := states[i].win()
 		if c.Reserve > 0 {
 			w.Adjust(reservedAt, actual-c.Reserve)
 		} else {
@@ -113,12 +147,12 @@ func (m *Memory) Settle(_ context.Context, now, reservedAt time.Time, checks []C
 	return out, nil
 }
 
-func (m *Memory) settlePeriod(now, reservedAt time.Time, c Check, actual int64) int64 {
+func settlePeriod(cs *counters, now, reservedAt time.Time, c Check, actual int64) int64 {
 	at, delta := now, actual
 	if c.Reserve > 0 {
 		at, delta = reservedAt, actual-c.Reserve
 	}
-	cur := m.quota(c, now)
+	cur := cs.quota(c.Period, now)
 	if start, _ := c.Period.Bounds(at); start.Equal(cur.start) {
 		cur.used = max(0, cur.used+delta)
 	}
@@ -126,22 +160,28 @@ func (m *Memory) settlePeriod(now, reservedAt time.Time, c Check, actual int64) 
 }
 
 // maybeSweep drops empty windows and ended periods once per as many
-// operations as there are counters, which keeps the cost per operation
-// constant and memory bounded by the keys active in the last minute.
+// operations as there are keys, and at most once a second, which keeps the
+// cost per operation constant and small, and memory bounded by the keys
+// active in the last minute (and the quota periods still running).
 func (m *Memory) maybeSweep(now time.Time) {
 	m.ops++
-	if m.ops < len(m.windows)+len(m.periods)+1024 {
+	if m.ops < len(m.keys)+1024 || now.Sub(m.swept) < time.Second {
 		return
 	}
-	m.ops = 0
-	for k, w := range m.windows {
-		if w.Empty(now) {
-			delete(m.windows, k)
+	m.ops, m.swept = 0, now
+	for k, cs := range m.keys {
+		if cs.window != nil && cs.window.Empty(now) {
+			cs.window = nil
 		}
-	}
-	for k, p := range m.periods {
-		if !now.Before(p.end) {
-			delete(m.periods, k)
+		live := cs.periods[:0]
+		for _, p := range cs.periods {
+			if now.Before(p.end) {
+				live = append(live, p)
+			}
+		}
+		cs.periods = live
+		if cs.window == nil && len(cs.periods) == 0 {
+			delete(m.keys, k)
 		}
 	}
 }
@@ -150,5 +190,12 @@ func (m *Memory) maybeSweep(now time.Time) {
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.windows) + len(m.periods)
+	n := 0
+	for _, cs := range m.keys {
+		if cs.window != nil {
+			n++
+		}
+		n += len(cs.periods)
+	}
+	return n
 }

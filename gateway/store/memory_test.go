@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/aiload/aiload/gateway/policy"
@@ -43,4 +44,40 @@ func BenchmarkMemoryDecisions(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+// BenchmarkMemoryPerKey reports the heap held per active key: 100,000 keys,
+// each with one charge in its TPM window and a running daily quota.
+func BenchmarkMemoryPerKey(b *testing.B) {
+	const keys = 100_000
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("sub-%06d", i)
+	}
+	ctx := context.Background()
+	var perKey float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := store.NewMemory()
+		for i, k := range names {
+			checks := []store.Check{
+				{Key: k, Kind: store.Window, Limit: 100_000, Need: 1},
+				{Key: k, Kind: store.Period, Limit: 10_000_000, Period: policy.Daily, Need: 1},
+			}
+			now := storetest.T0.Add(time.Duration(i) * time.Microsecond)
+			if _, err := s.Reserve(ctx, now, checks); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Settle(ctx, now, now, checks, 500); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perKey = float64(after.HeapAlloc-before.HeapAlloc) / keys
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(perKey, "bytes/key")
 }
