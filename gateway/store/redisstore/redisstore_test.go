@@ -22,7 +22,8 @@ func TestConformanceMiniredis(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		mr := miniredis.RunT(t)
-		s, err := New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), Options{})
+		// a generous timeout: 50 concurrent scripts on a busy machine must not fail the suite
+		s, err := New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), Options{Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +45,7 @@ func TestConformanceRedisServer(t *testing.T) {
 		n++
 		prefix := "t" + strconv.Itoa(n) + ":" // a fresh key space per case
 		mu.Unlock()
-		s, err := New(rdb, Options{Prefix: prefix})
+		s, err := New(rdb, Options{Prefix: prefix, Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
