@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -96,7 +97,7 @@ func TestThreeGatewaysShareOneLimit(t *testing.T) {
 
 	var shared [3]store.Store
 	for i := range shared {
-		s, err := redisstore.New(redis.NewClient(&redis.Options{Addr: srv.Addr}), redisstore.Options{})
+		s, err := redisstore.New(redis.NewClient(&redis.Options{Addr: srv.Addr}), redisstore.Options{Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
