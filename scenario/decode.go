@@ -159,7 +159,21 @@ func cleanMessage(err error) string {
 
 // fieldType finds the struct field whose yaml name is key (through inline
 // embedded structs).
-func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
+func fieldType(t reflect.Type, key string) (ft reflect.Type, found bool) {
+	yamlFields(t, func(name string, f reflect.StructField) bool {
+		if name == key {
+			ft, found = f.Type, true
+		}
+		return !found
+	})
+	return ft, found
+}
+
+// yamlFields calls fn with each field of struct t that YAML decodes and its
+// key (the yaml tag's name, or the lower-cased field name), descending into
+// inline and embedded structs, until fn returns false. It reports whether
+// the walk ran to the end.
+func yamlFields(t reflect.Type, fn func(name string, f reflect.StructField) bool) bool {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -174,21 +188,19 @@ func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct {
-				if got, ok := fieldType(ft, key); ok {
-					return got, true
-				}
+			if ft.Kind() == reflect.Struct && !yamlFields(ft, fn) {
+				return false
 			}
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		if name == key {
-			return f.Type, true
+		if !fn(name, f) {
+			return false
 		}
 	}
-	return nil, false
+	return true
 }
 
 func join(path, key string) string {

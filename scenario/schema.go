@@ -70,30 +70,12 @@ func schemaOf(t reflect.Type) map[string]any {
 }
 
 func structProps(t reflect.Type, props map[string]any) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if strings.Contains(opts, "inline") || (f.Anonymous && name == "") {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			structProps(ft, props)
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
+	yamlFields(t, func(name string, f reflect.StructField) bool {
 		s := schemaOf(f.Type)
 		if enum := f.Tag.Get("enum"); enum != "" {
 			s["enum"] = strings.Split(enum, ",")
 		}
 		props[name] = s
-	}
+		return true
+	})
 }
