@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +22,6 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/aiload/aiload/gateway"
-	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/record"
 )
 
@@ -39,47 +35,16 @@ const overheadKey = "bench-key"
 
 // benchRig is the mock backend, the gateway in front of it (writing its
 // records to a JSONL file, as `aiload gateway serve` does) and a plain
-// httputil.ReverseProxy in front of the same mock, all on loopback.
+// httputil.ReverseProxy in front of the same mock, each in its own process
+// on loopback.
 type benchRig struct {
-	mock, gw, proxy *httptest.Server
-	log             *record.Writer
+	mock, gw, proxy *child
 }
 
 func newBenchRig(b *testing.B) *benchRig {
 	b.Helper()
-	var cfg gateway.Config
-	if err := yaml.Unmarshal([]byte(`
-backends: [{name: mock}]
-products: [{name: p, tokens_per_minute: 1000000000000}]
-subscriptions: [{id: s1, key: `+overheadKey+`, product: p, team: t}]
-`), &cfg); err != nil {
-		b.Fatal(err)
-	}
-	mock := httptest.NewServer(mockllm.New(mockllm.Config{Seed: 1}))
-	f, err := os.Create(filepath.Join(b.TempDir(), "tokens.jsonl"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := record.NewWriter(f, 0)
-	g, err := gateway.New(cfg, mock.URL, gateway.Options{Sink: log, RunID: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	target, _ := url.Parse(mock.URL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = 2048, 512 // as the gateway's default transport
-	rp.Transport = t
-	rp.ErrorLog = stdlog.New(io.Discard, "", 0) // wrk cuts requests short when it stops
-	r := &benchRig{mock: mock, gw: httptest.NewServer(g), proxy: httptest.NewServer(rp), log: log}
-	b.Cleanup(func() {
-		r.gw.Close()
-		r.proxy.Close()
-		r.mock.Close()
-		_ = log.Close()
-		_ = f.Close()
-	})
-	return r
+	mock := startChild(b, "mock", "")
+	return &benchRig{mock: mock, gw: startChild(b, "gateway", mock.url), proxy: startChild(b, "proxy", mock.url)}
 }
 
 // loadAverage is /proc/loadavg's first three fields ("" elsewhere).
@@ -165,17 +130,16 @@ func newPhase() *phase { return &phase{hist: hdrhistogram.New(1, 60_000_000, 3)}
 
 // BenchmarkGatewayOverhead sends the same fixed-rate, open-loop load
 // (AILOAD_BENCH_RATE, default 2000 req/s) on loopback to the built-in mock
-// backend directly and through the gateway, in alternating 2-second rounds
-// (three each, after a warm-up), and reports the latency each saw and the
-// difference: the latency the gateway adds, at p50 and p99.
+// backend directly, through the gateway and through a plain
+// httputil.ReverseProxy, in alternating 2-second rounds (three each, after
+// a warm-up), and reports the latency each saw and the differences: the
+// latency the gateway adds at p50 and p99, beside what the plain proxy's
+// extra hop adds.
 //
-// Gateway CPU per request is differential: the process's CPU time
-// (getrusage) during the gateway rounds minus that during the direct rounds,
-// divided by the requests sent. Both kinds of round run the same load
-// generator and the same mock in this process, so what is left is the
-// gateway's work plus its second loopback hop (the extra accept, read and
-// write on both sides of it), which is what putting the gateway in the path
-// costs. The machine is shared: the load average is logged.
+// The mock, the gateway and the proxy each run in their own process (the
+// test binary re-executed), so each one's CPU time per request is its own
+// (from /proc/PID/stat, Linux only). The load generator is this process.
+// The machine is shared: the load average is logged.
 //
 //	go test ./gateway -run '^$' -bench GatewayOverhead -benchtime 1x
 func BenchmarkGatewayOverhead(b *testing.B) {
@@ -192,37 +156,50 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	viaGW := http.Header{"Content-Type": {"application/json"}, "Ocp-Apim-Subscription-Key": {overheadKey}}
 	b.Logf("load average before: %s", loadAverage())
 	ctx := context.Background()
-	var d, g *phase
+	const path = "/v1/chat/completions"
+	var d, g, px *phase
+	var gwCPU, pxCPU, mockCPU time.Duration
 	for b.Loop() {
-		d, g = newPhase(), newPhase()
-		openLoop(ctx, client, rig.mock.URL+"/v1/chat/completions", direct, rate, 500*time.Millisecond, newPhase())
-		openLoop(ctx, client, rig.gw.URL+"/v1/chat/completions", viaGW, rate, 500*time.Millisecond, newPhase())
+		d, g, px = newPhase(), newPhase(), newPhase()
+		gwCPU, pxCPU, mockCPU = 0, 0, 0
+		for _, u := range []string{rig.mock.url, rig.gw.url, rig.proxy.url} {
+			openLoop(ctx, client, u+path, viaGW, rate, 500*time.Millisecond, newPhase())
+		}
 		for range 3 {
-			openLoop(ctx, client, rig.mock.URL+"/v1/chat/completions", direct, rate, 2*time.Second, d)
-			openLoop(ctx, client, rig.gw.URL+"/v1/chat/completions", viaGW, rate, 2*time.Second, g)
+			m0 := rig.mock.cpu()
+			openLoop(ctx, client, rig.mock.url+path, direct, rate, 2*time.Second, d)
+			mockCPU += rig.mock.cpu() - m0
+			c0 := rig.gw.cpu()
+			openLoop(ctx, client, rig.gw.url+path, viaGW, rate, 2*time.Second, g)
+			gwCPU += rig.gw.cpu() - c0
+			c0 = rig.proxy.cpu()
+			openLoop(ctx, client, rig.proxy.url+path, direct, rate, 2*time.Second, px)
+			pxCPU += rig.proxy.cpu() - c0
 		}
 	}
 	b.Logf("load average after: %s", loadAverage())
-	if d.bad+g.bad > 0 {
-		b.Errorf("failed requests: %d direct, %d through the gateway", d.bad, g.bad)
+	if d.bad+g.bad+px.bad > 0 {
+		b.Errorf("failed requests: %d direct, %d through the gateway, %d through the proxy", d.bad, g.bad, px.bad)
 	}
 	p := func(h *hdrhistogram.Histogram, q float64) float64 { return float64(h.ValueAtQuantile(q)) }
 	b.ReportMetric(rate, "rate_req/s")
 	b.ReportMetric(p(d.hist, 50), "direct_p50_us")
 	b.ReportMetric(p(g.hist, 50), "gw_p50_us")
 	b.ReportMetric(p(g.hist, 50)-p(d.hist, 50), "added_p50_us")
+	b.ReportMetric(p(px.hist, 50)-p(d.hist, 50), "proxy_added_p50_us")
 	b.ReportMetric(p(d.hist, 99), "direct_p99_us")
 	b.ReportMetric(p(g.hist, 99), "gw_p99_us")
 	b.ReportMetric(p(g.hist, 99)-p(d.hist, 99), "added_p99_us")
-	perReq := func(ph *phase) float64 { return float64(ph.cpu.Microseconds()) / float64(ph.sent) }
-	b.ReportMetric(perReq(d), "direct_cpu_us/req")
-	b.ReportMetric(perReq(g), "gw_run_cpu_us/req")
-	b.ReportMetric(perReq(g)-perReq(d), "gw_cpu_us/req")
+	b.ReportMetric(p(px.hist, 99)-p(d.hist, 99), "proxy_added_p99_us")
+	perReq := func(cpu time.Duration, ph *phase) float64 { return float64(cpu.Microseconds()) / float64(ph.sent) }
+	b.ReportMetric(perReq(gwCPU, g), "gw_cpu_us/req")
+	b.ReportMetric(perReq(pxCPU, px), "proxy_cpu_us/req")
+	b.ReportMetric(perReq(mockCPU, d), "mock_cpu_us/req")
 }
 
 // BenchmarkGatewaySaturation drives, with wrk (-t2 -c64, 3 s per run), a
 // plain httputil.ReverseProxy and the gateway, both in front of the same
-// mock backend in this process, in the order proxy, gateway, gateway,
+// mock backend, each in its own process, in the order proxy, gateway, gateway,
 // proxy (so a drift in the machine's load falls on both alike), and
 // reports each one's mean requests/s and their ratio; the mock alone is
 // measured once for context. Skipped when wrk is not installed.
@@ -257,11 +234,11 @@ func BenchmarkGatewaySaturation(b *testing.B) {
 	}
 	var mock, proxy, gw float64
 	for b.Loop() {
-		mock = run("mock", rig.mock.URL)
-		proxy = run("proxy", rig.proxy.URL)
-		gw = run("gateway", rig.gw.URL)
-		gw = (gw + run("gateway", rig.gw.URL)) / 2
-		proxy = (proxy + run("proxy", rig.proxy.URL)) / 2
+		mock = run("mock", rig.mock.url)
+		proxy = run("proxy", rig.proxy.url)
+		gw = run("gateway", rig.gw.url)
+		gw = (gw + run("gateway", rig.gw.url)) / 2
+		proxy = (proxy + run("proxy", rig.proxy.url)) / 2
 	}
 	b.ReportMetric(mock, "mock_req/s")
 	b.ReportMetric(proxy, "proxy_req/s")
