@@ -73,7 +73,7 @@ func CheckDemand(w *SlidingWindow, now time.Time, limit, need int64) Decision {
 		return d
 	}
 	if need > limit {
-		d.RetryAfter = w.span
+		d.RetryAfter = w.Span()
 		return d
 	}
 	d.RetryAfter = w.WaitUntilBelow(now, limit-need)

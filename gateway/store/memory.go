@@ -40,10 +40,9 @@ func NewMemory() *Memory {
 	return &Memory{keys: map[string]*counters{}}
 }
 
-// lookup returns the counters of each check's key, one map access per
-// distinct key in a row of checks.
-func (m *Memory) lookup(checks []Check) []*counters {
-	out := make([]*counters, len(checks))
+// lookup fills out (of len(checks)) with the counters of each check's key,
+// one map access per distinct key in a row of checks.
+func (m *Memory) lookup(checks []Check, out []*counters) {
 	for i, c := range checks {
 		if i > 0 && checks[i-1].Key == c.Key {
 			out[i] = out[i-1]
@@ -56,6 +55,22 @@ func (m *Memory) lookup(checks []Check) []*counters {
 		}
 		out[i] = cs
 	}
+}
+
+// maxInline is the number of checks whose counters are looked up without
+// allocating: a request rarely has more than a TPM limit and a quota on
+// each of two keys.
+const maxInline = 4
+
+// states returns the counters of checks, in buf when they fit.
+func (m *Memory) states(checks []Check, buf *[maxInline]*counters) []*counters {
+	var out []*counters
+	if len(checks) <= maxInline {
+		out = buf[:len(checks)]
+	} else {
+		out = make([]*counters, len(checks))
+	}
+	m.lookup(checks, out)
 	return out
 }
 
@@ -98,7 +113,8 @@ func (m *Memory) Reserve(_ context.Context, now time.Time, checks []Check) (Verd
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.maybeSweep(now)
-	states := m.lookup(checks)
+	var buf [maxInline]*counters
+	states := m.states(checks, &buf)
 	v := Verdict{Allowed: true, Denied: -1, Remaining: make([]int64, len(checks))}
 	for i, c := range checks {
 		d := decide(states[i], now, c)
@@ -129,7 +145,8 @@ func (m *Memory) Reserve(_ context.Context, now time.Time, checks []Check) (Verd
 func (m *Memory) Settle(_ context.Context, now, reservedAt time.Time, checks []Check, actual int64) ([]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	states := m.lookup(checks)
+	var buf [maxInline]*counters
+	states := m.states(checks, &buf)
 	out := make([]int64, len(checks))
 	for i, c := range checks {
 		if c.Kind == Period {
