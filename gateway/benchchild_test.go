@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,8 +111,10 @@ subscriptions: [{id: s1, key: ` + overheadKey + `, product: p, team: t}]
 // child is a benchmark server running in its own process.
 type child struct {
 	url   string
+	log   string // the gateway's JSONL records
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+	stop  func() // closes stdin and waits for the server to exit; idempotent
 }
 
 // startChild re-executes this test binary as a server for role in front of
@@ -120,8 +123,8 @@ type child struct {
 func startChild(b *testing.B, role, upstream string) *child {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childRoleEnv+"="+role, "AILOAD_BENCH_UPSTREAM="+upstream,
-		"AILOAD_BENCH_LOG="+filepath.Join(b.TempDir(), role+".jsonl"))
+	logPath := filepath.Join(b.TempDir(), role+".jsonl")
+	cmd.Env = append(os.Environ(), childRoleEnv+"="+role, "AILOAD_BENCH_UPSTREAM="+upstream, "AILOAD_BENCH_LOG="+logPath)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -139,8 +142,8 @@ func startChild(b *testing.B, role, upstream string) *child {
 		_ = cmd.Process.Kill()
 		b.Fatalf("%s server did not start: %v", role, err)
 	}
-	c := &child{url: strings.TrimSpace(line), cmd: cmd, stdin: stdin}
-	b.Cleanup(func() {
+	c := &child{url: strings.TrimSpace(line), log: logPath, cmd: cmd, stdin: stdin}
+	c.stop = sync.OnceFunc(func() {
 		_ = c.stdin.Close()
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -154,6 +157,7 @@ func startChild(b *testing.B, role, upstream string) *child {
 			b.Errorf("%s server did not stop", role)
 		}
 	})
+	b.Cleanup(c.stop)
 	return c
 }
 
