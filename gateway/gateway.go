@@ -54,6 +54,11 @@ type Options struct {
 	// RequestID makes each record's request id (default: a random UUID). A
 	// simulation passes a seeded source, so its records are reproducible.
 	RequestID func() string
+	// MaxHeaderBytes, when > 0, answers requests whose headers are larger
+	// with 431 and an OpenAI-style error. Serve sets it and lets net/http
+	// read headers up to four times as large (beyond that net/http answers
+	// 431 itself, in plain text, before the gateway sees the request).
+	MaxHeaderBytes int
 }
 
 // Gateway is the enforcement gateway. It is an http.Handler.
@@ -267,7 +272,7 @@ func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errTyp
 
 func (g *Gateway) handleChat(w http.ResponseWriter, r *http.Request) {
 	x := g.newExchange(w, r)
-	if !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
+	if !g.headersFit(x) || !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
 		return
 	}
 	a := g.admit(x)

@@ -126,15 +126,25 @@ func TestServeSlowClients(t *testing.T) {
 	}
 }
 
-// TestServeOversized: headers over MaxHeaderBytes get 431 (net/http's
-// plain-text answer, before the gateway sees the request); bodies over
-// max_body_bytes get 413 with an OpenAI-style error and a record.
+// TestServeOversized: headers over MaxHeaderBytes get 431 with an
+// OpenAI-style error and a record (up to four times the cap; beyond that
+// net/http's plain-text answer, before the gateway sees the request);
+// bodies over max_body_bytes get 413 with an OpenAI-style error and a
+// record.
 func TestServeOversized(t *testing.T) {
 	t.Parallel()
 	be := newSpy(t, 42)
 	s := serveGateway(t, be.srv.URL, gateway.ServeOptions{MaxHeaderBytes: 8 << 10})
 	url := "http://" + s.api
-	a := post(t, url, chatPath, "k1", chatBody(5), map[string]string{"X-Padding": strings.Repeat("a", 64<<10)})
+	a := post(t, url, chatPath, "k1", chatBody(5), map[string]string{"X-Padding": strings.Repeat("a", 12<<10)})
+	if a.status != http.StatusRequestHeaderFieldsTooLarge || a.errorCode(t) != "request_headers_too_large" {
+		t.Errorf("12 KiB header against an 8 KiB cap: %d %s; want 431 request_headers_too_large", a.status, a.body)
+	}
+	a = post(t, url, chatPath, "k1", chatBody(5), map[string]string{"X-Padding": strings.Repeat("a", 7<<10)})
+	if a.status != http.StatusOK {
+		t.Errorf("7 KiB header against an 8 KiB cap: %d %s; want 200", a.status, a.body)
+	}
+	a = post(t, url, chatPath, "k1", chatBody(5), map[string]string{"X-Padding": strings.Repeat("a", 64<<10)})
 	if a.status != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("64 KiB header against an 8 KiB cap: %d; want 431", a.status)
 	}
@@ -143,12 +153,13 @@ func TestServeOversized(t *testing.T) {
 	if a.status != http.StatusRequestEntityTooLarge || a.errorCode(t) != "request_too_large" {
 		t.Errorf("2 MiB body: %d %s; want 413 request_too_large", a.status, a.body)
 	}
-	if be.hits.Load() != 0 {
-		t.Errorf("backend saw %d requests; want none", be.hits.Load())
+	if be.hits.Load() != 1 {
+		t.Errorf("backend saw %d requests; want the 7 KiB one only", be.hits.Load())
 	}
 	recs := s.records(t)
-	if len(recs) != 1 || recs[0].Status != 413 || recs[0].Outcome != record.OutcomeBadRequest {
-		t.Errorf("records: %+v; want one 413 bad_request", recs)
+	if len(recs) != 3 || recs[0].Status != 431 || recs[0].Outcome != record.OutcomeBadRequest ||
+		recs[1].Status != 200 || recs[2].Status != 413 || recs[2].Outcome != record.OutcomeBadRequest {
+		t.Errorf("records: %+v; want 431 bad_request, 200, 413 bad_request", recs)
 	}
 }
 

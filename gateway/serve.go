@@ -50,7 +50,9 @@ type ServeOptions struct {
 	// how long an answer may stream.
 	BodyTimeout time.Duration
 	// MaxHeaderBytes caps a request's header size (default 64 KiB);
-	// larger headers get 431.
+	// larger headers get 431 with an OpenAI-style error and a record (up to
+	// four times the cap; beyond that net/http's plain-text 431, without a
+	// record, before the gateway sees the request).
 	MaxHeaderBytes int
 }
 
@@ -85,7 +87,7 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 			})
 		}
 	}
-	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID, Store: opts.Store})
+	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID, Store: opts.Store, MaxHeaderBytes: opts.MaxHeaderBytes})
 	if err != nil {
 		log.Close()
 		return err
@@ -112,7 +114,7 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		// ReadTimeout bounds header and body; net/http lifts it once the
 		// body is read, so it does not cut a long streamed answer.
 		{Handler: g, ReadHeaderTimeout: opts.HeaderTimeout, ReadTimeout: opts.HeaderTimeout + opts.BodyTimeout,
-			MaxHeaderBytes: opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
+			MaxHeaderBytes: 4 * opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
 		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: opts.HeaderTimeout, MaxHeaderBytes: opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
 	}, []net.Listener{api, admin})
 	if cerr := log.Close(); cerr != nil && err == nil {
