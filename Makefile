@@ -24,11 +24,14 @@ lint:
 
 # Each fuzz target for FUZZTIME (default 30s). `make test` already runs every
 # target's seed corpus and saved crashers (testdata/fuzz) as regression tests.
+# Each new interesting input is minimized for at most FUZZMINIMIZE (go test's
+# default, 60s, stalls a short run on targets whose inputs are whole files).
 FUZZTIME ?= 30s
+FUZZMINIMIZE ?= 1s
 FUZZ_TARGETS = FuzzChatRequest:./gateway FuzzStreamRelay:./gateway FuzzBearerToken:./gateway \
 	FuzzParseCounterKey:./gateway/policy FuzzParse:./scenario FuzzReadStream:./loadgen
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $${t%%:*}"; \
-		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $${t#*:} || exit 1; \
 	done
