@@ -117,11 +117,17 @@ func (r *Request) MaxOutput() (int64, bool) {
 
 // Validate checks what every chat request must have.
 func (r *Request) Validate() error {
-	if len(r.Messages) == 0 {
+	n, given := r.MaxOutput()
+	return validate(len(r.Messages), n, given)
+}
+
+// validate checks a request's message count and completion cap.
+func validate(messages int, maxOut int64, given bool) error {
+	if messages == 0 {
 		return fmt.Errorf("'messages' is a required property and must not be empty")
 	}
-	if n, ok := r.MaxOutput(); ok && n < 1 {
-		return fmt.Errorf("max_tokens must be at least 1, got %d", n)
+	if given && maxOut < 1 {
+		return fmt.Errorf("max_tokens must be at least 1, got %d", maxOut)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package mockllm
 
 import (
 	"context"
-	"net/http"
 	"time"
 )
 
@@ -54,40 +53,31 @@ func (s *Server) roll(rate float64) bool {
 	return s.rng.Float64() < rate
 }
 
-// inject applies the configured faults; it reports whether the request was
-// answered (or dropped) by one.
-func (s *Server) inject(w http.ResponseWriter, r *http.Request) bool {
-	if s.roll(s.cfg.SlowFirstByteRate) && s.sleep(r, s.cfg.SlowFirstByte) != nil {
-		return true
+// fault applies the configured faults: a slow first byte (a wait), then
+// at most one of a reset, a hang (until the caller gives up) or a 500. It
+// returns serve when none of them ends the request.
+func (s *Server) fault(ctx context.Context) verdictKind {
+	if s.roll(s.cfg.SlowFirstByteRate) && s.sleep(ctx, s.cfg.SlowFirstByte) != nil {
+		return gone
 	}
 	switch {
 	case s.roll(s.cfg.ResetRate):
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
-					_ = tc.SetLinger(0) // RST instead of FIN
-				}
-				_ = conn.Close()
-				return true
-			}
-		}
-		panic(http.ErrAbortHandler)
+		return reset
 	case s.roll(s.cfg.TimeoutRate):
-		<-r.Context().Done()
-		return true
+		<-ctx.Done()
+		return gone
 	case s.roll(s.cfg.ErrorRate):
-		http.Error(w, `{"error":{"message":"The server had an error while processing your request.","type":"server_error","code":"500"}}`, http.StatusInternalServerError)
-		return true
+		return failed
 	}
-	return false
+	return serve
 }
 
-// sleep waits d, or until the request's caller gives up.
-func (s *Server) sleep(r *http.Request, d time.Duration) error {
+// sleep waits d, or until the caller gives up.
+func (s *Server) sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	return s.cfg.Sleep(r.Context(), d)
+	return s.cfg.Sleep(ctx, d)
 }
 
 // sleepTimer waits d on a timer, or until ctx ends.

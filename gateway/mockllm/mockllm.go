@@ -145,6 +145,10 @@ type Server struct {
 	bucket   float64          // PTU leaky bucket level, tokens
 	drained  time.Time        // when bucket was last drained
 	throttle int64            // requests answered 429
+	// text is Text(textWords), the longest reply cut so far (see reply).
+	text        string
+	textWords   int64
+	replyCounts map[replyKey]int64
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -158,6 +162,8 @@ func New(cfg Config) *Server {
 		mux:     http.NewServeMux(),
 		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x6d6f636b)),
 		served:  map[string]Usage{},
+
+		replyCounts: map[replyKey]int64{},
 	}
 	s.mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	s.mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", s.handleChat)
@@ -212,52 +218,126 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		chat.WriteError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "parse request body: "+err.Error())
 		return
 	}
-	if err := req.Validate(); err != nil {
-		chat.WriteError(w, http.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error())
-		return
-	}
 	model := req.Model
 	if d := r.PathValue("deployment"); d != "" && model == "" {
 		model = d
 	}
-	prompt, err := s.counter.Prompt(model, req.Messages)
-	if err != nil {
-		chat.WriteError(w, http.StatusInternalServerError, "server_error", "tokenizer", err.Error())
+	maxOut, given := req.MaxOutput()
+	v := s.decide(r.Context(), request{model: model, maxOut: maxOut, given: given, invalid: req.Validate(),
+		prompt: func() (int64, error) { return s.counter.Prompt(model, req.Messages) }})
+	if !s.writeVerdict(w, v) {
 		return
 	}
-	maxOut, ok := req.MaxOutput()
-	if !ok {
-		maxOut = s.cfg.DefaultMaxTokens
-	}
-	if wait, ok := s.admitPTU(prompt + maxOut); !ok {
-		ms := max(wait.Milliseconds(), 1)
-		w.Header().Set("retry-after-ms", strconv.FormatInt(ms, 10))
-		w.Header().Set("Retry-After", strconv.FormatInt((ms+999)/1000, 10))
-		chat.WriteError(w, http.StatusTooManyRequests, "rate_limit_error", "429",
-			fmt.Sprintf("Requests to the ChatCompletions_Create Operation have exceeded the provisioned capacity of %d tokens per minute. Please retry after %d milliseconds.", s.cfg.PTUTPM, ms))
-		return
-	}
-	if s.inject(w, r) {
-		return
-	}
-	completion := s.completionTokens(maxOut)
 	if req.Stream {
 		includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !s.cfg.OmitStreamUsage
-		if s.stream(w, r, model, prompt, completion, includeUsage) {
-			s.tally(r.Header.Get(PersonaHeader), prompt, completion)
+		if s.stream(w, r, model, v.prompt, v.completion, includeUsage) {
+			s.tally(r.Header.Get(PersonaHeader), v.prompt, v.completion)
 		}
 		return
 	}
-	if err := s.wait(r, completion); err != nil {
+	if err := s.wait(r.Context(), v.completion); err != nil {
 		return // client went away
 	}
-	s.tally(r.Header.Get(PersonaHeader), prompt, completion)
-	s.writeCompletion(w, model, prompt, completion)
+	s.tally(r.Header.Get(PersonaHeader), v.prompt, v.completion)
+	s.writeCompletion(w, model, v.prompt, v.completion)
+}
+
+// writeVerdict answers a request the mock does not serve and reports
+// whether it is to be served.
+func (s *Server) writeVerdict(w http.ResponseWriter, v verdict) bool {
+	switch v.kind {
+	case serve:
+		return true
+	case invalid:
+		chat.WriteError(w, http.StatusBadRequest, "invalid_request_error", "invalid_request", v.err.Error())
+	case tokenizerFailed:
+		chat.WriteError(w, http.StatusInternalServerError, "server_error", "tokenizer", v.err.Error())
+	case throttled:
+		w.Header().Set("retry-after-ms", strconv.FormatInt(v.retryMS, 10))
+		w.Header().Set("Retry-After", strconv.FormatInt((v.retryMS+999)/1000, 10))
+		chat.WriteError(w, http.StatusTooManyRequests, "rate_limit_error", "429", s.throttleMessage(v.retryMS))
+	case failed:
+		http.Error(w, `{"error":{"message":"`+failMessage+`","type":"server_error","code":"500"}}`, http.StatusInternalServerError)
+	case reset:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+					_ = tc.SetLinger(0) // RST instead of FIN
+				}
+				_ = conn.Close()
+				return false
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return false // gone: the caller gave up or the simulation stopped
+}
+
+func (s *Server) throttleMessage(ms int64) string {
+	return fmt.Sprintf("Requests to the ChatCompletions_Create Operation have exceeded the provisioned capacity of %d tokens per minute. Please retry after %d milliseconds.", s.cfg.PTUTPM, ms)
+}
+
+// failMessage is the message of an injected 500.
+const failMessage = "The server had an error while processing your request."
+
+// request is what the mock reads of a chat request, however it came.
+type request struct {
+	model   string
+	maxOut  int64
+	given   bool  // the request set maxOut
+	invalid error // of the request's validation
+	prompt  func() (int64, error)
+}
+
+// verdictKind is how the mock answers a request.
+type verdictKind int
+
+const (
+	serve           verdictKind = iota
+	invalid                     // 400
+	tokenizerFailed             // 500
+	throttled                   // 429: over the PTU ceiling
+	failed                      // 500: an injected fault
+	reset                       // the connection is reset
+	gone                        // the caller gave up (or the simulation stopped) while the mock waited
+)
+
+// verdict is the mock's decision on a request.
+type verdict struct {
+	kind               verdictKind
+	err                error
+	retryMS            int64 // throttled: the retry-after-ms advice
+	prompt, completion int64 // serve: the usage to answer with
+}
+
+// decide runs a request through validation, the prompt count, the PTU
+// ceiling and the injected faults, in that order, and draws the
+// completion's length when it is to be served. The HTTP handler and Call
+// both decide here.
+func (s *Server) decide(ctx context.Context, req request) verdict {
+	if req.invalid != nil {
+		return verdict{kind: invalid, err: req.invalid}
+	}
+	prompt, err := req.prompt()
+	if err != nil {
+		return verdict{kind: tokenizerFailed, err: err}
+	}
+	maxOut := req.maxOut
+	if !req.given {
+		maxOut = s.cfg.DefaultMaxTokens
+	}
+	if wait, ok := s.admitPTU(prompt + maxOut); !ok {
+		return verdict{kind: throttled, retryMS: max(wait.Milliseconds(), 1)}
+	}
+	if k := s.fault(ctx); k != serve {
+		return verdict{kind: k}
+	}
+	return verdict{kind: serve, prompt: prompt, completion: s.completionTokens(maxOut)}
 }
 
 // wait sleeps for the modelled latency: first-token delay + per-token delay.
-func (s *Server) wait(r *http.Request, completion int64) error {
-	return s.sleep(r, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
+func (s *Server) wait(ctx context.Context, completion int64) error {
+	return s.sleep(ctx, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
 }
 
 func (s *Server) tally(persona string, prompt, completion int64) {
@@ -290,12 +370,12 @@ func (s *Server) writeCompletion(w http.ResponseWriter, model string, prompt, co
 // Text returns n words of filler text (about n tokens).
 func Text(n int64) string {
 	var b strings.Builder
-	words := [...]string{"the", "model", "answers", "with", "synthetic", "tokens", "for", "load"}
+	b.Grow(textLen(n))
 	for i := int64(0); i < n; i++ {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(words[i%int64(len(words))])
+		b.WriteString(replyWords[i%int64(len(replyWords))])
 	}
 	return b.String()
 }

@@ -40,7 +40,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		}
 		return c
 	}
-	if s.sleep(r, s.cfg.FirstTokenDelay) != nil {
+	if s.sleep(r.Context(), s.cfg.FirstTokenDelay) != nil {
 		return false
 	}
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
@@ -50,7 +50,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		if sent > 0 {
 			text = " " + text
 		}
-		if s.sleep(r, time.Duration(n)*s.cfg.PerTokenDelay) != nil {
+		if s.sleep(r.Context(), time.Duration(n)*s.cfg.PerTokenDelay) != nil {
 			return false
 		}
 		send(chunk(map[string]any{"content": text}, nil))

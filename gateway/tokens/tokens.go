@@ -140,9 +140,20 @@ func isSpace(b byte) bool {
 }
 func isLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
 
+// isRole reports whether s is a message role of the chat API: short, but
+// counted in every message, so remembered too.
+func isRole(s string) bool {
+	switch s {
+	case "system", "user", "assistant", "developer", "tool", "function":
+		return true
+	}
+	return false
+}
+
 // piece counts one piece, remembering the counts of long ones.
 func (c *Counter) piece(enc tokenizer.Encoding, s string) (int64, error) {
-	if len(s) >= memoMin {
+	memo := len(s) >= memoMin || isRole(s)
+	if memo {
 		c.memoMu.RLock()
 		n, ok := c.memo[memoKey{enc, s}]
 		c.memoMu.RUnlock()
@@ -158,7 +169,7 @@ func (c *Counter) piece(enc tokenizer.Encoding, s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("count tokens: %w", err)
 	}
-	if len(s) >= memoMin && len(s) <= memoBytes/4 {
+	if memo && len(s) <= memoBytes/4 {
 		c.remember(memoKey{enc, strings.Clone(s)}, int64(n))
 	}
 	return int64(n), nil
@@ -180,19 +191,37 @@ func (c *Counter) remember(k memoKey, n int64) {
 // Prompt counts the prompt tokens of a chat request the way the backend
 // bills them: message texts plus the chat format's overheads.
 func (c *Counter) Prompt(model string, msgs []chat.Message) (int64, error) {
+	return c.prompt(model, len(msgs), func(i int) (string, string, string, int64) {
+		return msgs[i].Role, msgs[i].Name, msgs[i].Text(), -1
+	})
+}
+
+// Messages is Prompt for the messages of an in-process request: a
+// message's text is counted only when its Tokens are not known (< 0).
+func (c *Counter) Messages(model string, msgs []chat.Msg) (int64, error) {
+	return c.prompt(model, len(msgs), func(i int) (string, string, string, int64) {
+		return msgs[i].Role, msgs[i].Name, msgs[i].Text, msgs[i].Tokens
+	})
+}
+
+// prompt sums n messages, each given by msg as its role, name, text and
+// the text's token count when known (else < 0).
+func (c *Counter) prompt(model string, n int, msg func(i int) (role, name, text string, known int64)) (int64, error) {
 	total := int64(replyPriming)
-	for _, m := range msgs {
-		role, err := c.Text(model, m.Role)
+	for i := range n {
+		role, name, text, known := msg(i)
+		nr, err := c.Text(model, role)
 		if err != nil {
 			return 0, err
 		}
-		text, err := c.Text(model, m.Text())
-		if err != nil {
-			return 0, err
+		if known < 0 {
+			if known, err = c.Text(model, text); err != nil {
+				return 0, err
+			}
 		}
-		total += tokensPerMessage + role + text
-		if m.Name != "" {
-			nn, err := c.Text(model, m.Name)
+		total += tokensPerMessage + nr + known
+		if name != "" {
+			nn, err := c.Text(model, name)
 			if err != nil {
 				return 0, err
 			}

@@ -80,3 +80,27 @@ func TestPiecesSumToWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagesAsPrompt: the messages of an in-process request count as the
+// same messages sent as JSON, whether their texts' counts are given or not.
+func TestMessagesAsPrompt(t *testing.T) {
+	t.Parallel()
+	c := NewCounter()
+	texts := []string{"You are a helpful assistant.", strings.Repeat("please summarize the report ", 200), "ok"}
+	roles := []string{"system", "user", "assistant"}
+	var wire []chat.Message
+	var given, counted []chat.Msg
+	for i, s := range texts {
+		raw, _ := json.Marshal(s)
+		wire = append(wire, chat.Message{Role: roles[i], Content: raw, Name: []string{"", "", "bot"}[i]})
+		n, _ := c.Text("gpt-4o", s)
+		given = append(given, chat.Msg{Role: roles[i], Name: wire[i].Name, Text: s, Tokens: n})
+		counted = append(counted, chat.Msg{Role: roles[i], Name: wire[i].Name, Text: s, Tokens: -1})
+	}
+	want, _ := c.Prompt("gpt-4o", wire)
+	for name, msgs := range map[string][]chat.Msg{"given": given, "counted": counted} {
+		if got, err := c.Messages("gpt-4o", msgs); err != nil || got != want {
+			t.Errorf("Messages with counts %s = %d, %v; Prompt = %d", name, got, err, want)
+		}
+	}
+}
