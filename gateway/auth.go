@@ -51,14 +51,14 @@ func (k keyring) find(key string) *Subscription {
 // validate-jwt is off, an Authorization bearer value as OpenAI SDKs send
 // their API key) or answers 401.
 func (g *Gateway) authenticate(x *exchange) bool {
-	key := x.r.Header.Get("Ocp-Apim-Subscription-Key")
+	key := x.header("Ocp-Apim-Subscription-Key")
 	if key == "" {
-		key = x.r.Header.Get("Api-Key")
+		key = x.header("Api-Key")
 	}
 	if key == "" {
-		key = x.r.URL.Query().Get("subscription-key")
+		key = x.query("subscription-key")
 	}
-	if bearer, ok := strings.CutPrefix(x.r.Header.Get("Authorization"), "Bearer "); key == "" && ok && g.jwt == nil {
+	if bearer, ok := strings.CutPrefix(x.header("Authorization"), "Bearer "); key == "" && ok && g.jwt == nil {
 		key = strings.TrimSpace(bearer)
 	}
 	if key == "" {
@@ -83,7 +83,7 @@ func (g *Gateway) validateJWT(x *exchange) bool {
 		g.setUser(x)
 		return true
 	}
-	claims, err := g.jwt.validate(x.r.Context(), x.r.Header)
+	claims, err := g.jwt.validate(x.ctx(), x.header)
 	if err != nil {
 		status, outcome := cmp.Or(g.cfg.JWT.FailedValidationHTTPCode, http.StatusUnauthorized), record.OutcomeUnauthorized
 		if status == http.StatusForbidden {
@@ -101,7 +101,7 @@ func (g *Gateway) validateJWT(x *exchange) bool {
 // setUser fills record.user_id from the configured header, else the JWT subject.
 func (g *Gateway) setUser(x *exchange) {
 	if h := g.cfg.UserIDHeader; h != "" {
-		if v := x.r.Header.Get(h); v != "" {
+		if v := x.header(h); v != "" {
 			x.rec.UserID = v
 			return
 		}
@@ -116,7 +116,7 @@ func (g *Gateway) setUser(x *exchange) {
 // (as API Management's AsJwt() does).
 func (g *Gateway) claim(x *exchange, name string) (string, bool) {
 	if x.claims == nil && g.jwt == nil {
-		x.claims = unverifiedClaims(x.r.Header.Get("Authorization"))
+		x.claims = unverifiedClaims(x.header("Authorization"))
 	}
 	v, ok := x.claims[name]
 	if !ok || v == nil {
@@ -156,7 +156,7 @@ func (g *Gateway) facts(x *exchange) policy.Facts {
 	return policy.Facts{
 		SubscriptionID: x.rec.SubscriptionID, ClientIP: x.rec.ClientIP, Product: x.rec.Product, API: x.rec.API,
 		Header: func(n string) (string, bool) {
-			v := x.r.Header.Values(n)
+			v := x.headerValues(n)
 			if len(v) == 0 {
 				return "", false
 			}
@@ -166,10 +166,14 @@ func (g *Gateway) facts(x *exchange) policy.Facts {
 	}
 }
 
-// readRequest reads and parses the chat request, checks that a backend
-// serves its deployment or model, and estimates its prompt tokens; else it
-// answers 4xx. Nothing here reaches a backend.
+// readRequest reads and parses the chat request (an in-process one comes
+// parsed), checks that a backend serves its deployment or model, and notes
+// its completion cap; else it answers 4xx. Nothing here reaches a backend.
 func (g *Gateway) readRequest(x *exchange) bool {
+	if x.call != nil {
+		b := &x.call.Body
+		return g.accept(x, b.Validate(), b.Model, b.Stream, b.IncludeUsage, b.MaxTokens)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, g.cfg.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -186,13 +190,22 @@ func (g *Gateway) readRequest(x *exchange) bool {
 			"We could not parse the JSON body of your request: "+err.Error())
 		return false
 	}
-	if err := x.req.Validate(); err != nil {
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_request", err.Error())
+	x.body = body
+	maxOut, _ := x.req.MaxOutput()
+	return g.accept(x, x.req.Validate(), x.req.Model, x.req.Stream, x.req.StreamOptions != nil && x.req.StreamOptions.IncludeUsage, maxOut)
+}
+
+// accept takes a parsed request's fields (invalid is its validation's
+// error) and checks that some backend serves its deployment or model; else
+// it answers 4xx.
+func (g *Gateway) accept(x *exchange, invalid error, model string, stream, wantsUsage bool, maxOut int64) bool {
+	if invalid != nil {
+		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_request", invalid.Error())
 		return false
 	}
-	x.rec.Stream = x.req.Stream
+	x.stream, x.wantsUse, x.rec.Stream = stream, wantsUsage, stream
 	if x.rec.Model == "" {
-		x.rec.Model = x.req.Model
+		x.rec.Model = model
 	}
 	if x.rec.Model == "" {
 		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "missing_model",
@@ -207,8 +220,7 @@ func (g *Gateway) readRequest(x *exchange) bool {
 		g.reject(x, http.StatusNotFound, record.OutcomeBadRequest, "invalid_request_error", code, msg)
 		return false
 	}
-	x.body = body
-	x.maxOut, _ = x.req.MaxOutput()
+	x.maxOut = maxOut
 	return true
 }
 
@@ -229,14 +241,34 @@ const imageTokens = 1200
 
 // estimatePrompt counts the prompt tokens with the model's BPE encoding
 // (unknown models: o200k_base) plus imageTokens per image; if the
-// tokenizer fails, a quarter of the body's bytes.
+// tokenizer fails, a quarter of the body's bytes. An in-process request's
+// messages may come with their texts' counts (see chat.Msg.Tokens).
 func (g *Gateway) estimatePrompt(x *exchange) int64 {
+	if x.call != nil {
+		return g.estimateCall(x)
+	}
 	n, err := g.counter.Prompt(x.rec.Model, x.req.Messages)
 	if err != nil {
 		return int64(len(x.body) / 4)
 	}
 	for _, m := range x.req.Messages {
 		n += int64(m.Images()) * imageTokens
+	}
+	return n
+}
+
+// estimateCall is estimatePrompt for an in-process request: its messages'
+// texts are counted unless their counts came with them; if the tokenizer
+// fails, a quarter of the texts' bytes.
+func (g *Gateway) estimateCall(x *exchange) int64 {
+	msgs := x.call.Body.Messages
+	n, err := g.counter.Messages(x.rec.Model, msgs)
+	if err != nil {
+		size := 0
+		for _, m := range msgs {
+			size += len(m.Text)
+		}
+		return int64(size / 4)
 	}
 	return n
 }

@@ -20,37 +20,62 @@ import (
 // within the backend's timeout.
 var errAttemptTimeout = errors.New("backend did not answer within its timeout")
 
+// leg is one backend attempt's answer, over HTTP or in process.
+type leg struct {
+	status int
+	header interface{ Get(string) string }
+	from   *member
+	bstart time.Time      // on the timing clock: when the attempt was sent
+	resp   *http.Response // over HTTP: the body is still to be read
+	answer *chat.Answer   // in process
+}
+
+// close releases an HTTP answer's body.
+func (l *leg) close() {
+	if l != nil && l.resp != nil {
+		l.resp.Body.Close()
+	}
+}
+
 // forward sends the request to the pool, retrying on another backend after
 // a 429, a 5xx or a transport failure, and relays the first good answer.
 // When every backend is tripped it answers 503; when every attempt failed it
 // relays the last backend answer (or 502/504).
 func (g *Gateway) forward(x *exchange, a *admission) {
-	body, err := g.upstreamBody(x)
-	if err != nil {
-		g.settle(x, a, 0)
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json", err.Error())
-		return
+	var body []byte
+	if x.call == nil {
+		var err error
+		if body, err = g.upstreamBody(x); err != nil {
+			g.settle(x, a, 0)
+			g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json", err.Error())
+			return
+		}
 	}
 	tried := map[*member]bool{}
-	var lastResp *http.Response
-	var lastFrom *member // the backend lastResp came from
+	var last *leg // the last failed answer
 	var lastErr error
 	for {
 		m, sawOpen := g.pool.pick(g.opts.Clock.Now(), x.rec.Model, tried)
 		if m == nil {
-			if lastResp != nil {
-				x.member = lastFrom
-				x.rec.Backend, x.rec.BackendTier = lastFrom.cfg.Name, lastFrom.cfg.Tier
+			if last != nil {
+				x.member = last.from
+				x.rec.Backend, x.rec.BackendTier = last.from.cfg.Name, last.from.cfg.Tier
 			}
-			g.exhausted(x, a, sawOpen, lastResp, lastErr)
+			g.exhausted(x, a, sawOpen, last, lastErr)
 			return
 		}
 		tried[m] = true
 		x.member = m
 		x.rec.Backend, x.rec.BackendTier = m.cfg.Name, m.cfg.Tier
-		resp, bstart, err := g.attempt(x, m, body)
+		var l *leg
+		var err error
+		if x.call != nil {
+			l, err = g.attemptCall(x, m)
+		} else {
+			l, err = g.attempt(x, m, body)
+		}
 		if err != nil {
-			if x.r.Context().Err() != nil {
+			if x.ctx().Err() != nil {
 				g.cancelled(x, a)
 				return
 			}
@@ -58,24 +83,23 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 			lastErr = err
 			continue
 		}
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			g.report(m, m.failing(resp.StatusCode), retryAfter(resp.Header))
-			if lastResp != nil {
-				lastResp.Body.Close()
-			}
-			lastResp, lastFrom, lastErr = resp, m, nil
+		if l.status == http.StatusTooManyRequests || l.status >= 500 {
+			g.report(m, m.failing(l.status), retryAfter(l.header))
+			last.close()
+			last, lastErr = l, nil
 			continue
 		}
-		g.report(m, m.failing(resp.StatusCode), 0)
-		if lastResp != nil {
-			lastResp.Body.Close()
+		g.report(m, m.failing(l.status), 0)
+		last.close()
+		defer l.close()
+		switch {
+		case x.stream && l.status == http.StatusOK && l.answer != nil:
+			g.relayCallStream(x, a, l)
+		case x.stream && l.status == http.StatusOK:
+			g.relayStream(x, a, l)
+		default:
+			g.relay(x, a, l)
 		}
-		defer resp.Body.Close()
-		if x.req.Stream && resp.StatusCode == http.StatusOK {
-			g.relayStream(x, a, resp, bstart)
-			return
-		}
-		g.relay(x, a, resp, bstart)
 		return
 	}
 }
@@ -88,11 +112,12 @@ func (g *Gateway) report(m *member, failed bool, retryAfter time.Duration) {
 }
 
 // exhausted answers when no backend is left to try.
-func (g *Gateway) exhausted(x *exchange, a *admission, sawOpen bool, lastResp *http.Response, lastErr error) {
+func (g *Gateway) exhausted(x *exchange, a *admission, sawOpen bool, last *leg, lastErr error) {
 	switch {
-	case lastResp != nil:
-		defer lastResp.Body.Close()
-		g.relay(x, a, lastResp, g.opts.Timing.Now())
+	case last != nil:
+		defer last.close()
+		last.bstart = g.opts.Timing.Now()
+		g.relay(x, a, last)
 	case lastErr != nil:
 		g.settle(x, a, 0)
 		status, outcome, code := http.StatusBadGateway, record.OutcomeBackendError, "backend_unreachable"
@@ -115,13 +140,16 @@ func (g *Gateway) cancelled(x *exchange, a *admission) {
 	g.settle(x, a, 0)
 	x.rec.Status, x.rec.Outcome = 499, record.OutcomeClientCancelled
 	g.finish(x)
+	if x.answer != nil {
+		x.answer.Err = context.Cause(x.ctx())
+	}
 }
 
 // upstreamBody is the body sent to backends: the caller's, with max_tokens
 // set when strict mode reserved a default cap, and with
 // stream_options.include_usage on for streams so usage can be charged.
 func (g *Gateway) upstreamBody(x *exchange) ([]byte, error) {
-	needUsage := x.req.Stream && (x.req.StreamOptions == nil || !x.req.StreamOptions.IncludeUsage)
+	needUsage := x.stream && !x.wantsUse
 	if x.capMaxTokens == 0 && !needUsage {
 		return x.body, nil
 	}
@@ -153,17 +181,17 @@ func capField(model string) string {
 // attempt sends one request to m with the gateway's own credentials; the
 // caller's Authorization and subscription key are never copied. The
 // backend's timeout bounds the wait for response headers.
-func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*http.Response, time.Time, error) {
+func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 	ctx, cancel := context.WithCancelCause(x.r.Context())
 	timer := time.AfterFunc(m.cfg.Timeout, func() { cancel(errAttemptTimeout) })
 	breq, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url+x.r.URL.Path+upstreamQuery(x.r), bytes.NewReader(body))
 	if err != nil {
 		timer.Stop()
 		cancel(nil)
-		return nil, time.Time{}, fmt.Errorf("build backend request: %w", err)
+		return nil, fmt.Errorf("build backend request: %w", err)
 	}
 	breq.Header.Set("Content-Type", "application/json")
-	if x.req.Stream {
+	if x.stream {
 		breq.Header.Set("Accept", "text/event-stream")
 	}
 	if k := m.cfg.APIKey; k != "" {
@@ -173,7 +201,7 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*http.Response, 
 			breq.Header.Set("api-key", k)
 		}
 	}
-	for _, h := range []string{HeaderScenario, HeaderPersona, HeaderAttempt} {
+	for _, h := range passedOn {
 		if v := x.r.Header.Get(h); v != "" {
 			breq.Header.Set(h, v)
 		}
@@ -186,11 +214,14 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*http.Response, 
 			err = errAttemptTimeout
 		}
 		cancel(nil)
-		return nil, bstart, err
+		return nil, err
 	}
 	resp.Body = cancelOnClose{resp.Body, func() { cancel(nil) }}
-	return resp, bstart, nil
+	return &leg{status: resp.StatusCode, header: resp.Header, from: m, bstart: bstart, resp: resp}, nil
 }
+
+// passedOn are the request headers a backend receives from the caller.
+var passedOn = [...]string{HeaderScenario, HeaderPersona, HeaderAttempt}
 
 // upstreamQuery keeps the query (api-version) minus the subscription key.
 func upstreamQuery(r *http.Request) string {
@@ -221,35 +252,49 @@ func (c cancelOnClose) Close() error {
 
 // relay copies a complete (non-streaming) backend answer to the caller,
 // after charging its usage and setting the limit headers.
-func (g *Gateway) relay(x *exchange, a *admission, resp *http.Response, bstart time.Time) {
-	body, err := io.ReadAll(resp.Body)
-	x.rec.BackendLatencyMS = ms(g.since(bstart))
-	if err != nil {
-		if x.r.Context().Err() != nil {
-			g.cancelled(x, a)
+func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
+	var body []byte
+	if l.resp != nil {
+		var err error
+		body, err = io.ReadAll(l.resp.Body)
+		x.rec.BackendLatencyMS = ms(g.since(l.bstart))
+		if err != nil {
+			if x.ctx().Err() != nil {
+				g.cancelled(x, a)
+				return
+			}
+			g.settle(x, a, 0)
+			g.reject(x, http.StatusBadGateway, record.OutcomeBackendError, "server_error", "backend_read", "read backend answer: "+err.Error())
 			return
 		}
-		g.settle(x, a, 0)
-		g.reject(x, http.StatusBadGateway, record.OutcomeBackendError, "server_error", "backend_read", "read backend answer: "+err.Error())
-		return
+	} else {
+		x.rec.BackendLatencyMS = ms(g.since(l.bstart))
 	}
-	x.rec.Status, x.rec.Outcome = resp.StatusCode, outcomeOf(resp.StatusCode)
-	if resp.StatusCode == http.StatusTooManyRequests {
-		x.rec.RetryAfterMS = retryAfter(resp.Header).Milliseconds()
+	x.rec.Status, x.rec.Outcome = l.status, outcomeOf(l.status)
+	if l.status == http.StatusTooManyRequests {
+		x.rec.RetryAfterMS = retryAfter(l.header).Milliseconds()
 	}
 	var used int64
-	if resp.StatusCode == http.StatusOK {
-		g.usageOf(x, body)
+	if l.status == http.StatusOK {
+		if l.answer != nil {
+			g.charge(x, l.answer.Usage, func() int64 { return g.answerTokens(x, l.answer) })
+		} else {
+			g.usageOf(x, body)
+		}
 		used = x.rec.TotalTokens
 	}
 	g.settle(x, a, used)
-	h := x.w.Header()
+	h := x.respHeader()
 	if len(a.checks) > 0 {
-		a.setHeaders(h, resp.StatusCode == http.StatusOK, used)
+		a.setHeaders(h, l.status == http.StatusOK, used)
 	}
-	copyBackendHeaders(h, resp.Header, resp.StatusCode)
+	copyBackendHeaders(h, l.header, l.status)
 	g.finish(x)
-	x.w.WriteHeader(resp.StatusCode)
+	if x.w == nil {
+		g.deliver(x, l.answer)
+		return
+	}
+	x.w.WriteHeader(l.status)
 	_, _ = x.w.Write(body)
 }
 
@@ -264,22 +309,32 @@ func (g *Gateway) usageOf(x *exchange, body []byte) {
 		Usage *chat.Usage `json:"usage"`
 	}
 	_ = json.Unmarshal(body, &ur)
-	if u := ur.Usage; u != nil && u.Plausible() { // an implausible block is treated as missing
+	g.charge(x, ur.Usage, func() int64 {
+		var cr struct {
+			Choices []struct {
+				Message chat.Message `json:"message"`
+			} `json:"choices"`
+		}
+		_ = json.Unmarshal(body, &cr)
+		var text strings.Builder
+		for _, c := range cr.Choices {
+			text.WriteString(c.Message.Text())
+		}
+		return g.countCompletion(x, text.String())
+	})
+}
+
+// charge fills the record's token counts from the backend's usage; when
+// it sent none, or one that cannot be true, the prompt is the gateway's
+// estimate, the completion is counted (completion), and the record is
+// flagged estimated.
+func (g *Gateway) charge(x *exchange, u *chat.Usage, completion func() int64) {
+	if u != nil && u.Plausible() {
 		x.rec.PromptTokens, x.rec.CompletionTokens = u.PromptTokens, u.CompletionTokens
 		x.rec.TotalTokens, x.rec.CachedTokens = u.TotalTokens, u.Cached()
 		return
 	}
-	var cr struct {
-		Choices []struct {
-			Message chat.Message `json:"message"`
-		} `json:"choices"`
-	}
-	_ = json.Unmarshal(body, &cr)
-	var text strings.Builder
-	for _, c := range cr.Choices {
-		text.WriteString(c.Message.Text())
-	}
-	x.rec.PromptTokens, x.rec.CompletionTokens = g.promptTokens(x), g.countCompletion(x, text.String())
+	x.rec.PromptTokens, x.rec.CompletionTokens = g.promptTokens(x), completion()
 	x.rec.TotalTokens, x.rec.TokensEstimated = x.rec.PromptTokens+x.rec.CompletionTokens, true
 }
 
@@ -295,7 +350,7 @@ func (g *Gateway) countCompletion(x *exchange, text string) int64 {
 
 // copyBackendHeaders keeps the content type and, on a relayed 429, the
 // backend's retry advice.
-func copyBackendHeaders(dst, src http.Header, status int) {
+func copyBackendHeaders(dst headerSetter, src interface{ Get(string) string }, status int) {
 	if ct := src.Get("Content-Type"); ct != "" {
 		dst.Set("Content-Type", ct)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,11 @@ type Options struct {
 	// RequestID makes each record's request id (default: a random UUID). A
 	// simulation passes a seeded source, so its records are reproducible.
 	RequestID func() string
+	// InProcess answers Call's requests in process, by backend base URL
+	// (as BackendURLs or the config give it, without a trailing slash): a
+	// simulation's built-in mocks. Requests over HTTP still reach every
+	// backend over HTTP.
+	InProcess map[string]chat.Caller
 	// MaxHeaderBytes, when > 0, answers requests whose headers are larger
 	// with 431 and an OpenAI-style error. Serve sets it and lets net/http
 	// read headers up to four times as large (beyond that net/http answers
@@ -165,7 +171,7 @@ func (g *Gateway) compile(backendURL string) error {
 		}
 	}
 	var err error
-	if g.pool, err = newPool(g.cfg.Backends, g.opts.BackendURLs, backendURL); err != nil {
+	if g.pool, err = newPool(g.cfg.Backends, g.opts.BackendURLs, backendURL, g.opts.InProcess); err != nil {
 		return fmt.Errorf("gateway config: %w", err)
 	}
 	if g.cfg.JWT != nil {
@@ -179,17 +185,26 @@ func (g *Gateway) compile(backendURL string) error {
 // ServeHTTP routes a request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
-// exchange is the state of one request through the pipeline.
+// exchange is the state of one request through the pipeline. It came over
+// HTTP (w and r set) or in process (call and answer set, see Call); the
+// pipeline reads and answers it through the methods below, so both take
+// the same decisions.
 type exchange struct {
-	w          http.ResponseWriter
-	r          *http.Request
-	start      time.Time // on the policy clock: the record's ts
-	wall       time.Time // on the timing clock: latencies are measured from it
-	rec        record.Record
-	req        chat.Request
-	body       []byte
-	sub        *Subscription
-	claims     map[string]any // of a validated JWT
+	w        http.ResponseWriter
+	r        *http.Request
+	call     *chat.Call
+	callCtx  context.Context
+	answer   *chat.Answer
+	start    time.Time // on the policy clock: the record's ts
+	wall     time.Time // on the timing clock: latencies are measured from it
+	rec      record.Record
+	req      chat.Request // over HTTP: the decoded body
+	body     []byte       // over HTTP: the body as received
+	sub      *Subscription
+	claims   map[string]any // of a validated JWT
+	stream   bool
+	wantsUse bool // stream_options.include_usage: the caller wants the usage chunk
+	// deployment is the Azure route's {deployment} ("" on the OpenAI route).
 	deployment string
 	prompt     int64 // estimated prompt tokens, once prompted (see promptTokens)
 	prompted   bool
@@ -201,43 +216,51 @@ type exchange struct {
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	x := &exchange{w: w, r: r}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	g.open(x, r.PathValue("deployment"), host)
+	return x
+}
+
+// open starts the record of x: when, who called (remote is the
+// connection's address) and what the load generator's headers say.
+func (g *Gateway) open(x *exchange, deployment, remote string) {
 	now := g.opts.Clock.Now()
-	x := &exchange{w: w, r: r, start: now, wall: g.opts.Timing.Now(), deployment: r.PathValue("deployment")}
-	attempt, _ := strconv.Atoi(r.Header.Get(HeaderAttempt))
+	x.start, x.wall, x.deployment = now, g.opts.Timing.Now(), deployment
+	attempt, _ := strconv.Atoi(x.header(HeaderAttempt))
 	x.rec = record.Record{
 		Schema:               record.SchemaVersion,
 		TS:                   now.UTC(),
 		RequestID:            g.opts.RequestID(),
 		RunID:                g.opts.RunID,
 		GatewayID:            g.cfg.ID,
-		ClientIP:             clientIP(r, g.cfg.TrustedProxyHops),
+		ClientIP:             g.clientIP(x, remote),
 		API:                  apiOpenAI,
-		Model:                x.deployment,
-		Scenario:             r.Header.Get(HeaderScenario),
-		Persona:              r.Header.Get(HeaderPersona),
+		Model:                deployment,
+		Scenario:             x.header(HeaderScenario),
+		Persona:              x.header(HeaderPersona),
 		Attempt:              attempt,
 		RemainingQuotaTokens: -1,
 	}
-	if x.deployment != "" {
+	if deployment != "" {
 		x.rec.API = apiAzure
 	}
-	w.Header().Set("x-ms-request-id", x.rec.RequestID)
-	return x
+	x.setHeader("x-ms-request-id", x.rec.RequestID)
 }
 
-// clientIP is the connection's address, or with hops trusted proxies the
+// clientIP is the connection's address, or with trusted proxy hops the
 // X-Forwarded-For entry hops places from the right (the leftmost when there
 // are fewer entries).
-func clientIP(r *http.Request, hops int) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+func (g *Gateway) clientIP(x *exchange, remote string) string {
+	hops := g.cfg.TrustedProxyHops
 	if hops <= 0 {
-		return host
+		return remote
 	}
 	var hopsSeen []string
-	for _, v := range r.Header.Values("X-Forwarded-For") {
+	for _, v := range x.headerValues("X-Forwarded-For") {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				hopsSeen = append(hopsSeen, p)
@@ -245,9 +268,69 @@ func clientIP(r *http.Request, hops int) string {
 		}
 	}
 	if len(hopsSeen) == 0 {
-		return host
+		return remote
 	}
 	return hopsSeen[max(0, len(hopsSeen)-hops)]
+}
+
+// ctx is the caller's context: it ends when the caller gives up.
+func (x *exchange) ctx() context.Context {
+	if x.r != nil {
+		return x.r.Context()
+	}
+	return x.callCtx
+}
+
+// header is the first value of a request header.
+func (x *exchange) header(name string) string {
+	if x.r != nil {
+		return x.r.Header.Get(name)
+	}
+	return x.call.Header.Get(name)
+}
+
+func (x *exchange) headerValues(name string) []string {
+	if x.r != nil {
+		return x.r.Header.Values(name)
+	}
+	return x.call.Header.Values(name)
+}
+
+// query is a query parameter of the request URL ("" in process).
+func (x *exchange) query(name string) string {
+	if x.r != nil {
+		return x.r.URL.Query().Get(name)
+	}
+	return ""
+}
+
+// headerSetter is where response headers go: an http.Header or the
+// answer's chat.Header.
+type headerSetter interface{ Set(name, value string) }
+
+var (
+	_ headerSetter = http.Header{}
+	_ headerSetter = (*chat.Header)(nil)
+)
+
+// respHeader is the answer's header.
+func (x *exchange) respHeader() headerSetter {
+	if x.w != nil {
+		return x.w.Header()
+	}
+	return &x.answer.Header
+}
+
+func (x *exchange) setHeader(name, value string) { x.respHeader().Set(name, value) }
+
+// fail answers with an OpenAI-style error.
+func (x *exchange) fail(status int, errType, code, msg string) {
+	if x.w != nil {
+		chat.WriteError(x.w, status, errType, code, msg)
+		return
+	}
+	x.answer.Status, x.answer.Error = status, &chat.ErrorDetail{Message: msg, Type: errType, Code: code}
+	x.answer.Header.Set("Content-Type", "application/json")
 }
 
 // finish writes the record of x with its latency and dimensions.
@@ -267,12 +350,22 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errType, code, msg string) {
 	x.rec.Status, x.rec.Outcome = status, outcome
 	g.finish(x)
-	chat.WriteError(x.w, status, errType, code, msg)
+	x.fail(status, errType, code, msg)
 }
 
 func (g *Gateway) handleChat(w http.ResponseWriter, r *http.Request) {
 	x := g.newExchange(w, r)
-	if !g.headersFit(x) || !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
+	if !g.headersFit(x) {
+		return
+	}
+	g.serve(x)
+}
+
+// serve is the pipeline every request goes through, over HTTP or in
+// process: subscription key, validate-jwt, the request's checks, token
+// limits, then the backend pool.
+func (g *Gateway) serve(x *exchange) {
+	if !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
 		return
 	}
 	a := g.admit(x)

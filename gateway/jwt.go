@@ -216,12 +216,12 @@ func (v *jwtValidator) candidates(alg, kid string) []any {
 }
 
 // validate checks the request's token and returns its claims.
-func (v *jwtValidator) validate(ctx context.Context, h http.Header) (map[string]any, error) {
+func (v *jwtValidator) validate(ctx context.Context, header func(name string) string) (map[string]any, error) {
 	name := v.cfg.HeaderName
 	if name == "" {
 		name = "Authorization"
 	}
-	raw := strings.TrimSpace(h.Get(name))
+	raw := strings.TrimSpace(header(name))
 	if raw == "" {
 		return nil, fmt.Errorf("no token in the %s header", name)
 	}

@@ -93,7 +93,7 @@ func (g *Gateway) buildChecks(x *exchange, rules []*limitRule) *admission {
 			maxOut = r.defaultMax
 			x.capMaxTokens = max(x.capMaxTokens, maxOut)
 		}
-		estimate := r.estimate || x.req.Stream
+		estimate := r.estimate || x.stream
 		var prompt int64
 		if estimate || r.mode == policy.ModeStrict {
 			prompt = g.promptTokens(x)
@@ -135,11 +135,11 @@ func (g *Gateway) admit(x *exchange) *admission {
 	a := g.buildChecks(x, rules)
 	now := g.opts.Clock.Now()
 	a.at = now
-	v, err := g.store.Reserve(x.r.Context(), now, a.checks)
+	v, err := g.store.Reserve(x.ctx(), now, a.checks)
 	if err != nil {
 		// Limits cannot be checked: refuse rather than admit unchecked (a
 		// store may choose to fail open itself).
-		x.w.Header().Set("Retry-After", "1")
+		x.setHeader("Retry-After", "1")
 		x.rec.RetryAfterMS = 1000
 		g.reject(x, http.StatusServiceUnavailable, record.OutcomeBackendError, "server_error", "counter_store_unavailable",
 			"Token limits cannot be checked right now: "+err.Error())
@@ -148,7 +148,7 @@ func (g *Gateway) admit(x *exchange) *admission {
 	a.remaining = v.Remaining
 	if v.Allowed {
 		a.describe(x, -1)
-		a.setHeaders(x.w.Header(), false, 0)
+		a.setHeaders(x.respHeader(), false, 0)
 		return a
 	}
 	a.describe(x, v.Denied)
@@ -162,7 +162,7 @@ func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 	g.chargeRequested(x)
 	secs := policy.RetryAfterSeconds(v.RetryAfter)
 	x.rec.RetryAfterMS = secs * 1000
-	h := x.w.Header()
+	h := x.respHeader()
 	h.Set(r.retryHdr, strconv.FormatInt(secs, 10))
 	if r.retryHdr == "Retry-After" {
 		h.Set("retry-after-ms", strconv.FormatInt(secs*1000, 10))
@@ -211,7 +211,7 @@ func (a *admission) describe(x *exchange, denied int) {
 // setHeaders writes each policy's remaining-tokens headers, the
 // OpenAI-style x-ratelimit-*-tokens of the tightest minute window and, after
 // a response, the tokens-consumed headers.
-func (a *admission) setHeaders(h http.Header, responded bool, consumed int64) {
+func (a *admission) setHeaders(h headerSetter, responded bool, consumed int64) {
 	tight := -1
 	for i, c := range a.checks {
 		rem := strconv.FormatInt(a.remaining[i], 10)
@@ -241,7 +241,7 @@ func (g *Gateway) settle(x *exchange, a *admission, actual int64) {
 	if a == nil || len(a.checks) == 0 {
 		return
 	}
-	rem, err := g.store.Settle(context.WithoutCancel(x.r.Context()), g.opts.Clock.Now(), a.at, a.checks, actual)
+	rem, err := g.store.Settle(context.WithoutCancel(x.ctx()), g.opts.Clock.Now(), a.at, a.checks, actual)
 	if err != nil {
 		return // the reservation stays charged; the record still says what happened
 	}

@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/policy"
 )
 
@@ -19,7 +19,9 @@ type member struct {
 	url      string
 	breaker  *policy.Breaker
 	failures [][2]int // failing status ranges
-	current  int      // smooth weighted round-robin state
+	// inProcess answers Gateway.Call's requests in process (nil: none).
+	inProcess chat.Caller
+	current   int // smooth weighted round-robin state
 }
 
 // pool picks backends: the highest priority group (1) whose backends are not
@@ -63,7 +65,7 @@ func compileBreaker(cb *CircuitBreaker) (policy.BreakerRule, error) {
 	return r, errors.Join(errs...)
 }
 
-func newPool(backends []Backend, urls map[string]string, fallback string) (*pool, error) {
+func newPool(backends []Backend, urls map[string]string, fallback string, inProcess map[string]chat.Caller) (*pool, error) {
 	p := &pool{}
 	for _, b := range backends {
 		m := &member{cfg: b, url: strings.TrimRight(b.URL, "/")}
@@ -76,6 +78,7 @@ func newPool(backends []Backend, urls map[string]string, fallback string) (*pool
 		if m.url == "" {
 			return nil, fmt.Errorf("backend %q: url must be set (or a mock started for it)", b.Name)
 		}
+		m.inProcess = inProcess[m.url]
 		ranges := []string{"429", "500-599"}
 		if cb := b.CircuitBreaker; cb != nil {
 			rule, err := compileBreaker(cb)
@@ -198,7 +201,7 @@ func (p *pool) states(now time.Time) map[string]float64 {
 }
 
 // retryAfter parses a backend's retry-after-ms or Retry-After (seconds).
-func retryAfter(h http.Header) time.Duration {
+func retryAfter(h interface{ Get(string) string }) time.Duration {
 	if v := h.Get("retry-after-ms"); v != "" {
 		var ms float64
 		if _, err := fmt.Sscanf(v, "%g", &ms); err == nil && ms > 0 {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/record"
@@ -30,7 +29,8 @@ type streamChunk struct {
 // gateway's estimate and completion tokens are counted from the streamed
 // text, and the record is flagged estimated. The usage chunk the gateway
 // asked for on the caller's behalf is not passed on.
-func (g *Gateway) relayStream(x *exchange, a *admission, resp *http.Response, bstart time.Time) {
+func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
+	resp := l.resp
 	h := x.w.Header()
 	copyBackendHeaders(h, resp.Header, resp.StatusCode)
 	h.Set("Cache-Control", "no-cache")
@@ -39,7 +39,6 @@ func (g *Gateway) relayStream(x *exchange, a *admission, resp *http.Response, bs
 	}
 	x.w.WriteHeader(http.StatusOK)
 	flusher, _ := x.w.(http.Flusher)
-	callerWantsUsage := x.req.StreamOptions != nil && x.req.StreamOptions.IncludeUsage
 	var text strings.Builder
 	var usage *chat.Usage
 	br := bufio.NewReaderSize(resp.Body, 32<<10)
@@ -49,7 +48,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, resp *http.Response, bs
 		line, err := br.ReadBytes('\n')
 		event.Write(line)
 		if len(bytes.TrimSpace(line)) == 0 || err != nil {
-			if u, drop := g.streamEvent(x, event.Bytes(), &text, callerWantsUsage); !drop && event.Len() > 0 {
+			if u, drop := g.streamEvent(x, event.Bytes(), &text, x.wantsUse); !drop && event.Len() > 0 {
 				if _, werr := x.w.Write(event.Bytes()); werr != nil {
 					readErr = werr
 					break
@@ -72,8 +71,8 @@ func (g *Gateway) relayStream(x *exchange, a *admission, resp *http.Response, bs
 			break
 		}
 	}
-	x.rec.BackendLatencyMS = ms(g.since(bstart))
-	g.streamDone(x, a, usage, text.String(), readErr)
+	x.rec.BackendLatencyMS = ms(g.since(l.bstart))
+	g.streamDone(x, a, usage, func() int64 { return g.countCompletion(x, text.String()) }, readErr)
 }
 
 // streamEvent inspects one SSE event: it records the time to first token,
@@ -103,19 +102,14 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, cal
 	return nil, false
 }
 
-// streamDone charges and records a finished stream.
-func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, text string, readErr error) {
+// streamDone charges and records a finished stream: usage is its usage
+// chunk (nil when none came), completion counts its text.
+func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, completion func() int64, readErr error) {
 	x.rec.Status, x.rec.Outcome = http.StatusOK, record.OutcomeOK
-	if usage != nil {
-		x.rec.PromptTokens, x.rec.CompletionTokens = usage.PromptTokens, usage.CompletionTokens
-		x.rec.TotalTokens, x.rec.CachedTokens = usage.TotalTokens, usage.Cached()
-	} else {
-		x.rec.PromptTokens, x.rec.CompletionTokens = g.promptTokens(x), g.countCompletion(x, text)
-		x.rec.TotalTokens, x.rec.TokensEstimated = x.rec.PromptTokens+x.rec.CompletionTokens, true
-	}
+	g.charge(x, usage, completion)
 	if readErr != nil {
 		x.rec.Outcome = record.OutcomeBackendError
-		if x.r.Context().Err() != nil {
+		if x.ctx().Err() != nil {
 			x.rec.Status, x.rec.Outcome = 499, record.OutcomeClientCancelled
 		}
 	}
