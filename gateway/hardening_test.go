@@ -30,14 +30,20 @@ type served struct {
 // timeouts and limits (Config, Listen, Admin and Log are filled in).
 func serveGateway(t *testing.T, backendURL string, opts gateway.ServeOptions) *served {
 	t.Helper()
-	dir := t.TempDir()
-	opts.Config, opts.Log = filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "tokens.jsonl")
-	opts.Listen, opts.Admin = "127.0.0.1:0", "127.0.0.1:0"
-	writeFile(t, opts.Config, `
+	return serveConfig(t, `
 backends: [{name: b, url: `+backendURL+`}]
 products: [{name: p, tokens_per_minute: 1000000}]
 subscriptions: [{id: s1, key: k1, product: p, team: t}]
-`)
+`, opts)
+}
+
+// serveConfig runs gateway.Serve on loopback with the config text cfg.
+func serveConfig(t *testing.T, cfg string, opts gateway.ServeOptions) *served {
+	t.Helper()
+	dir := t.TempDir()
+	opts.Config, opts.Log = filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "tokens.jsonl")
+	opts.Listen, opts.Admin = "127.0.0.1:0", "127.0.0.1:0"
+	writeFile(t, opts.Config, cfg)
 	ready := make(chan string, 1)
 	opts.Ready = func(api, _ string) { ready <- api }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -229,4 +235,52 @@ func closedByPeer(err error) bool {
 		return false
 	}
 	return err != nil
+}
+
+// TestServeEmbeddedMock: a backend configured with `mock:` and no url is
+// served by an embedded mock on loopback, PTU ceiling included, so the
+// gateway can be tried (with an SDK, curl or a load tool) before a real
+// backend exists.
+func TestServeEmbeddedMock(t *testing.T) {
+	t.Parallel()
+	s := serveConfig(t, `
+backends: [{name: ptu, tier: ptu, mock: {ptu_tpm: 600, min_fraction: 1}}]
+products: [{name: p, tokens_per_minute: 1000000}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, gateway.ServeOptions{})
+	url := "http://" + s.api
+	a := post(t, url, chatPath, "k1", chatBody(200), nil)
+	if a.status != http.StatusOK || !strings.Contains(string(a.body), `"completion_tokens":200`) {
+		t.Fatalf("first request: %d %s; want 200 with 200 completion tokens", a.status, a.body)
+	}
+	// 600 TPM of PTU capacity: the third 200-token request does not fit.
+	var last answer
+	for range 3 {
+		last = post(t, url, chatPath, "k1", chatBody(200), nil)
+	}
+	if last.status != http.StatusTooManyRequests {
+		t.Errorf("past the mock's PTU capacity: %d %s; want 429 from the backend", last.status, last.body)
+	}
+	recs := s.records(t)
+	if len(recs) != 4 || recs[0].Backend != "ptu" || recs[0].BackendTier != "ptu" || recs[0].CompletionTokens != 200 {
+		t.Errorf("records: %+v; want 4, the first served by backend ptu with 200 completion tokens", recs)
+	}
+}
+
+// TestServeBackendWithoutURL: a backend with neither url nor mock is a
+// config error naming it.
+func TestServeBackendWithoutURL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, cfg, `
+backends: [{name: nowhere}]
+products: [{name: p, tokens_per_minute: 1000}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`)
+	err := gateway.Serve(context.Background(), gateway.ServeOptions{Config: cfg, Log: filepath.Join(dir, "t.jsonl"),
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `backend "nowhere" has neither a url nor a mock`) {
+		t.Errorf("Serve: %v; want an error naming backend nowhere", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/record"
 )
@@ -64,12 +65,17 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		return err
 	}
 	for _, b := range cfg.Backends {
-		if b.URL == "" {
+		if b.URL == "" && b.Mock == nil {
 			return &ConfigError{File: opts.Config, Line: 1, Column: 1, Path: "backends",
-				Msg: fmt.Sprintf("backend %q has no url (embedded mocks are started by aiload run only)", b.Name)}
+				Msg: fmt.Sprintf("backend %q has neither a url nor a mock", b.Name)}
 		}
 	}
 	opts.defaults()
+	mocks, err := startMocks(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer mocks.close()
 	f, err := os.OpenFile(opts.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open record log: %w", err)
@@ -87,7 +93,8 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 			})
 		}
 	}
-	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID, Store: opts.Store, MaxHeaderBytes: opts.MaxHeaderBytes})
+	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID, Store: opts.Store, MaxHeaderBytes: opts.MaxHeaderBytes,
+		BackendURLs: mocks.urls})
 	if err != nil {
 		log.Close()
 		return err
@@ -124,6 +131,48 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		err = fmt.Errorf("sync record log: %w", serr)
 	}
 	return err
+}
+
+// embeddedMocks are the mock backends Serve starts for backends configured
+// with `mock:` and no url, each on its own loopback port. They outlive the
+// gateway's drain, so requests in flight at shutdown still get answers.
+type embeddedMocks struct {
+	urls    map[string]string // backend name → URL
+	servers []*http.Server
+}
+
+func startMocks(cfg Config, stderr io.Writer) (*embeddedMocks, error) {
+	m := &embeddedMocks{urls: map[string]string{}}
+	for i, b := range cfg.Backends {
+		if b.URL != "" || b.Mock == nil {
+			continue
+		}
+		mc := *b.Mock
+		if mc.Seed == 0 {
+			mc.Seed = uint64(i + 1)
+		}
+		if err := mc.Validate(); err != nil {
+			m.close()
+			return nil, fmt.Errorf("backend %q: mock: %w", b.Name, err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			m.close()
+			return nil, fmt.Errorf("backend %q: start its mock: %w", b.Name, err)
+		}
+		srv := &http.Server{Handler: mockllm.New(mc), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		m.servers = append(m.servers, srv)
+		m.urls[b.Name] = "http://" + ln.Addr().String()
+		fmt.Fprintf(stderr, "aiload gateway: backend %s is an embedded mock at %s\n", b.Name, m.urls[b.Name])
+	}
+	return m, nil
+}
+
+func (m *embeddedMocks) close() {
+	for _, s := range m.servers {
+		_ = s.Close()
+	}
 }
 
 // adminMux serves /metrics and /healthz from the gateway, the rest from extra.
