@@ -23,6 +23,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/internal/benchproc"
 	"github.com/aiload/aiload/record"
 )
 
@@ -39,13 +40,17 @@ const overheadKey = "bench-key"
 // httputil.ReverseProxy in front of the same mock, each in its own process
 // on loopback.
 type benchRig struct {
-	mock, gw, proxy *child
+	mock, gw, proxy *benchproc.Child
+	gwLog           string // the gateway's JSONL records
 }
 
 func newBenchRig(b *testing.B) *benchRig {
 	b.Helper()
-	mock := startChild(b, "mock", "")
-	return &benchRig{mock: mock, gw: startChild(b, "gateway", mock.url), proxy: startChild(b, "proxy", mock.url)}
+	mock := benchproc.Start(b, "mock")
+	up := "AILOAD_BENCH_UPSTREAM=" + mock.URL
+	log := filepath.Join(b.TempDir(), "gateway.jsonl")
+	return &benchRig{mock: mock, gw: benchproc.Start(b, "gateway", up, "AILOAD_BENCH_LOG="+log),
+		proxy: benchproc.Start(b, "proxy", up), gwLog: log}
 }
 
 // loadAverage is /proc/loadavg's first three fields ("" elsewhere).
@@ -163,19 +168,19 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	for b.Loop() {
 		d, g, px = newPhase(), newPhase(), newPhase()
 		gwCPU, pxCPU, mockCPU = 0, 0, 0
-		for _, u := range []string{rig.mock.url, rig.gw.url, rig.proxy.url} {
+		for _, u := range []string{rig.mock.URL, rig.gw.URL, rig.proxy.URL} {
 			openLoop(ctx, client, u+path, viaGW, rate, 500*time.Millisecond, newPhase())
 		}
 		for range 3 {
-			m0 := rig.mock.cpu()
-			openLoop(ctx, client, rig.mock.url+path, direct, rate, 2*time.Second, d)
-			mockCPU += rig.mock.cpu() - m0
-			c0 := rig.gw.cpu()
-			openLoop(ctx, client, rig.gw.url+path, viaGW, rate, 2*time.Second, g)
-			gwCPU += rig.gw.cpu() - c0
-			c0 = rig.proxy.cpu()
-			openLoop(ctx, client, rig.proxy.url+path, direct, rate, 2*time.Second, px)
-			pxCPU += rig.proxy.cpu() - c0
+			m0 := rig.mock.CPU()
+			openLoop(ctx, client, rig.mock.URL+path, direct, rate, 2*time.Second, d)
+			mockCPU += rig.mock.CPU() - m0
+			c0 := rig.gw.CPU()
+			openLoop(ctx, client, rig.gw.URL+path, viaGW, rate, 2*time.Second, g)
+			gwCPU += rig.gw.CPU() - c0
+			c0 = rig.proxy.CPU()
+			openLoop(ctx, client, rig.proxy.URL+path, direct, rate, 2*time.Second, px)
+			pxCPU += rig.proxy.CPU() - c0
 		}
 	}
 	b.Logf("load average after: %s", loadAverage())
@@ -195,8 +200,8 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	// What the gateway reports of itself: the time from its handler's start
 	// to the record minus the backend's part (TotalTime - BackendTime in
 	// API Management's logs).
-	rig.gw.stop()
-	internal := gatewayInternal(b, rig.gw.log)
+	rig.gw.Stop()
+	internal := gatewayInternal(b, rig.gwLog)
 	b.ReportMetric(p(internal, 50), "gw_internal_p50_us")
 	b.ReportMetric(p(internal, 99), "gw_internal_p99_us")
 	perReq := func(cpu time.Duration, ph *phase) float64 { return float64(cpu.Microseconds()) / float64(ph.sent) }
@@ -268,11 +273,11 @@ func BenchmarkGatewaySaturation(b *testing.B) {
 	}
 	var mock, proxy, gw float64
 	for b.Loop() {
-		mock = run("mock", rig.mock.url)
-		proxy = run("proxy", rig.proxy.url)
-		gw = run("gateway", rig.gw.url)
-		gw = (gw + run("gateway", rig.gw.url)) / 2
-		proxy = (proxy + run("proxy", rig.proxy.url)) / 2
+		mock = run("mock", rig.mock.URL)
+		proxy = run("proxy", rig.proxy.URL)
+		gw = run("gateway", rig.gw.URL)
+		gw = (gw + run("gateway", rig.gw.URL)) / 2
+		proxy = (proxy + run("proxy", rig.proxy.URL)) / 2
 	}
 	b.ReportMetric(mock, "mock_req/s")
 	b.ReportMetric(proxy, "proxy_req/s")

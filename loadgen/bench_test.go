@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/internal/benchproc"
 )
 
 // BenchmarkMaxRate searches for the highest open-loop request rate the
 // load generator sustains against the built-in mock backend (no modelled
-// latency) on loopback, where "sustains" means the schedule-lag p99 stays
+// latency, in its own process) on loopback, where "sustains" means the schedule-lag p99 stays
 // under 2 ms and at least 98 % of the intended requests were sent. Next to
 // it, wrk (when installed) drives the same mock as fast as it can with 64
 // connections, which bounds what the machine can serve at all. Each probe
@@ -26,8 +25,7 @@ import (
 //
 //	go test -run '^$' -bench MaxRate ./loadgen
 func BenchmarkMaxRate(b *testing.B) {
-	mock := httptest.NewServer(mockllm.New(mockllm.Config{Seed: 1}))
-	defer mock.Close()
+	mock := benchproc.Start(b, "mock")
 	var best, lagAtBest float64
 	for b.Loop() {
 		best, lagAtBest = searchRate(b, mock.URL)
