@@ -54,7 +54,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 	start := c.intended
 	var delay time.Duration
 	degraded := false
-	msgs := []message{{Role: "system", Content: systemPrompt, tokens: 6}}
+	msgs := []message{e.texts.system(c)}
 	ctxTokens := int64(6)
 	first := true
 	for si, step := range p.Steps {
@@ -72,7 +72,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 			}
 			n := in.DrawTokens(c.rng, e.opts.ContextTokens)
 			maxTok := out.DrawTokens(c.rng, e.opts.ContextTokens)
-			msgs = fit(append(msgs, message{Role: "user", Content: PromptText(n), tokens: n}), e.opts.ContextTokens-maxTok)
+			msgs = e.fit(c, append(msgs, e.texts.user(c, n)), e.opts.ContextTokens-maxTok)
 			ctxTokens += n
 			if !first { // the first step is due at the arrival, the others on the previous answer
 				c.intended = e.tb.now()
@@ -99,7 +99,7 @@ func (e *engine) pipeline(c *call, b *budget) {
 				return
 			}
 			degraded = degraded || r.degraded
-			msgs = append(msgs, message{Role: "assistant", Content: r.content, tokens: r.usage.CompletionTokens})
+			msgs = append(msgs, message{Role: "assistant", Content: r.content, tokens: r.usage.CompletionTokens, counted: r.counted})
 			ctxTokens += r.usage.CompletionTokens
 		}
 	}

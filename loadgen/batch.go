@@ -37,8 +37,7 @@ func (e *engine) job(c *call) {
 		r.subCol = e.subs[r.sub.ID]
 		n := c.p.PromptTokens.DrawTokens(r.rng, e.opts.ContextTokens)
 		maxTok := c.p.CompletionTokens.DrawTokens(r.rng, e.opts.ContextTokens)
-		msgs := fit([]message{{Role: "system", Content: systemPrompt, tokens: 6},
-			{Role: "user", Content: PromptText(n), tokens: n}}, e.opts.ContextTokens-maxTok)
+		msgs := e.fit(&r, []message{e.texts.system(&r), e.texts.user(&r, n)}, e.opts.ContextTokens-maxTok)
 		if !e.run(&r, msgs, maxTok).ok {
 			failed.Store(true)
 		}

@@ -14,6 +14,7 @@ type call struct {
 	sub    SubKey
 	subCol *collector
 	userID string
+	src    string // a nat user's source address ("" for the default)
 	bearer string // the user's own token (user_jwt), else the target's
 	model  string
 	client *http.Client
@@ -27,6 +28,7 @@ type callResult struct {
 	ok       bool
 	degraded bool
 	content  string
+	counted  int64 // content's tokens, when an in-process gateway said (else -1)
 	usage    usage
 	// remaining and limit are the last rate-limit headers seen (-1 unknown).
 	remaining, limit int64
@@ -63,6 +65,7 @@ func (e *engine) run(c *call, msgs []message, maxTokens int64) callResult {
 		}
 		if a.status == http.StatusOK {
 			res.ok, res.content, res.usage, res.end, res.ttft = true, r.content, a.usage, end, a.ttft
+			res.counted = r.counted
 			if throttled {
 				res.throttleDelay = a.sent.Sub(c.intended)
 			}

@@ -109,7 +109,7 @@ func (e *engine) conversation(c *call) {
 	if !c.p.Turns.IsZero() {
 		turns = int(c.p.Turns.DrawTokens(c.rng, 10000))
 	}
-	msgs := []message{{Role: "system", Content: systemPrompt, tokens: 6}}
+	msgs := []message{e.texts.system(c)}
 	for t := range turns {
 		if t > 0 {
 			// the next turn is intended one think time after the answer
@@ -120,18 +120,18 @@ func (e *engine) conversation(c *call) {
 		}
 		n := c.p.PromptTokens.DrawTokens(c.rng, e.opts.ContextTokens)
 		maxTok := c.p.CompletionTokens.DrawTokens(c.rng, e.opts.ContextTokens)
-		msgs = fit(append(msgs, message{Role: "user", Content: PromptText(n), tokens: n}), e.opts.ContextTokens-maxTok)
+		msgs = e.fit(c, append(msgs, e.texts.user(c, n)), e.opts.ContextTokens-maxTok)
 		r := e.run(c, msgs, maxTok)
 		if !r.ok {
 			return
 		}
-		msgs = append(msgs, message{Role: "assistant", Content: r.content, tokens: r.usage.CompletionTokens})
+		msgs = append(msgs, message{Role: "assistant", Content: r.content, tokens: r.usage.CompletionTokens, counted: r.counted})
 	}
 }
 
 // fit drops the oldest messages after the system message until the
 // history fits budget tokens; a last message longer than the budget is cut.
-func fit(msgs []message, budget int64) []message {
+func (e *engine) fit(c *call, msgs []message, budget int64) []message {
 	total := int64(0)
 	for _, m := range msgs {
 		total += m.tokens
@@ -142,7 +142,9 @@ func fit(msgs []message, budget int64) []message {
 	}
 	if total > budget && len(msgs) == 2 {
 		n := max(budget-msgs[0].tokens, 1)
-		msgs[1] = message{Role: msgs[1].Role, Content: PromptText(n), tokens: n}
+		m := e.texts.user(c, n)
+		m.Role = msgs[1].Role
+		msgs[1] = m
 	}
 	return msgs
 }

@@ -155,3 +155,15 @@ func TestStreamingTTFT(t *testing.T) {
 		t.Fatalf("output %.0f tokens/s after the first token; want about 200 (5 ms a token), at most 1000/5·(40/32)", s.OutputTokensPerSec)
 	}
 }
+
+// TestFillerCutFromOneText: filler prompts cut from the run's long text are
+// PromptText's, at every length, as the text grows.
+func TestFillerCutFromOneText(t *testing.T) {
+	t.Parallel()
+	tx := &texts{}
+	for _, n := range []int64{0, 1, 9, 10, 11, 333, 5000, 12, 9001, 2} {
+		if got, want := tx.prompt(n), PromptText(n); got != want {
+			t.Fatalf("prompt(%d) = %d bytes, PromptText = %d bytes", n, len(got), len(want))
+		}
+	}
+}

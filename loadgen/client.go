@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aiload/aiload/gateway/chat"
 )
 
 // Request headers that tie the gateway's records to what the caller saw.
@@ -34,6 +36,9 @@ type message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
 	tokens  int64
+	// counted is Content's token count by an in-process gateway's
+	// tokenizer (see texts); -1 when not counted.
+	counted int64
 }
 
 // usage is the usage block of a chat completion.
@@ -45,6 +50,7 @@ type usage struct {
 // reply is what an attempt returned besides its timing.
 type reply struct {
 	content    string
+	counted    int64 // content's tokens, when an in-process gateway said (else -1)
 	remaining  int64 // -1 when the response said nothing
 	limit      int64 // -1 when unknown
 	retryAfter time.Duration
@@ -67,7 +73,10 @@ func newTransport(laddr string, maxConns int) *http.Transport {
 
 // do sends one attempt and fills a's status and timings.
 func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
-	r := reply{remaining: -1, limit: -1}
+	if e.opts.Gateway != nil {
+		return e.doCall(c, msgs, maxTokens, a, n)
+	}
+	r := reply{remaining: -1, limit: -1, counted: -1}
 	req := map[string]any{"model": c.model, "messages": msgs, "max_tokens": maxTokens, "user": c.userID}
 	if c.p.Stream {
 		req["stream"] = true
@@ -156,7 +165,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 }
 
 // limitHeaders reads the remaining-tokens and limit headers.
-func (e *engine) limitHeaders(h http.Header, r *reply) {
+func (e *engine) limitHeaders(h getter, r *reply) {
 	r.remaining = headerInt(h, e.opts.Target.RemainingTokensHeader)
 	r.limit = headerInt(h, e.opts.Target.LimitTokensHeader)
 }
@@ -164,7 +173,7 @@ func (e *engine) limitHeaders(h http.Header, r *reply) {
 // retryAfter returns how long a 429 asks to wait and whether it said so:
 // retry-after-ms (milliseconds, Azure OpenAI), else the named header in
 // seconds or as an HTTP date; 1 s when neither is there or readable.
-func retryAfter(h http.Header, name string, now time.Time) (time.Duration, bool) {
+func retryAfter(h getter, name string, now time.Time) (time.Duration, bool) {
 	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms >= 0 {
 		return time.Duration(ms * float64(time.Millisecond)), true
 	}
@@ -241,7 +250,15 @@ func readStreamSince(body io.Reader, a *attempt, r *reply, since func(time.Time)
 	return nil
 }
 
-func headerInt(h http.Header, name string) int64 {
+// getter reads a header: an http.Header, or an in-process answer's.
+type getter interface{ Get(name string) string }
+
+var (
+	_ getter = http.Header{}
+	_ getter = chat.Header{}
+)
+
+func headerInt(h getter, name string) int64 {
 	v, err := strconv.ParseInt(h.Get(name), 10, 64)
 	if err != nil {
 		return -1
@@ -261,17 +278,19 @@ func (e *engine) endpoint(model string) string {
 // PromptText returns filler text of about n tokens under the o200k and
 // cl100k encodings (common one-token words).
 func PromptText(n int64) string {
-	words := [...]string{"please", "summarize", "the", "following", "report", "about", "quarterly", "sales", "and", "costs"}
 	var b bytes.Buffer
-	b.Grow(int(n) * 8)
+	b.Grow(promptLen(n))
 	for i := int64(0); i < n; i++ {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(words[i%int64(len(words))])
+		b.WriteString(promptWords[i%int64(len(promptWords))])
 	}
 	return b.String()
 }
+
+// promptWords are the words of PromptText, in order.
+var promptWords = [...]string{"please", "summarize", "the", "following", "report", "about", "quarterly", "sales", "and", "costs"}
 
 // egressIP returns the i-th loopback source address handed to nat users
 // (127.0.0.2, 127.0.0.3, …).

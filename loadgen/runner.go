@@ -58,6 +58,11 @@ type Options struct {
 	// snapshot is sent; no interval histograms are logged; requests in
 	// flight at the end complete (Drain does not apply).
 	Clock *vclock.Clock
+	// Gateway, when set, takes every request in process instead of
+	// Transport (a simulation's gateway): no HTTP and no JSON. Messages go
+	// with their texts' token counts, counted by Gateway.Tokens once per
+	// model and text for the whole run, and answers come back whole.
+	Gateway InProcess
 }
 
 // Result is what the load generator saw.
@@ -105,6 +110,7 @@ type engine struct {
 	urls     sync.Map // model → endpoint URL
 	reqs     waitGroup
 	clients  map[string]*http.Client // by source address ("" = default)
+	texts    *texts
 	personas []*collector
 	subs     map[string]*collector
 	subOrder []string
@@ -129,7 +135,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run load: %w", err)
 	}
-	e := &engine{opts: opts, bearer: bearer, clients: map[string]*http.Client{}, subs: map[string]*collector{}}
+	e := &engine{opts: opts, bearer: bearer, clients: map[string]*http.Client{}, subs: map[string]*collector{},
+		texts: &texts{gw: opts.Gateway}}
 	for i := range opts.Personas {
 		if len(opts.Personas[i].Keys) == 0 {
 			return nil, fmt.Errorf("run load: persona %q has no subscription key", opts.Personas[i].Name)
@@ -237,7 +244,7 @@ func (e *engine) launch(users waitGroup, pi int, p *Persona, col *collector) ([]
 			src = nat[u%len(nat)]
 		}
 		sub := p.Keys[u%len(p.Keys)]
-		c := &call{p: p, col: col, sub: sub, subCol: e.subs[sub.ID], userID: fmt.Sprintf("%s-%d", p.Name, u),
+		c := &call{p: p, col: col, sub: sub, subCol: e.subs[sub.ID], userID: fmt.Sprintf("%s-%d", p.Name, u), src: src,
 			model: e.model(p), client: e.client(src), rng: rng, bearer: e.bearer}
 		if p.UserJWT != nil {
 			tok, err := p.UserJWT.sign(c.userID, e.start, e.start.Add(e.opts.Duration+e.opts.Drain+time.Hour))

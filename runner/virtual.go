@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/record"
@@ -32,7 +33,9 @@ const gatewayHost = "http://gateway.virtual"
 
 // Simulation is one scenario run on virtual time: the built-in mocks and
 // the gateway answer in process on the caller's goroutine, the load
-// generator's users are actors of a vclock.Clock.
+// generator's users are actors of a vclock.Clock. Requests go to the
+// gateway, and from it to the mocks, as parsed values (gateway.Gateway.Call,
+// mockllm.Server.Call): the same policy code without the wire format.
 type Simulation struct {
 	Load   *loadgen.Result
 	Served map[string]mockllm.Usage // by persona, as the mocks counted
@@ -62,6 +65,12 @@ type SimulateOptions struct {
 	// scenario's start, see virtualStart); a caller that shows progress
 	// reads simulated time from it.
 	Clock *vclock.Clock
+	// Wire sends every request as HTTP with a JSON body through the
+	// gateway's and the mocks' HTTP handlers (still in process, no
+	// sockets), as before the in-process entry points existed: many times
+	// slower; the records are the same, but for streams' ttft_ms, which is
+	// the whole stream on this path (a stream arrives complete).
+	Wire bool
 }
 
 // SimulateWith is Simulate with every option.
@@ -80,7 +89,7 @@ func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, 
 	}
 	gw, err := gateway.New(sc.Gateway, mocks.fallback, gateway.Options{
 		Sink: sink, RunID: runID, Clock: clk, Timing: clk, BackendURLs: mocks.urls,
-		Transport: mocks.hosts, RequestID: seededIDs(sc.Seed, so.Shard),
+		Transport: mocks.hosts, InProcess: mocks.callers(), RequestID: seededIDs(sc.Seed, so.Shard),
 	})
 	if err != nil {
 		return nil, err
@@ -90,6 +99,9 @@ func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, 
 		return nil, err
 	}
 	lo.Clock, lo.Transport, lo.Snapshots = clk, inProcess{gw}, snaps
+	if !so.Wire {
+		lo.Gateway = gw
+	}
 	lo.Shard, lo.HistogramLog = so.Shard, so.HistogramLog
 	sim := &Simulation{Start: clk.Now()}
 	if sim.Load, err = loadgen.Run(ctx, lo); err != nil {
@@ -187,6 +199,15 @@ func virtualMocks(sc *scenario.Scenario, clk *vclock.Clock) (*virtualMockSet, er
 		ms.fallback = u
 	}
 	return ms, nil
+}
+
+// callers are the mocks by base URL, for gateway.Options.InProcess.
+func (ms *virtualMockSet) callers() map[string]chat.Caller {
+	out := make(map[string]chat.Caller, len(ms.hosts))
+	for host, h := range ms.hosts {
+		out["http://"+host] = h.(*mockllm.Server)
+	}
+	return out
 }
 
 func (ms *virtualMockSet) served() map[string]mockllm.Usage {
