@@ -74,8 +74,11 @@ func replay(events []event, limit int64, mode policy.Mode) ReplayResult {
 // queue and drops them SPAN after their arrival, as SlidingWindow.expire
 // does). It only guides the search for the recommended limit; every
 // reported figure comes from replay. TestReplayFastAgrees holds the two
-// together.
-func replayFast(events []event, limit int64, mode policy.Mode, queue []event) ReplayResult {
+// together. It stops early, returning the counts so far, once more than
+// stopAbove requests were throttled: the search only asks whether a limit
+// meets the target, and a limit far too small answers that after a few
+// events.
+func replayFast(events []event, limit int64, mode policy.Mode, queue []event, stopAbove int64) ReplayResult {
 	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
 	span := policy.TPMWindow.Microseconds()
 	q := queue[:0]
@@ -89,6 +92,13 @@ func replayFast(events []event, limit int64, mode policy.Mode, queue []event) Re
 		}
 		if fits(used, e.tokens, limit, mode) {
 			if e.tokens > 0 {
+				if len(q) == cap(q) && head >= len(q)/2 {
+					// Full, and at least half expired: move the live
+					// charges to the front instead of growing, so the
+					// queue holds about one window, not the whole replay.
+					q = q[:copy(q, q[head:])]
+					head = 0
+				}
 				q = append(q, e)
 				used += e.tokens
 			}
@@ -96,8 +106,24 @@ func replayFast(events []event, limit int64, mode policy.Mode, queue []event) Re
 		}
 		res.ThrottledRequests++
 		res.ThrottledTokens += e.tokens
+		if res.ThrottledRequests > stopAbove {
+			return res
+		}
 	}
 	return res
+}
+
+// throttleBudget is the most of n requests that may be throttled for a
+// share of at most target, as ReplayResult.RequestShare compares it.
+func throttleBudget(n int64, target float64) int64 {
+	t := max(0, int64(target*float64(n)))
+	for t < n && share(t+1, n) <= target {
+		t++
+	}
+	for t >= 0 && share(t, n) > target {
+		t--
+	}
+	return t
 }
 
 // fits is the admission rule of replay: used < limit (apim), or

@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -26,7 +27,7 @@ func BenchmarkReplay(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		q := make([]event, 0, 1024)
 		for i := 0; i < b.N; i++ {
-			replayFast(ev, 5000, policy.ModeAPIM, q)
+			replayFast(ev, 5000, policy.ModeAPIM, q, math.MaxInt64)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ev)), "ns/event")
 	})

@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -54,8 +55,19 @@ func TestReplayFastAgrees(t *testing.T) {
 		}
 		for _, mode := range []policy.Mode{policy.ModeAPIM, policy.ModeStrict} {
 			for _, l := range []int64{1, 500, 1000, 2500, 5000, 20000, peakWindow(ev)} {
-				if got, want := replayFast(ev, l, mode, nil), replay(ev, l, mode); got != want {
+				want := replay(ev, l, mode)
+				if got := replayFast(ev, l, mode, nil, math.MaxInt64); got != want {
 					t.Fatalf("trial %d, %s, limit %d: fast %+v, policy %+v", trial, mode, l, got, want)
+				}
+				// Stopped at the budget of throttled requests, it still tells
+				// whether the limit meets the target.
+				for _, target := range []float64{0, 0.01, 0.1, 0.5} {
+					budget := throttleBudget(int64(len(ev)), target)
+					got := replayFast(ev, l, mode, nil, budget).ThrottledRequests <= budget
+					if meets := want.RequestShare() <= target; got != meets {
+						t.Fatalf("trial %d, %s, limit %d, target %v: stopped replay says %v, policy %+v",
+							trial, mode, l, target, got, want)
+					}
 				}
 			}
 		}
