@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,11 +19,15 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	ttft     *prometheus.HistogramVec
 	trips    *prometheus.CounterVec
+
+	mu    sync.Mutex
+	known map[seriesKey]*series
 }
 
 func newMetrics(g *Gateway) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg:   prometheus.NewRegistry(),
+		known: map[seriesKey]*series{},
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aiload_gateway_tokens_total",
 			Help: "Tokens by subscription, product, backend, outcome and type (prompt, completion, total); estimated ones included.",
@@ -59,20 +64,53 @@ func newMetrics(g *Gateway) *metrics {
 	return m
 }
 
+// seriesKey names the series one record adds to.
+type seriesKey struct {
+	sub, product, backend string
+	status                int
+	outcome               record.Outcome
+}
+
+// series are the metrics of one seriesKey, looked up once (resolving
+// label values costs more than counting); a token type's counter and the
+// time-to-first-token histogram only once they have something to show.
+type series struct {
+	tokens   [3]prometheus.Counter // prompt, completion, total
+	ttft     prometheus.Observer
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+var tokenTypes = [3]string{"prompt", "completion", "total"}
+
 func (m *metrics) observe(r *record.Record) {
+	k := seriesKey{r.SubscriptionID, r.Product, r.Backend, r.Status, r.Outcome}
 	o := string(r.Outcome)
-	for _, t := range [...]struct {
-		typ string
-		n   int64
-	}{{"prompt", r.PromptTokens}, {"completion", r.CompletionTokens}, {"total", r.TotalTokens}} {
-		if t.n > 0 {
-			m.tokens.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, o, t.typ).Add(float64(t.n))
+	m.mu.Lock()
+	s, ok := m.known[k]
+	if !ok {
+		s = &series{requests: m.requests.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, strconv.Itoa(r.Status), o),
+			latency: m.latency.WithLabelValues(r.Backend, o)}
+		m.known[k] = s
+	}
+	for i, n := range [3]int64{r.PromptTokens, r.CompletionTokens, r.TotalTokens} {
+		if n > 0 && s.tokens[i] == nil {
+			s.tokens[i] = m.tokens.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, o, tokenTypes[i])
 		}
 	}
-	m.requests.WithLabelValues(r.SubscriptionID, r.Product, r.Backend, strconv.Itoa(r.Status), o).Inc()
-	m.latency.WithLabelValues(r.Backend, o).Observe(r.LatencyMS / 1000)
+	if r.TTFTMS > 0 && s.ttft == nil {
+		s.ttft = m.ttft.WithLabelValues(r.Backend)
+	}
+	m.mu.Unlock()
+	for i, n := range [3]int64{r.PromptTokens, r.CompletionTokens, r.TotalTokens} {
+		if n > 0 {
+			s.tokens[i].Add(float64(n))
+		}
+	}
+	s.requests.Inc()
+	s.latency.Observe(r.LatencyMS / 1000)
 	if r.TTFTMS > 0 {
-		m.ttft.WithLabelValues(r.Backend).Observe(r.TTFTMS / 1000)
+		s.ttft.Observe(r.TTFTMS / 1000)
 	}
 }
 
