@@ -94,7 +94,8 @@ func Fail(status int, errType, code, msg string) *Answer {
 }
 
 // Header is a small set of header fields for in-process calls: names
-// compare case-insensitively, and a name has one value.
+// (ASCII, as HTTP's are) compare case-insensitively, and a name has one
+// value.
 type Header []Field
 
 // Field is one header field.
@@ -103,7 +104,7 @@ type Field struct{ Name, Value string }
 // Get returns the value of name, "" when absent.
 func (h Header) Get(name string) string {
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
+		if sameName(f.Name, name) {
 			return f.Value
 		}
 	}
@@ -114,7 +115,7 @@ func (h Header) Get(name string) string {
 // http.Header.Values does.
 func (h Header) Values(name string) []string {
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
+		if sameName(f.Name, name) {
 			return []string{f.Value}
 		}
 	}
@@ -124,10 +125,13 @@ func (h Header) Values(name string) []string {
 // Set sets name to value, replacing a value it had.
 func (h *Header) Set(name, value string) {
 	for i, f := range *h {
-		if strings.EqualFold(f.Name, name) {
+		if sameName(f.Name, name) {
 			(*h)[i].Value = value
 			return
 		}
 	}
 	*h = append(*h, Field{name, value})
 }
+
+// sameName compares ASCII header names case-insensitively.
+func sameName(a, b string) bool { return a == b || len(a) == len(b) && strings.EqualFold(a, b) }
