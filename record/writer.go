@@ -2,7 +2,6 @@ package record
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +45,7 @@ type Writer struct {
 	err     error
 	stop    chan struct{}
 	stopped chan struct{}
+	bufs    sync.Pool // of *[]byte: lines are encoded outside the lock
 }
 
 // Create creates (or truncates) the JSONL file at path and returns a Writer
@@ -67,6 +67,7 @@ func NewWriter(w io.Writer, flushEvery time.Duration) *Writer {
 		flushEvery = DefaultFlushInterval
 	}
 	rw := &Writer{
+		bufs:    sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }},
 		w:       bufio.NewWriterSize(w, 256<<10),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -94,11 +95,14 @@ func (w *Writer) Write(r *Record) error {
 	if r.Schema == 0 {
 		r.Schema = SchemaVersion
 	}
-	line, err := json.Marshal(r)
+	buf := w.bufs.Get().(*[]byte)
+	defer w.bufs.Put(buf)
+	line, err := r.AppendJSON((*buf)[:0])
 	if err != nil {
 		return fmt.Errorf("encode record: %w", err)
 	}
 	line = append(line, '\n')
+	*buf = line
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
