@@ -1,8 +1,9 @@
--- How many hashes of request ids occur more than once among the rows
--- inserted since rowid $1. Equal ids have equal hashes, so 0 means there are
--- no duplicates; otherwise dedupe_new.sql removes the exact ones (a hash
--- collision alone removes nothing). Grouping on the 64-bit hash instead of
--- the string is about 20% cheaper on 10 M new rows.
+-- How many of the rows inserted since rowid $1 repeat an earlier row's
+-- request id: in request id order, the rows equal to the one before. It runs
+-- after every insert, so it must be cheap when (as usual) there are none:
+-- on 10 M new rows sorting the ids costs 1.3 CPU-s, grouping them by id (or
+-- by its hash) 2.0.
 SELECT count(*) FROM (
-    SELECT hash(request_id) AS h FROM records WHERE rowid >= $1 GROUP BY h HAVING count(*) > 1
-);
+    SELECT request_id, lag(request_id) OVER (ORDER BY request_id) AS prev
+    FROM records WHERE rowid >= $1
+) WHERE request_id = prev;
