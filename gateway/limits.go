@@ -165,7 +165,11 @@ func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 	h := x.respHeader()
 	h.Set(r.retryHdr, strconv.FormatInt(secs, 10))
 	if r.retryHdr == "Retry-After" {
-		h.Set("retry-after-ms", strconv.FormatInt(secs*1000, 10))
+		// The exact wait: the whole seconds of Retry-After round 59.7 s up
+		// to 60, which the Node SDK would ignore.
+		ms := policy.RetryAfterMillis(v.RetryAfter)
+		x.rec.RetryAfterMS = ms
+		h.Set("retry-after-ms", strconv.FormatInt(ms, 10))
 	}
 	a.setHeaders(h, false, 0)
 	if c.Kind == store.Period {

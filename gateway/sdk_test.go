@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -72,8 +73,45 @@ subscriptions: [{id: s1, key: sdk-key-1, product: p, team: t}]
 	if apiErr == nil || apiErr.StatusCode != 429 || apiErr.Type != "rate_limit_error" {
 		t.Fatalf("want a typed 429 error, got %v", err)
 	}
-	if ra, ms := apiErr.Response.Header.Get("Retry-After"), apiErr.Response.Header.Get("retry-after-ms"); ra == "" || ms != ra+"000" {
-		t.Fatalf("429 retry delay: Retry-After %q retry-after-ms %q", ra, ms)
+	ra, _ := strconv.ParseInt(apiErr.Response.Header.Get("Retry-After"), 10, 64)
+	ms, _ := strconv.ParseInt(apiErr.Response.Header.Get("retry-after-ms"), 10, 64)
+	if ra < 1 || ms < 1 || (ms+999)/1000 != ra {
+		t.Fatalf("429 retry delay: Retry-After %d s, retry-after-ms %d; want the seconds rounded up from the milliseconds", ra, ms)
+	}
+}
+
+// TestRetryAfterMillisIsExact shows the 429's retry-after-ms is the exact
+// wait, not Retry-After's whole seconds times 1000: a window filled 250 ms
+// ago frees up in 59.75 s, which Retry-After rounds up to 60 s, and 60000 ms
+// is a value the OpenAI Node SDK ignores (it honours retry-after-ms below
+// 60000 only, and falls back to a backoff of a second or two that is
+// refused again). The request passes after exactly the advertised wait.
+func TestRetryAfterMillisIsExact(t *testing.T) {
+	t.Parallel()
+	b := newSpy(t, 150)
+	e := start(t, `
+products: [{name: p, tokens_per_minute: 100}]
+subscriptions: [{id: s1, key: ms-key-1, product: p, team: t}]
+`, b.srv.URL, nil)
+	if a := post(t, e.url, chatPath, "ms-key-1", chatBody(10), nil); a.status != 200 {
+		t.Fatalf("first request: %d %s", a.status, a.body)
+	}
+	e.clock.Advance(250 * time.Millisecond)
+	a := post(t, e.url, chatPath, "ms-key-1", chatBody(10), nil)
+	if a.status != 429 || a.header.Get("Retry-After") != "60" || a.header.Get("retry-after-ms") != "59750" {
+		t.Fatalf("second request: %d, Retry-After %q, retry-after-ms %q; want 429, 60 and 59750",
+			a.status, a.header.Get("Retry-After"), a.header.Get("retry-after-ms"))
+	}
+	if r := e.sink.last(t); r.RetryAfterMS != 59750 {
+		t.Fatalf("record retry_after_ms %d, want the advertised 59750", r.RetryAfterMS)
+	}
+	e.clock.Advance(59749 * time.Millisecond)
+	if a := post(t, e.url, chatPath, "ms-key-1", chatBody(10), nil); a.status != 429 || a.header.Get("retry-after-ms") != "1" {
+		t.Fatalf("1 ms early: %d, retry-after-ms %q; want 429 and 1", a.status, a.header.Get("retry-after-ms"))
+	}
+	e.clock.Advance(time.Millisecond)
+	if a := post(t, e.url, chatPath, "ms-key-1", chatBody(10), nil); a.status != 200 {
+		t.Fatalf("after the advertised wait: %d %s", a.status, a.body)
 	}
 }
 

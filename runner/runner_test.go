@@ -37,7 +37,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 
 	// Only the team sized over its limit gets 429s, and each carries Retry-After.
 	rows := queryMap(t, db, `SELECT team, count(*) FILTER (WHERE status = 429),
-	    count(*) FILTER (WHERE status = 429 AND retry_after_ms >= 1000) FROM records GROUP BY team`)
+	    count(*) FILTER (WHERE status = 429 AND retry_after_ms > 0) FROM records GROUP BY team`)
 	for team, c := range rows {
 		switch {
 		case team == "research" && c[0] == 0:
@@ -45,7 +45,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		case team != "research" && c[0] != 0:
 			t.Errorf("team %s got %d 429s, want none", team, c[0])
 		case c[0] != c[1]:
-			t.Errorf("team %s: %d 429s but only %d with a Retry-After of at least 1 s", team, c[0], c[1])
+			t.Errorf("team %s: %d 429s but only %d with a retry delay", team, c[0], c[1])
 		}
 	}
 	for _, p := range res.Load.Personas {

@@ -27,6 +27,18 @@ func RetryAfterSeconds(d time.Duration) int64 {
 	return s
 }
 
+// RetryAfterMillis rounds d up to whole milliseconds, at least 1, as the
+// retry-after-ms header carries it. OpenAI's SDKs read it before
+// Retry-After; the Node SDK ignores values of 60,000 or more, so a wait of
+// 59.7 s must be sent as 59700, not rounded up to a whole minute.
+func RetryAfterMillis(d time.Duration) int64 {
+	ms := int64(d / time.Millisecond)
+	if d%time.Millisecond > 0 {
+		ms++
+	}
+	return max(ms, 1)
+}
+
 // CheckUsage is API Management's llm-token-limit decision with
 // estimate-prompt-tokens="false": the window counts the usage reported by
 // the backend; a request passes while the window holds fewer tokens than the
