@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/aiload/aiload/gateway/policy"
@@ -186,6 +187,15 @@ func (g *Gateway) readRequest(x *exchange) bool {
 		return false
 	}
 	if err := json.Unmarshal(body, &x.req); err != nil {
+		var wrongType *json.UnmarshalTypeError
+		if errors.As(err, &wrongType) {
+			msg := fmt.Sprintf("Invalid type for '%s': expected %s, but got %s instead.", wrongType.Field, jsonKind(wrongType.Type), article(wrongType.Value))
+			if wrongType.Field == "" {
+				msg = fmt.Sprintf("We could not parse the JSON body of your request: expected an object, but got %s instead.", article(wrongType.Value))
+			}
+			g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_type", msg)
+			return false
+		}
 		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json",
 			"We could not parse the JSON body of your request: "+err.Error())
 		return false
@@ -193,6 +203,46 @@ func (g *Gateway) readRequest(x *exchange) bool {
 	x.body = body
 	maxOut, _ := x.req.MaxOutput()
 	return g.accept(x, x.req.Validate(), x.req.Model, x.req.Stream, x.req.StreamOptions != nil && x.req.StreamOptions.IncludeUsage, maxOut)
+}
+
+// jsonKind names what JSON value a Go type decodes from, as OpenAI's
+// "Invalid type" errors do (the caller never sees Go type names).
+func jsonKind(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a value"
+}
+
+// article puts "a" or "an" before the JSON kind encoding/json names
+// ("string", "array", "object", "number ...", "bool").
+func article(v string) string {
+	v, _, _ = strings.Cut(v, " ") // "number 1.5"
+	if v == "bool" {
+		v = "boolean"
+	}
+	if v != "" && strings.ContainsRune("aeiou", rune(v[0])) {
+		return "an " + v
+	}
+	return "a " + v
 }
 
 // accept takes a parsed request's fields (invalid is its validation's

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -390,6 +391,23 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		rec := e.sink.last(t)
 		if a.status != tc.status || a.errorCode(t) != tc.code || rec.Outcome != record.OutcomeBadRequest || rec.Status != tc.status {
 			t.Errorf("%s: status %d code %q outcome %s; want %d %q bad_request", tc.name, a.status, a.errorCode(t), rec.Outcome, tc.status, tc.code)
+		}
+	}
+	// A value of the wrong type is named by its field and JSON kinds, as
+	// OpenAI words it, never by the gateway's Go types.
+	for _, tc := range []struct{ body, msg string }{
+		{`{"model":"gpt-4o-mini","messages":"hello"}`, "Invalid type for 'messages': expected an array, but got a string instead."},
+		{`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":1.5}`, "Invalid type for 'max_tokens': expected an integer, but got a number instead."},
+		{`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":1}}`, "Invalid type for 'stream_options.include_usage': expected a boolean, but got a number instead."},
+		{`[{"model":"gpt-4o-mini"}]`, "We could not parse the JSON body of your request: expected an object, but got an array instead."},
+	} {
+		a := post(t, e.url, chatPath, "k1", tc.body, nil)
+		var got struct {
+			Error struct{ Message, Code string }
+		}
+		_ = json.Unmarshal(a.body, &got)
+		if a.status != 400 || got.Error.Code != "invalid_type" || got.Error.Message != tc.msg {
+			t.Errorf("%s: %d %s; want 400 invalid_type %q", tc.body, a.status, a.body, tc.msg)
 		}
 	}
 	if n := be.hits.Load(); n != 0 {
