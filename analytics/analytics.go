@@ -74,7 +74,7 @@ type SubscriptionSummary struct {
 	// PeakTPM is the most tokens served in any sliding 60 s window.
 	PeakTPM  int64
 	LimitTPM int64 // 0 means unlimited
-	P50MS    float64
+	P50MS    float64 // latency of requests answered ok
 	P99MS    float64
 }
 

@@ -1,6 +1,7 @@
 -- Per-subscription summary of a run: counts by outcome, served tokens, the
 -- peak of served tokens in any sliding 60-second window (observed TPM)
--- against the limit, and latency percentiles.
+-- against the limit, and latency percentiles of served requests (429s,
+-- answered at once, would otherwise pull them to 0).
 WITH served AS (
     SELECT subscription_id, ts, total_tokens,
            sum(total_tokens) OVER (
@@ -21,8 +22,8 @@ SELECT r.subscription_id,
        coalesce(sum(r.completion_tokens) FILTER (WHERE r.outcome = 'ok'), 0) AS completion_tokens,
        coalesce(any_value(p.peak_tpm), 0)                         AS peak_tpm,
        max(r.limit_tpm)                                           AS limit_tpm,
-       coalesce(quantile_cont(r.latency_ms, 0.5), 0)              AS p50_ms,
-       coalesce(quantile_cont(r.latency_ms, 0.99), 0)             AS p99_ms
+       coalesce(quantile_cont(r.latency_ms, 0.5) FILTER (WHERE r.outcome = 'ok'), 0)  AS p50_ms,
+       coalesce(quantile_cont(r.latency_ms, 0.99) FILTER (WHERE r.outcome = 'ok'), 0) AS p99_ms
 FROM records r LEFT JOIN peaks p USING (subscription_id)
 WHERE r.subscription_id IS NOT NULL AND r.subscription_id <> ''
 GROUP BY r.subscription_id
