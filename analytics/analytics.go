@@ -73,9 +73,9 @@ type SubscriptionSummary struct {
 	CompletionTokens int64 // served
 	// PeakTPM is the most tokens served in any sliding 60 s window.
 	PeakTPM  int64
-	LimitTPM int64 // 0 means unlimited
+	LimitTPM int64   // 0 means unlimited
 	P50MS    float64 // latency of requests answered ok
-	P99MS    float64
+	P99MS    float64 // likewise
 }
 
 // Summary returns the per-subscription summary, ordered by subscription.
