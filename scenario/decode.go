@@ -76,8 +76,34 @@ func (c *checker) leaf(n ast.Node, t reflect.Type, path string) bool {
 	if err == nil {
 		return true
 	}
+	if want := valueKind(t); want != "" && !custom(t) {
+		// the decoder's message names Go types ("cannot unmarshal string
+		// into Go value of type int"); say it in the file's terms
+		got := kindName(n)
+		if n.Type() != ast.MappingType && n.Type() != ast.SequenceType {
+			got += fmt.Sprintf(" (%s)", strings.TrimSpace(n.String()))
+		}
+		err = fmt.Errorf("want %s, got %s", want, got)
+	}
 	c.add(n, path, err)
 	return false
+}
+
+// valueKind names what a scalar field of type t holds ("" for other types).
+func valueKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number of 0 or more"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	}
+	return ""
 }
 
 func (c *checker) mapping(n ast.Node, path string, field func(string) (reflect.Type, bool)) bool {

@@ -60,8 +60,9 @@ func TestParseErrorsNameLineAndColumn(t *testing.T) {
 	}{
 		// An unknown field is rejected where it is written.
 		{"unknown field", "    count: 2\n", "    count: 2\n    colour: red\n", "t.yaml:18:5", "colour"},
-		// A string where a number belongs.
-		{"wrong type", "count: 2", "count: two", "t.yaml:17:12", "cannot unmarshal string"},
+		// A string where a number belongs: said in the file's terms, not Go's.
+		{"wrong type", "count: 2", "count: two", "t.yaml:17:12", "personas[0].count: want an integer, got a string (two)"},
+		{"list for a string", "    team: a\n    sub", "    team: [a, b]\n    sub", "t.yaml:15:11", "personas[0].team: want a string, got a list"},
 		// A negative rate is impossible.
 		{"negative rate", "rate: 30/min", "rate: -3/min", "t.yaml:18:11", "personas[0].rate: must be > 0"},
 		// p95 below the median.
@@ -126,7 +127,7 @@ personas:
 		"t.yaml:2:11: duration: invalid duration",
 		"t.yaml:3:15: target.url: must be an absolute http(s) URL",
 		"t.yaml:5:45: gateway.products[0].tokens_per_minute: must be >= 0",
-		"t.yaml:10:12: personas[0].count: cannot unmarshal string",
+		"t.yaml:10:12: personas[0].count: want an integer, got a string (many)",
 		"t.yaml:11:5: personas[0].colour: unknown field",
 		"t.yaml:12:11: personas[0].rate: must be > 0",
 		"t.yaml:13:20: personas[0].prompt_tokens: p95 (100) must not be below the median (500)",

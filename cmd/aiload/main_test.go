@@ -77,7 +77,7 @@ func TestValidateReportsAllProblems(t *testing.T) {
 	t.Parallel()
 	code, _, stderr := execute(t, "validate", "testdata/many_errors.yaml")
 	for _, want := range []string{
-		"testdata/many_errors.yaml:7:12: personas[0].count: cannot unmarshal string",
+		"testdata/many_errors.yaml:7:12: personas[0].count: want an integer, got a string (many)",
 		"testdata/many_errors.yaml:8:5: personas[0].colour: unknown field \"colour\"",
 		"testdata/many_errors.yaml:9:11: personas[0].rate: must be > 0",
 	} {
