@@ -103,7 +103,17 @@ products: [{name: p, token_limits: [{tokens_per_minute: 5, token_quota: 9, token
 `, []string{"Fortnightly", "mode", "lenient"}},
 		{"unknown field", `
 products: [{name: p, tokens_per_hour: 5}]
-`, []string{"tokens_per_hour"}},
+`, []string{":2:22: products[0].tokens_per_hour: unknown field"}},
+		// a value of the wrong type: where it is, which field, in YAML terms
+		{"wrong type", `
+id: gw
+products:
+  - name: p
+    tokens_per_minute: lots
+`, []string{":5:24: products[0].tokens_per_minute: want an integer, got a string \"lots\""}},
+		{"syntax error", `
+products: [{name: p
+`, []string{":2:12: could not find flow mapping end token"}},
 		{"breaker and backend", `
 backends: [{name: a, url: "ftp://x", tier: spot, circuit_breaker: {status_ranges: ["abc"], failure_count: 1}}]
 `, []string{"backends[0].url", "backends[0].tier", "abc"}},
