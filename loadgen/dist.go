@@ -130,11 +130,21 @@ func (d Dist) Validate() error {
 			return errors.New("empirical values must be >= 0")
 		}
 	case "":
+		if d.isZero() {
+			// the field was left out
+			return errors.New("required: a number of tokens (300) or a distribution ({dist: lognormal, median: 500, p95: 2000})")
+		}
 		return fmt.Errorf("dist must be set (%s)", strings.Join(distKinds, ", "))
 	default:
 		return fmt.Errorf("unknown dist %q (want %s)", d.Kind, strings.Join(distKinds, ", "))
 	}
 	return nil
+}
+
+// isZero reports whether d was never written.
+func (d Dist) isZero() bool {
+	return d.Value == 0 && d.Min == 0 && d.Max == 0 && d.Mean == 0 && d.StdDev == 0 && d.Median == 0 &&
+		d.P95 == 0 && len(d.Of) == 0 && d.Weight == 0 && d.File == "" && d.Column == "" && len(d.Values) == 0
 }
 
 func (d Dist) validateMixture() error {

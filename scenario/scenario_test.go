@@ -71,6 +71,8 @@ func TestParseErrorsNameLineAndColumn(t *testing.T) {
 		{"unknown subscription", "subscription: s1", "subscription: nope", "t.yaml:16:19", "unknown subscription"},
 		// A field the persona's kind ignores.
 		{"field of another kind", "    count: 2\n", "    count: 2\n    proactive: true\n", "t.yaml:18:16", "personas[0].proactive: only for kind agent"},
+		// A token count left out is required, not a distribution missing its kind.
+		{"missing prompt tokens", "    prompt_tokens: 100\n", "", "t.yaml:13:9", "personas[0].prompt_tokens: required: a number of tokens"},
 		// A rate with a unit nobody knows.
 		{"bad rate unit", "rate: 30/min", "rate: 30/fortnight", "t.yaml:18:11", "rate"},
 	} {
