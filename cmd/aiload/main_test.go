@@ -48,6 +48,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"validate"},                   // missing argument
 		{"run", "--no-such-flag", "x"}, // unknown flag
 		{"run", "--shard", "5/4", "../../scenarios/quickstart.yaml"}, // no such shard
+		// a duration of zero or less is refused, not taken as "not given"
+		{"run", "--duration", "-5s", "../../scenarios/quickstart.yaml"},
+		{"run", "--duration", "0s", "../../scenarios/quickstart.yaml"},
+		{"run", "--progress", "-1s", "../../scenarios/quickstart.yaml"},
+		{"sweep", "--duration", "-1m", "--set", "seed=1,2", "../../scenarios/quickstart.yaml"},
 	} {
 		if code, _, stderr := execute(t, args...); code != 2 {
 			t.Errorf("aiload %v: exit %d (stderr %q), want 2", args, code, stderr)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 
@@ -39,6 +40,12 @@ and summary are still written.`,
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
+			if err := positive(cmd, "duration", opts.Duration); err != nil {
+				return err
+			}
+			if err := positive(cmd, "progress", opts.ProgressEvery); err != nil {
+				return err
+			}
 			if opts.Clock != "" && opts.Clock != "wall" && opts.Clock != "virtual" {
 				return usageError{fmt.Errorf("--clock: want wall or virtual, got %q", opts.Clock)}
 			}
@@ -65,6 +72,15 @@ and summary are still written.`,
 	f.StringVar(&opts.Clock, "clock", "", "wall (real time) or virtual (simulated time: a day of traffic in seconds); overrides the scenario's clock")
 	f.StringVar(&shard, "shard", "", "run only shard i of n of the users (e.g. 2/4), for load from several machines")
 	return cmd
+}
+
+// positive refuses a duration flag given as zero or less (which would
+// otherwise be taken as "not given").
+func positive(cmd *cobra.Command, name string, d time.Duration) error {
+	if cmd.Flags().Changed(name) && d <= 0 {
+		return usageError{fmt.Errorf("--%s: must be > 0, got %v", name, d)}
+	}
+	return nil
 }
 
 // terminal returns in and out as the dashboard's terminal when both are

@@ -37,6 +37,9 @@ scalars separated by commas; missing keys are created.`,
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
+			if err := positive(cmd, "duration", opts.Duration); err != nil {
+				return err
+			}
 			for _, s := range opts.Sets {
 				if _, err := runner.ParseSet(s); err != nil {
 					return usageError{err}
