@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aiload/aiload/internal/benchproc"
+	"github.com/aiload/aiload/internal/gcpolicy"
 )
 
 // BenchmarkMaxRate searches for the highest open-loop request rate the
@@ -25,6 +27,8 @@ import (
 //
 //	go test -run '^$' -bench MaxRate ./loadgen
 func BenchmarkMaxRate(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(gcpolicy.Percent)) // as aiload runs
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(gcpolicy.MemoryLimit))
 	mock := benchproc.Start(b, "mock")
 	var best, lagAtBest float64
 	for b.Loop() {

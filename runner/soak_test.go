@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aiload/aiload/internal/gcpolicy"
 	"github.com/aiload/aiload/loadgen"
 )
 
@@ -44,6 +46,9 @@ func TestSoakMemory(t *testing.T) {
 	if err != nil || d <= 0 {
 		t.Skip("set AILOAD_SOAK_DURATION (e.g. 60s) to run the memory soak test")
 	}
+	// The aiload binary runs with these garbage-collector settings.
+	defer debug.SetGCPercent(debug.SetGCPercent(gcpolicy.Percent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(gcpolicy.MemoryLimit))
 	dir := t.TempDir()
 	path := filepath.Join(dir, "soak.yaml")
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(soakScenario, d)), 0o644); err != nil {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aiload/aiload/internal/gcpolicy"
 )
 
 // roleEnv names the role of a re-executed test binary.
@@ -28,8 +30,10 @@ const roleEnv = "AILOAD_BENCH_CHILD"
 func Role() string { return os.Getenv(roleEnv) }
 
 // Serve serves h on a loopback port, prints the port's URL on stdout (for
-// Start) and serves until stdin is closed.
+// Start) and serves until stdin is closed. The process runs with aiload's
+// garbage-collector settings, as `aiload gateway serve` does.
 func Serve(h http.Handler) error {
+	gcpolicy.Apply()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
