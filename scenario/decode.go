@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -72,6 +73,11 @@ func (c *checker) check(n ast.Node, t reflect.Type, path string) bool {
 
 // leaf decodes n alone into a fresh t, strictly, to see whether it fits.
 func (c *checker) leaf(n ast.Node, t reflect.Type, path string) bool {
+	// the decoder truncates 1.5 into an int field without complaint
+	if f, ok := n.(*ast.FloatNode); ok && !custom(t) && wholeNumber(t) && f.Value != math.Trunc(f.Value) {
+		c.add(n, path, fmt.Errorf("want %s, got %s", valueKind(t), strings.TrimSpace(n.String())))
+		return false
+	}
 	err := yaml.NodeToValue(n, reflect.New(t).Interface(), yaml.Strict())
 	if err == nil {
 		return true
@@ -86,6 +92,16 @@ func (c *checker) leaf(n ast.Node, t reflect.Type, path string) bool {
 		err = fmt.Errorf("want %s, got %s", want, got)
 	}
 	c.add(n, path, err)
+	return false
+}
+
+// wholeNumber reports whether t holds integers only.
+func wholeNumber(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
 	return false
 }
 

@@ -320,3 +320,28 @@ func unknownKeys(s map[string]any, v any, path string) []string {
 	}
 	return out
 }
+
+// TestFractionalCount: a whole-number field given a fraction is an error
+// at its place, not truncated.
+func TestFractionalCount(t *testing.T) {
+	src := `name: frac
+duration: 10s
+gateway:
+  products: [{name: std, tokens_per_minute: 1000}]
+  subscriptions: [{id: s1, key: k1, product: std, team: a}]
+personas:
+  - name: p
+    subscription: s1
+    count: 1.5
+    rate: 1/s
+    prompt_tokens: 10
+    completion_tokens: 10
+`
+	_, err := Parse("f.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:9:12: personas[0].count: want an integer, got 1.5") {
+		t.Errorf("Parse: %v; want f.yaml:9:12: personas[0].count: want an integer, got 1.5", err)
+	}
+	if _, err := Parse("f.yaml", []byte(strings.Replace(src, "count: 1.5", "count: 2.0", 1))); err != nil {
+		t.Errorf("count: 2.0: %v; want it accepted as 2", err)
+	}
+}

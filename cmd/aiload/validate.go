@@ -21,7 +21,11 @@ func newValidateCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s: ok (%d personas, %v)\n", args[0], len(sc.Personas), sc.Duration.D())
+			noun := "personas"
+			if len(sc.Personas) == 1 {
+				noun = "persona"
+			}
+			fmt.Fprintf(stdout, "%s: ok (%d %s, %v)\n", args[0], len(sc.Personas), noun, sc.Duration.D())
 			return nil
 		},
 	}
