@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 )
@@ -32,10 +33,26 @@ type DB struct {
 	db *sql.DB
 }
 
+// storageVersion is the DuckDB storage format new database files are
+// written in: 1.3's. Its combined dictionary and FSST compression of
+// strings makes inserting records cost about a fifth less CPU than the
+// default format (readable by DuckDB 0.10), which analyses dictionary and
+// FSST apart for every string column of every row group. New files are
+// readable by DuckDB 1.3 or newer; existing files keep their format.
+const storageVersion = "v1.3.0"
+
 // Open opens or creates the DuckDB file at path and makes sure the schema
 // exists. An empty path opens an in-memory database.
 func Open(ctx context.Context, path string) (*DB, error) {
-	db, err := sql.Open("duckdb", path)
+	dsn := path
+	if path != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		dsn += sep + "storage_compatibility_version=" + storageVersion
+	}
+	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb %s: %w", path, err)
 	}

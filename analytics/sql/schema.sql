@@ -3,38 +3,29 @@
 SET GLOBAL TimeZone = 'UTC';
 
 -- The records table: one row per token-metric record (schema 1).
--- The string columns that hold a few distinct values per row group (names
--- of runs, gateways, teams, models, outcomes, ...) are dictionary-encoded
--- without trying other methods: DuckDB otherwise also analyses FSST for
--- every string column of every row group it writes, about 15% of the CPU
--- time of an ingest, only to choose the dictionary. request_id, unique per
--- record, is FSST-encoded without building a dictionary of every id first
--- (another 5%). user_id and client_ip, few-valued or unique depending on the
--- traffic, keep the automatic choice. Each falls back to no compression
--- when its method does not pay.
 CREATE TABLE IF NOT EXISTS records (
     schema                 INTEGER,
     ts                     TIMESTAMPTZ NOT NULL,
-    request_id             VARCHAR NOT NULL USING COMPRESSION fsst,
-    run_id                 VARCHAR USING COMPRESSION dictionary,
-    gateway_id             VARCHAR USING COMPRESSION dictionary,
-    subscription_id        VARCHAR USING COMPRESSION dictionary,
-    product                VARCHAR USING COMPRESSION dictionary,
-    team                   VARCHAR USING COMPRESSION dictionary,
+    request_id             VARCHAR NOT NULL,
+    run_id                 VARCHAR,
+    gateway_id             VARCHAR,
+    subscription_id        VARCHAR,
+    product                VARCHAR,
+    team                   VARCHAR,
     user_id                VARCHAR,
     client_ip              VARCHAR,
-    counter_key            VARCHAR USING COMPRESSION dictionary,
-    api                    VARCHAR USING COMPRESSION dictionary,
-    model                  VARCHAR USING COMPRESSION dictionary,
-    backend                VARCHAR USING COMPRESSION dictionary,
-    backend_tier           VARCHAR USING COMPRESSION dictionary,
+    counter_key            VARCHAR,
+    api                    VARCHAR,
+    model                  VARCHAR,
+    backend                VARCHAR,
+    backend_tier           VARCHAR,
     prompt_tokens          BIGINT,
     completion_tokens      BIGINT,
     total_tokens           BIGINT,
     cached_tokens          BIGINT,
     tokens_estimated       BOOLEAN,
     status                 INTEGER,
-    outcome                VARCHAR USING COMPRESSION dictionary,
+    outcome                VARCHAR,
     limit_tpm              BIGINT,
     remaining_tokens       BIGINT,
     remaining_quota_tokens BIGINT,
@@ -43,8 +34,8 @@ CREATE TABLE IF NOT EXISTS records (
     backend_latency_ms     DOUBLE,
     ttft_ms                DOUBLE,
     stream                 BOOLEAN,
-    scenario               VARCHAR USING COMPRESSION dictionary,
-    persona                VARCHAR USING COMPRESSION dictionary,
+    scenario               VARCHAR,
+    persona                VARCHAR,
     attempt                INTEGER,
     dims                   MAP(VARCHAR, VARCHAR)
 );
