@@ -32,7 +32,11 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 		model = c.Deployment
 	}
 	start := s.cfg.Clock.Now()
-	v := s.decide(ctx, request{model: model, maxOut: b.MaxTokens, given: b.MaxTokens != 0, invalid: b.Validate(),
+	invalid := b.Validate()
+	if invalid == nil {
+		invalid = b.CheckRoles()
+	}
+	v := s.decide(ctx, request{model: model, maxOut: b.MaxTokens, given: b.MaxTokens != 0, invalid: invalid,
 		prompt: func() (int64, error) { return s.counter.Messages(model, b.Messages) }})
 	if v.kind != serve {
 		return s.refusal(v)
@@ -70,7 +74,7 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 func (s *Server) refusal(v verdict) *chat.Answer {
 	switch v.kind {
 	case invalid:
-		return chat.Fail(http.StatusBadRequest, "invalid_request_error", "invalid_request", v.err.Error())
+		return chat.FailRequest(v.err)
 	case tokenizerFailed:
 		return chat.Fail(http.StatusInternalServerError, "server_error", "tokenizer", v.err.Error())
 	case throttled:

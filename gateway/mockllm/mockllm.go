@@ -223,7 +223,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		model = d
 	}
 	maxOut, given := req.MaxOutput()
-	v := s.decide(r.Context(), request{model: model, maxOut: maxOut, given: given, invalid: req.Validate(),
+	invalid := req.Validate()
+	if invalid == nil {
+		invalid = req.CheckMessages()
+	}
+	v := s.decide(r.Context(), request{model: model, maxOut: maxOut, given: given, invalid: invalid,
 		prompt: func() (int64, error) { return s.counter.Prompt(model, req.Messages) }})
 	if !s.writeVerdict(w, v) {
 		return
@@ -249,7 +253,7 @@ func (s *Server) writeVerdict(w http.ResponseWriter, v verdict) bool {
 	case serve:
 		return true
 	case invalid:
-		chat.WriteError(w, http.StatusBadRequest, "invalid_request_error", "invalid_request", v.err.Error())
+		chat.WriteRequestError(w, v.err)
 	case tokenizerFailed:
 		chat.WriteError(w, http.StatusInternalServerError, "server_error", "tokenizer", v.err.Error())
 	case throttled:

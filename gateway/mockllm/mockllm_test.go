@@ -2,6 +2,7 @@ package mockllm_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,3 +131,48 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestMessageChecks: the mock refuses malformed messages as the Chat
+// Completions API does, with its param and code, and serves the forms
+// it accepts.
+func TestMessageChecks(t *testing.T) {
+	srv := httptest.NewServer(mockllm.New(mockllm.Config{Seed: 1}))
+	defer srv.Close()
+	cases := []struct {
+		messages          string
+		status            int
+		param, code, text string
+	}{
+		{`[{"role":"user","content":5}]`, 400, "messages[0].content", "invalid_type", "expected one of a string or array of objects, but got an integer instead"},
+		{`[{"role":"system","content":"be brief"},{"role":"user"}]`, 400, "messages[1].content", "missing_required_parameter", "Missing required parameter: 'messages[1].content'."},
+		{`[{"role":"wizard","content":"x"}]`, 400, "messages[0].role", "invalid_value", "Invalid value: 'wizard'."},
+		{`[{"role":"user","content":{"text":"x"}}]`, 400, "messages[0].content", "invalid_type", "but got an object instead"},
+		{`[{"role":"developer","content":"x"},{"role":"user","content":[{"type":"text","text":"hi"}]}]`, 200, "", "", ""},
+		{`[{"role":"user","content":"x"},{"role":"assistant","content":null},{"role":"tool","content":"42"}]`, 200, "", "", ""},
+	}
+	for _, c := range cases {
+		resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":5,"messages":`+c.messages+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got chat.ErrorBody
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: status %d %s; want %d", c.messages, resp.StatusCode, b, c.status)
+			continue
+		}
+		if c.status == 200 {
+			continue
+		}
+		if err := json.Unmarshal(b, &got); err != nil || got.Error.Param == nil {
+			t.Errorf("%s: body %s: want an error with a param", c.messages, b)
+			continue
+		}
+		if *got.Error.Param != c.param || got.Error.Code != c.code || !strings.Contains(got.Error.Message, c.text) {
+			t.Errorf("%s: param %q code %q message %q; want %q %q containing %q", c.messages,
+				*got.Error.Param, got.Error.Code, got.Error.Message, c.param, c.code, c.text)
+		}
+	}
+}
