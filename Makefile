@@ -11,9 +11,11 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m ./...
 
-# Benchmarks print comparable figures; see docs/benchmarks.md.
+# Benchmarks print comparable figures; see docs/benchmarks.md. One package
+# at a time (-p 1): two packages' benchmarks side by side on 2 cores would
+# measure each other.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 -timeout 45m ./...
 
 run:
 	$(GO) run ./cmd/aiload run scenarios/quickstart.yaml
