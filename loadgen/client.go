@@ -71,6 +71,24 @@ func newTransport(laddr string, maxConns int) *http.Transport {
 	return tr
 }
 
+// callerHeaders sets the headers of c's attempt n, over HTTP or in
+// process: its credentials, its user's id where the persona sends one,
+// and the scenario, persona and attempt.
+func (e *engine) callerHeaders(h interface{ Set(name, value string) }, c *call, n int) {
+	if c.sub.Key != "" {
+		h.Set(e.opts.Target.KeyHeader, c.sub.Key)
+	}
+	if c.bearer != "" {
+		h.Set("Authorization", "Bearer "+c.bearer)
+	}
+	if c.p.UserHeader != "" {
+		h.Set(c.p.UserHeader, c.userID)
+	}
+	h.Set(HeaderScenario, e.opts.Scenario)
+	h.Set(HeaderPersona, c.p.Name)
+	h.Set(HeaderAttempt, strconv.Itoa(n))
+}
+
 // do sends one attempt and fills a's status and timings.
 func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
 	if e.opts.Gateway != nil {
@@ -92,20 +110,8 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 	if err != nil {
 		return r
 	}
-	h := hr.Header
-	h.Set("Content-Type", "application/json")
-	if c.sub.Key != "" {
-		h.Set(e.opts.Target.KeyHeader, c.sub.Key)
-	}
-	if c.bearer != "" {
-		h.Set("Authorization", "Bearer "+c.bearer)
-	}
-	if c.p.UserHeader != "" {
-		h.Set(c.p.UserHeader, c.userID)
-	}
-	h.Set(HeaderScenario, e.opts.Scenario)
-	h.Set(HeaderPersona, c.p.Name)
-	h.Set(HeaderAttempt, strconv.Itoa(n))
+	hr.Header.Set("Content-Type", "application/json")
+	e.callerHeaders(hr.Header, c, n)
 	// The attempt counts as sent when it has a connection: time spent
 	// queued for one (max_connections) is the caller's delay, not the
 	// server's, and shows as schedule lag and in the corrected latency.
@@ -277,20 +283,10 @@ func (e *engine) endpoint(model string) string {
 
 // PromptText returns filler text of about n tokens under the o200k and
 // cl100k encodings (common one-token words).
-func PromptText(n int64) string {
-	var b bytes.Buffer
-	b.Grow(promptLen(n))
-	for i := int64(0); i < n; i++ {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(promptWords[i%int64(len(promptWords))])
-	}
-	return b.String()
-}
+func PromptText(n int64) string { return promptWords.Text(n) }
 
 // promptWords are the words of PromptText, in order.
-var promptWords = [...]string{"please", "summarize", "the", "following", "report", "about", "quarterly", "sales", "and", "costs"}
+var promptWords = chat.Filler{"please", "summarize", "the", "following", "report", "about", "quarterly", "sales", "and", "costs"}
 
 // egressIP returns the i-th loopback source address handed to nat users
 // (127.0.0.2, 127.0.0.3, …).

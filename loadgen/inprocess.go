@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"strconv"
 	"strings"
 	"sync"
 
@@ -41,7 +40,7 @@ type textKey struct {
 
 // prompt returns PromptText(n).
 func (t *texts) prompt(n int64) string {
-	size := promptLen(n)
+	size := promptWords.Len(n)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.filler) < size {
@@ -85,21 +84,6 @@ func (t *texts) system(c *call) message {
 		counted: t.count(textKey{model: c.model, n: -1, text: systemPrompt}, systemPrompt)}
 }
 
-// promptLen is len(PromptText(n)).
-func promptLen(n int64) int {
-	if n <= 0 {
-		return 0
-	}
-	cycle, part := 0, 0
-	for i, w := range promptWords {
-		cycle += len(w) + 1
-		if int64(i) < n%int64(len(promptWords)) {
-			part += len(w) + 1
-		}
-	}
-	return int(n/int64(len(promptWords)))*cycle + part - 1
-}
-
 // doCall is do for an in-process gateway (Options.Gateway): the request
 // goes as a chat.Call with the same headers, and its answer comes back
 // whole; a stream's time to first token is when its first content was sent.
@@ -113,19 +97,7 @@ func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n 
 	for i, m := range msgs {
 		req.Body.Messages[i] = chat.Msg{Role: m.Role, Text: m.Content, Tokens: m.counted}
 	}
-	h := &req.Header
-	if c.sub.Key != "" {
-		h.Set(e.opts.Target.KeyHeader, c.sub.Key)
-	}
-	if c.bearer != "" {
-		h.Set("Authorization", "Bearer "+c.bearer)
-	}
-	if c.p.UserHeader != "" {
-		h.Set(c.p.UserHeader, c.userID)
-	}
-	h.Set(HeaderScenario, e.opts.Scenario)
-	h.Set(HeaderPersona, c.p.Name)
-	h.Set(HeaderAttempt, strconv.Itoa(n))
+	e.callerHeaders(&req.Header, c, n)
 	a.sent = e.tb.now()
 	e.collect(c, func(col *collector) { col.send(a, e.opts.LateThreshold) })
 	ans := e.opts.Gateway.Call(e.inflight, req)

@@ -93,26 +93,11 @@ func (s *Server) refusal(v verdict) *chat.Answer {
 }
 
 // replyWords are the words of Text, in order.
-var replyWords = [...]string{"the", "model", "answers", "with", "synthetic", "tokens", "for", "load"}
-
-// textLen is len(Text(n)).
-func textLen(n int64) int {
-	if n <= 0 {
-		return 0
-	}
-	cycle, part := 0, 0
-	for i, w := range replyWords {
-		cycle += len(w) + 1
-		if int64(i) < n%int64(len(replyWords)) {
-			part += len(w) + 1
-		}
-	}
-	return int(n/int64(len(replyWords)))*cycle + part - 1
-}
+var replyWords = chat.Filler{"the", "model", "answers", "with", "synthetic", "tokens", "for", "load"}
 
 // reply returns Text(n), cut from the longest reply text made so far.
 func (s *Server) reply(n int64) string {
-	size := textLen(n)
+	size := replyWords.Len(n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.text) < size {

@@ -22,7 +22,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,17 +371,7 @@ func (s *Server) writeCompletion(w http.ResponseWriter, model string, prompt, co
 }
 
 // Text returns n words of filler text (about n tokens).
-func Text(n int64) string {
-	var b strings.Builder
-	b.Grow(textLen(n))
-	for i := int64(0); i < n; i++ {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(replyWords[i%int64(len(replyWords))])
-	}
-	return b.String()
-}
+func Text(n int64) string { return replyWords.Text(n) }
 
 func mustJSON(s string) json.RawMessage {
 	b, _ := json.Marshal(s)
