@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -211,6 +212,13 @@ func (s *Server) completionTokens(maxOut int64) int64 {
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("deployment") != "" && r.URL.Query().Get("api-version") == "" {
+		// as Azure OpenAI answers a deployment route without api-version
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":{"code":"404","message":"Resource not found"}}`)
+		return
+	}
 	var req chat.Request
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
 	if err := dec.Decode(&req); err != nil {

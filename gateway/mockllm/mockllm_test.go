@@ -176,3 +176,27 @@ func TestMessageChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestAzureRouteNeedsAPIVersion: like Azure OpenAI, the deployments route
+// without api-version is 404 Resource not found.
+func TestAzureRouteNeedsAPIVersion(t *testing.T) {
+	srv := httptest.NewServer(mockllm.New(mockllm.Config{Seed: 1}))
+	defer srv.Close()
+	for _, c := range []struct {
+		query  string
+		status int
+	}{{"", 404}, {"?api-version=2024-10-21", 200}} {
+		resp, err := http.Post(srv.URL+"/openai/deployments/gpt-4o/chat/completions"+c.query, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("query %q: %d %s; want %d", c.query, resp.StatusCode, b, c.status)
+		}
+		if c.status == 404 && string(b) != `{"error":{"code":"404","message":"Resource not found"}}` {
+			t.Errorf("404 body %s; want Azure's Resource not found", b)
+		}
+	}
+}
