@@ -161,7 +161,20 @@ func (g *Gateway) upstreamBody(x *exchange) ([]byte, error) {
 		m[capField(x.rec.Model)] = json.RawMessage(strconv.FormatInt(x.capMaxTokens, 10))
 	}
 	if needUsage {
-		m["stream_options"] = json.RawMessage(`{"include_usage":true}`)
+		// Keep the caller's other stream options (include_obfuscation, …).
+		opts := map[string]json.RawMessage{}
+		if raw, ok := m["stream_options"]; ok {
+			_ = json.Unmarshal(raw, &opts) // null or not an object: replaced
+			if opts == nil {
+				opts = map[string]json.RawMessage{}
+			}
+		}
+		opts["include_usage"] = json.RawMessage("true")
+		b, err := json.Marshal(opts)
+		if err != nil {
+			return nil, fmt.Errorf("stream_options: %w", err)
+		}
+		m["stream_options"] = b
 	}
 	return json.Marshal(m)
 }

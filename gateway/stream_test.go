@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -156,4 +157,29 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		t.Fatal("the first event did not arrive while the backend was still streaming: the gateway buffers")
 	}
 	close(release)
+}
+
+// TestStreamOptionsKept checks that asking the backend for the usage chunk
+// keeps the caller's other stream_options.
+func TestStreamOptionsKept(t *testing.T) {
+	be := newSpy(t, 20)
+	e := start(t, `
+products: [{name: p, token_limits: [{tokens_per_minute: 10000}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, be.srv.URL, nil)
+	post(t, e.url, chatPath, "k1", `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`, nil)
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	if len(be.bodies) != 1 {
+		t.Fatalf("backend saw %d requests", len(be.bodies))
+	}
+	var sent struct {
+		StreamOptions map[string]any `json:"stream_options"`
+	}
+	if err := json.Unmarshal(be.bodies[0], &sent); err != nil {
+		t.Fatal(err)
+	}
+	if sent.StreamOptions["include_usage"] != true || sent.StreamOptions["include_obfuscation"] != false {
+		t.Fatalf("backend got stream_options %v, want include_usage true and include_obfuscation false kept", sent.StreamOptions)
+	}
 }
