@@ -16,9 +16,10 @@ type entry struct {
 // charge and forgets it Span after it was made. The zero value is not usable;
 // call NewSlidingWindow. Not safe for concurrent use: callers lock.
 type SlidingWindow struct {
-	span    int64   // nanoseconds
-	entries []entry // ordered by at
-	used    int64   // sum of entries' tokens
+	span int64   // nanoseconds
+	buf  []entry // buf[head:] are the charges, ordered by at
+	head int
+	used int64 // sum of the charges' tokens
 }
 
 // NewSlidingWindow returns an empty window of the given span (TPMWindow when 0).
@@ -29,22 +30,39 @@ func NewSlidingWindow(span time.Duration) *SlidingWindow {
 	return &SlidingWindow{span: int64(span)}
 }
 
-// expire drops the charges that are at least span old at now. Dropping
-// reslices past them: append reuses or reallocates the array as the window
-// moves, so expiry costs O(1) amortised however many charges a busy key
-// holds.
+// live returns the charges in the window.
+func (w *SlidingWindow) live() []entry { return w.buf[w.head:] }
+
+// expire drops the charges that are at least span old at now, by moving
+// head past them: O(1) amortised however many charges a busy key holds.
 func (w *SlidingWindow) expire(now int64) {
-	i := 0
-	for i < len(w.entries) && now-w.entries[i].at >= w.span {
-		w.used -= w.entries[i].tokens
-		i++
+	for w.head < len(w.buf) && now-w.buf[w.head].at >= w.span {
+		w.used -= w.buf[w.head].tokens
+		w.head++
 	}
-	switch {
-	case i == len(w.entries):
-		w.entries = w.entries[:0]
-	case i > 0:
-		w.entries = w.entries[i:]
+	if w.head == len(w.buf) {
+		w.buf, w.head = w.buf[:0], 0
 	}
+}
+
+// room makes space for one more charge at the end of buf. When the array
+// is full it moves the charges down over the expired ones if those are at
+// least as many (so each moved charge pays for a freed slot), else it
+// grows the array: a window whose charges come and go at a steady rate
+// stops allocating.
+func (w *SlidingWindow) room() {
+	if len(w.buf) < cap(w.buf) {
+		return
+	}
+	n := len(w.buf) - w.head
+	if w.head > 0 && w.head >= n {
+		copy(w.buf, w.buf[w.head:])
+		w.buf, w.head = w.buf[:n], 0
+		return
+	}
+	grown := make([]entry, n, 2*n+1)
+	copy(grown, w.buf[w.head:])
+	w.buf, w.head = grown, 0
 }
 
 // Used returns the tokens charged in (now-span, now].
@@ -63,27 +81,32 @@ func (w *SlidingWindow) Add(now time.Time, tokens int64) {
 	at := now.UnixNano()
 	w.expire(at)
 	w.used += tokens
-	n := len(w.entries)
-	if n == 0 || w.entries[n-1].at < at { // the usual case: time moves on
-		w.entries = append(w.entries, entry{at: at, tokens: tokens})
+	n := len(w.buf)
+	if n == w.head || w.buf[n-1].at < at { // the usual case: time moves on
+		w.room()
+		w.buf = append(w.buf, entry{at: at, tokens: tokens})
 		return
 	}
 	i := w.find(at)
-	if i < n && w.entries[i].at == at {
-		w.entries[i].tokens += tokens
+	live := w.live()
+	if i < len(live) && live[i].at == at {
+		live[i].tokens += tokens
 		return
 	}
-	w.entries = append(w.entries, entry{})
-	copy(w.entries[i+1:], w.entries[i:])
-	w.entries[i] = entry{at: at, tokens: tokens}
+	w.room()
+	j := w.head + i
+	w.buf = append(w.buf, entry{})
+	copy(w.buf[j+1:], w.buf[j:])
+	w.buf[j] = entry{at: at, tokens: tokens}
 }
 
-// find returns the index of the first entry not before at.
+// find returns the index in live() of the first charge not before at.
 func (w *SlidingWindow) find(at int64) int {
-	lo, hi := 0, len(w.entries)
+	live := w.live()
+	lo, hi := 0, len(live)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if w.entries[m].at < at {
+		if live[m].at < at {
 			lo = m + 1
 		} else {
 			hi = m
@@ -103,11 +126,12 @@ func (w *SlidingWindow) Adjust(at time.Time, delta int64) {
 	}
 	t := at.UnixNano()
 	i := w.find(t)
-	if i == len(w.entries) || w.entries[i].at != t {
+	live := w.live()
+	if i == len(live) || live[i].at != t {
 		return
 	}
-	dec := min(-delta, w.entries[i].tokens)
-	w.entries[i].tokens -= dec
+	dec := min(-delta, live[i].tokens)
+	live[i].tokens -= dec
 	w.used -= dec
 }
 
@@ -125,7 +149,7 @@ func (w *SlidingWindow) WaitUntilBelow(now time.Time, target int64) time.Duratio
 	t := now.UnixNano()
 	w.expire(t)
 	used := w.used
-	for _, e := range w.entries {
+	for _, e := range w.live() {
 		if used <= target {
 			break
 		}
