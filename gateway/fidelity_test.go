@@ -207,10 +207,10 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		status              int
 		sub, user, quota, x string
 	}{
-		{alice, 200, "440", "40", "9940", "40"},
-		{alice, 200, "380", "0", "9880", "0"}, // 60 < 100: admitted, alice at 120
-		{alice, 429, "380", "0", "9880", "0"}, // alice's counter refuses; nothing charged
-		{bob, 200, "320", "40", "9820", "40"}, // the subscription counter is shared (lowest limit 500)
+		{alice, 200, "940", "40", "9940", "40"},
+		{alice, 200, "880", "0", "9880", "0"}, // 60 < 100: admitted, alice at 120
+		{alice, 429, "880", "0", "9880", "0"}, // alice's counter refuses; nothing charged
+		{bob, 200, "820", "40", "9820", "40"}, // the subscription counter is shared (its own limit 1000)
 	} {
 		e.clock.Advance(time.Second)
 		a := post(t, e.url, chatPath, "k1", chatBody(5), s.hdr)
@@ -219,5 +219,40 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		if a.status != s.status || strconv.Quote(got[0]+got[1]+got[2]+got[3]) != strconv.Quote(want[0]+want[1]+want[2]+want[3]) {
 			t.Fatalf("step %d: %d %q, want %d %q (%s)", i, a.status, got, s.status, want, a.body)
 		}
+	}
+}
+
+// TestSharedCounterPerPolicyHeaders checks two policies that share one
+// counter (same key value) with different limits: the request is charged
+// once, the lower limit refuses, and each policy's remaining-tokens header
+// is its own limit minus the counter's usage.
+func TestSharedCounterPerPolicyHeaders(t *testing.T) {
+	be := newSpy(t, 300)
+	e := start(t, `
+products:
+  - name: p
+    token_limits: [{counter_key: subscription, tokens_per_minute: 1000, remaining_tokens_header_name: x-product-remaining}]
+apis:
+  - name: openai
+    token_limits: [{counter_key: subscription, tokens_per_minute: 500, remaining_tokens_header_name: x-api-remaining}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, be.srv.URL, nil)
+	for i, s := range []struct {
+		status                     int
+		product, api, limit, tight string
+	}{
+		{200, "700", "200", "500", "200"},
+		{200, "400", "0", "500", "0"}, // 300 < 500: admitted, 600 used
+		{429, "400", "0", "500", "0"}, // the API policy refuses; the product policy would admit
+	} {
+		e.clock.Advance(time.Second)
+		a := post(t, e.url, chatPath, "k1", chatBody(5), nil)
+		got := [...]string{a.header.Get("x-product-remaining"), a.header.Get("x-api-remaining"), a.header.Get("x-ratelimit-limit-tokens"), a.header.Get("x-ratelimit-remaining-tokens")}
+		if want := [...]string{s.product, s.api, s.limit, s.tight}; a.status != s.status || got != want {
+			t.Fatalf("step %d: %d %q, want %d %q (%s)", i, a.status, got, s.status, want, a.body)
+		}
+	}
+	if r := e.sink.last(t); r.LimitTPM != 500 || r.RemainingTokens != 0 {
+		t.Fatalf("record limit_tpm %d remaining %d, want 500 0", r.LimitTPM, r.RemainingTokens)
 	}
 }

@@ -76,8 +76,15 @@ type admission struct {
 	checks []store.Check
 	rules  [][]*limitRule // rules behind each check
 	at     time.Time
-	// remaining per check after the latest store operation.
+	// remaining per check after the latest store operation, under the
+	// check's Limit.
 	remaining []int64
+	// low and need are each check's lowest limit and largest demand among
+	// its rules. The store is given the highest limit and the demand raised
+	// by the difference (the same decision), so that what it reports left
+	// gives every rule its own remaining tokens: one counter, each policy
+	// measured against its own limit, as in API Management.
+	low, need []int64
 }
 
 // buildChecks resolves every rule's counter key and merges rules that share
@@ -107,6 +114,10 @@ func (g *Gateway) buildChecks(x *exchange, rules []*limitRule) *admission {
 			a.add(index, store.Check{Key: kv, Kind: store.Period, Limit: r.quota, Period: r.period, Need: d.Need, Reserve: d.Reserve}, r)
 		}
 	}
+	for i := range a.checks {
+		c := &a.checks[i]
+		c.Need = a.need[i] + c.Limit - a.low[i]
+	}
 	return a
 }
 
@@ -117,12 +128,22 @@ func (a *admission) add(index map[string]int, c store.Check, r *limitRule) {
 		index[id] = len(a.checks)
 		a.checks = append(a.checks, c)
 		a.rules = append(a.rules, []*limitRule{r})
+		a.low, a.need = append(a.low, c.Limit), append(a.need, c.Need)
 		return
 	}
 	m := &a.checks[i]
-	m.Limit, m.Need, m.Reserve = min(m.Limit, c.Limit), max(m.Need, c.Need), max(m.Reserve, c.Reserve)
+	m.Limit, m.Reserve = max(m.Limit, c.Limit), max(m.Reserve, c.Reserve)
+	a.low[i], a.need[i] = min(a.low[i], c.Limit), max(a.need[i], c.Need)
 	a.rules[i] = append(a.rules[i], r)
 }
+
+// left returns the tokens check i's counter has left under limit.
+func (a *admission) left(i int, limit int64) int64 {
+	return max(0, a.remaining[i]-(a.checks[i].Limit-limit))
+}
+
+// rem returns the tokens check i's counter has left under its lowest limit.
+func (a *admission) rem(i int) int64 { return a.left(i, a.low[i]) }
 
 // admit applies the token limits of the subscription's product and of the
 // API. It answers 403 (quota) or 429 (tokens per minute) and returns nil
@@ -159,6 +180,7 @@ func (g *Gateway) admit(x *exchange) *admission {
 // refuse answers 403 for a quota and 429 for tokens per minute.
 func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 	c, r := a.checks[v.Denied], a.rules[v.Denied][0]
+	limit, need := a.low[v.Denied], a.need[v.Denied]
 	g.chargeRequested(x)
 	secs := policy.RetryAfterSeconds(v.RetryAfter)
 	x.rec.RetryAfterMS = secs * 1000
@@ -174,12 +196,12 @@ func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 	a.setHeaders(h, false, 0)
 	if c.Kind == store.Period {
 		g.reject(x, http.StatusForbidden, record.OutcomeQuotaExceeded, "insufficient_quota", "403",
-			fmt.Sprintf("Token quota is exceeded. The %s quota of %d tokens resets in %d seconds.", c.Period, c.Limit, secs))
+			fmt.Sprintf("Token quota is exceeded. The %s quota of %d tokens resets in %d seconds.", c.Period, limit, secs))
 		return
 	}
 	msg := fmt.Sprintf("Token limit is exceeded. Try again in %d seconds.", secs)
-	if c.Need > c.Limit {
-		msg = fmt.Sprintf("Request too large: it needs %d tokens, more than the limit of %d tokens per minute.", c.Need, c.Limit)
+	if need > limit {
+		msg = fmt.Sprintf("Request too large: it needs %d tokens, more than the limit of %d tokens per minute.", need, limit)
 	}
 	g.reject(x, http.StatusTooManyRequests, record.OutcomeThrottled, "rate_limit_error", "429", msg)
 }
@@ -191,12 +213,12 @@ func (a *admission) describe(x *exchange, denied int) {
 	pick := denied
 	for i, c := range a.checks {
 		if c.Kind == store.Period {
-			if x.rec.RemainingQuotaTokens < 0 || a.remaining[i] < x.rec.RemainingQuotaTokens {
-				x.rec.RemainingQuotaTokens = a.remaining[i]
+			if x.rec.RemainingQuotaTokens < 0 || a.rem(i) < x.rec.RemainingQuotaTokens {
+				x.rec.RemainingQuotaTokens = a.rem(i)
 			}
 			continue
 		}
-		if denied < 0 && (pick < 0 || a.remaining[i] < a.remaining[pick]) {
+		if denied < 0 && (pick < 0 || a.rem(i) < a.rem(pick)) {
 			pick = i
 		}
 	}
@@ -208,7 +230,7 @@ func (a *admission) describe(x *exchange, denied int) {
 	}
 	x.rec.CounterKey = a.checks[pick].Key
 	if a.checks[pick].Kind == store.Window {
-		x.rec.LimitTPM, x.rec.RemainingTokens = a.checks[pick].Limit, a.remaining[pick]
+		x.rec.LimitTPM, x.rec.RemainingTokens = a.low[pick], a.rem(pick)
 	}
 }
 
@@ -218,25 +240,24 @@ func (a *admission) describe(x *exchange, denied int) {
 func (a *admission) setHeaders(h headerSetter, responded bool, consumed int64) {
 	tight := -1
 	for i, c := range a.checks {
-		rem := strconv.FormatInt(a.remaining[i], 10)
 		for _, r := range a.rules[i] {
 			if c.Kind == store.Window && r.remHdr != "" {
-				h.Set(r.remHdr, rem)
+				h.Set(r.remHdr, strconv.FormatInt(a.left(i, r.tpm), 10))
 			}
 			if c.Kind == store.Period && r.remQHdr != "" {
-				h.Set(r.remQHdr, rem)
+				h.Set(r.remQHdr, strconv.FormatInt(a.left(i, r.quota), 10))
 			}
 			if responded && r.consumeHdr != "" {
 				h.Set(r.consumeHdr, strconv.FormatInt(consumed, 10))
 			}
 		}
-		if c.Kind == store.Window && (tight < 0 || a.remaining[i] < a.remaining[tight]) {
+		if c.Kind == store.Window && (tight < 0 || a.rem(i) < a.rem(tight)) {
 			tight = i
 		}
 	}
 	if tight >= 0 {
-		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(a.checks[tight].Limit, 10))
-		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(a.remaining[tight], 10))
+		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(a.low[tight], 10))
+		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(a.rem(tight), 10))
 	}
 }
 
