@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,5 +255,63 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	}
 	if r := e.sink.last(t); r.LimitTPM != 500 || r.RemainingTokens != 0 {
 		t.Fatalf("record limit_tpm %d remaining %d, want 500 0", r.LimitTPM, r.RemainingTokens)
+	}
+}
+
+// TestBreakerIntervalAndRecovery checks a count rule: failures older than
+// the interval are forgotten, the breaker trips on the count within it,
+// every backend open answers 503, and the breaker closes after the trip
+// duration with a clean slate.
+func TestBreakerIntervalAndRecovery(t *testing.T) {
+	be := newSpy(t, 20)
+	e := start(t, `
+backends:
+  - {name: a, url: `+be.srv.URL+`, circuit_breaker: {failure_count: 2, interval: 10s, status_ranges: ["500-599"], trip_duration: 30s}}
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	for i, s := range []struct {
+		at            time.Duration // since t0
+		backend, want int
+	}{
+		{0, 500, 500},
+		{11 * time.Second, 500, 500}, // the first failure is forgotten: 1 in the interval
+		{12 * time.Second, 500, 500}, // 2 within 10 s: tripped until +42 s
+		{13 * time.Second, 200, 503},
+		{41 * time.Second, 200, 503},
+		{42 * time.Second, 500, 500}, // closed again, history cleared: 1 failure
+		{43 * time.Second, 200, 200},
+	} {
+		e.clock.Advance(t0.Add(s.at).Sub(e.clock.Now()))
+		be.status.Store(int64(s.backend))
+		if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != s.want {
+			t.Fatalf("step %d at +%s: got %d, want %d (%s)", i, s.at, a.status, s.want, a.body)
+		}
+	}
+}
+
+// TestEstimatedPromptCrossing checks estimate-prompt-tokens="true": the
+// estimated prompt must fit in what is left, and Retry-After is the time
+// until enough charges expire for it to fit.
+func TestEstimatedPromptCrossing(t *testing.T) {
+	be := newSpy(t, 80)
+	e := start(t, `
+products: [{name: p, token_limits: [{tokens_per_minute: 100, estimate_prompt_tokens: true}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, be.srv.URL, nil)
+	if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != 200 || a.header.Get("x-ratelimit-remaining-tokens") != "20" {
+		t.Fatalf("first: %d remaining %q, want 200 20", a.status, a.header.Get("x-ratelimit-remaining-tokens"))
+	}
+	e.clock.Advance(15 * time.Second)
+	// 20 left: a prompt of 30+ tokens does not fit; it waits for the first
+	// charge (80 tokens at t0) to expire, 45 s from now.
+	long := `{"model":"gpt-4o-mini","max_tokens":5,"messages":[{"role":"user","content":"` + strings.Repeat("word ", 40) + `"}]}`
+	a := post(t, e.url, chatPath, "k1", long, nil)
+	if a.status != 429 || a.header.Get("Retry-After") != "45" || a.header.Get("x-ratelimit-remaining-tokens") != "20" {
+		t.Fatalf("long prompt: %d Retry-After %q remaining %q, want 429 45 20 (%s)", a.status, a.header.Get("Retry-After"), a.header.Get("x-ratelimit-remaining-tokens"), a.body)
+	}
+	// A short prompt fits in the 20 left.
+	if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != 200 {
+		t.Fatalf("short prompt: %d (%s)", a.status, a.body)
 	}
 }
