@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/policy"
 	"github.com/aiload/aiload/record"
 )
@@ -192,8 +193,10 @@ func (g *Gateway) readRequest(x *exchange) bool {
 			msg := fmt.Sprintf("Invalid type for '%s': expected %s, but got %s instead.", wrongType.Field, jsonKind(wrongType.Type), article(wrongType.Value))
 			if wrongType.Field == "" {
 				msg = fmt.Sprintf("We could not parse the JSON body of your request: expected an object, but got %s instead.", article(wrongType.Value))
+				g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_type", msg)
+				return false
 			}
-			g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_type", msg)
+			g.rejectRequest(x, &chat.FieldError{Param: wrongType.Field, Code: "invalid_type", Msg: msg})
 			return false
 		}
 		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json",
@@ -250,7 +253,7 @@ func article(v string) string {
 // it answers 4xx.
 func (g *Gateway) accept(x *exchange, invalid error, model string, stream, wantsUsage bool, maxOut int64) bool {
 	if invalid != nil {
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_request", invalid.Error())
+		g.rejectRequest(x, invalid)
 		return false
 	}
 	x.stream, x.wantsUse, x.rec.Stream = stream, wantsUsage, stream

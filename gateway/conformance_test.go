@@ -410,6 +410,24 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 			t.Errorf("%s: %d %s; want 400 invalid_type %q", tc.body, a.status, a.body, tc.msg)
 		}
 	}
+	// The field at fault is named in param, as OpenAI names it.
+	for _, tc := range []struct{ body, param, code string }{
+		{`{"model":"gpt-4o-mini","messages":[]}`, "messages", "invalid_request"},
+		{`{"model":"gpt-4o-mini","messages":"hello"}`, "messages", "invalid_type"},
+		{`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":-3}`, "max_tokens", "integer_below_min_value"},
+	} {
+		a := post(t, e.url, chatPath, "k1", tc.body, nil)
+		var got struct {
+			Error struct {
+				Param *string
+				Code  string
+			}
+		}
+		_ = json.Unmarshal(a.body, &got)
+		if a.status != 400 || got.Error.Param == nil || *got.Error.Param != tc.param || got.Error.Code != tc.code {
+			t.Errorf("%s: %d %s; want 400 with param %q and code %q", tc.body, a.status, a.body, tc.param, tc.code)
+		}
+	}
 	if n := be.hits.Load(); n != 0 {
 		t.Fatalf("%d bad requests reached the backend", n)
 	}

@@ -325,11 +325,16 @@ func (x *exchange) setHeader(name, value string) { x.respHeader().Set(name, valu
 
 // fail answers with an OpenAI-style error.
 func (x *exchange) fail(status int, errType, code, msg string) {
+	x.failDetail(status, chat.ErrorDetail{Message: msg, Type: errType, Code: code})
+}
+
+// failDetail answers with the OpenAI-style error d.
+func (x *exchange) failDetail(status int, d chat.ErrorDetail) {
 	if x.w != nil {
-		chat.WriteError(x.w, status, errType, code, msg)
+		chat.WriteErrorDetail(x.w, status, d)
 		return
 	}
-	x.answer.Status, x.answer.Error = status, &chat.ErrorDetail{Message: msg, Type: errType, Code: code}
+	x.answer.Status, x.answer.Error = status, &d
 	x.answer.Header.Set("Content-Type", "application/json")
 }
 
@@ -345,6 +350,14 @@ func (g *Gateway) finish(x *exchange) {
 func (g *Gateway) since(t time.Time) time.Duration { return g.opts.Timing.Now().Sub(t) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// rejectRequest answers a malformed request with 400, naming the field
+// (param) when err is a *chat.FieldError, and records it as bad_request.
+func (g *Gateway) rejectRequest(x *exchange, err error) {
+	x.rec.Status, x.rec.Outcome = http.StatusBadRequest, record.OutcomeBadRequest
+	g.finish(x)
+	x.failDetail(http.StatusBadRequest, chat.RequestError(err))
+}
 
 // reject answers with an OpenAI-style error and records the outcome.
 func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errType, code, msg string) {

@@ -124,10 +124,11 @@ func (r *Request) Validate() error {
 // validate checks a request's message count and completion cap.
 func validate(messages int, maxOut int64, given bool) error {
 	if messages == 0 {
-		return fmt.Errorf("'messages' is a required property and must not be empty")
+		return &FieldError{Param: "messages", Code: "invalid_request", Msg: "'messages' is a required property and must not be empty"}
 	}
 	if given && maxOut < 1 {
-		return fmt.Errorf("max_tokens must be at least 1, got %d", maxOut)
+		return &FieldError{Param: "max_tokens", Code: "integer_below_min_value",
+			Msg: fmt.Sprintf("Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got %d instead.", maxOut)}
 	}
 	return nil
 }

@@ -84,9 +84,9 @@ func jsonKind(v []byte) string {
 	}
 }
 
-// requestError is the error detail of a refused request: an
+// RequestError is the error detail of a refused request: an
 // invalid_request_error, with the param and code of a *FieldError.
-func requestError(err error) ErrorDetail {
+func RequestError(err error) ErrorDetail {
 	d := ErrorDetail{Message: err.Error(), Type: "invalid_request_error", Code: "invalid_request"}
 	if fe, ok := err.(*FieldError); ok {
 		d.Param, d.Code = &fe.Param, fe.Code
@@ -94,15 +94,20 @@ func requestError(err error) ErrorDetail {
 	return d
 }
 
-// WriteRequestError writes err as a 400 (see requestError).
+// WriteRequestError writes err as a 400 (see RequestError).
 func WriteRequestError(w http.ResponseWriter, err error) {
-	writeErrorDetail(w, http.StatusBadRequest, requestError(err))
+	writeErrorDetail(w, http.StatusBadRequest, RequestError(err))
+}
+
+// WriteErrorDetail writes d as an OpenAI-style error body with status.
+func WriteErrorDetail(w http.ResponseWriter, status int, d ErrorDetail) {
+	writeErrorDetail(w, status, d)
 }
 
 // FailRequest is WriteRequestError's answer to an in-process call.
 func FailRequest(err error) *Answer {
 	a := Fail(http.StatusBadRequest, "", "", "")
-	d := requestError(err)
+	d := RequestError(err)
 	a.Error = &d
 	return a
 }
