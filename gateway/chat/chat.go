@@ -195,10 +195,11 @@ type ErrorDetail struct {
 // WriteError writes an OpenAI-style error body with the given status.
 // errType is e.g. "invalid_request_error"; code is a short machine code.
 func WriteError(w http.ResponseWriter, status int, errType, code, msg string) {
-	writeErrorDetail(w, status, ErrorDetail{Message: msg, Type: errType, Code: code})
+	WriteErrorDetail(w, status, ErrorDetail{Message: msg, Type: errType, Code: code})
 }
 
-func writeErrorDetail(w http.ResponseWriter, status int, d ErrorDetail) {
+// WriteErrorDetail writes d as an OpenAI-style error body with status.
+func WriteErrorDetail(w http.ResponseWriter, status int, d ErrorDetail) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ErrorBody{Error: d})

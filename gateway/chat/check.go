@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 )
 
 // FieldError is a request field that an OpenAI-compatible backend refuses
@@ -18,15 +19,6 @@ func (e *FieldError) Error() string { return e.Msg }
 // roles are the message roles the Chat Completions API accepts.
 var roles = []string{"system", "assistant", "user", "function", "tool", "developer"}
 
-func validRole(r string) bool {
-	for _, v := range roles {
-		if r == v {
-			return true
-		}
-	}
-	return false
-}
-
 func roleError(i int, role string) *FieldError {
 	return &FieldError{Param: fmt.Sprintf("messages[%d].role", i), Code: "invalid_value",
 		Msg: fmt.Sprintf("Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", role)}
@@ -39,7 +31,7 @@ func roleError(i int, role string) *FieldError {
 // mock backend does, answering 400 as OpenAI would.
 func (r *Request) CheckMessages() error {
 	for i, m := range r.Messages {
-		if !validRole(m.Role) {
+		if !slices.Contains(roles, m.Role) {
 			return roleError(i, m.Role)
 		}
 		c := bytes.TrimSpace(m.Content)
@@ -62,7 +54,7 @@ func (r *Request) CheckMessages() error {
 // text by construction.
 func (b *Body) CheckRoles() error {
 	for i, m := range b.Messages {
-		if !validRole(m.Role) {
+		if !slices.Contains(roles, m.Role) {
 			return roleError(i, m.Role)
 		}
 	}
@@ -96,18 +88,13 @@ func RequestError(err error) ErrorDetail {
 
 // WriteRequestError writes err as a 400 (see RequestError).
 func WriteRequestError(w http.ResponseWriter, err error) {
-	writeErrorDetail(w, http.StatusBadRequest, RequestError(err))
-}
-
-// WriteErrorDetail writes d as an OpenAI-style error body with status.
-func WriteErrorDetail(w http.ResponseWriter, status int, d ErrorDetail) {
-	writeErrorDetail(w, status, d)
+	WriteErrorDetail(w, http.StatusBadRequest, RequestError(err))
 }
 
 // FailRequest is WriteRequestError's answer to an in-process call.
 func FailRequest(err error) *Answer {
-	a := Fail(http.StatusBadRequest, "", "", "")
 	d := RequestError(err)
-	a.Error = &d
+	a := Fail(http.StatusBadRequest, d.Type, d.Code, d.Message)
+	a.Error.Param = d.Param
 	return a
 }
