@@ -22,6 +22,8 @@ run:
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r find 2>/dev/null -maxdepth 0 -type f -size +5M); \
+	  test -z "$$big" || (echo "tracked files over 5 MB (build outputs belong in .gitignore):"; echo "$$big"; exit 1)
 	$(GO) vet ./...
 
 # Each fuzz target for FUZZTIME (default 30s). `make test` already runs every
