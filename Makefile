@@ -22,7 +22,7 @@ run:
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
-	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r find 2>/dev/null -maxdepth 0 -type f -size +5M); \
+	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 5*1024*1024 {print $$2}'); \
 	  test -z "$$big" || (echo "tracked files over 5 MB (build outputs belong in .gitignore):"; echo "$$big"; exit 1)
 	$(GO) vet ./...
 
