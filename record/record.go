@@ -27,6 +27,10 @@ const (
 	OutcomeCircuitOpen      Outcome = "circuit_open" // 503: every backend's breaker is open
 	OutcomeTimeout          Outcome = "timeout"
 	OutcomeClientCancelled  Outcome = "client_cancelled"
+	// OutcomeStoreUnavailable is a 503 given because the shared counter
+	// store (Redis) could not be reached, so the token limits could not be
+	// checked; no backend was called.
+	OutcomeStoreUnavailable Outcome = "store_unavailable"
 )
 
 // Outcomes lists every valid Outcome, in a stable order.
@@ -34,7 +38,7 @@ func Outcomes() []Outcome {
 	return []Outcome{
 		OutcomeOK, OutcomeThrottled, OutcomeQuotaExceeded, OutcomeUnauthorized,
 		OutcomeForbidden, OutcomeBadRequest, OutcomeBackendError, OutcomeBackendThrottled,
-		OutcomeCircuitOpen, OutcomeTimeout, OutcomeClientCancelled,
+		OutcomeCircuitOpen, OutcomeTimeout, OutcomeClientCancelled, OutcomeStoreUnavailable,
 	}
 }
 
