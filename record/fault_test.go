@@ -39,7 +39,11 @@ type errorLog struct {
 }
 
 func (l *errorLog) add(err error) { l.mu.Lock(); l.errs = append(l.errs, err); l.mu.Unlock() }
-func (l *errorLog) get() []error  { l.mu.Lock(); defer l.mu.Unlock(); return append([]error(nil), l.errs...) }
+func (l *errorLog) get() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
+}
 
 // TestWriterSurvivesFullDisk: a disk that fills up in the middle of a line
 // neither loses records nor leaves a torn line: the error is reported at
