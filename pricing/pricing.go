@@ -34,6 +34,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 //go:embed default.yaml
@@ -131,7 +133,9 @@ func Default() *Pricing {
 	return p
 }
 
-// Load reads a pricing file and lays it over the defaults.
+// Load reads a pricing file and lays it over the defaults. A scenario file
+// is accepted too: its pricing: section is read (a scenario without one
+// gives the defaults, as a run of it is priced).
 func Load(path string) (*Pricing, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -141,13 +145,14 @@ func Load(path string) (*Pricing, error) {
 }
 
 // Parse decodes a pricing file read from file and lays it over the defaults.
+// A scenario file's pricing: section is read the same way (see Load).
 func Parse(file string, src []byte) (*Pricing, error) {
 	return parse(file, src, Default())
 }
 
 func parse(file string, src []byte, base *Pricing) (*Pricing, error) {
 	var p Pricing
-	if err := yaml.UnmarshalWithOptions(src, &p, yaml.Strict()); err != nil {
+	if err := decode(src, &p); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, true))
 	}
 	if base != nil {
@@ -175,6 +180,37 @@ func parse(file string, src []byte, base *Pricing) (*Pricing, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &p, nil
+}
+
+// decode reads src into p strictly. A document whose top level names
+// personas or pricing is a scenario: only its pricing: section is decoded,
+// so errors keep the scenario file's lines and columns.
+func decode(src []byte, p *Pricing) error {
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return err
+	}
+	if len(f.Docs) == 1 {
+		if m, ok := f.Docs[0].Body.(*ast.MappingNode); ok {
+			var section ast.Node
+			scenario := false
+			for _, kv := range m.Values {
+				switch kv.Key.String() {
+				case "pricing":
+					section, scenario = kv.Value, true
+				case "personas":
+					scenario = true
+				}
+			}
+			if scenario {
+				if section == nil {
+					return nil // a scenario without prices: the defaults
+				}
+				return yaml.NodeToValue(section, p, yaml.Strict())
+			}
+		}
+	}
+	return yaml.UnmarshalWithOptions(src, p, yaml.Strict())
 }
 
 // Validate reports every impossible value, naming its field path.

@@ -73,3 +73,29 @@ ptu_deployments:
 		}
 	}
 }
+
+func TestLoadScenarioFile(t *testing.T) {
+	t.Parallel()
+	// mixed-day.yaml prices its PTU deployment in its pricing: section.
+	p, err := Load("../scenarios/mixed-day.yaml")
+	if err != nil {
+		t.Fatalf("Load(mixed-day.yaml): %v", err)
+	}
+	if len(p.Deployments) == 0 {
+		t.Errorf("mixed-day.yaml: no PTU deployments read from its pricing section")
+	}
+	if _, ok := p.Models["gpt-4o"]; !ok {
+		t.Errorf("mixed-day.yaml: defaults not laid under the section")
+	}
+	// A scenario without a pricing section is priced at the defaults.
+	q, err := Load("../scenarios/quickstart.yaml")
+	if err != nil || len(q.Deployments) != 0 || len(q.Models) != len(Default().Models) {
+		t.Errorf("Load(quickstart.yaml) = %d deployments, %d models, %v; want the defaults", len(q.Deployments), len(q.Models), err)
+	}
+	// A wrong value in a scenario's pricing section is named at its line in the scenario.
+	src := "name: x\npersonas: []\npricing:\n  models:\n    gpt-4o: {input: 2, outptu: 3}\n"
+	_, err = Parse("s.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "s.yaml:") || !strings.Contains(err.Error(), "[5:") {
+		t.Errorf("Parse(bad scenario pricing) error = %v, want s.yaml and line 5", err)
+	}
+}

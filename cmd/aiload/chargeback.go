@@ -52,7 +52,7 @@ to the largest remainders.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file with ingested records")
-	f.StringVar(&opts.Pricing, "pricing", "", "pricing file (default: built-in list prices, no PTU deployments)")
+	f.StringVar(&opts.Pricing, "pricing", "", "pricing file, or a scenario file (its pricing: section) (default: built-in list prices, no PTU deployments)")
 	f.StringVar(&opts.Period, "period", "", "billing period: YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (required)")
 	f.StringVar(&opts.Method, "method", "proportional", "PTU split: proportional, even, fixed or used")
 	f.StringVar(&opts.Shares, "shares", "", "fixed weights for --method fixed, e.g. web=60,data=40")

@@ -64,7 +64,7 @@ SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file with ingested records")
-	f.StringVar(&opts.Pricing, "pricing", "", "pricing file (default: built-in list prices, no PTU deployments)")
+	f.StringVar(&opts.Pricing, "pricing", "", "pricing file, or a scenario file (its pricing: section) (default: built-in list prices, no PTU deployments)")
 	f.StringVar(&opts.Period, "period", "", "billing period: YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (required)")
 	f.StringVar(&opts.Format, "format", "pdf", "pdf, csv or focus")
 	f.StringVar(&opts.Out, "out", "-", "output file (- for standard output)")
