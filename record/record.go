@@ -53,7 +53,7 @@ func (o Outcome) Valid() bool {
 }
 
 // Record is one token-metric record. Field names follow the JSON tags, which
-// are the contract; see DESIGN.md "The token-metric record".
+// are the contract; docs/architecture.md describes every field.
 type Record struct {
 	Schema int `json:"schema"`
 
