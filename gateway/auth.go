@@ -91,6 +91,9 @@ func (g *Gateway) validateJWT(x *exchange) bool {
 		if status == http.StatusForbidden {
 			outcome = record.OutcomeForbidden
 		}
+		if pe := (*privateError)(nil); errors.As(err, &pe) {
+			g.opts.Logf("request %s: validate-jwt: %v", x.rec.RequestID, pe.err)
+		}
 		msg := cmp.Or(g.cfg.JWT.FailedValidationErrorMessage, "Unauthorized. Access token is missing or invalid: "+err.Error())
 		g.reject(x, status, outcome, "authentication_error", "invalid_token", msg)
 		return false

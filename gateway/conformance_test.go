@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -506,15 +507,20 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	}
 }
 
-// failingStore is a store.Store whose operations fail.
-type failingStore struct{}
+// failingStore is a store.Store whose operations fail as a Redis store's
+// do when its server is down at addr.
+type failingStore struct{ addr string }
 
-func (failingStore) Reserve(context.Context, time.Time, []store.Check) (store.Verdict, error) {
-	return store.Verdict{}, errors.New("connection refused")
+var errStoreDown = errors.New("connection refused")
+
+func (f failingStore) err() error { return fmt.Errorf("dial tcp %s: %w", f.addr, errStoreDown) }
+
+func (f failingStore) Reserve(context.Context, time.Time, []store.Check) (store.Verdict, error) {
+	return store.Verdict{}, f.err()
 }
 
-func (failingStore) Settle(context.Context, time.Time, time.Time, []store.Check, int64) ([]int64, error) {
-	return nil, errors.New("connection refused")
+func (f failingStore) Settle(context.Context, time.Time, time.Time, []store.Check, int64) ([]int64, error) {
+	return nil, f.err()
 }
 
 var _ store.Store = failingStore{}

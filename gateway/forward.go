@@ -124,7 +124,11 @@ func (g *Gateway) exhausted(x *exchange, a *admission, sawOpen bool, last *leg, 
 		if errors.Is(lastErr, errAttemptTimeout) {
 			status, outcome, code = http.StatusGatewayTimeout, record.OutcomeTimeout, "backend_timeout"
 		}
-		g.reject(x, status, outcome, "server_error", code, "backend: "+lastErr.Error())
+		msg := "No backend could be reached."
+		if code == "backend_timeout" {
+			msg = "The backend did not answer in time."
+		}
+		g.internalError(x, status, outcome, code, msg, fmt.Errorf("backend %s: %w", x.rec.Backend, lastErr))
 	default:
 		g.settle(x, a, 0)
 		x.rec.Backend, x.rec.BackendTier = "", ""
@@ -277,7 +281,8 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 				return
 			}
 			g.settle(x, a, 0)
-			g.reject(x, http.StatusBadGateway, record.OutcomeBackendError, "server_error", "backend_read", "read backend answer: "+err.Error())
+			g.internalError(x, http.StatusBadGateway, record.OutcomeBackendError, "backend_read", "The backend's answer could not be read.",
+				fmt.Errorf("read backend %s's answer: %w", x.rec.Backend, err))
 			return
 		}
 	} else {

@@ -65,6 +65,16 @@ type Options struct {
 	// read headers up to four times as large (beyond that net/http answers
 	// 431 itself, in plain text, before the gateway sees the request).
 	MaxHeaderBytes int
+	// Logf receives what the gateway has to tell its operator: the details
+	// of an error whose answer only says "internal error" and the request
+	// id (an unreachable backend, a counter store outage), records that
+	// could not be written. Default: discarded.
+	Logf func(format string, args ...any)
+	// Unmetered, when set, is asked before each request whether requests
+	// can be metered now; while it returns an error (the record log cannot
+	// be written) requests are refused with 503 and code
+	// records_unavailable (`gateway serve --on-record-error=refuse`).
+	Unmetered func() error
 }
 
 // Gateway is the enforcement gateway. It is an http.Handler.
@@ -82,6 +92,7 @@ type Gateway struct {
 	jwt      *jwtValidator
 	metrics  *metrics
 	mux      *http.ServeMux
+	drops    dropLog
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -111,6 +122,9 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	}
 	if opts.Store == nil {
 		opts.Store = store.NewMemory()
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
 	}
 	g := &Gateway{
 		cfg: cfg, opts: opts, store: opts.Store,
@@ -343,7 +357,12 @@ func (g *Gateway) finish(x *exchange) {
 	x.rec.LatencyMS = ms(g.since(x.wall))
 	x.rec.Dims = g.dimensions(x)
 	g.metrics.observe(&x.rec)
-	_ = g.opts.Sink.Write(&x.rec)
+	if err := g.opts.Sink.Write(&x.rec); err != nil {
+		g.metrics.dropped.Inc()
+		if n, ok := g.drops.add(g.opts.Timing.Now()); ok {
+			g.opts.Logf("record of request %s not written (%d records lost so far, see aiload_gateway_records_dropped_total): %v", x.rec.RequestID, n, err)
+		}
+	}
 }
 
 // since is the time elapsed since t on the timing clock.
@@ -378,7 +397,7 @@ func (g *Gateway) handleChat(w http.ResponseWriter, r *http.Request) {
 // process: subscription key, validate-jwt, the request's checks, token
 // limits, then the backend pool.
 func (g *Gateway) serve(x *exchange) {
-	if !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
+	if !g.metered(x) || !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
 		return
 	}
 	a := g.admit(x)

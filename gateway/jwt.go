@@ -261,7 +261,7 @@ func (v *jwtValidator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		ferr := v.fetchErr
 		v.mu.Unlock()
 		if ferr != nil {
-			return nil, fmt.Errorf("no %s key with kid %q (jwks_url unavailable: %v)", alg, kid, ferr)
+			return nil, &privateError{public: fmt.Sprintf("no %s key with kid %q (the signing keys could not be fetched)", alg, kid), err: ferr}
 		}
 		return nil, fmt.Errorf("no %s key with kid %q", alg, kid)
 	case 1:

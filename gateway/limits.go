@@ -162,8 +162,8 @@ func (g *Gateway) admit(x *exchange) *admission {
 		// store may choose to fail open itself).
 		x.setHeader("Retry-After", "1")
 		x.rec.RetryAfterMS = 1000
-		g.reject(x, http.StatusServiceUnavailable, record.OutcomeBackendError, "server_error", "counter_store_unavailable",
-			"Token limits cannot be checked right now: "+err.Error())
+		g.internalError(x, http.StatusServiceUnavailable, record.OutcomeStoreUnavailable, "counter_store_unavailable",
+			"Token limits cannot be checked right now. Try again later.", fmt.Errorf("counter store: %w", err))
 		return nil
 	}
 	a.remaining = v.Remaining
@@ -268,7 +268,10 @@ func (g *Gateway) settle(x *exchange, a *admission, actual int64) {
 	}
 	rem, err := g.store.Settle(context.WithoutCancel(x.ctx()), g.opts.Clock.Now(), a.at, a.checks, actual)
 	if err != nil {
-		return // the reservation stays charged; the record still says what happened
+		// The reservation stays charged until its window passes; the record
+		// still says what was used.
+		g.opts.Logf("request %s: settle %d tokens with the counter store: %v", x.rec.RequestID, actual, err)
+		return
 	}
 	a.remaining = rem
 	a.describe(x, -1)

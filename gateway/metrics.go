@@ -19,6 +19,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	ttft     *prometheus.HistogramVec
 	trips    *prometheus.CounterVec
+	dropped  prometheus.Counter
 
 	mu    sync.Mutex
 	known map[seriesKey]*series
@@ -51,8 +52,12 @@ func newMetrics(g *Gateway) *metrics {
 		Name: "aiload_gateway_circuit_trips_total",
 		Help: "Times each backend's circuit breaker tripped.",
 	}, []string{"backend", "tier"})
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aiload_gateway_records_dropped_total",
+		Help: "Token-metric records lost because the record log could not take them (a full disk; see the gateway's log).",
+	})
 	circuit := prometheus.NewGaugeFunc // one gauge per backend
-	m.reg.MustRegister(m.tokens, m.requests, m.latency, m.ttft, m.trips)
+	m.reg.MustRegister(m.tokens, m.requests, m.latency, m.ttft, m.trips, m.dropped)
 	for _, b := range g.pool.members {
 		name := b.cfg.Name
 		m.reg.MustRegister(circuit(prometheus.GaugeOpts{

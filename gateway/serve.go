@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/gateway/store"
@@ -27,6 +29,11 @@ type ServeOptions struct {
 	// Log is the JSONL file token-metric records are appended to
 	// (default tokens.jsonl).
 	Log string
+	// LogWriter, when set, receives the records instead of the Log file.
+	LogWriter io.Writer
+	// OnRecordError says what to do while records cannot be written:
+	// RecordErrorServe (default) or RecordErrorRefuse.
+	OnRecordError string
 	// RunID is written into every record.
 	RunID string
 	// Ready, when set, is called with both listeners' addresses once they
@@ -71,17 +78,19 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		}
 	}
 	opts.defaults()
+	if opts.OnRecordError != RecordErrorServe && opts.OnRecordError != RecordErrorRefuse {
+		return fmt.Errorf("on-record-error must be %s or %s, got %q", RecordErrorServe, RecordErrorRefuse, opts.OnRecordError)
+	}
 	mocks, err := startMocks(cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer mocks.close()
-	f, err := os.OpenFile(opts.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf := lockedLogf(stderr)
+	log, health, err := openRecordLog(opts, logf)
 	if err != nil {
-		return fmt.Errorf("open record log: %w", err)
+		return err
 	}
-	defer f.Close()
-	log := record.NewWriter(f, 0)
 	sink, extra := record.Sink(log), http.Handler(nil)
 	if opts.Observe != nil {
 		var tee record.Sink
@@ -93,12 +102,17 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 			})
 		}
 	}
-	g, err := New(cfg, "", Options{Sink: sink, RunID: opts.RunID, Store: opts.Store, MaxHeaderBytes: opts.MaxHeaderBytes,
-		BackendURLs: mocks.urls})
+	gopts := Options{Sink: sink, RunID: opts.RunID, Store: opts.Store, MaxHeaderBytes: opts.MaxHeaderBytes,
+		BackendURLs: mocks.urls, Logf: logf}
+	if opts.OnRecordError == RecordErrorRefuse {
+		gopts.Unmetered = log.Err
+	}
+	g, err := New(cfg, "", gopts)
 	if err != nil {
 		log.Close()
 		return err
 	}
+	g.Registry().MustRegister(health)
 	if opts.Built != nil {
 		opts.Built(g)
 	}
@@ -127,10 +141,59 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
 	}
-	if serr := f.Sync(); serr != nil && err == nil {
-		err = fmt.Errorf("sync record log: %w", serr)
+	if n := log.Dropped(); n > 0 {
+		fmt.Fprintf(stderr, "aiload gateway: %d records were lost (the record log could not be written)\n", n)
 	}
 	return err
+}
+
+// Record-log error policies (ServeOptions.OnRecordError).
+const (
+	// RecordErrorServe serves on while records cannot be written, saying so
+	// on stderr and in /metrics; records wait in memory (8 MiB) and the
+	// rest are counted as dropped.
+	RecordErrorServe = "serve"
+	// RecordErrorRefuse answers 503 (records_unavailable) while records
+	// cannot be written: no request goes unmetered.
+	RecordErrorRefuse = "refuse"
+)
+
+// openRecordLog opens the record log (or wraps LogWriter) with a writer
+// that logs its failures and recoveries at once, and returns the gauge
+// aiload_gateway_record_log_writable that follows them.
+func openRecordLog(opts ServeOptions, logf func(string, ...any)) (*record.Writer, prometheus.Gauge, error) {
+	health := prometheus.NewGauge(prometheus.GaugeOpts{Name: "aiload_gateway_record_log_writable",
+		Help: "1 while the record log accepts writes, 0 while records wait in memory or are dropped."})
+	health.Set(1)
+	what := "serving on, records wait in memory (up to 8 MiB) and the rest are dropped"
+	if opts.OnRecordError == RecordErrorRefuse {
+		what = "refusing requests with 503 until it can"
+	}
+	onErr := record.OnError(func(err error) {
+		if err != nil {
+			health.Set(0)
+			logf("record log %s cannot be written, %s: %v", opts.Log, what, err)
+			return
+		}
+		health.Set(1)
+		logf("record log %s is writable again", opts.Log)
+	})
+	if opts.LogWriter != nil {
+		return record.NewWriter(opts.LogWriter, 0, onErr), health, nil
+	}
+	w, err := record.Append(opts.Log, 0, onErr)
+	return w, health, err
+}
+
+// lockedLogf writes one line per call to w, safe for concurrent use.
+func lockedLogf(w io.Writer) func(string, ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		line := fmt.Sprintf("aiload gateway: "+format+"\n", args...)
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, line)
+	}
 }
 
 // embeddedMocks are the mock backends Serve starts for backends configured
@@ -196,6 +259,9 @@ func (o *ServeOptions) defaults() {
 	}
 	if o.Log == "" {
 		o.Log = "tokens.jsonl"
+	}
+	if o.OnRecordError == "" {
+		o.OnRecordError = RecordErrorServe
 	}
 	if o.HeaderTimeout <= 0 {
 		o.HeaderTimeout = 10 * time.Second

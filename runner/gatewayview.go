@@ -2,6 +2,7 @@ package runner
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/aiload/aiload/gateway"
@@ -14,8 +15,9 @@ import (
 // records (priced at PAYG list prices), its configured subscriptions and
 // backends, and its circuit breakers.
 type gatewayView struct {
-	tally *dashboard.Tally
-	brk   breakers
+	tally   *dashboard.Tally
+	brk     breakers
+	dropped atomic.Pointer[gateway.Gateway] // the followed gateway, for its dropped-records count
 }
 
 func newGatewayView(cfg gateway.Config, prices *pricing.Pricing) *gatewayView {
@@ -45,6 +47,7 @@ func newGatewayView(cfg gateway.Config, prices *pricing.Pricing) *gatewayView {
 
 // follow reads the breakers of gw from its metrics registry.
 func (v *gatewayView) follow(gw *gateway.Gateway) {
+	v.dropped.Store(gw)
 	v.brk.mu.Lock()
 	defer v.brk.mu.Unlock()
 	v.brk.reg = gw.Registry()
@@ -58,6 +61,9 @@ func (v *gatewayView) snapshot(now time.Time) dashboard.Snapshot {
 	}
 	s := v.tally.Snapshot(now)
 	v.brk.apply(s.Backends)
+	if gw := v.dropped.Load(); gw != nil {
+		s.Totals.RecordsDropped = gw.RecordsDropped()
+	}
 	return s
 }
 

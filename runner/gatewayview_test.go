@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
 )
 
 // TestGatewayDashboard serves a gateway whose only backend fails, and
 // checks the admin snapshot: named after the gateway, attached, the
-// subscription row, the 5xx as events, and the tripped breaker.
+// subscription row, the 5xx as events, the tripped breaker, and the
+// records the log could not take.
 func TestGatewayDashboard(t *testing.T) {
 	t.Parallel()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -29,7 +31,11 @@ func TestGatewayDashboard(t *testing.T) {
 			CircuitBreaker: &gateway.CircuitBreaker{FailureCount: 2, StatusRanges: []string{"500-599"}}}},
 	}
 	sink, admin, follow := GatewayDashboard(cfg)
-	gw, err := gateway.New(cfg, "", gateway.Options{Sink: sink})
+	full := record.SinkFunc(func(r *record.Record) error { // a log on a full disk
+		_ = sink.Write(r)
+		return record.ErrDropped
+	})
+	gw, err := gateway.New(cfg, "", gateway.Options{Sink: full})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +63,9 @@ func TestGatewayDashboard(t *testing.T) {
 	}
 	if len(s.Teams) != 1 || s.Teams[0].Team != "research" || s.Teams[0].TPMLimit != 5000 || s.Teams[0].Requests != 3 {
 		t.Errorf("subscription rows %+v", s.Teams)
+	}
+	if s.Totals.RecordsDropped != 3 {
+		t.Errorf("records dropped %d, want 3", s.Totals.RecordsDropped)
 	}
 	if len(s.Backends) != 1 || s.Backends[0].Breaker != dashboard.BreakerOpen || s.Backends[0].Trips != 1 {
 		t.Errorf("backend rows %+v; want east with its breaker open after one trip", s.Backends)

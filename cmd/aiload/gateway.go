@@ -56,18 +56,23 @@ func newGatewayServeCmd(stderr io.Writer) *cobra.Command {
 		Long: `Serve runs the enforcement gateway (subscription keys, validate-jwt,
 llm-token-limit policies, backend pool with circuit breakers) in front of the
 backends in the config file, appends one token-metric record per request to
-the log, and serves Prometheus metrics (/metrics), /healthz and the live
+the log (records that cannot be written wait in memory while writing is
+retried; see --on-record-error), and serves Prometheus metrics (/metrics), /healthz and the live
 dashboard's snapshot (/admin/snapshot, for aiload dash) on a separate admin
 listener (loopback by default). Ctrl-C drains in-flight requests and flushes
 the log. See docs/gateway.md for the config reference.`,
 		Example: `  aiload gateway serve --config gateway.yaml
   aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl
   aiload gateway serve --config gateway.yaml --redis redis://10.0.0.5:6379/0   # several instances, one limit
+  aiload gateway serve --config gateway.yaml --on-record-error refuse            # no request goes unmetered
   aiload dash --gateway http://127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Config == "" {
 				return usageError{errors.New("--config is required")}
+			}
+			if opts.OnRecordError != gateway.RecordErrorServe && opts.OnRecordError != gateway.RecordErrorRefuse {
+				return usageError{fmt.Errorf("--on-record-error must be serve or refuse, got %q", opts.OnRecordError)}
 			}
 			var follow func(*gateway.Gateway)
 			opts.Observe = func(cfg gateway.Config) (record.Sink, http.Handler) {
@@ -115,6 +120,8 @@ the log. See docs/gateway.md for the config reference.`,
 	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics, /healthz and /admin/snapshot")
 	f.StringVar(&opts.Log, "log", "tokens.jsonl", "JSONL file the token-metric records are appended to")
 	f.StringVar(&opts.RunID, "run-id", "", "run id written into every record")
+	f.StringVar(&opts.OnRecordError, "on-record-error", gateway.RecordErrorServe,
+		"while the record log cannot be written (a full disk): serve (serve on, log it, count lost records in aiload_gateway_records_dropped_total) or refuse (503 until records can be written)")
 	f.StringVar(&redisURL, "redis", "", "share token counters with other instances through Redis (redis://host:port/db)")
 	f.StringVar(&failMode, "redis-fail-mode", string(redisstore.FailClosed), "while Redis is unreachable: fail_closed (503) or fail_open (admit unchecked)")
 	return cmd

@@ -221,6 +221,21 @@ func ExampleProgressLine() {
 	// Output: aiload:    10s/1m0s  sent 120  ok 100  429 20  errors 0  in flight 2  4.0 req/s  2,400 tok/s  $0.0042
 }
 
+// TestRecordsLostShow: records the gateway could not write show on the
+// progress line and on the dashboard's totals line.
+func TestRecordsLostShow(t *testing.T) {
+	t.Parallel()
+	s := script()[9]
+	s.Totals.RecordsDropped = 1234
+	if line := ProgressLine(s); !strings.HasSuffix(line, "  RECORDS LOST 1234") {
+		t.Errorf("progress line %q lacks RECORDS LOST 1234", line)
+	}
+	m := feed(t, pinned(termenv.Ascii, 120, 40, nil), snapshotMsg(s))
+	if v := m.View(); !strings.Contains(v, "records lost 1,234") {
+		t.Errorf("dashboard lacks records lost 1,234:\n%s", v)
+	}
+}
+
 // TestPlainLines: the headless progress lines for the scripted run, every
 // 3 s of elapsed time, with the phase lines of a stop.
 func TestPlainLines(t *testing.T) {

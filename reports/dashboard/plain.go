@@ -53,8 +53,12 @@ func ProgressLine(s Snapshot) string {
 	if s.Total > 0 {
 		when += "/" + s.Total.String()
 	}
-	return fmt.Sprintf("aiload: %s  sent %d  ok %d  429 %d  errors %d%s  %s req/s  %s tok/s  %s",
+	line := fmt.Sprintf("aiload: %s  sent %d  ok %d  429 %d  errors %d%s  %s req/s  %s tok/s  %s",
 		when, sent, ok, thr, errs, flight, rate(s.RequestRate), rate(s.TokenRate), usd(s.Totals.CostUSD, s.Totals.CostKnown))
+	if n := s.Totals.RecordsDropped; n > 0 {
+		line += fmt.Sprintf("  RECORDS LOST %d", n)
+	}
+	return line
 }
 
 // throttledLine names subscriptions with 429s in the last minute.

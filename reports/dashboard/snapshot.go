@@ -76,6 +76,9 @@ type Totals struct {
 	// CostKnown false when no price was known for a model.
 	CostUSD   float64 `json:"cost_usd"`
 	CostKnown bool    `json:"cost_known"`
+	// RecordsDropped counts token-metric records lost because the record
+	// log could not take them (a full disk): requests served unmetered.
+	RecordsDropped int64 `json:"records_dropped,omitempty"`
 }
 
 // ClientTotals are what the load generator's callers saw.

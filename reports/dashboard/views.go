@@ -22,8 +22,12 @@ func (m Model) overview(width int) []string {
 			toks+m.st.ok.Render(sparkline(m.tokHist, width-len(toks))))
 	}
 	t := s.Totals
-	lines = append(lines, wrapItems(width, "requests "+count(t.Requests), "ok "+count(t.OK), "429 "+m.throttled(t.Throttled),
-		"errors "+count(t.Errors), "tokens "+count(t.Tokens), "cost "+usd(t.CostUSD, t.CostKnown))...)
+	items := []string{"requests " + count(t.Requests), "ok " + count(t.OK), "429 " + m.throttled(t.Throttled),
+		"errors " + count(t.Errors), "tokens " + count(t.Tokens), "cost " + usd(t.CostUSD, t.CostKnown)}
+	if t.RecordsDropped > 0 {
+		items = append(items, m.st.bad.Render("records lost "+count(t.RecordsDropped)))
+	}
+	lines = append(lines, wrapItems(width, items...)...)
 	if c := s.Client; c != nil {
 		for _, l := range wrapItems(width, "callers: sent "+count(c.Sent), "ok "+count(c.OK), "429 "+count(c.Throttled),
 			"errors "+count(c.Errors), "retries "+count(c.Retries), "gave up "+count(c.GaveUp), "in flight "+count(c.InFlight)) {
