@@ -1,12 +1,8 @@
 package analytics
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -101,62 +97,6 @@ func (d *DB) Ingest(ctx context.Context, path string, format Format) (IngestResu
 func (d *DB) IngestJSONL(ctx context.Context, path string) (int64, error) {
 	res, err := d.Ingest(ctx, path, FormatAiload)
 	return res.Added, err
-}
-
-// DetectFormat guesses a file's format from its extension and the field
-// names of its first record or header line.
-func DetectFormat(path string) (Format, error) {
-	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
-		return FormatParquet, nil
-	}
-	if isGlob(path) {
-		m, err := filepath.Glob(path)
-		if err != nil || len(m) == 0 {
-			return "", fmt.Errorf("detect format: no files match %q", path)
-		}
-		return DetectFormat(m[0])
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("detect format: %w", err)
-	}
-	defer f.Close()
-	head, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return "", fmt.Errorf("detect format of %s: %w", path, err)
-	}
-	if bytes.HasPrefix(head, []byte("PAR1")) {
-		return FormatParquet, nil
-	}
-	first := firstLine(head)
-	switch {
-	case bytes.Contains(first, []byte("PromptTokens")) || bytes.Contains(first, []byte("CorrelationId")):
-		return FormatAPIM, nil
-	case bytes.Contains(first, []byte("startTime")) || bytes.Contains(first, []byte("model_group")):
-		return FormatLiteLLM, nil
-	case bytes.Contains(first, []byte(`"request_id"`)):
-		return FormatAiload, nil
-	}
-	return "", fmt.Errorf("detect format of %s: not aiload JSONL, Parquet, APIM or LiteLLM (name one with --format)", path)
-}
-
-// firstLine returns the first non-empty line of b, or, for a JSON array on
-// several lines, the text up to the end of its first object.
-func firstLine(b []byte) []byte {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
-	var acc []byte
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || (len(acc) == 0 && len(line) == 1 && line[0] == '[') {
-			continue
-		}
-		acc = append(acc, line...)
-		if line[0] != '"' || bytes.HasSuffix(line, []byte("}")) || len(acc) > 16<<10 {
-			break
-		}
-	}
-	return acc
 }
 
 // ingestGlob ingests every file a pattern matches (formats other than

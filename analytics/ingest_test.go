@@ -147,20 +147,21 @@ func TestIngestTornLastLine(t *testing.T) {
 func TestIngestWrongType(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		file  string
-		line  int
-		field string
+		file   string
+		format Format
+		line   int
+		field  string
 	}{
-		{"badtype.jsonl", 2, "prompt_tokens"},       // "ten" where an integer belongs
-		{"apim_badtype.csv", 3, "CompletionTokens"}, // header is line 1, "five" on line 3
-		{"apim_nokey.csv", 1, "CorrelationId"},      // no request id column at all
+		{"badtype.jsonl", FormatAuto, 2, "prompt_tokens"},       // "ten" where an integer belongs
+		{"apim_badtype.csv", FormatAuto, 3, "CompletionTokens"}, // header is line 1, "five" on line 3
+		{"apim_nokey.csv", FormatAPIM, 1, "CorrelationId"},      // no request id column at all
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
 			db := openTestDB(t)
 			path := filepath.Join("testdata", tc.file)
-			_, err := db.Ingest(context.Background(), path, FormatAuto)
+			_, err := db.Ingest(context.Background(), path, tc.format)
 			var fe *FieldError
 			if !errors.As(err, &fe) {
 				t.Fatalf("ingest %s: err = %v, want a *FieldError", tc.file, err)
