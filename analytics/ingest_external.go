@@ -20,7 +20,8 @@ var apimColumns = []sourceColumn{
 	{"DeploymentName", "VARCHAR"}, {"PromptTokens", "BIGINT"}, {"CompletionTokens", "BIGINT"},
 	{"TotalTokens", "BIGINT"}, {"IsStreamCompletion", "BOOLEAN"}, {"ResponseCode", "INTEGER"},
 	{"BackendResponseCode", "INTEGER"}, {"TotalTime", "DOUBLE"}, {"BackendTime", "DOUBLE"},
-	{"Region", "VARCHAR"}, {"SequenceNumber", "INTEGER"},
+	{"Region", "VARCHAR"}, {"SequenceNumber", "INTEGER"}, {"Url", "VARCHAR"}, {"RequestSize", "BIGINT"},
+	{"RequestBody", "VARCHAR"},
 }
 
 // litellmColumns are the LiteLLM_SpendLogs columns the mapping reads.
@@ -44,9 +45,9 @@ var required = map[Format][]string{
 // ingestExternal stages an APIM or LiteLLM export (CSV or JSON) in a
 // temporary table, checks every typed column, and maps it onto records.
 func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult) error {
-	cols, mapping := apimColumns, "ingest_apim.sql"
+	cols := apimColumns
 	if res.Format == FormatLiteLLM {
-		cols, mapping = litellmColumns, "ingest_litellm.sql"
+		cols = litellmColumns
 	}
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
@@ -66,9 +67,7 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	}
 	_, tokens := have["prompttokens"]
 	_, model := have["modelname"]
-	if gatewayOnly := res.Format == FormatAPIM && !tokens && !model; gatewayOnly {
-		mapping = "apim_gateway_store.sql"
-	}
+	gatewayOnly := res.Format == FormatAPIM && !tokens && !model
 	if err := addMissing(ctx, conn, cols, have); err != nil {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
@@ -80,15 +79,88 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	if err := checkStage(ctx, conn, cols, path, csv); err != nil {
 		return err
 	}
-	return mapStage(ctx, conn, path, mapping, res)
+	steps := mappingSteps(res.Format, gatewayOnly)
+	typed := typedColumns(cols)
+	for _, st := range steps {
+		r, err := conn.ExecContext(ctx, strings.ReplaceAll(query(st.file), "{{typed}}", typed))
+		if err != nil {
+			return fmt.Errorf("ingest %s: %s: %w", path, st.what, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("ingest %s: %s: %w", path, st.what, err)
+		}
+		switch st.count {
+		case countAdded:
+			res.Added += n
+		case countCompleted:
+			res.Completed += n
+		}
+	}
+	return nil
 }
+
+// step is one SQL statement of a format's mapping and what its row count
+// means.
+type step struct {
+	file, what string
+	count      int
+}
+
+const (
+	countNone = iota
+	countAdded
+	countCompleted
+)
+
+// mappingSteps lists the statements that map a staged export onto records.
+// APIM's two tables can arrive in separate files, in either order: an LLM
+// log first completes records made from a gateway log's refused requests,
+// then adds its own; a gateway log is kept (apim_gateway_logs), adds
+// records for the requests it refused, and completes the LLM log's records.
+func mappingSteps(f Format, gatewayOnly bool) []step {
+	switch {
+	case f == FormatLiteLLM:
+		return []step{{"ingest_litellm.sql", "map LiteLLM rows", countAdded}}
+	case gatewayOnly:
+		return []step{
+			{"apim_gateway_store.sql", "keep gateway log", countNone},
+			{"apim_gateway_refused.sql", "add refused requests", countAdded},
+			{"apim_gateway_complete.sql", "join gateway log", countCompleted},
+		}
+	}
+	return []step{
+		{"apim_llm_complete.sql", "complete refused requests", countCompleted},
+		{"ingest_apim.sql", "map LLM log rows", countAdded},
+		{"apim_gateway_complete.sql", "join gateway log", countCompleted},
+	}
+}
+
+// typedColumns is the select list that casts each staged source column to
+// its type, keeping its name. checkStage has made sure every value
+// converts, so what TRY_CAST makes NULL is an empty text (as exports
+// write a null).
+func typedColumns(cols []sourceColumn) string {
+	list := make([]string, len(cols))
+	for i, c := range cols {
+		list[i] = fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", ident(c.name), c.typ, ident(c.name))
+	}
+	return strings.Join(list, ", ")
+}
+
+// jsonReader reads a JSON export: JSON lines, or an array (pretty-printed
+// or not), or one object that wraps the rows. One value may hold the whole
+// file (an API answer), so the object size limit is raised.
+const jsonReader = "read_json($1, format = 'auto', sample_size = -1, maximum_object_size = 1073741824)"
 
 // stageFile reads a CSV or JSON export into the temporary table stage, with
 // a row number (aiload_row). A JSON object that wraps the rows in "data" (as
-// LiteLLM's /spend/logs/v2 answers) is unwrapped. Log Analytics' "Name [UTC]"
-// headers become Name. It returns the stage's columns by lower-case name.
+// LiteLLM's /spend/logs/v2 answers) is unwrapped, and so is the Log
+// Analytics API's {"tables": [{"columns": [...], "rows": [[...]]}]}. Log
+// Analytics' "Name [UTC]" headers become Name. It returns the stage's
+// columns by lower-case name.
 func stageFile(ctx context.Context, conn *sql.Conn, path string, csv bool) (map[string]string, error) {
-	reader := "read_json($1, format = 'auto', sample_size = -1)"
+	reader := jsonReader
 	if csv {
 		reader = "read_csv($1, header = true, all_varchar = true)"
 	}
@@ -100,11 +172,19 @@ func stageFile(ctx context.Context, conn *sql.Conn, path string, csv bool) (map[
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", path, err)
 	}
-	if _, wrapped := have["data"]; wrapped && !csv {
-		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE stage AS
-			SELECT row_number() OVER () AS aiload_row, * FROM (SELECT unnest(data, recursive := true) FROM read_json($1, format = 'auto', sample_size = -1))`,
-			absPath(path)); err != nil {
-			return nil, fmt.Errorf("ingest %s: read data rows: %w", path, err)
+	unwrap := ""
+	if _, ok := have["data"]; ok && !csv && len(have) <= 8 {
+		unwrap = `CREATE OR REPLACE TEMP TABLE stage AS
+			SELECT row_number() OVER () AS aiload_row, unnest(d) FROM (SELECT unnest(data) AS d FROM ` + jsonReader + `)`
+	}
+	if _, ok := have["tables"]; ok && !csv {
+		if unwrap, err = tablesStage(ctx, conn, path); err != nil {
+			return nil, err
+		}
+	}
+	if unwrap != "" {
+		if _, err := conn.ExecContext(ctx, unwrap, absPath(path)); err != nil {
+			return nil, fmt.Errorf("ingest %s: read rows: %w", path, err)
 		}
 		if have, err = stageColumns(ctx, conn); err != nil {
 			return nil, fmt.Errorf("ingest %s: %w", path, err)
@@ -116,29 +196,36 @@ func stageFile(ctx context.Context, conn *sql.Conn, path string, csv bool) (map[
 	return have, nil
 }
 
-// mapStage runs the format's mapping from stage into records and, for
-// APIM, completes records from gateway log rows.
-func mapStage(ctx context.Context, conn *sql.Conn, path, mapping string, res *IngestResult) error {
-	r, err := conn.ExecContext(ctx, query(mapping))
+// tablesReader reads the Log Analytics API's answer: each row is a JSON
+// array whose values follow the table's columns.
+const tablesReader = `(SELECT unnest(tables) AS t FROM read_json($1, maximum_object_size = 1073741824,
+	columns = {'tables': 'STRUCT(name VARCHAR, columns STRUCT(name VARCHAR, type VARCHAR)[], rows JSON[])[]'}) LIMIT 1)`
+
+// tablesStage returns the statement that stages the rows of the first
+// table (PrimaryResult) of a Log Analytics API answer, every value as text
+// (as in a CSV export), under its column's name.
+func tablesStage(ctx context.Context, conn *sql.Conn, path string) (string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT unnest(t.columns).name FROM `+tablesReader, absPath(path))
 	if err != nil {
-		return fmt.Errorf("ingest %s: %w", path, err)
+		return "", fmt.Errorf("ingest %s: read table columns: %w", path, err)
 	}
-	if res.Format == FormatAPIM {
-		// Whichever of the LLM log and the gateway log came first, complete
-		// the records from the gateway rows now known.
-		c, err := conn.ExecContext(ctx, query("apim_gateway_complete.sql"))
-		if err != nil {
-			return fmt.Errorf("ingest %s: join gateway log: %w", path, err)
+	defer rows.Close()
+	var list []string
+	for i := 0; rows.Next(); i++ {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return "", fmt.Errorf("ingest %s: read table columns: %w", path, err)
 		}
-		if res.Completed, err = c.RowsAffected(); err != nil {
-			return fmt.Errorf("ingest %s: join gateway log: %w", path, err)
-		}
+		list = append(list, fmt.Sprintf("json_extract_string(r, '$[%d]') AS %s", i, ident(name)))
 	}
-	if mapping == "apim_gateway_store.sql" {
-		return nil // gateway rows complete records; they add none
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("ingest %s: read table columns: %w", path, err)
 	}
-	res.Added, err = r.RowsAffected()
-	return err
+	if len(list) == 0 {
+		return "", &FieldError{File: path, Line: 1, Field: "tables", Msg: "the first table has no columns"}
+	}
+	return `CREATE OR REPLACE TEMP TABLE stage AS SELECT row_number() OVER () AS aiload_row, ` +
+		strings.Join(list, ", ") + ` FROM (SELECT unnest(t.rows) AS r FROM ` + tablesReader + `)`, nil
 }
 
 // stageColumns returns the staged table's column names.

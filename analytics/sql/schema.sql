@@ -75,3 +75,43 @@ CREATE TABLE IF NOT EXISTS apim_gateway_logs (
     TotalTime           DOUBLE,
     BackendTime         DOUBLE
 );
+
+-- Columns of apim_gateway_logs added after its first version: the request
+-- URL (it names the deployment), its size in bytes and the max_tokens of a
+-- logged request body, from which a request the gateway refused is
+-- estimated.
+ALTER TABLE apim_gateway_logs ADD COLUMN IF NOT EXISTS Url VARCHAR;
+ALTER TABLE apim_gateway_logs ADD COLUMN IF NOT EXISTS RequestSize BIGINT;
+ALTER TABLE apim_gateway_logs ADD COLUMN IF NOT EXISTS MaxTokens BIGINT;
+
+-- The outcome of an API Management request from the status the caller got
+-- and the backend's: 429 from the backend is backend_throttled, from the
+-- gateway's token limit throttled; 403 is a token quota.
+CREATE OR REPLACE MACRO apim_outcome(code, backend_code) AS CASE
+    WHEN code IS NULL OR code BETWEEN 200 AND 299 THEN 'ok'
+    WHEN code = 429 AND coalesce(backend_code, 0) = 429 THEN 'backend_throttled'
+    WHEN code = 429 THEN 'throttled'
+    WHEN code = 401 THEN 'unauthorized'
+    WHEN code = 403 THEN 'quota_exceeded'
+    WHEN code BETWEEN 400 AND 499 THEN 'bad_request'
+    ELSE 'backend_error' END;
+
+-- Whether API Management refused a request before any backend saw it (a
+-- token limit's 429 or a quota's 403).
+CREATE OR REPLACE MACRO apim_refused(code, backend_code) AS
+    apim_outcome(code, backend_code) IN ('throttled', 'quota_exceeded');
+
+-- The tokens a refused request asked for, estimated from its size: about
+-- four bytes of request per prompt token.
+CREATE OR REPLACE MACRO bytes_to_tokens(n) AS CAST(ceil(n / 4.0) AS BIGINT);
+
+-- The max_tokens (or max_completion_tokens) of a JSON request body, NULL
+-- when the body is not logged or names none.
+CREATE OR REPLACE MACRO body_max_tokens(body) AS TRY_CAST(coalesce(
+    json_extract_string(TRY_CAST(body AS JSON), '$.max_tokens'),
+    json_extract_string(TRY_CAST(body AS JSON), '$.max_completion_tokens')) AS BIGINT);
+
+-- Whether an APIM request's tokens are estimated: refused by the gateway,
+-- no tokens counted, and its size known.
+CREATE OR REPLACE MACRO apim_estimated(code, backend_code, tokens, size) AS
+    apim_refused(code, backend_code) AND coalesce(tokens, 0) = 0 AND coalesce(size, 0) > 0;

@@ -1,0 +1,94 @@
+package analytics
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// apimRecords renders the APIM records for comparison: id suffix,
+// subscription, model, backend, prompt/completion/total tokens, estimated,
+// status, outcome, stream.
+const apimRecords = `SELECT string_agg(right(request_id, 2) || ':' || coalesce(subscription_id, '-') || ':' ||
+	coalesce(model, '-') || ':' || coalesce(backend, '-') || ':' || prompt_tokens || '/' || completion_tokens || '/' ||
+	total_tokens || ':' || tokens_estimated || ':' || status || ':' || outcome || ':' || coalesce(stream::VARCHAR, '-'), ' ' ORDER BY ts)
+	FROM records`
+
+// The joined LLM log + gateway log export in every shape Log Analytics
+// writes gives the same records: a request split over three sequence rows
+// whose last carries the tokens (02), requests the token limit refused with
+// and without an LLM log row (03, 04: demand estimated from the request
+// size), the backend's own 429 (05), a quota's 403 with max_tokens in the
+// logged body (06), a gateway request that is no LLM call (07: dropped) and
+// a backend error (08).
+func TestIngestAPIMShapes(t *testing.T) {
+	t.Parallel()
+	want := "01:marketing-prod:gpt-4o:aoai-ptu-swedencentral:1200/300/1500:false:200:ok:false" +
+		" 02:support-bot:gpt-4o:aoai-ptu-swedencentral:5200/800/6000:false:200:ok:true" +
+		" 03:support-bot:gpt-4o:-:1500/0/1500:true:429:throttled:-" +
+		" 04:support-bot:gpt-4o:-:500/0/500:true:429:throttled:false" +
+		" 05:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:429:backend_throttled:false" +
+		" 06:interns:gpt-4o:-:200/100/300:true:403:quota_exceeded:-" +
+		" 08:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:500:backend_error:false"
+	for _, file := range []string{
+		"apim_joined.jsonl",        // JSON lines
+		"apim_joined_compact.json", // a JSON array on one line
+		"apim_joined_az.json",      // az monitor log-analytics query -o json: pretty, every value text
+		"apim_joined_api.json",     // the Log Analytics API's tables/columns/rows
+		"apim_joined_portal.csv",   // the portal's CSV export
+	} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", file)
+			if f, err := DetectFormat(path); err != nil || f != FormatAPIM {
+				t.Fatalf("DetectFormat = %q, %v; want apim", f, err)
+			}
+			db := openTestDB(t)
+			if res := ingest(t, db, path, FormatAuto); res.Added != 7 {
+				t.Errorf("added %d records, want 7", res.Added)
+			}
+			var got string
+			row(t, db, apimRecords, &got)
+			if got != want {
+				t.Errorf("records:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// The LLM log and the gateway log exported apart give the same records as
+// the joined export, whichever is ingested first: the gateway log adds the
+// refused requests the LLM log lacks and completes the others; the LLM log
+// completes the gateway's refused records with the model and stream flag.
+func TestIngestAPIMSeparateShapes(t *testing.T) {
+	t.Parallel()
+	llm := filepath.Join("testdata", "apim_llm_log.jsonl")
+	gw := filepath.Join("testdata", "apim_gateway_log.json")
+	want := "01:marketing-prod:gpt-4o:aoai-ptu-swedencentral:1200/300/1500:false:200:ok:false" +
+		" 02:support-bot:gpt-4o:aoai-ptu-swedencentral:5200/800/6000:false:200:ok:true" +
+		" 03:support-bot:gpt-4o:-:1500/0/1500:true:429:throttled:-" +
+		" 04:support-bot:gpt-4o:-:500/0/500:true:429:throttled:false" +
+		" 05:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:429:backend_throttled:false" +
+		" 06:interns:gpt-4o:-:200/100/300:true:403:quota_exceeded:-" +
+		" 08:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:500:backend_error:false"
+	for _, tc := range []struct {
+		order            []string
+		added, completed int64
+	}{
+		{[]string{llm, gw}, 5 + 2, 5}, // LLM log: 5 requests; gateway: 2 refused without LLM row, completes 5
+		{[]string{gw, llm}, 3 + 4, 1}, // gateway: 3 refused; LLM log: 4 more, completes refused 04
+	} {
+		db := openTestDB(t)
+		var added, completed int64
+		for _, f := range tc.order {
+			r := ingest(t, db, f, FormatAuto)
+			added += r.Added
+			completed += r.Completed
+		}
+		var got string
+		row(t, db, apimRecords, &got)
+		if added != tc.added || completed != tc.completed || got != want {
+			t.Errorf("order %v: added %d, completed %d (want %d, %d)\n got %s\nwant %s",
+				tc.order, added, completed, tc.added, tc.completed, got, want)
+		}
+	}
+}
