@@ -8,7 +8,7 @@ import (
 )
 
 // sourceColumn is a column an external format's mapping reads, with the
-// DuckDB type its values must convert to.
+// DuckDB type its values must convert to (JSON: a document, object or text).
 type sourceColumn struct{ name, typ string }
 
 // apimColumns are the columns of the APIM export (docs/ingest.md) that the
@@ -31,8 +31,9 @@ var litellmColumns = []sourceColumn{
 	{"startTime", "TIMESTAMPTZ"}, {"endTime", "TIMESTAMPTZ"}, {"completionStartTime", "TIMESTAMPTZ"},
 	{"request_duration_ms", "DOUBLE"}, {"model", "VARCHAR"}, {"model_group", "VARCHAR"},
 	{"custom_llm_provider", "VARCHAR"}, {"api_base", "VARCHAR"}, {"user", "VARCHAR"},
-	{"metadata", "VARCHAR"}, {"team_id", "VARCHAR"}, {"end_user", "VARCHAR"},
-	{"requester_ip_address", "VARCHAR"}, {"status", "VARCHAR"},
+	{"metadata", "JSON"}, {"team_id", "VARCHAR"}, {"end_user", "VARCHAR"},
+	{"requester_ip_address", "VARCHAR"}, {"status", "VARCHAR"}, {"proxy_server_request", "JSON"},
+	{"messages", "JSON"},
 }
 
 // required are the columns without which an external file has no records:
@@ -143,6 +144,10 @@ func mappingSteps(f Format, gatewayOnly bool) []step {
 func typedColumns(cols []sourceColumn) string {
 	list := make([]string, len(cols))
 	for i, c := range cols {
+		if c.typ == "JSON" {
+			list[i] = fmt.Sprintf("json_doc(%s) AS %s", ident(c.name), ident(c.name))
+			continue
+		}
 		list[i] = fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", ident(c.name), c.typ, ident(c.name))
 	}
 	return strings.Join(list, ", ")
@@ -282,8 +287,8 @@ func addMissing(ctx context.Context, conn *sql.Conn, cols []sourceColumn, have m
 // column that does not convert to its type.
 func checkStage(ctx context.Context, conn *sql.Conn, cols []sourceColumn, path string, csv bool) error {
 	for _, c := range cols {
-		if c.typ == "VARCHAR" {
-			continue
+		if c.typ == "VARCHAR" || c.typ == "JSON" {
+			continue // any text is a string; json_doc makes what is not JSON NULL
 		}
 		q := strings.NewReplacer("{{col}}", ident(c.name), "{{type}}", c.typ).Replace(query("check_column.sql"))
 		var row int

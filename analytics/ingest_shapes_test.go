@@ -1,7 +1,12 @@
 package analytics
 
 import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +95,85 @@ func TestIngestAPIMSeparateShapes(t *testing.T) {
 			t.Errorf("order %v: added %d, completed %d (want %d, %d)\n got %s\nwant %s",
 				tc.order, added, completed, tc.added, tc.completed, got, want)
 		}
+	}
+}
+
+// LiteLLM's spend log in each of its shapes gives the same records: the
+// /spend/logs/v2 page (metadata and the logged request as objects, pretty),
+// /spend/logs (an array; metadata a string in every other row) and the
+// table's CSV. Cached tokens come from OpenAI's prompt_tokens_details (x1:
+// 800), Anthropic's cache_read_input_tokens (x3: 2,000) or usage_object
+// (x7: 300); error codes give the outcome, and the refused x2 carries its
+// demand estimated from the logged messages (217 bytes: 55 tokens) and
+// max_tokens 500.
+func TestIngestLiteLLMShapes(t *testing.T) {
+	t.Parallel()
+	want := "x1:team-web:gpt-4o:2400/350/2750:800:false:200:ok:1750" +
+		" x2:team-web:gpt-4o:55/500/555:0:true:429:throttled:15" +
+		" x3:team-research:claude-sonnet-4:2600/400/3000:2000:false:200:ok:4400" +
+		" x4:team-web:gpt-4o:0/0/0:0:false:500:backend_error:30000" +
+		" x5:team-web:gpt-4o:0/0/0:0:false:408:timeout:10000" +
+		" x6:team-web:gpt-4o:0/0/0:0:false:500:backend_error:500" +
+		" x7:team-web:gpt-4o:1200/80/1280:300:false:200:ok:1000" +
+		" x8:team-web:gpt-4o:0/0/0:0:false:401:unauthorized:10"
+	for _, file := range []string{"litellm_v2_page.json", "litellm_v1.json", "litellm_spendlogs.csv"} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("testdata", file)
+			if f, err := DetectFormat(path); err != nil || f != FormatLiteLLM {
+				t.Fatalf("DetectFormat = %q, %v; want litellm", f, err)
+			}
+			db := openTestDB(t)
+			if res := ingest(t, db, path, FormatAuto); res.Added != 8 {
+				t.Errorf("added %d records, want 8", res.Added)
+			}
+			var got string
+			row(t, db, `SELECT string_agg(right(request_id, 2) || ':' || team || ':' || model || ':' || prompt_tokens || '/' ||
+				completion_tokens || '/' || total_tokens || ':' || cached_tokens || ':' || tokens_estimated || ':' || status || ':' ||
+				outcome || ':' || latency_ms::BIGINT, ' ' ORDER BY ts) FROM records`, &got)
+			if got != want {
+				t.Errorf("records:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// A file no format matches says, for each format, which of its
+// identifying columns it lacked.
+func TestDetectFormatNone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, content, msg string }{
+		{"usage.csv", "date,team,tokens\n2026-11-01,web,120\n",
+			"apim: no TimeGenerated or CorrelationId; litellm: no startTime or request_id; aiload: no ts or request_id"},
+		{"rows.json", "[\n  {\n    \"TimeGenerated\": \"2026-11-01T00:00:00Z\",\n    \"request_id\": \"x\"\n  }\n]\n",
+			"apim: no CorrelationId; litellm: no startTime; aiload: no ts"},
+		{"empty.txt", "", "no CSV header or JSON object found at its start"},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := DetectFormat(path)
+		var de *DetectError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("DetectFormat(%s) = %v; want a *DetectError saying %q", tc.name, err, tc.msg)
+		}
+	}
+}
+
+// aiload JSONL compressed with gzip is detected from its decompressed start.
+func TestDetectFormatGzip(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "tokens.jsonl.gz")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"ts":"2026-11-02T11:00:00Z","request_id":"z1","outcome":"ok"}` + "\n"))
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := DetectFormat(path); err != nil || f != FormatAiload {
+		t.Errorf("DetectFormat = %q, %v; want aiload", f, err)
 	}
 }

@@ -115,3 +115,11 @@ CREATE OR REPLACE MACRO body_max_tokens(body) AS TRY_CAST(coalesce(
 -- no tokens counted, and its size known.
 CREATE OR REPLACE MACRO apim_estimated(code, backend_code, tokens, size) AS
     apim_refused(code, backend_code) AND coalesce(tokens, 0) = 0 AND coalesce(size, 0) > 0;
+
+-- A JSON document from an export's column, whatever shape the reader gave
+-- it: an object or array (STRUCT, MAP, LIST, JSON) as it is, a text
+-- holding JSON (CSV, or a field serialised as a string) parsed; NULL when
+-- the text is not JSON.
+CREATE OR REPLACE MACRO json_doc(x) AS CASE
+    WHEN json_type(to_json(x)) = 'VARCHAR' THEN json(TRY_CAST(to_json(x)->>'$' AS JSON))
+    ELSE to_json(x) END;

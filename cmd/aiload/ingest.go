@@ -28,14 +28,23 @@ func newIngestCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Load token-metric logs (aiload JSONL, Parquet, APIM, LiteLLM) into a DuckDB file",
 		Long: `Ingest loads request logs into the analytics database: aiload JSONL (any
 schema version, .gz too), Parquet (globs allowed, e.g. 'shards/*.parquet'),
-API Management LLM logs exported from Log Analytics (CSV or JSON) and LiteLLM
-spend logs (CSV or JSON). The format is detected from each file; --format
-names it. Records already present (same request id) are skipped, so
-ingesting a file twice adds nothing. An incomplete last line (a log still
-being written) is reported and skipped. Column mappings: docs/ingest.md.`,
+API Management's ApiManagementGatewayLlmLog joined with
+ApiManagementGatewayLogs (or each alone, in either order) as exported from
+Log Analytics — JSON lines, a JSON array (az monitor log-analytics query
+-o json), the Log Analytics API's tables/rows answer or the portal's CSV —
+and LiteLLM spend logs (the LiteLLM_SpendLogs table's CSV, or the JSON of
+/spend/logs or /spend/logs/v2).
+
+The format is detected from each file's content; --format names it, and a
+file that matches none says which columns it lacked for each format.
+Records already present (same request id) are skipped, so ingesting a file
+twice adds nothing. An incomplete last line (a log still being written) is
+reported and skipped. Export commands and column mappings: docs/ingest.md.`,
 		Example: `  aiload ingest runs/quickstart-*/tokens.jsonl --db aiload.duckdb
   aiload ingest 'shards/*.parquet' --db aiload.duckdb
-  aiload ingest apim-llm-log.csv --format apim --db aiload.duckdb`,
+  az monitor log-analytics query -w $WORKSPACE --analytics-query @apim-llm.kql -o json > apim.json
+  aiload ingest apim.json --db prod.duckdb
+  aiload ingest spend-logs.csv --format litellm --db prod.duckdb`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{errors.New("ingest needs at least one file")}
@@ -74,7 +83,8 @@ func runIngest(ctx context.Context, opts ingestOptions, stdout, stderr io.Writer
 		res, err := db.Ingest(ctx, file, format)
 		if err != nil {
 			var fe *analytics.FieldError
-			if errors.As(err, &fe) {
+			var de *analytics.DetectError
+			if errors.As(err, &fe) || errors.As(err, &de) {
 				return usageError{err}
 			}
 			return err

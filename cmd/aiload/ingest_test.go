@@ -33,4 +33,27 @@ func TestIngestCommand(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, `badtype.jsonl:2: field "prompt_tokens"`) {
 		t.Errorf("bad type: exit %d, stderr %q", code, stderr)
 	}
+	// A file of no known format is bad input too, saying what it lacked.
+	code, _, stderr = execute(t, "ingest", data+"chargeback_pricing.yaml", "--db", db)
+	if code != 2 || !strings.Contains(stderr, "apim: no TimeGenerated or CorrelationId") {
+		t.Errorf("unknown format: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// The exports as az, the Log Analytics API and LiteLLM's API print them
+// come through the command.
+func TestIngestCommandExports(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "a.duckdb")
+	data := "../../analytics/testdata/"
+	code, out, stderr := execute(t, "ingest", data+"apim_joined_az.json", data+"litellm_v2_page.json", "--db", db)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	for _, want := range []string{"apim_joined_az.json: apim, 7 records added", "litellm_v2_page.json: litellm, 8 records added",
+		"15 records in the database"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
 }
