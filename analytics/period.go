@@ -12,10 +12,18 @@ type Period struct {
 	Label      string // as given: "2026-11" or "2026-11-01..2026-11-07"
 }
 
-// ParsePeriod reads a calendar month ("2026-11") or an inclusive range of
-// days ("2026-11-01..2026-11-07").
+// ParsePeriod reads a calendar month ("2026-11"), an inclusive range of
+// days ("2026-11-01..2026-11-07") or a range of RFC 3339 instants
+// ("2026-11-01T08:00:00Z..2026-11-01T14:00:00Z", end excluded).
 func ParsePeriod(s string) (Period, error) {
 	if from, to, ok := strings.Cut(s, ".."); ok {
+		if a, err := time.Parse(time.RFC3339, from); err == nil {
+			b, err := time.Parse(time.RFC3339, to)
+			if err != nil || !b.After(a) {
+				return Period{}, fmt.Errorf("period %q: want FROM..TO in RFC 3339 with TO after FROM", s)
+			}
+			return Period{Start: a.UTC(), End: b.UTC(), Label: s}, nil
+		}
 		a, err1 := time.Parse(time.DateOnly, from)
 		b, err2 := time.Parse(time.DateOnly, to)
 		if err1 != nil || err2 != nil || b.Before(a) {

@@ -35,10 +35,38 @@ type RecommendOptions struct {
 	// (default, API Management with estimate-prompt-tokens off) or
 	// policy.ModeStrict.
 	Mode policy.Mode
+	// EstimatePromptTokens replays estimate-prompt-tokens on: the prompt
+	// must fit and is reserved at arrival (streams always are).
+	EstimatePromptTokens bool
 	// TierNames are the products consumers are grouped into when the
 	// records carry no product; default Developer, Standard, Unlimited.
 	TierNames []string
+	// Caller is how callers whose persona the records do not describe
+	// react to a 429 (foreign logs); zero = DefaultCaller.
+	Caller Caller
+	// Callers are the callers by persona name (from a scenario); they take
+	// precedence over what the records show.
+	Callers map[string]Caller
+	// MinRequests is the fewest first attempts a consumer needs for a
+	// recommendation; below it the consumer gets "not enough data" and
+	// keeps its current limit. Default DefaultMinRequests; < 0 = no minimum.
+	MinRequests int64
+	// Resamples is the number of bootstrap resamples behind each limit's
+	// interval; default 200, < 0 = no interval.
+	Resamples int
 }
+
+// DefaultMinRequests is the fewest first attempts Recommend sizes a limit
+// on: at a 1% target, 200 requests leave room for two refusals.
+const DefaultMinRequests = 200
+
+// Consumer statuses (ConsumerRecommendation.Status).
+const (
+	StatusOK = "ok"
+	// StatusNotEnoughData: fewer first attempts than MinRequests; the
+	// consumer keeps its current limit.
+	StatusNotEnoughData = "not enough data"
+)
 
 // ConsumerRecommendation is the proposed TPM limit of one consumer.
 type ConsumerRecommendation struct {
@@ -54,10 +82,19 @@ type ConsumerRecommendation struct {
 	// Burstiness is the peak-to-mean ratio of per-minute demand (Max /
 	// Mean); 1 is perfectly steady.
 	Burstiness float64
+	// Status is StatusOK or StatusNotEnoughData.
+	Status string
 	// RecommendedTPM is the smallest multiple of the unit whose replay
-	// throttles at most the target share of requests.
+	// refuses at most the target share of first attempts; with
+	// StatusNotEnoughData, the current limit (0 when none).
 	RecommendedTPM int64
 	AtRecommended  ReplayResult
+	// LowTPM and HighTPM are the 10th and 90th percentiles of the
+	// recommended limit over bootstrap resamples of the consumer's demand
+	// (blocks of BlockMinutes drawn with replacement); 0 when not computed.
+	LowTPM, HighTPM int64
+	// Callers are the callers replayed: "persona: retry_after:3 (records)".
+	Callers []string
 	// Curve is the replay at candidate limits, ascending.
 	Curve []ReplayResult
 	// Explanation says in one line why.
@@ -75,16 +112,28 @@ type TierRecommendation struct {
 	// largest consumer's demand scaled to 30 days, plus 20%, rounded up to
 	// 100,000 tokens.
 	MonthlyQuota int64
-	Explanation  string
+	// QuotaNote warns when MonthlyQuota is extrapolated from less than a
+	// day of data; "" otherwise.
+	QuotaNote   string
+	Explanation string
 }
 
 // Recommendation is Recommend's answer.
 type Recommendation struct {
-	By             Dimension
-	Mode           policy.Mode // the admission rule replayed
+	By                   Dimension
+	Mode                 policy.Mode // the admission rule replayed
+	EstimatePromptTokens bool
+	// TargetThrottle bounds the share of first attempts refused (429 or 403).
 	TargetThrottle float64
 	Minutes        int64 // length of the zero-filled range
-	Consumers      []ConsumerRecommendation
+	// From and To are the range of minutes replayed, [From, To).
+	From, To time.Time
+	// MinRequests is the fewest first attempts a limit is sized on.
+	MinRequests int64
+	// BlockMinutes is the bootstrap's block length; Resamples its count.
+	BlockMinutes int64
+	Resamples    int
+	Consumers    []ConsumerRecommendation
 	// TierSource is "product" when tiers are the records' products,
 	// "default" when consumers were split into TierNames by size.
 	TierSource string
@@ -92,35 +141,30 @@ type Recommendation struct {
 }
 
 // Recommend proposes a TPM limit per consumer by replaying its recorded
-// demand through the gateway's token limit at candidate limits, and groups
-// consumers into tiers.
+// demand through the gateway's token limit at candidate limits, with its
+// callers' retries in the loop, and groups consumers into tiers.
 func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendation, error) {
-	if opts.TargetThrottle <= 0 {
-		opts.TargetThrottle = 0.01
-	}
-	if opts.By == "" {
-		opts.By = ByCounterKey
-	}
-	if opts.Unit <= 0 {
-		opts.Unit = 1000
-	}
-	if opts.Mode == "" {
-		opts.Mode = policy.ModeAPIM
-	}
-	if opts.Mode != policy.ModeAPIM && opts.Mode != policy.ModeStrict {
-		return nil, fmt.Errorf("recommend: unknown mode %q (want apim or strict)", opts.Mode)
+	if err := opts.defaults(); err != nil {
+		return nil, err
 	}
 	keys, err := consumerKeys(ctx, db, opts)
 	if err != nil {
 		return nil, err
 	}
-	events, err := loadEvents(ctx, db, opts, keys)
+	callers, err := inferCallers(ctx, db, opts)
 	if err != nil {
 		return nil, err
 	}
-	rec := &Recommendation{By: opts.By, Mode: opts.Mode, TargetThrottle: opts.TargetThrottle, Consumers: keys.consumers}
+	events, err := loadEvents(ctx, db, opts, keys, callers)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Recommendation{By: opts.By, Mode: opts.Mode, EstimatePromptTokens: opts.EstimatePromptTokens,
+		TargetThrottle: opts.TargetThrottle, Consumers: keys.consumers, MinRequests: opts.MinRequests, Resamples: opts.Resamples}
 	if len(keys.consumers) > 0 {
 		rec.Minutes = keys.hi - keys.lo + 1
+		rec.From, rec.To = time.Unix(keys.lo*60, 0).UTC(), time.Unix((keys.hi+1)*60, 0).UTC()
+		rec.BlockMinutes = blockMinutes(rec.Minutes)
 	}
 	// Largest consumers first, so the last one running is a small one.
 	order := make([]int, len(rec.Consumers))
@@ -137,10 +181,78 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 			slices.SortStableFunc(ev, byTime)
 		}
 		minuteStats(c, ev, rec.Minutes)
-		sizeLimit(c, ev, opts)
+		fillRefusedLatency(ev)
+		c.Callers = callers.describe(ev)
+		s := sizing{opts: opts, rp: &replayer{events: ev, callers: callers.callers,
+			rule: replayRule{mode: opts.Mode, estimate: opts.EstimatePromptTokens}}}
+		s.setBlocks(keys.lo*60_000_000, rec.BlockMinutes*60_000_000, rec.Minutes)
+		s.size(c)
 	})
 	rec.tiers(opts)
 	return rec, nil
+}
+
+func (o *RecommendOptions) defaults() error {
+	if o.TargetThrottle <= 0 {
+		o.TargetThrottle = 0.01
+	}
+	if o.By == "" {
+		o.By = ByCounterKey
+	}
+	if o.Unit <= 0 {
+		o.Unit = 1000
+	}
+	if o.Mode == "" {
+		o.Mode = policy.ModeAPIM
+	}
+	if o.MinRequests == 0 {
+		o.MinRequests = DefaultMinRequests
+	}
+	if o.Resamples == 0 {
+		o.Resamples = 200
+	}
+	if o.Mode != policy.ModeAPIM && o.Mode != policy.ModeStrict {
+		return fmt.Errorf("recommend: unknown mode %q (want apim or strict)", o.Mode)
+	}
+	return nil
+}
+
+// blockMinutes is the bootstrap's block for a range of minutes: days over
+// four weeks or more, hours over a day or more, else a tenth of the range
+// up to 10 minutes (at least 1).
+func blockMinutes(minutes int64) int64 {
+	switch {
+	case minutes >= 28*1440:
+		return 1440
+	case minutes >= 1440:
+		return 60
+	}
+	return max(1, min(10, minutes/10))
+}
+
+// fillRefusedLatency gives requests the records show refused by a token
+// limit (whose latency is the 429's, not an answer's) the median latency
+// of the consumer's answered requests, for when the replay serves them.
+func fillRefusedLatency(ev []event) {
+	var lats []int32
+	refused := false
+	for _, e := range ev {
+		if e.flags&evRefused == 0 {
+			lats = append(lats, e.latUS)
+		} else {
+			refused = true
+		}
+	}
+	if !refused || len(lats) == 0 {
+		return
+	}
+	slices.Sort(lats)
+	med := lats[len(lats)/2]
+	for i := range ev {
+		if ev[i].flags&evRefused != 0 {
+			ev[i].latUS = med
+		}
+	}
 }
 
 // consumerSet is the consumers of a recommendation and their shared range
@@ -182,7 +294,7 @@ func consumerKeys(ctx context.Context, db *DB, opts RecommendOptions) (*consumer
 // value) took longer than replaying them, so the table is read in one
 // rowid range per core, each on its own connection straight from the
 // driver's rows, and the parts are joined in order.
-func loadEvents(ctx context.Context, db *DB, opts RecommendOptions, keys *consumerSet) ([][]event, error) {
+func loadEvents(ctx context.Context, db *DB, opts RecommendOptions, keys *consumerSet, callers *callerTable) ([][]event, error) {
 	var end int64
 	if err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(rowid) + 1, 0) FROM records`).Scan(&end); err != nil {
 		return nil, fmt.Errorf("recommend: events: %w", err)
@@ -194,7 +306,7 @@ func loadEvents(ctx context.Context, db *DB, opts RecommendOptions, keys *consum
 	for p := range parts {
 		wg.Go(func() {
 			from, to := end*int64(p)/int64(parts), end*int64(p+1)/int64(parts)
-			got[p], errs[p] = loadEventRange(ctx, db, opts, keys, from, to, end)
+			got[p], errs[p] = loadEventRange(ctx, db, opts, keys, callers, from, to, end)
 		})
 	}
 	wg.Wait()
@@ -214,7 +326,7 @@ func loadEvents(ctx context.Context, db *DB, opts RecommendOptions, keys *consum
 // of [0, end). The first part's slices are made large enough for all of a
 // consumer's events, so the later parts are appended to them without
 // copying twice; the later parts' slices are sized by their share of rows.
-func loadEventRange(ctx context.Context, db *DB, opts RecommendOptions, keys *consumerSet, from, to, end int64) ([][]event, error) {
+func loadEventRange(ctx context.Context, db *DB, opts RecommendOptions, keys *consumerSet, callers *callerTable, from, to, end int64) ([][]event, error) {
 	out := make([][]event, len(keys.consumers))
 	for i, n := range keys.events {
 		if from > 0 {
@@ -242,7 +354,8 @@ func loadEventRange(ctx context.Context, db *DB, opts RecommendOptions, keys *co
 			return err
 		}
 		defer rows.Close()
-		row := make([]driver.Value, 3)
+		row := make([]driver.Value, 8)
+		lastPersona, lastCaller := uint64(0), uint16(0)
 		for {
 			if err := rows.Next(row); err == io.EOF {
 				return nil
@@ -251,15 +364,25 @@ func loadEventRange(ctx context.Context, db *DB, opts RecommendOptions, keys *co
 			}
 			h, ok1 := row[0].(uint64)
 			at, ok2 := row[1].(int64)
-			tokens, ok3 := row[2].(int64)
-			if !ok1 || !ok2 || !ok3 {
-				return fmt.Errorf("unexpected row types %T, %T, %T", row[0], row[1], row[2])
+			lat, ok3 := row[2].(int32)
+			tokens, ok4 := row[3].(int32)
+			charge, ok5 := row[4].(int32)
+			prompt, ok6 := row[5].(int32)
+			flags, ok7 := row[6].(uint8)
+			persona, ok8 := row[7].(uint64)
+			if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !ok8 {
+				return fmt.Errorf("unexpected row types %T, %T, %T, %T, %T, %T, %T, %T",
+					row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 			}
 			i, ok := keys.index[h]
 			if !ok {
 				return fmt.Errorf("unknown consumer hash %x", h)
 			}
-			out[i] = append(out[i], event{atUS: at, tokens: tokens})
+			if persona != lastPersona {
+				lastPersona, lastCaller = persona, callers.index[persona] // 0 (the default) when unknown
+			}
+			out[i] = append(out[i], event{atUS: at, latUS: lat, tokens: tokens, charge: charge, prompt: prompt,
+				flags: flags, caller: lastCaller})
 		}
 	})
 	return out, err
@@ -274,14 +397,14 @@ func minuteStats(c *ConsumerRecommendation, events []event, minutes int64) {
 	curMinute, started := int64(0), false
 	for _, e := range events {
 		c.Requests++
-		c.Tokens += e.tokens
+		c.Tokens += int64(e.tokens)
 		m := floorDiv(e.atUS, 60_000_000)
 		if started && m != curMinute {
 			sums = append(sums, float64(cur))
 			cur = 0
 		}
 		curMinute, started = m, true
-		cur += e.tokens
+		cur += int64(e.tokens)
 	}
 	if started {
 		sums = append(sums, float64(cur))
@@ -324,74 +447,12 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// sizeLimit finds the consumer's recommended limit and its curve.
-//
-// The smallest limit L (a multiple of the unit) whose replay throttles at
-// most the target share of requests is found by bisection between one unit
-// and the peak 60 s window rounded up (a limit above the peak throttles
-// nothing: the window never holds the limit). The curve adds the replay at
-// the per-minute p50, p95, p99 and max, and at ½, ¾, 1¼, 1½ and 2 times L.
-func sizeLimit(c *ConsumerRecommendation, events []event, opts RecommendOptions) {
-	unit := opts.Unit
-	c.PeakWindowTPM = peakWindow(events)
-	hi := roundUp(c.PeakWindowTPM+1, unit)
-	lo := unit
-	queue := make([]event, 0, 1024)
-	budget := throttleBudget(int64(len(events)), opts.TargetThrottle)
-	for lo < hi {
-		mid := roundUp((lo+hi)/2, unit)
-		if mid >= hi {
-			mid = hi - unit
-		}
-		if replayFast(events, mid, opts.Mode, queue, budget).ThrottledRequests <= budget {
-			hi = mid
-		} else {
-			lo = mid + unit
-		}
-	}
-	cache := map[int64]ReplayResult{}
-	run := func(l int64) ReplayResult {
-		r, ok := cache[l]
-		if !ok {
-			r = replayAbovePeak(events, l, c.PeakWindowTPM, opts.Mode)
-			cache[l] = r
-		}
-		return r
-	}
-	c.RecommendedTPM = hi
-	c.AtRecommended = run(hi)
-	if hi > unit {
-		run(hi - unit)
-	}
-	run(roundUp(int64(math.Ceil(c.P99)), unit))
-	for _, f := range []float64{0.5, 1.25, 1.5, 2} {
-		run(roundUp(int64(f*float64(hi)), unit))
-	}
-	c.Curve = make([]ReplayResult, 0, len(cache))
-	for _, r := range cache {
-		c.Curve = append(c.Curve, r)
-	}
-	sort.Slice(c.Curve, func(i, j int) bool { return c.Curve[i].LimitTPM < c.Curve[j].LimitTPM })
-	c.Explanation = explain(c, opts.TargetThrottle)
-}
-
 // roundUp rounds v up to a positive multiple of unit.
 func roundUp(v, unit int64) int64 {
 	if v <= unit {
 		return unit
 	}
 	return (v + unit - 1) / unit * unit
-}
-
-func explain(c *ConsumerRecommendation, target float64) string {
-	r := c.AtRecommended
-	s := fmt.Sprintf("p99 minute was %s tokens (max %s, peak 60 s window %s); %s throttles %s of requests and %s of tokens (target %s)",
-		kTokens(c.P99), kTokens(c.Max), kTokens(float64(c.PeakWindowTPM)), kTokens(float64(c.RecommendedTPM)),
-		pct(r.RequestShare()), pct(r.TokenShare()), pct(target))
-	if c.CurrentLimitTPM > 0 {
-		s += fmt.Sprintf("; now %s", kTokens(float64(c.CurrentLimitTPM)))
-	}
-	return s
 }
 
 // kTokens renders a token count compactly: 950, 41k, 1.2M.
@@ -472,6 +533,9 @@ func (r *Recommendation) tier(name string, idx []int) TierRecommendation {
 	if r.Minutes > 0 {
 		monthly := float64(maxTokens) * 30 * 24 * 60 / float64(r.Minutes) * 1.2
 		t.MonthlyQuota = roundUp(int64(math.Ceil(monthly)), 100_000)
+		if r.Minutes < 24*60 {
+			t.QuotaNote = fmt.Sprintf("extrapolated to a month from %s of data, less than a day", plural(r.Minutes, "minute"))
+		}
 	}
 	t.Explanation = fmt.Sprintf("%s; %s needs the most (%s TPM)", plural(int64(len(idx)), "consumer"), biggest, kTokens(float64(t.TPM)))
 	return t

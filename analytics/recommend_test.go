@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"github.com/aiload/aiload/gateway/policy"
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// testdata/recommend.jsonl, consumer sub-a (2026-11-02):
+// testdata/recommend.jsonl, consumer sub-a (2026-11-02), replayed with
+// callers that give up at the first 429 and no latency (so every charge
+// lands at arrival):
 //
 //	10:00:00 500, 10:00:10 500, 10:00:20 500, 10:00:30 500 (the last two
 //	throttled at the recorded limit 1000; their retry a4r at 10:00:45 is not
@@ -35,7 +36,9 @@ func TestRecommend(t *testing.T) {
 	t.Parallel()
 	db := openTestDB(t)
 	ingest(t, db, filepath.Join("testdata", "recommend.jsonl"), FormatAiload)
-	rec, err := Recommend(context.Background(), db, RecommendOptions{Unit: 100})
+	fail, _ := ParseCaller("fail")
+	opts := RecommendOptions{Unit: 100, Caller: fail, MinRequests: -1, Resamples: -1}
+	rec, err := Recommend(context.Background(), db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +68,7 @@ func TestRecommend(t *testing.T) {
 			t.Errorf("curve at %d = %q, want %q", limit, curve[limit], want)
 		}
 	}
-	if !strings.Contains(a.Explanation, "p99 minute was 1.95k tokens") || !strings.Contains(a.Explanation, "1.6k throttles 0% of requests") {
+	if !strings.Contains(a.Explanation, "p99 minute was 1.95k tokens") || !strings.Contains(a.Explanation, "1.6k refuses 0% of first attempts") {
 		t.Errorf("explanation = %q", a.Explanation)
 	}
 	if b := rec.Consumers[1]; b.Key != "sub-b" || b.RecommendedTPM != 100 || b.Max != 50 {
@@ -78,7 +81,8 @@ func TestRecommend(t *testing.T) {
 		t.Errorf("tiers (%s) = %v", rec.TierSource, tierSummary(rec.Tiers))
 	}
 	// Named tiers split consumers by size when given.
-	rec, err = Recommend(context.Background(), db, RecommendOptions{Unit: 100, TierNames: []string{"Small", "Large"}})
+	opts.TierNames = []string{"Small", "Large"}
+	rec, err = Recommend(context.Background(), db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +98,8 @@ func TestRecommendStrictMode(t *testing.T) {
 	t.Parallel()
 	db := openTestDB(t)
 	ingest(t, db, filepath.Join("testdata", "recommend.jsonl"), FormatAiload)
-	rec, err := Recommend(context.Background(), db, RecommendOptions{Unit: 100, Mode: policy.ModeStrict})
+	fail, _ := ParseCaller("fail")
+	rec, err := Recommend(context.Background(), db, RecommendOptions{Unit: 100, Mode: policy.ModeStrict, Caller: fail, MinRequests: -1, Resamples: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,18 +121,4 @@ func tierSummary(ts []TierRecommendation) []string {
 		out = append(out, fmt.Sprintf("%s %d %d %v", t.Name, t.TPM, t.MonthlyQuota, t.Consumers))
 	}
 	return out
-}
-
-func TestReplayMatchesGatewaySemantics(t *testing.T) {
-	t.Parallel()
-	// One request larger than the limit passes on an empty window (APIM with
-	// estimation off); the next is blocked until it expires 60 s later.
-	ev := []event{{0, 5000}, {30e6, 10}, {59_999_999, 10}, {60e6, 10}}
-	r := replay(ev, 1000, policy.ModeAPIM)
-	if r.ThrottledRequests != 2 || r.ThrottledTokens != 20 || math.Abs(r.RequestShare()-0.5) > 1e-9 {
-		t.Errorf("replay = %+v; want the two requests inside the first minute throttled", r)
-	}
-	if p := peakWindow(ev); p != 5020 {
-		t.Errorf("peakWindow = %d, want 5020 (the 60 s mark starts a new window)", p)
-	}
 }

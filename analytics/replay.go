@@ -1,31 +1,64 @@
 package analytics
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/aiload/aiload/gateway/policy"
 )
 
-// event is one request of demand: when it arrived and its tokens.
+// event is one request of demand (a first attempt) as the replay needs it.
 type event struct {
-	atUS   int64 // Unix microseconds
-	tokens int64
+	atUS  int64 // arrival, Unix microseconds
+	latUS int32 // arrival to completion, microseconds
+	// tokens is the request's demand (total tokens; a refused record's
+	// estimate); charge is what the gateway charges when it completes (the
+	// usage of an answered request, 0 for a failed one).
+	tokens, charge int32
+	prompt         int32 // prompt tokens: the estimate reserved at arrival
+	caller         uint16
+	flags          uint8
 }
 
-// ReplayResult is what a token limit would have done to recorded demand.
+const (
+	evStream  uint8 = 1 << iota // a stream: prompt tokens are always estimated
+	evQuota                     // refused by a token quota (403) in the records: a limit the TPM does not change
+	evRefused                   // refused by a token limit (429) in the records: its latency is not an answer's
+)
+
+// ReplayResult is what a token limit would have done to recorded demand,
+// with the callers' retries in the loop.
 type ReplayResult struct {
 	LimitTPM int64
-	// Requests and Tokens are the demand replayed; Throttled* what the limit
-	// would have rejected with 429.
-	Requests, Tokens                   int64
+	// Requests and Tokens are the demand replayed: first attempts and their
+	// tokens.
+	Requests, Tokens int64
+	// ThrottledRequests and ThrottledTokens are the first attempts refused
+	// (429 by the token limit, or 403 by a quota) and their tokens: the
+	// share the target bounds.
 	ThrottledRequests, ThrottledTokens int64
+	// Retries are the retry attempts the callers sent after a 429, and
+	// RetriesRefused those refused again.
+	Retries, RetriesRefused int64
+	// GaveUpRequests and GaveUpTokens are the requests never served: every
+	// attempt refused (the caller gave up, or does not retry).
+	GaveUpRequests, GaveUpTokens int64
 }
 
-// RequestShare is the share of requests throttled (0 when there were none).
+// RequestShare is the share of requests whose first attempt was refused
+// (0 when there were none).
 func (r ReplayResult) RequestShare() float64 { return share(r.ThrottledRequests, r.Requests) }
 
-// TokenShare is the share of demanded tokens throttled.
+// TokenShare is the share of demanded tokens in first attempts refused.
 func (r ReplayResult) TokenShare() float64 { return share(r.ThrottledTokens, r.Tokens) }
+
+// GaveUpShare is the share of requests never served.
+func (r ReplayResult) GaveUpShare() float64 { return share(r.GaveUpRequests, r.Requests) }
+
+// DeniedTokenShare is the share of demanded tokens never served.
+func (r ReplayResult) DeniedTokenShare() float64 { return share(r.GaveUpTokens, r.Tokens) }
 
 func share(a, b int64) float64 {
 	if b == 0 {
@@ -34,86 +67,282 @@ func share(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-// replay runs events through the gateway's token limit at the given limit,
-// in the given mode (policy.ModeAPIM when empty):
-//
-//   - apim: API Management's llm-token-limit with estimate-prompt-tokens off
-//     (policy.CheckUsage): a request passes while the 60 s window holds
-//     fewer tokens than the limit;
-//   - strict: the gateway's strict mode (policy.CheckDemand with the
-//     request's tokens as its demand): a request passes only if it fits.
-//     The gateway reserves prompt + max_tokens; records carry the usage of
-//     served requests, so the replay reserves the recorded tokens.
-//
-// An admitted request is charged its tokens at its arrival; a throttled one
-// is not charged, and is not retried (retries are not part of demand).
-func replay(events []event, limit int64, mode policy.Mode) ReplayResult {
-	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
-	w := policy.NewSlidingWindow(policy.TPMWindow)
-	for _, e := range events {
-		res.Tokens += e.tokens
-		now := time.UnixMicro(e.atUS)
-		var d policy.Decision
-		if mode == policy.ModeStrict {
-			d = policy.CheckDemand(w, now, limit, policy.DemandFor(policy.ModeStrict, false, e.tokens, 0).Need)
-		} else {
-			d = policy.CheckUsage(w, now, limit)
-		}
-		if d.Allowed {
-			w.Add(now, e.tokens)
-			continue
-		}
-		res.ThrottledRequests++
-		res.ThrottledTokens += e.tokens
-	}
-	return res
+// replayRule is how the gateway's token limit treats requests: the mode,
+// and whether prompt tokens are estimated at arrival (streams always are).
+type replayRule struct {
+	mode     policy.Mode
+	estimate bool
 }
 
-// replayFast computes the same result as replay without the policy
-// package's general-purpose window (it keeps the admitted charges in a
-// queue and drops them SPAN after their arrival, as SlidingWindow.expire
-// does). It only guides the search for the recommended limit; every
-// reported figure comes from replay. TestReplayFastAgrees holds the two
-// together. It stops early, returning the counts so far, once more than
-// stopAbove requests were throttled: the search only asks whether a limit
-// meets the target, and a limit far too small answers that after a few
-// events.
-func replayFast(events []event, limit int64, mode policy.Mode, queue []event, stopAbove int64) ReplayResult {
-	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
-	span := policy.TPMWindow.Microseconds()
-	q := queue[:0]
-	head := 0
-	var used int64
-	for _, e := range events {
-		res.Tokens += e.tokens
-		for head < len(q) && q[head].atUS+span <= e.atUS {
-			used -= q[head].tokens
-			head++
+// demand returns what e asks of the counter at arrival.
+func (r replayRule) demand(e *event) policy.Demand {
+	return policy.DemandFor(r.mode, r.estimate || e.flags&evStream != 0, int64(e.prompt), int64(e.tokens-e.prompt))
+}
+
+// pending is a completion to settle or a retry to send, ordered by time;
+// at one instant completions come first, so a check sees every charge of
+// that instant.
+type pending struct {
+	atUS    int64
+	arrUS   int64 // completion: when the attempt was admitted (its reservation's instant)
+	reserve int64 // completion: what was reserved at arrival
+	ev      int32 // the request, index in the events
+	attempt int16 // retry: its attempt number; 0 for a completion
+}
+
+func (p pending) before(q pending) bool {
+	if p.atUS != q.atUS {
+		return p.atUS < q.atUS
+	}
+	return p.attempt < q.attempt
+}
+
+// queue is a binary min-heap of pending work.
+type queue []pending
+
+func (h *queue) push(p pending) {
+	*h = append(*h, p)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		up := (i - 1) / 2
+		if !s[i].before(s[up]) {
+			break
 		}
-		if fits(used, e.tokens, limit, mode) {
-			if e.tokens > 0 {
-				if len(q) == cap(q) && head >= len(q)/2 {
-					// Full, and at least half expired: move the live
-					// charges to the front instead of growing, so the
-					// queue holds about one window, not the whole replay.
-					q = q[:copy(q, q[head:])]
-					head = 0
-				}
-				q = append(q, e)
-				used += e.tokens
+		s[i], s[up] = s[up], s[i]
+		i = up
+	}
+}
+
+func (h *queue) pop() pending {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s[l].before(s[m]) {
+			m = l
+		}
+		if r := l + 1; r < n && s[r].before(s[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+// blockCounts are the first attempts and refused first attempts of one
+// block of time, for the bootstrap.
+type blockCounts struct{ requests, refused int64 }
+
+// replayer replays one consumer's events. Its buffers are reused across
+// replays; not safe for concurrent use.
+type replayer struct {
+	events  []event
+	callers []Caller
+	rule    replayRule
+	q       queue
+	// blocks, when set, receives per-block counts; blockOf maps an event
+	// to its block.
+	blocks  []blockCounts
+	blockOf func(atUS int64) int
+}
+
+// replay runs the events through the gateway's token limit of limit tokens
+// per minute, at the gateway's own event times:
+//
+//   - apim with estimate-prompt-tokens off (policy.DemandFor: need 1,
+//     reserve 0): the check at arrival passes while the 60 s window holds
+//     fewer tokens than the limit; the usage is charged when the answer
+//     completes (arrival + the recorded latency), so requests in flight
+//     are not counted;
+//   - apim with estimation on, and every stream: the estimated prompt must
+//     fit and is reserved at arrival; at completion the reservation is
+//     settled to the actual usage (policy.SlidingWindow.Adjust at the
+//     arrival instant, as the gateway's store does);
+//   - strict: prompt + max_tokens is reserved at arrival (records carry
+//     the usage of answered requests, so the replay reserves their total
+//     tokens) and settled at completion.
+//
+// A first attempt refused with 429 comes back as its caller would
+// (Caller): after the Retry-After the gateway would send, after a backoff,
+// or never. Retries are attempts of the same request: they are charged
+// when served but are not demand. A record refused by a quota (403) stays
+// refused: it is not retried (callers retry 429s only).
+//
+// The replay stops early, with the counts so far, once more than stopAbove
+// first attempts were refused.
+func (rp *replayer) replay(limit int64, stopAbove int64) ReplayResult {
+	res := ReplayResult{LimitTPM: limit, Requests: int64(len(rp.events))}
+	w := policy.NewSlidingWindow(policy.TPMWindow)
+	rng := rand.New(rand.NewPCG(uint64(limit), 0x5eed))
+	rp.q = rp.q[:0]
+	for i := range rp.blocks {
+		rp.blocks[i] = blockCounts{}
+	}
+	next := 0
+	for next < len(rp.events) || len(rp.q) > 0 {
+		var p pending
+		if len(rp.q) > 0 && (next == len(rp.events) || rp.q[0].atUS <= rp.events[next].atUS) {
+			p = rp.q.pop()
+			if p.attempt == 0 {
+				rp.settle(w, p)
+				continue
 			}
-			continue
+		} else {
+			p = pending{atUS: rp.events[next].atUS, ev: int32(next), attempt: 1}
+			next++
 		}
-		res.ThrottledRequests++
-		res.ThrottledTokens += e.tokens
-		if res.ThrottledRequests > stopAbove {
+		if !rp.attempt(w, p, limit, rng, &res) && res.ThrottledRequests > stopAbove {
 			return res
 		}
 	}
 	return res
 }
 
-// throttleBudget is the most of n requests that may be throttled for a
+// settle charges a completed attempt's usage.
+func (rp *replayer) settle(w *policy.SlidingWindow, p pending) {
+	e := &rp.events[p.ev]
+	if p.reserve > 0 {
+		w.Adjust(time.UnixMicro(p.arrUS), int64(e.charge)-p.reserve)
+		return
+	}
+	w.Add(time.UnixMicro(p.atUS), int64(e.charge))
+}
+
+// attempt decides one attempt and schedules what follows: its completion
+// when admitted, its retry when refused and the caller retries. It reports
+// whether the attempt was admitted.
+func (rp *replayer) attempt(w *policy.SlidingWindow, p pending, limit int64, rng *rand.Rand, res *ReplayResult) bool {
+	e := &rp.events[p.ev]
+	first := p.attempt == 1
+	if first {
+		res.Tokens += int64(e.tokens)
+	} else {
+		res.Retries++
+	}
+	now := time.UnixMicro(p.atUS)
+	var d policy.Decision
+	var dem policy.Demand
+	if e.flags&evQuota == 0 {
+		dem = rp.rule.demand(e)
+		d = policy.CheckDemand(w, now, limit, dem.Need)
+	}
+	b := -1
+	if first && rp.blocks != nil {
+		b = rp.blockOf(p.atUS)
+		rp.blocks[b].requests++
+	}
+	if d.Allowed {
+		if dem.Reserve > 0 {
+			w.Add(now, dem.Reserve)
+		}
+		done := pending{atUS: p.atUS + int64(e.latUS), arrUS: p.atUS, reserve: dem.Reserve, ev: p.ev}
+		if done.atUS == p.atUS && dem.Reserve == 0 {
+			rp.settle(w, done)
+		} else {
+			rp.q.push(done)
+		}
+		return true
+	}
+	if first {
+		res.ThrottledRequests++
+		res.ThrottledTokens += int64(e.tokens)
+		if b >= 0 {
+			rp.blocks[b].refused++
+		}
+	} else {
+		res.RetriesRefused++
+	}
+	if e.flags&evQuota == 0 {
+		if wait, ok := rp.callers[e.caller].next(int(p.attempt), d.RetryAfter, rng); ok {
+			rp.q.push(pending{atUS: p.atUS + wait.Microseconds(), ev: p.ev, attempt: p.attempt + 1})
+			return false
+		}
+	}
+	res.GaveUpRequests++
+	res.GaveUpTokens += int64(e.tokens)
+	return false
+}
+
+// peakWindow returns the most tokens the window could hold in any 60 s:
+// each request's charge at the instant the gateway makes it (completion for
+// apim without estimation; arrival, at the larger of reservation and usage,
+// otherwise). At a limit above it nothing is refused by the token limit (a
+// request's own charge is part of the peak), so the replay is answered
+// without simulating. Events must be in arrival order.
+func peakWindow(events []event, rule replayRule) int64 {
+	type charge struct{ at, tokens int64 }
+	cs := make([]charge, 0, len(events))
+	sorted := true
+	for _, e := range events {
+		if e.flags&evQuota != 0 {
+			continue
+		}
+		d := rule.demand(&e)
+		c := charge{e.atUS, max(d.Reserve, int64(e.charge), d.Need)}
+		if d.Reserve == 0 {
+			c = charge{e.atUS + int64(e.latUS), int64(e.charge)}
+		}
+		if n := len(cs); n > 0 && cs[n-1].at > c.at {
+			sorted = false
+		}
+		cs = append(cs, c)
+	}
+	if !sorted {
+		slices.SortFunc(cs, func(a, b charge) int { return cmp.Compare(a.at, b.at) })
+	}
+	var peak, sum int64
+	j := 0
+	span := policy.TPMWindow.Microseconds()
+	for _, c := range cs {
+		sum += c.tokens
+		for cs[j].at+span <= c.at {
+			sum -= cs[j].tokens
+			j++
+		}
+		peak = max(peak, sum)
+	}
+	return peak
+}
+
+// replayAbovePeak is replay, answered without simulation when the limit is
+// above peak (peakWindow): only quota refusals remain.
+func (rp *replayer) replayAbovePeak(limit, peak int64) ReplayResult {
+	if limit <= peak {
+		return rp.replay(limit, 1<<62)
+	}
+	res := ReplayResult{LimitTPM: limit, Requests: int64(len(rp.events))}
+	for i := range rp.blocks {
+		rp.blocks[i] = blockCounts{}
+	}
+	for _, e := range rp.events {
+		res.Tokens += int64(e.tokens)
+		quota := e.flags&evQuota != 0
+		if rp.blocks != nil {
+			b := &rp.blocks[rp.blockOf(e.atUS)]
+			b.requests++
+			if quota {
+				b.refused++
+			}
+		}
+		if quota {
+			res.ThrottledRequests++
+			res.ThrottledTokens += int64(e.tokens)
+			res.GaveUpRequests++
+			res.GaveUpTokens += int64(e.tokens)
+		}
+	}
+	return res
+}
+
+// throttleBudget is the most of n requests that may be refused for a
 // share of at most target, as ReplayResult.RequestShare compares it.
 func throttleBudget(n int64, target float64) int64 {
 	t := max(0, int64(target*float64(n)))
@@ -124,45 +353,4 @@ func throttleBudget(n int64, target float64) int64 {
 		t--
 	}
 	return t
-}
-
-// fits is the admission rule of replay: used < limit (apim), or
-// used + max(tokens, 1) <= limit (strict).
-func fits(used, tokens, limit int64, mode policy.Mode) bool {
-	if mode == policy.ModeStrict {
-		return used+max(tokens, 1) <= limit
-	}
-	return used < limit
-}
-
-// peakWindow returns the most tokens demanded in any 60-second sliding
-// window (arrivals in (t-60 s, t]).
-func peakWindow(events []event) int64 {
-	var peak, sum int64
-	j := 0
-	span := policy.TPMWindow.Microseconds()
-	for _, e := range events {
-		sum += e.tokens
-		for events[j].atUS+span <= e.atUS {
-			sum -= events[j].tokens
-			j++
-		}
-		peak = max(peak, sum)
-	}
-	return peak
-}
-
-// replayAbovePeak is replay, answered without simulation when the limit is
-// above the peak 60 s window: when a request arrives the window holds at
-// most peak minus its own tokens, so used < limit and also used +
-// max(tokens, 1) <= limit: every request passes, in either mode.
-func replayAbovePeak(events []event, limit, peak int64, mode policy.Mode) ReplayResult {
-	if limit <= peak {
-		return replay(events, limit, mode)
-	}
-	res := ReplayResult{LimitTPM: limit, Requests: int64(len(events))}
-	for _, e := range events {
-		res.Tokens += e.tokens
-	}
-	return res
 }

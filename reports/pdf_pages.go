@@ -274,7 +274,11 @@ func (d *doc) recommendations(a TeamActivity) {
 		if r.CurrentTPM > 0 {
 			cur = groupInt(r.CurrentTPM)
 		}
-		rows = append(rows, []string{r.Consumer, r.Product, cur, groupInt(r.RecommendedTPM)})
+		proposed := "-" // not enough data and no current limit: the explanation says so
+		if r.RecommendedTPM > 0 {
+			proposed = groupInt(r.RecommendedTPM)
+		}
+		rows = append(rows, []string{r.Consumer, r.Product, cur, proposed})
 		if r.Explanation != "" {
 			why = append(why, r.Consumer+": "+r.Explanation)
 		}

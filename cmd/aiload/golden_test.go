@@ -39,7 +39,7 @@ func TestAnalysisTablesGolden(t *testing.T) {
 	}{
 		{"chargeback.golden", "chargeback.jsonl", []string{"chargeback", "--period", "2026-11", "--pricing", data + "chargeback_pricing.yaml"}},
 		{"chargeback_used.golden", "chargeback.jsonl", []string{"chargeback", "--period", "2026-11", "--pricing", data + "chargeback_pricing.yaml", "--method", "used", "--idle-to", "platform"}},
-		{"recommend.golden", "recommend.jsonl", []string{"recommend", "--unit", "100"}},
+		{"recommend.golden", "recommend.jsonl", []string{"recommend", "--unit", "100", "--min-requests", "0", "--caller", "fail"}},
 	} {
 		db := filepath.Join(dir, tc.golden+".duckdb")
 		if code, _, stderr := execute(t, "ingest", data+tc.data, "--db", db); code != 0 {

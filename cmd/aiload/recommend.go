@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,9 @@ import (
 type recommendOptions struct {
 	DB, By, Model, Format, Pricing, Billing, Tiers, Mode string
 	TargetThrottle, MaxSpill                             string
-	Unit                                                 int64
+	Caller, Period                                       string
+	Estimate                                             bool
+	Unit, MinRequests                                    int64
 	PTUMin, PTUIncrement                                 int
 }
 
@@ -32,15 +35,23 @@ func newRecommendCmd(stdout io.Writer) *cobra.Command {
 		Short: "Propose TPM limits per consumer, product tiers and a PTU plan from recorded demand",
 		Long: `Recommend replays each consumer's recorded demand (first attempts, throttled
 requests at the tokens they asked for) through the gateway's token limit at
-candidate limits and proposes the smallest limit that throttles at most the
-target share of requests, with the throttle curve, per-minute demand
-percentiles and burstiness. Consumers are grouped into products (the
+candidate limits, at the gateway's own event times (apim mode with
+estimation off charges an answer when it completes; estimation, streams and
+strict mode reserve at arrival and settle at completion), with the callers'
+retries in the loop: a refused request comes back as its caller would (the
+persona's behaviour read from the records' attempts, else --caller). It
+proposes the smallest limit whose replay refuses at most the target share of
+first attempts (429 or 403), with an 80% interval (bootstrap over blocks of
+the consumer's demand), the throttle curve, per-minute demand percentiles
+and burstiness. A consumer with fewer than --min-requests first attempts
+gets "not enough data" and keeps its current limit. Consumers are grouped into products (the
 records' products, else --tiers by size). For every model with PTU
 parameters in the pricing file it simulates candidate PTU counts minute by
 minute: share served on PTU, spill to PAYG, monthly cost, the cheapest plan,
 the smallest plan under --max-spill, and Azure's calculator estimate.`,
 		Example: `  aiload recommend --db aiload.duckdb
   aiload recommend --db aiload.duckdb --target-throttle 0.5% --by team --format json
+  aiload recommend --db apim.duckdb --caller backoff:5 --period 2026-11-01..2026-11-07
   aiload recommend --db aiload.duckdb --pricing pricing.yaml --billing hourly --ptu-min 50 --ptu-increment 50`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,6 +62,10 @@ the smallest plan under --max-spill, and Azure's calculator estimate.`,
 	f.StringVar(&opts.DB, "db", "aiload.duckdb", "DuckDB file with ingested records")
 	f.StringVar(&opts.TargetThrottle, "target-throttle", "1%", "largest share of requests a limit may throttle (1% or 0.01)")
 	f.StringVar(&opts.Mode, "mode", "apim", "token limit replayed: apim (llm-token-limit, estimation off) or strict")
+	f.BoolVar(&opts.Estimate, "estimate-prompt-tokens", false, "replay estimate-prompt-tokens on (prompt reserved at arrival)")
+	f.StringVar(&opts.Caller, "caller", "", "callers the records do not describe: retry_after:N, backoff:N or fail (default retry_after:3)")
+	f.StringVar(&opts.Period, "period", "", "only records in YYYY-MM, YYYY-MM-DD..YYYY-MM-DD or RFC3339..RFC3339 (default: all)")
+	f.Int64Var(&opts.MinRequests, "min-requests", analytics.DefaultMinRequests, "fewest first attempts to size a limit on; fewer keep the current limit")
 	f.StringVar(&opts.By, "by", "counter_key", "consumer: counter_key, subscription, product, team or model")
 	f.StringVar(&opts.Model, "model", "", "only this model (as logged)")
 	f.Int64Var(&opts.Unit, "unit", 1000, "granularity of proposed limits, tokens per minute")
@@ -105,7 +120,23 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	if err != nil {
 		return usageError{fmt.Errorf("--mode: %w", err)}
 	}
-	ro := analytics.RecommendOptions{TargetThrottle: target, By: by, Model: opts.Model, Unit: opts.Unit, Mode: mode}
+	ro := analytics.RecommendOptions{TargetThrottle: target, By: by, Model: opts.Model, Unit: opts.Unit, Mode: mode,
+		EstimatePromptTokens: opts.Estimate, MinRequests: opts.MinRequests}
+	if opts.MinRequests <= 0 {
+		ro.MinRequests = -1 // no minimum
+	}
+	if opts.Caller != "" {
+		if ro.Caller, err = analytics.ParseCaller(opts.Caller); err != nil {
+			return usageError{fmt.Errorf("--caller: %w", err)}
+		}
+	}
+	if opts.Period != "" {
+		p, err := analytics.ParsePeriod(opts.Period)
+		if err != nil {
+			return usageError{fmt.Errorf("--period: %w", err)}
+		}
+		ro.From, ro.To = p.Start, p.End
+	}
 	if opts.Tiers != "" {
 		ro.TierNames = strings.Split(opts.Tiers, ",")
 	}
@@ -113,7 +144,7 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	if out.Limits, err = analytics.Recommend(ctx, db, ro); err != nil {
 		return err
 	}
-	out.PTU, err = analytics.PTUPlan(ctx, db, prices, analytics.PTUPlanOptions{Model: opts.Model, Billing: billing,
+	out.PTU, err = analytics.PTUPlan(ctx, db, prices, analytics.PTUPlanOptions{Model: opts.Model, From: ro.From, To: ro.To, Billing: billing,
 		MaxSpill: spill, MinPTU: opts.PTUMin, Increment: opts.PTUIncrement})
 	if err != nil {
 		return err
@@ -148,18 +179,30 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 	if r.Minutes == 1 {
 		minutes = "minute"
 	}
-	fmt.Fprintf(w, "TPM limits per %s, %s token limit (target: at most %.3g%% of requests throttled; %d %s of data)\n\n",
-		r.By, r.Mode, 100*r.TargetThrottle, r.Minutes, minutes)
+	rule := string(r.Mode)
+	if r.EstimatePromptTokens {
+		rule += ", prompt estimated"
+	}
+	fmt.Fprintf(w, "TPM limits per %s, %s token limit (target: at most %.3g%% of first attempts refused; %d %s of data, %s to %s)\n\n",
+		r.By, rule, 100*r.TargetThrottle, r.Minutes, minutes, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
 	if len(r.Consumers) == 0 {
 		fmt.Fprintln(w, "no demand: the database holds no requests that reached a token limit")
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\tthrottled req\tthrottled tok\t")
+	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\t80% interval\trefused 1st\trefused tok\tretries\tgave up\t")
 	for _, c := range r.Consumers {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.1f\t%d\t%d\t%.2f%%\t%.2f%%\t\n", c.Key, c.Team, c.Requests,
-			c.P50, c.P95, c.P99, c.Max, c.PeakWindowTPM, c.Burstiness, c.CurrentLimitTPM, c.RecommendedTPM,
-			100*c.AtRecommended.RequestShare(), 100*c.AtRecommended.TokenShare())
+		recommended, interval := strconv.FormatInt(c.RecommendedTPM, 10), "-"
+		if c.Status == analytics.StatusNotEnoughData {
+			recommended = "not enough data"
+		}
+		if c.LowTPM > 0 {
+			interval = fmt.Sprintf("%d–%d", c.LowTPM, c.HighTPM)
+		}
+		a := c.AtRecommended
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.1f\t%d\t%s\t%s\t%.2f%%\t%.2f%%\t%d\t%.2f%%\t\n", c.Key, c.Team, c.Requests,
+			c.P50, c.P95, c.P99, c.Max, c.PeakWindowTPM, c.Burstiness, c.CurrentLimitTPM, recommended, interval,
+			100*a.RequestShare(), 100*a.TokenShare(), a.Retries, 100*a.GaveUpShare())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -167,10 +210,16 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 	fmt.Fprintln(w)
 	for _, c := range r.Consumers {
 		fmt.Fprintf(w, "  %s: %s\n", c.Key, c.Explanation)
+		if len(c.Callers) > 0 {
+			fmt.Fprintf(w, "    callers replayed: %s\n", strings.Join(c.Callers, "; "))
+		}
 	}
 	fmt.Fprintf(w, "\nTiers (%s):\n", r.TierSource)
 	for _, t := range r.Tiers {
 		fmt.Fprintf(w, "  %s: %d TPM, monthly quota %d tokens per consumer — %s\n", t.Name, t.TPM, t.MonthlyQuota, t.Explanation)
+		if t.QuotaNote != "" {
+			fmt.Fprintf(w, "    (monthly quota %s)\n", t.QuotaNote)
+		}
 	}
 	for _, p := range out.PTU {
 		fmt.Fprintf(w, "\nPTU plan %s (%.0f input TPM/PTU, output ratio %g, min %d, increment %d, %s, %s)\n",
@@ -202,14 +251,16 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 func recommendCSV(w io.Writer, r *analytics.Recommendation) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"consumer", "team", "product", "requests", "tokens", "p50_tpm", "p95_tpm", "p99_tpm", "max_tpm",
-		"peak_window_tpm", "burstiness", "current_limit_tpm", "recommended_tpm", "throttled_requests_share",
-		"throttled_tokens_share", "explanation"})
+		"peak_window_tpm", "burstiness", "current_limit_tpm", "status", "recommended_tpm", "low_tpm", "high_tpm",
+		"throttled_requests_share", "throttled_tokens_share", "retries", "gave_up_share", "explanation"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, c := range r.Consumers {
 		_ = cw.Write([]string{c.Key, c.Team, c.Product, strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Tokens, 10),
 			f(c.P50), f(c.P95), f(c.P99), f(c.Max), strconv.FormatInt(c.PeakWindowTPM, 10), f(c.Burstiness),
-			strconv.FormatInt(c.CurrentLimitTPM, 10), strconv.FormatInt(c.RecommendedTPM, 10),
-			f(c.AtRecommended.RequestShare()), f(c.AtRecommended.TokenShare()), c.Explanation})
+			strconv.FormatInt(c.CurrentLimitTPM, 10), c.Status, strconv.FormatInt(c.RecommendedTPM, 10),
+			strconv.FormatInt(c.LowTPM, 10), strconv.FormatInt(c.HighTPM, 10),
+			f(c.AtRecommended.RequestShare()), f(c.AtRecommended.TokenShare()),
+			strconv.FormatInt(c.AtRecommended.Retries, 10), f(c.AtRecommended.GaveUpShare()), c.Explanation})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -14,8 +14,15 @@ func TestRecommendCommand(t *testing.T) {
 	if code, _, stderr := execute(t, "ingest", data+"recommend.jsonl", "--db", db); code != 0 {
 		t.Fatalf("ingest: exit %d: %s", code, stderr)
 	}
-	// Figures derived in analytics/recommend_test.go.
+	// Six requests are not enough data by default: the consumer keeps its
+	// current limit.
 	code, out, stderr := execute(t, "recommend", "--db", db, "--unit", "100")
+	if code != 0 || !strings.Contains(out, "sub-a: not enough data: 6 requests (at least 200 needed") ||
+		!strings.Contains(out, "Standard: 1000 TPM") || !strings.Contains(out, "extrapolated to a month from 4 minutes of data, less than a day") {
+		t.Errorf("default minimum: exit %d (%s)\n%s", code, stderr, out)
+	}
+	// Figures derived in analytics/recommend_test.go (callers that give up).
+	code, out, stderr = execute(t, "recommend", "--db", db, "--unit", "100", "--min-requests", "0", "--caller", "fail")
 	if code != 0 {
 		t.Fatalf("recommend: exit %d: %s", code, stderr)
 	}
@@ -25,7 +32,8 @@ func TestRecommendCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, _ = execute(t, "recommend", "--db", db, "--unit", "100", "--format", "json", "--target-throttle", "20%")
+	code, out, _ = execute(t, "recommend", "--db", db, "--unit", "100", "--format", "json", "--target-throttle", "20%",
+		"--min-requests", "0", "--caller", "fail")
 	var doc struct {
 		Limits struct {
 			Consumers []struct {
@@ -41,6 +49,11 @@ func TestRecommendCommand(t *testing.T) {
 	if c := doc.Limits.Consumers[0]; c.Key != "sub-a" || c.RecommendedTPM != 1100 {
 		t.Errorf("at 20%%: %+v, want sub-a 1100", c)
 	}
+	// The period selects records: none in December.
+	code, out, _ = execute(t, "recommend", "--db", db, "--period", "2026-12")
+	if code != 0 || !strings.Contains(out, "no demand") {
+		t.Errorf("--period 2026-12: exit %d\n%s", code, out)
+	}
 	code, out, _ = execute(t, "recommend", "--db", db, "--unit", "100", "--format", "csv")
 	if code != 0 || !strings.HasPrefix(out, "consumer,team,product") || !strings.Contains(out, "sub-a,alpha,Standard,6,2400,") {
 		t.Errorf("csv: exit %d\n%s", code, out)
@@ -49,6 +62,8 @@ func TestRecommendCommand(t *testing.T) {
 		{"recommend", "--db", db, "--target-throttle", "150%"}, // not a share
 		{"recommend", "--db", db, "--by", "colour"},            // unknown dimension
 		{"recommend", "--db", db, "--billing", "weekly"},       // unknown billing
+		{"recommend", "--db", db, "--caller", "retry:3"},       // unknown caller
+		{"recommend", "--db", db, "--period", "last week"},     // not a period
 	} {
 		if code, _, stderr := execute(t, args...); code != 2 {
 			t.Errorf("aiload %v: exit %d (%s), want 2", args, code, stderr)

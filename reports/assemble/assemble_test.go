@@ -137,7 +137,10 @@ func TestCapacityChargeFromBill(t *testing.T) {
 	for _, a := range r.Teams {
 		for _, rc := range a.Recommendations {
 			recs++
-			if rc.RecommendedTPM <= 0 || rc.Explanation == "" {
+			// The fixture's consumers have a few requests each: too few to
+			// size a limit on, which the explanation says.
+			if rc.RecommendedTPM < 0 || rc.Explanation == "" ||
+				rc.RecommendedTPM == 0 && !strings.HasPrefix(rc.Explanation, "not enough data") {
 				t.Errorf("team %s: recommendation %+v", a.Team, rc)
 			}
 		}
