@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"sort"
@@ -14,39 +15,77 @@ import (
 // figures scale the observed range to it.
 const MinutesPerMonth = pricing.HoursPerMonth * 60
 
+// MinutesPerDay is the least data a PTU plan is stated without reservation:
+// a monthly figure extrapolated from less is marked tentative.
+const MinutesPerDay = 24 * 60
+
+// maxPTUSteps caps the time steps a PTU plan simulates per model: one
+// second per step up to this many seconds of data (3.5 days), coarser
+// beyond (a month of data steps 9 s).
+const maxPTUSteps = 300_000
+
 // PTUPlanOptions shapes PTUPlan.
 type PTUPlanOptions struct {
 	Model string // only this model (as logged); "" = every model with PTU parameters
 	// From and To bound the records used; zero = all.
 	From, To time.Time
-	// Billing prices the PTUs: hourly, monthly_reservation (default) or
-	// yearly_reservation.
+	// Billing prices the PTUs: hourly, monthly_reservation or
+	// yearly_reservation. "" = the billing of the model's PTU deployment in
+	// the pricing file, else hourly (how Azure bills a deployment no
+	// reservation covers).
 	Billing pricing.Billing
-	// MaxSpill is the spill target: the smallest plan whose spilled share of
-	// input-equivalent tokens is at most this; default 0.05.
+	// MaxSpill, when > 0, makes the recommendation the cheapest plan whose
+	// spilled share of input-equivalent tokens is at most this; 0
+	// recommends the cheapest plan.
 	MaxSpill float64
 	// MinPTU and Increment override the pricing file's (e.g. 50/50 for a
 	// regional deployment); 0 keeps them.
 	MinPTU, Increment int
-	// MaxCandidates caps the plans listed (the step grows in multiples of
-	// the increment to stay under it); default 60.
+	// MaxCandidates caps the PTU counts simulated besides 0 (the step
+	// grows in multiples of the increment to stay under it); default 60.
 	MaxCandidates int
 }
 
-// PTUCandidate is one candidate PTU count, simulated minute by minute:
-// each minute's input-equivalent demand is served up to PTU × input TPM per
-// PTU and the rest spills to pay-as-you-go.
+// BillingCosts are one plan's monthly cost under each way of paying for
+// the PTUs.
+type BillingCosts struct {
+	Hourly             float64 `json:"hourly"`
+	MonthlyReservation float64 `json:"monthly_reservation"`
+	YearlyReservation  float64 `json:"yearly_reservation"`
+}
+
+// Of returns the cost under b.
+func (c BillingCosts) Of(b pricing.Billing) float64 {
+	switch b {
+	case pricing.MonthlyReservation:
+		return c.MonthlyReservation
+	case pricing.YearlyReservation:
+		return c.YearlyReservation
+	}
+	return c.Hourly
+}
+
+// PTUCandidate is one candidate PTU count, simulated as the deployment
+// admits requests: a leaky bucket of PTU × input TPM per PTU tokens that
+// drains that many per minute; a request that does not fit spills whole to
+// pay-as-you-go. 0 PTU is everything on pay-as-you-go.
 type PTUCandidate struct {
-	PTU         int
-	CapacityTPM int64 // PTU × input TPM per PTU
+	PTU         int   `json:"ptu"`
+	CapacityTPM int64 `json:"capacity_tpm"` // PTU × input TPM per PTU
 	// Served and Spilled are input-equivalent tokens over the range.
-	Served, Spilled int64
-	PTUShare        float64 // Served / demand
-	Utilization     float64 // Served / (capacity × minutes)
-	// Monthly costs scale the range to a 730-hour month. Spill is priced at
-	// the model's PAYG input price per input-equivalent token (the output
-	// ratio equals the PAYG price ratio for the models Azure lists).
-	MonthlyPTUCost, MonthlySpillCost, MonthlyCost float64
+	Served          int64   `json:"served_tokens"`
+	Spilled         int64   `json:"spilled_tokens"`
+	SpilledRequests int64   `json:"spilled_requests"`
+	PTUShare        float64 `json:"ptu_share"`   // Served / demand
+	Utilization     float64 `json:"utilization"` // Served / (capacity × minutes)
+	// Monthly costs scale the range to a 730-hour month under the plan's
+	// billing: the PTUs, the spilled requests at their PAYG prices (input,
+	// cached input, output), and the sum.
+	MonthlyPTUCost   float64 `json:"monthly_ptu_cost"`
+	MonthlySpillCost float64 `json:"monthly_spill_cost"`
+	MonthlyCost      float64 `json:"monthly_cost"`
+	// ByBilling is MonthlyCost under each billing.
+	ByBilling BillingCosts `json:"monthly_cost_by_billing"`
 }
 
 // CalculatorEstimate is Azure's capacity-calculator sizing: peak calls per
@@ -56,201 +95,183 @@ type PTUCandidate struct {
 //	raw PTU        = normalized TPM / input TPM per PTU
 //	PTU            = max(min, raw rounded up to the increment)
 type CalculatorEstimate struct {
-	PeakRPM, PromptTokens, OutputTokens, CacheRate float64
-	NormalizedTPM, RawPTU                          float64
-	PTU                                            int
+	PeakRPM       float64 `json:"peak_rpm"`
+	PromptTokens  float64 `json:"prompt_tokens"`
+	OutputTokens  float64 `json:"output_tokens"`
+	CacheRate     float64 `json:"cache_rate"`
+	NormalizedTPM float64 `json:"normalized_tpm"`
+	RawPTU        float64 `json:"raw_ptu"`
+	PTU           int     `json:"ptu"`
+}
+
+// PTUAlternative is the cheapest plan under one billing.
+type PTUAlternative struct {
+	Billing     pricing.Billing `json:"billing"`
+	PTU         int             `json:"ptu"`
+	MonthlyCost float64         `json:"monthly_cost"`
 }
 
 // ModelPTUPlan is the PTU plan of one model.
 type ModelPTUPlan struct {
-	Model                        string // as priced
-	InputTPMPerPTU, OutputRatio  float64
-	MinPTU, Increment            int
-	Billing                      pricing.Billing
-	Minutes                      int64
-	Requests                     int64
-	Tokens                       int64   // input-equivalent demand over the range
-	P50, P95, P99, Max, Mean     float64 // input-equivalent tokens per minute
-	PAYGMonthlyCost              float64 // everything at PAYG, for comparison
-	Candidates                   []PTUCandidate
-	Cheapest, SmallestUnderSpill int // indexes into Candidates; -1 when none
-	MaxSpill                     float64
-	Calculator                   CalculatorEstimate
-	Explanation                  string
+	Model          string  `json:"model"` // as priced
+	InputTPMPerPTU float64 `json:"input_tpm_per_ptu"`
+	OutputRatio    float64 `json:"output_ratio"`
+	MinPTU         int     `json:"min_ptu"`
+	Increment      int     `json:"increment"`
+	// Billing prices the plans; BillingSource says why ("deployment
+	// ptu-eastus", "--billing", or the hourly default).
+	Billing       pricing.Billing `json:"billing"`
+	BillingSource string          `json:"billing_source"`
+	// Minutes is the observed range the monthly figures scale from;
+	// StepSeconds the simulation's time step.
+	Minutes     int64 `json:"minutes"`
+	StepSeconds int64 `json:"step_seconds"`
+	Requests    int64 `json:"requests"`
+	Tokens      int64 `json:"tokens"` // input-equivalent demand over the range
+	// Per-minute input-equivalent demand (zero-filled) and the busiest 60
+	// seconds.
+	P50           float64 `json:"p50_tpm"`
+	P95           float64 `json:"p95_tpm"`
+	P99           float64 `json:"p99_tpm"`
+	Max           float64 `json:"max_tpm"`
+	Mean          float64 `json:"mean_tpm"`
+	PeakWindowTPM float64 `json:"peak_window_tpm"`
+	// PAYGMonthlyCost is everything at PAYG prices: candidate 0.
+	PAYGMonthlyCost float64        `json:"payg_monthly_cost"`
+	Candidates      []PTUCandidate `json:"candidates"`
+	// Cheapest and Recommended index Candidates (-1 when there are none);
+	// Recommended is Cheapest unless MaxSpill is set, then the cheapest
+	// plan that spills at most MaxSpill (-1 when none does). Premium is
+	// Recommended's monthly cost above Cheapest's.
+	Cheapest    int     `json:"cheapest"`
+	Recommended int     `json:"recommended"`
+	MaxSpill    float64 `json:"max_spill"`
+	Premium     float64 `json:"premium"`
+	// Alternatives are the cheapest plans under the other billings.
+	Alternatives []PTUAlternative   `json:"alternatives"`
+	Calculator   CalculatorEstimate `json:"calculator"`
+	// Tentative is set when the monthly figures come from less than a day
+	// of data; Evidence says how much data they come from.
+	Tentative bool   `json:"tentative"`
+	Evidence  string `json:"evidence"`
+	// Verdict is the decision in words ("Stay on pay-as-you-go: …", "Buy
+	// 40 PTU …"); Explanation adds the figures behind it.
+	Verdict     string `json:"verdict"`
+	Explanation string `json:"explanation"`
 }
 
-// PTUPlan simulates candidate PTU counts against each model's per-minute
-// input-equivalent demand.
+// PTUPlan simulates candidate PTU counts, from 0 (all pay-as-you-go) up,
+// against each model's demand at the backends and prices them.
 func PTUPlan(ctx context.Context, db *DB, prices *pricing.Pricing, opts PTUPlanOptions) ([]ModelPTUPlan, error) {
-	if opts.Billing == "" {
-		opts.Billing = pricing.MonthlyReservation
-	}
-	if opts.MaxSpill <= 0 {
-		opts.MaxSpill = 0.05
-	}
 	if opts.MaxCandidates <= 0 {
 		opts.MaxCandidates = 60
 	}
-	series, err := ptuMinutes(ctx, db, prices, opts)
+	lo, hi, ok, err := ptuSpan(ctx, db, opts)
+	if err != nil || !ok {
+		return nil, err
+	}
+	step := max(1, (hi-lo+maxPTUSteps)/maxPTUSteps)
+	series, err := ptuSteps(ctx, db, prices, opts, step)
 	if err != nil {
 		return nil, err
 	}
+	minutes := hi/60 - lo/60 + 1
+	if !opts.From.IsZero() && !opts.To.IsZero() {
+		minutes = int64(math.Ceil(opts.To.Sub(opts.From).Minutes()))
+	}
 	var out []ModelPTUPlan
 	for _, name := range sortedKeys(series) {
-		out = append(out, planModel(name, prices.Models[name], series[name], opts))
+		billing, source := planBilling(prices, name, opts.Billing)
+		p := planModel(name, prices.Models[name], series[name], planInput{opts: opts, billing: billing,
+			source: source, minutes: max(minutes, 1), step: step})
+		out = append(out, p)
 	}
 	return out, nil
 }
 
-// minuteUse is one minute of a model's demand.
-type minuteUse struct{ uncached, cached, output, requests int64 }
+// planBilling is the billing a model's plans are priced under and why.
+func planBilling(prices *pricing.Pricing, model string, given pricing.Billing) (pricing.Billing, string) {
+	if given != "" {
+		return given, "--billing"
+	}
+	for _, d := range prices.Deployments {
+		if prices.Resolve(d.Model) == model {
+			return d.Billing, "deployment " + d.Name
+		}
+	}
+	return pricing.Hourly, "default: no PTU deployment of this model in the pricing"
+}
 
-// ptuMinutes loads per-minute demand and merges logged model names that
-// resolve to the same priced model with PTU parameters.
-func ptuMinutes(ctx context.Context, db *DB, prices *pricing.Pricing, opts PTUPlanOptions) (map[string][]minuteUse, error) {
-	rows, err := db.db.QueryContext(ctx, query("ptu_minutes.sql"), opts.Model, nullTime(opts.From), nullTime(opts.To))
+// ptuSpan returns the first and last second of the forwarded requests (or
+// the given range), and false when there are none.
+func ptuSpan(ctx context.Context, db *DB, opts PTUPlanOptions) (lo, hi int64, ok bool, err error) {
+	var a, b sql.NullInt64
+	if err := db.db.QueryRowContext(ctx, query("ptu_span.sql"), opts.Model, nullTime(opts.From), nullTime(opts.To)).Scan(&a, &b); err != nil {
+		return 0, 0, false, fmt.Errorf("ptu plan: %w", err)
+	}
+	if !a.Valid {
+		return 0, 0, false, nil
+	}
+	lo, hi = a.Int64, b.Int64
+	if !opts.From.IsZero() {
+		lo = opts.From.Unix()
+	}
+	if !opts.To.IsZero() {
+		hi = opts.To.Unix() - 1
+	}
+	return lo, max(lo, hi), true, nil
+}
+
+// stepUse is one time step of a model's demand at the backends.
+type stepUse struct {
+	step                              int64
+	uncached, cached, output, request int64
+}
+
+// ptuSteps loads the demand per time step and merges logged model names
+// that resolve to the same priced model with PTU parameters.
+func ptuSteps(ctx context.Context, db *DB, prices *pricing.Pricing, opts PTUPlanOptions, step int64) (map[string][]stepUse, error) {
+	rows, err := db.db.QueryContext(ctx, query("ptu_steps.sql"), opts.Model, nullTime(opts.From), nullTime(opts.To), step)
 	if err != nil {
 		return nil, fmt.Errorf("ptu plan: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]minuteUse{}
-	var prevModel string
-	var i int
+	out := map[string][]stepUse{}
 	for rows.Next() {
 		var model string
-		var minute int64
-		var u minuteUse
-		if err := rows.Scan(&model, &minute, &u.uncached, &u.cached, &u.output, &u.requests); err != nil {
+		var u stepUse
+		if err := rows.Scan(&model, &u.step, &u.uncached, &u.cached, &u.output, &u.request); err != nil {
 			return nil, fmt.Errorf("ptu plan: %w", err)
-		}
-		if model != prevModel {
-			prevModel, i = model, 0
 		}
 		name := prices.Resolve(model)
 		if m, ok := prices.Models[name]; !ok || m.PTU == nil {
 			continue
 		}
-		s := out[name]
-		if i == len(s) {
-			s = append(s, minuteUse{})
-		}
-		s[i].uncached += u.uncached
-		s[i].cached += u.cached
-		s[i].output += u.output
-		s[i].requests += u.requests
-		out[name] = s
-		i++
+		out[name] = append(out[name], u)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ptu plan: %w", err)
+	}
+	for name, s := range out {
+		out[name] = mergeSteps(s)
+	}
+	return out, nil
 }
 
-func planModel(name string, m pricing.Model, minutes []minuteUse, opts PTUPlanOptions) ModelPTUPlan {
-	p := *m.PTU
-	if opts.MinPTU > 0 {
-		p.MinPTU = opts.MinPTU
-	}
-	if opts.Increment > 0 {
-		p.Increment = opts.Increment
-	}
-	p.Increment = max(p.Increment, 1)
-	plan := ModelPTUPlan{Model: name, InputTPMPerPTU: p.InputTPMPerPTU, OutputRatio: p.OutputRatio,
-		MinPTU: p.MinPTU, Increment: p.Increment, Billing: opts.Billing, Minutes: int64(len(minutes)),
-		MaxSpill: opts.MaxSpill, Cheapest: -1, SmallestUnderSpill: -1}
-	demand := make([]float64, len(minutes))
-	var peakRPM, prompt, cached, output int64
-	for i, u := range minutes {
-		demand[i] = float64(u.uncached) + float64(u.output)*p.OutputRatio
-		plan.Tokens += int64(math.Round(demand[i]))
-		plan.Requests += u.requests
-		peakRPM = max(peakRPM, u.requests)
-		prompt += u.uncached + u.cached
-		cached += u.cached
-		output += u.output
-	}
-	plan.P50, plan.P95, plan.P99, plan.Max, plan.Mean = quantiles(demand)
-	scale := float64(MinutesPerMonth) / float64(max(plan.Minutes, 1))
-	plan.PAYGMonthlyCost = float64(plan.Tokens) * scale * m.Input / 1e6
-	plan.Candidates = candidates(demand, p, m, opts, scale)
-	plan.pick()
-	if plan.Requests > 0 {
-		n := float64(plan.Requests)
-		plan.Calculator = CalculatorSize(float64(peakRPM), float64(prompt)/n, float64(output)/n,
-			float64(cached)/math.Max(float64(prompt), 1), p)
-	}
-	plan.Explanation = plan.explain()
-	return plan
-}
-
-// candidates simulates PTU counts from the minimum up to the count that
-// serves the peak minute, stepping by the increment (or a multiple of it).
-func candidates(demand []float64, p pricing.PTU, m pricing.Model, opts PTUPlanOptions, scale float64) []PTUCandidate {
-	lo := max(p.MinPTU, p.Increment)
-	peak := 0.0
-	for _, d := range demand {
-		peak = math.Max(peak, d)
-	}
-	hi := max(lo, roundUpInt(int(math.Ceil(peak/p.InputTPMPerPTU)), p.Increment))
-	step := p.Increment
-	for (hi-lo)/step+1 > opts.MaxCandidates {
-		step += p.Increment
-	}
-	var out []PTUCandidate
-	for n := lo; ; n += step {
-		n = min(n, hi)
-		out = append(out, simulate(demand, n, p, m, opts.Billing, scale))
-		if n >= hi {
-			break
+// mergeSteps sorts steps by time and adds up those of the same step (from
+// logged names that price as one model).
+func mergeSteps(s []stepUse) []stepUse {
+	sort.SliceStable(s, func(i, j int) bool { return s[i].step < s[j].step })
+	out := s[:0]
+	for _, u := range s {
+		if n := len(out); n > 0 && out[n-1].step == u.step {
+			o := &out[n-1]
+			o.uncached, o.cached, o.output, o.request = o.uncached+u.uncached, o.cached+u.cached, o.output+u.output, o.request+u.request
+			continue
 		}
+		out = append(out, u)
 	}
 	return out
-}
-
-func simulate(demand []float64, n int, p pricing.PTU, m pricing.Model, billing pricing.Billing, scale float64) PTUCandidate {
-	c := PTUCandidate{PTU: n, CapacityTPM: int64(float64(n) * p.InputTPMPerPTU)}
-	capacity := float64(c.CapacityTPM)
-	var served, spilled float64
-	for _, d := range demand {
-		s := math.Min(d, capacity)
-		served += s
-		spilled += d - s
-	}
-	c.Served, c.Spilled = int64(math.Round(served)), int64(math.Round(spilled))
-	c.PTUShare = 1 // nothing demanded, nothing spilled
-	if c.Served+c.Spilled > 0 {
-		c.PTUShare = share(c.Served, c.Served+c.Spilled)
-	}
-	if len(demand) > 0 && capacity > 0 {
-		c.Utilization = served / (capacity * float64(len(demand)))
-	}
-	c.MonthlyPTUCost = float64(n) * p.MonthlyPrice(billing)
-	c.MonthlySpillCost = spilled * scale * m.Input / 1e6
-	c.MonthlyCost = c.MonthlyPTUCost + c.MonthlySpillCost
-	return c
-}
-
-func (plan *ModelPTUPlan) pick() {
-	for i, c := range plan.Candidates {
-		if plan.Cheapest < 0 || c.MonthlyCost < plan.Candidates[plan.Cheapest].MonthlyCost {
-			plan.Cheapest = i
-		}
-		if plan.SmallestUnderSpill < 0 && 1-c.PTUShare <= plan.MaxSpill {
-			plan.SmallestUnderSpill = i
-		}
-	}
-}
-
-func (plan *ModelPTUPlan) explain() string {
-	if plan.Cheapest < 0 {
-		return "no demand"
-	}
-	c := plan.Candidates[plan.Cheapest]
-	s := fmt.Sprintf("p99 minute %s input-equivalent tokens; cheapest: %d PTU at %.0f/month (%s on PTU, %s utilized) vs %.0f all PAYG",
-		kTokens(plan.P99), c.PTU, c.MonthlyCost, pct(c.PTUShare), pct(c.Utilization), plan.PAYGMonthlyCost)
-	if plan.SmallestUnderSpill >= 0 {
-		u := plan.Candidates[plan.SmallestUnderSpill]
-		s += fmt.Sprintf("; spill ≤ %s needs %d PTU (%.0f/month)", pct(plan.MaxSpill), u.PTU, u.MonthlyCost)
-	}
-	return s + fmt.Sprintf("; calculator (peak %.0f RPM): %d PTU", plan.Calculator.PeakRPM, plan.Calculator.PTU)
 }
 
 // CalculatorSize is Azure's PTU calculator: peak calls per minute, average
@@ -271,12 +292,6 @@ func roundUpInt(v, unit int) int {
 		return 0
 	}
 	return (v + unit - 1) / unit * unit
-}
-
-// quantiles returns p50, p95, p99 (linear interpolation, as DuckDB's
-// quantile_cont), max and mean of xs.
-func quantiles(xs []float64) (p50, p95, p99, mx, mean float64) {
-	return quantilesPadded(xs, 0)
 }
 
 // quantilesPadded is quantiles of xs together with zeros more zero values

@@ -45,76 +45,134 @@ func TestCalculatorSizeWorkedExamples(t *testing.T) {
 	}
 }
 
-// TestPTUPlan runs the worked example's traffic through the plan: two
-// minutes of 1,000 calls (200 prompt / 20 output) and one of 500, on
-// gpt-5.2 at a test PAYG input price of 2.00 per 1M and 260 per PTU-month.
-//
-// Input-equivalent demand per minute: 360,000, 360,000, 180,000 (900,000).
-// Candidates 50, 100, 150 PTU (peak 360,000 / 3,400 = 105.88 → 150):
-//
-//	 50 PTU, 170,000/min: served 510,000, spilled 390,000 (56.67% on PTU), utilization 100%
-//	100 PTU, 340,000/min: served 860,000, spilled  40,000 (95.56%), utilization 84.31%
-//	150 PTU, 510,000/min: served 900,000, spilled       0
-//
-// A month is 43,800 minutes, 14,600 × the 3 observed:
-//
-//	 50: 13,000 + 390,000 × 14,600 × 2/1M = 13,000 + 11,388 = 24,388 (cheapest)
-//	100: 26,000 +  40,000 × 14,600 × 2/1M = 26,000 +  1,168 = 27,168 (smallest with spill ≤ 5%)
-//	150: 39,000
-//	all PAYG: 900,000 × 14,600 × 2/1M = 26,280
-//
-// The calculator estimate from the data: peak 1,000 RPM × (200, 20) → 150 PTU.
-func TestPTUPlan(t *testing.T) {
-	t.Parallel()
+// ptuRecords writes records of the test model m-ptu (prompt, completion)
+// at the given offsets from start into a database.
+func ptuRecords(t *testing.T, start time.Time, at []time.Duration, prompt, completion int) *DB {
+	t.Helper()
 	db := openTestDB(t)
 	path := filepath.Join(t.TempDir(), "ptu.jsonl")
 	var b strings.Builder
-	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-	for m, calls := range []int{1000, 1000, 500} {
-		for i := range calls {
-			ts := start.Add(time.Duration(m)*time.Minute + time.Duration(i)*50*time.Millisecond)
-			fmt.Fprintf(&b, `{"schema":1,"ts":%q,"request_id":"m%d-%d","team":"t","model":"gpt-5.2","prompt_tokens":200,"completion_tokens":20,"total_tokens":220,"status":200,"outcome":"ok"}`+"\n",
-				ts.Format(time.RFC3339Nano), m, i)
-		}
+	for i, d := range at {
+		fmt.Fprintf(&b, `{"schema":1,"ts":%q,"request_id":"r%d","team":"t","model":"m-ptu","prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"status":200,"outcome":"ok"}`+"\n",
+			start.Add(d).Format(time.RFC3339Nano), i, prompt, completion, prompt+completion)
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, db, path, FormatAiload)
+	return db
+}
+
+// ptuPrices prices m-ptu at 1.00 / 4.00 per 1M input / output tokens with
+// 1,000 input TPM per PTU, output ratio 4, minimum and increment 1, and
+// 1 per PTU-hour (730 per PTU-month), a monthly reservation at 500 and a
+// yearly one at yearly per PTU-month.
+func ptuPrices(t *testing.T, yearly float64, deployments string) *pricing.Pricing {
+	t.Helper()
 	prices, err := pricing.Parse("test", []byte(`
 models:
-  gpt-5.2:
-    input: 2.00
-    output: 16.00
-    ptu: {input_tpm_per_ptu: 3400, output_ratio: 8, min_ptu: 15, increment: 5, monthly_reservation: 260}
-`))
+  m-ptu:
+    input: 1.00
+    output: 4.00
+    ptu: {input_tpm_per_ptu: 1000, output_ratio: 4, min_ptu: 1, increment: 1, hourly: 1, monthly_reservation: 500, yearly_reservation: `+
+		fmt.Sprint(yearly)+"}\n"+deployments))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans, err := PTUPlan(context.Background(), db, prices, PTUPlanOptions{MinPTU: 50, Increment: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(plans) != 1 {
-		t.Fatalf("%d plans, want 1 (gpt-5.2)", len(plans))
+	return prices
+}
+
+// TestPTUPlanBucket checks the admission of a provisioned deployment at
+// the seconds the requests come, not per calendar minute. Four requests of
+// 600 prompt / 100 completion tokens (1,000 input-equivalent, 0.001 at
+// PAYG prices) come at 10:00:59.0 and .5 and 10:01:00.0 and .5: 2,000 per
+// calendar minute, which a per-minute model serves whole on 2 PTU. Each
+// second's requests are spread over it (at .25 and .75). With C tokens of
+// capacity draining C/60 per second:
+//
+//	1 PTU (1,000):  59.25 in (level 1,000); 59.75 991.7 + 1,000 > 1,000 out; 60.25, 60.75 out
+//	2 PTU (2,000):  59.25 in; 59.75 983.3 + 1,000 in (1,983.3); 60.25 1,966.7 + 1,000 out; 60.75 out
+//	3 PTU (3,000):  59.25 in; 59.75 in (1,975); 60.25 1,950 + 1,000 in (2,950); 60.75 2,925 + 1,000 out
+//	4 PTU (4,000):  every request in; the busiest 60 s hold 4,000 tokens, so 4 is the last candidate
+//
+// Two minutes of data scale by 43,800 / 2 = 21,900 to a month, and the
+// hourly default prices a PTU at 730 per month:
+//
+//	0 PTU: 4 spilled × 0.001 × 21,900 = 87.60 (cheapest, recommended: stay on pay-as-you-go)
+//	1 PTU: 730 + 65.70 = 795.70; 2 PTU: 1,460 + 43.80 = 1,503.80
+//	3 PTU: 2,190 + 21.90 = 2,211.90 (25% spilled, utilization 3,000 / 6,000 = 50%); 4 PTU: 2,920
+//
+// With --max-spill 30% the recommendation is 3 PTU at a premium of 2,124.30.
+func TestPTUPlanBucket(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	db := ptuRecords(t, start, []time.Duration{59 * time.Second, 59500 * time.Millisecond, 60 * time.Second, 60500 * time.Millisecond}, 600, 100)
+	prices := ptuPrices(t, 400, "")
+	plans, err := PTUPlan(context.Background(), db, prices, PTUPlanOptions{})
+	if err != nil || len(plans) != 1 {
+		t.Fatalf("PTUPlan = %d plans, %v; want 1", len(plans), err)
 	}
 	p := plans[0]
 	var got []string
 	for _, c := range p.Candidates {
-		got = append(got, fmt.Sprintf("%d:%d/%d/%.2f%%/%.2f%%/%.0f", c.PTU, c.Served, c.Spilled, 100*c.PTUShare, 100*c.Utilization, c.MonthlyCost))
+		got = append(got, fmt.Sprintf("%d:%d/%d/%.2f", c.PTU, c.Served, c.SpilledRequests, c.MonthlyCost))
 	}
-	want := "50:510000/390000/56.67%/100.00%/24388 100:860000/40000/95.56%/84.31%/27168 150:900000/0/100.00%/58.82%/39000"
+	want := "0:0/4/87.60 1:1000/3/795.70 2:2000/2/1503.80 3:3000/1/2211.90 4:4000/0/2920.00"
 	if strings.Join(got, " ") != want {
-		t.Errorf("candidates:\n got %s\nwant %s", strings.Join(got, " "), want)
+		t.Errorf("candidates (PTU:served/spilled requests/monthly):\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
-	if p.Cheapest != 0 || p.SmallestUnderSpill != 1 || math.Round(p.PAYGMonthlyCost) != 26280 {
-		t.Errorf("cheapest %d, smallest under spill %d, PAYG %.2f; want 0, 1, 26280", p.Cheapest, p.SmallestUnderSpill, p.PAYGMonthlyCost)
+	if p.Billing != pricing.Hourly || p.Cheapest != 0 || p.Recommended != 0 || p.Minutes != 2 || !p.Tentative ||
+		!strings.HasPrefix(p.Verdict, "Tentative (less than a day of data): Stay on pay-as-you-go: 88/month.") {
+		t.Errorf("billing %s, cheapest %d, recommended %d, %d minutes, tentative %v, verdict %q", p.Billing, p.Cheapest,
+			p.Recommended, p.Minutes, p.Tentative, p.Verdict)
 	}
-	c := p.Calculator
-	if c.PeakRPM != 1000 || c.PromptTokens != 200 || c.OutputTokens != 20 || math.Round(c.RawPTU*100) != 10588 || c.PTU != 150 {
-		t.Errorf("calculator = %+v; want 1000 RPM, 200/20, 105.88 raw, 150 PTU", c)
+	if u := p.Candidates[3].Utilization; math.Abs(u-0.5) > 1e-9 {
+		t.Errorf("3 PTU utilization %v, want 0.5", u)
 	}
-	if p.Max != 360000 || p.Minutes != 3 || p.Tokens != 900000 {
-		t.Errorf("demand max %.0f over %d minutes, %d tokens; want 360000, 3, 900000", p.Max, p.Minutes, p.Tokens)
+	plans, err = PTUPlan(context.Background(), db, prices, PTUPlanOptions{MaxSpill: 0.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plans[0]; p.Recommended != 3 || math.Abs(p.Premium-2124.30) > 1e-6 || !strings.Contains(p.Verdict, "costs 2124/month more than the cheapest plan, all pay-as-you-go") {
+		t.Errorf("max spill 30%%: recommended %d, premium %.2f, verdict %q; want 3 (3 PTU), 2124.30", p.Recommended, p.Premium, p.Verdict)
+	}
+}
+
+// TestPTUPlanDeploymentBilling: a steady request of 60 prompt / 10
+// completion tokens (100 input-equivalent, 0.0001) every second for ten
+// minutes is 6,000 input-equivalent tokens per minute. The deployment in
+// the pricing bills a yearly reservation, here 10 per PTU-month:
+//
+//	all PAYG: 600 × 0.0001 × 4,380 = 262.80 per month
+//	6 PTU: the bucket (6,000, draining 100 per second) holds every request: 60 per month
+//	5 PTU: the bucket gains 16.7 per second and is full after about 300 s;
+//	       then about one request in six spills: 50 + ≈ 51 × 0.0001 × 4,380 ≈ 72
+//
+// so 6 PTU is the cheapest, priced on the deployment's billing, with the
+// hourly and monthly alternatives beside it (all pay-as-you-go for both).
+func TestPTUPlanDeploymentBilling(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	var at []time.Duration
+	for i := range 600 {
+		at = append(at, time.Duration(i)*time.Second)
+	}
+	db := ptuRecords(t, start, at, 60, 10)
+	prices := ptuPrices(t, 10, `ptu_deployments:
+  - {name: dep, model: m-ptu, ptu: 3, billing: yearly_reservation}
+`)
+	plans, err := PTUPlan(context.Background(), db, prices, PTUPlanOptions{})
+	if err != nil || len(plans) != 1 {
+		t.Fatalf("PTUPlan = %d plans, %v; want 1", len(plans), err)
+	}
+	p := plans[0]
+	rec := p.Candidates[p.Recommended]
+	if p.Billing != pricing.YearlyReservation || p.BillingSource != "deployment dep" || rec.PTU != 6 || rec.MonthlyCost != 60 ||
+		math.Abs(p.PAYGMonthlyCost-262.8) > 1e-9 || p.Candidates[p.Recommended-1].SpilledRequests < 40 {
+		t.Errorf("billing %s (%s), recommended %d PTU at %.2f, all PAYG %.2f; want yearly_reservation (deployment dep), 6 at 60.00, 262.80",
+			p.Billing, p.BillingSource, rec.PTU, rec.MonthlyCost, p.PAYGMonthlyCost)
+	}
+	if !strings.Contains(p.Verdict, "Buy 6 PTU (yearly_reservation") || len(p.Alternatives) != 2 || p.Alternatives[0].PTU != 0 {
+		t.Errorf("verdict %q, alternatives %+v", p.Verdict, p.Alternatives)
 	}
 }

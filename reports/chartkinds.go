@@ -133,8 +133,9 @@ func bucket(pts []MinutePoint, n int) []MinutePoint {
 	return out
 }
 
-// PTUCurveChart plots monthly cost against PTU count: the provisioned units'
-// cost, the PAYG spill, their total, and the recommended plan.
+// PTUCurveChart plots monthly cost against PTU count from 0 (all
+// pay-as-you-go): the provisioned units' cost, the PAYG spill, their
+// total, and the recommended plan.
 func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 	c := newChart(name, "Monthly cost by PTU count: "+p.Model, 180*vg.Millimeter, 80*vg.Millimeter)
 	ptu, spill, total := make(plotter.XYs, len(p.Points)), make(plotter.XYs, len(p.Points)), make(plotter.XYs, len(p.Points))
@@ -163,11 +164,15 @@ func PTUCurveChart(p PTUPlan, currency, name string) (*Chart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ptu curve %s: %w", p.Model, err)
 		}
-		sc.GlyphStyle.Color = c.addSeries(fmt.Sprintf("recommended: %d PTU", p.Recommended), red)
+		label := fmt.Sprintf("recommended: %d PTU", p.Recommended)
+		if p.Recommended == 0 {
+			label = "recommended: all pay-as-you-go"
+		}
+		sc.GlyphStyle.Color = c.addSeries(label, red)
 		sc.GlyphStyle.Shape = draw.CircleGlyph{}
 		sc.GlyphStyle.Radius = vg.Points(4)
 		c.plot.Add(sc)
-		c.plot.Legend.Add(fmt.Sprintf("recommended: %d PTU", p.Recommended), sc)
+		c.plot.Legend.Add(label, sc)
 	}
 	c.plot.Y.Min = 0
 	c.plot.Y.Max = headroom(max(maxY(total, ptu, spill), p.PAYGOnly.Float()))

@@ -219,18 +219,28 @@ type Recommendation struct {
 // PTUPlan is the capacity curve and the plan recommended for one model.
 type PTUPlan struct {
 	Model string
-	// Points are candidate PTU counts in increasing order.
+	// Points are candidate PTU counts in increasing order, from 0 (all
+	// pay-as-you-go).
 	Points []PlanPoint
-	// Recommended, Cheapest and PeakEstimate are PTU counts (0 = none):
-	// the plan proposed, the cheapest on the curve, and the calculator-style
-	// peak estimate.
+	// Recommended and Cheapest are PTU counts (0 = stay on pay-as-you-go,
+	// -1 = none): the plan proposed and the cheapest on the curve.
+	// PeakEstimate is the calculator-style peak estimate (0 = none).
 	Recommended  int
 	Cheapest     int
 	PeakEstimate int
 	// PAYGOnly is the monthly cost of serving all the demand pay-as-you-go
 	// (0 = unknown), the baseline every PTU count is compared with.
-	PAYGOnly    Money
+	PAYGOnly Money
+	// Billing is how the PTUs are priced (hourly, monthly_reservation,
+	// yearly_reservation).
+	Billing string
+	// Verdict is the decision in words; Explanation adds the figures.
+	Verdict     string
 	Explanation string
+	// Tentative marks monthly figures extrapolated from less than a day of
+	// data; Evidence says how much data they come from.
+	Tentative bool
+	Evidence  string
 }
 
 // PlanPoint is the monthly cost of one PTU count.

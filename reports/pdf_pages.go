@@ -332,11 +332,21 @@ func (d *doc) capacity() {
 			rows = append(rows, []string{fmt.Sprintf("… %d more models (see their pages)", len(d.r.Plans)-i), "", "", "", "", ""})
 			break
 		}
-		rows = append(rows, []string{p.Model, ptuCount(p.Recommended), ptuCount(p.Cheapest), ptuCount(p.PeakEstimate),
+		peak := p.PeakEstimate
+		if peak == 0 {
+			peak = -1 // none
+		}
+		rows = append(rows, []string{p.Model, ptuCount(p.Recommended), ptuCount(p.Cheapest), ptuCount(peak),
 			d.planCost(p, p.Recommended), d.moneyOrDash(p.PAYGOnly)})
 	}
 	d.table([]column{{"Model", 38, "L"}, {"Recommended", 24, "R"}, {"Cheapest", 24, "R"}, {"Peak estimate", 26, "R"},
 		{"Monthly (rec.)", 31, "R"}, {"All PAYG / month", 31, "R"}}, rows)
+	for _, p := range d.r.Plans {
+		if p.Tentative {
+			d.text(9, "Tentative: "+p.Evidence+".")
+			break
+		}
+	}
 }
 
 // groupQuantity formats q with thousands separators: "10,800", "1,503.75".
@@ -355,9 +365,14 @@ func (d *doc) moneyOrDash(m Money) string {
 	return d.money(m)
 }
 
+// ptuCount renders a plan's PTU count: "40 PTU", "all PAYG" for 0, "–"
+// for none.
 func ptuCount(n int) string {
-	if n == 0 {
+	switch {
+	case n < 0:
 		return "–"
+	case n == 0:
+		return "all PAYG"
 	}
 	return fmt.Sprintf("%d PTU", n)
 }
@@ -375,12 +390,19 @@ func (d *doc) planPage(i int, p PTUPlan) {
 	title := "PTU plan: " + p.Model
 	d.startSection(title, 1)
 	d.heading(title, 16)
-	if p.Explanation != "" {
-		d.text(10, p.Explanation)
+	if p.Verdict != "" {
+		d.f.SetFont("sans", "B", 10.5)
+		d.f.MultiCell(contentW, 5, p.Verdict, "", "L", false)
 		d.f.Ln(1)
 	}
-	if p.PAYGOnly > 0 {
-		d.text(10, "Serving all of this demand pay-as-you-go would cost "+d.money(p.PAYGOnly)+" per month.")
+	if p.Tentative {
+		d.f.SetTextColor(170, 40, 40)
+		d.text(9.5, "Tentative: "+p.Evidence+".")
+		d.f.SetTextColor(0, 0, 0)
+		d.f.Ln(1)
+	}
+	if detail := strings.TrimSpace(strings.TrimPrefix(p.Explanation, p.Verdict)); detail != "" {
+		d.text(9, detail)
 		d.f.Ln(1)
 	}
 	d.image(d.planChart[i], contentW)
@@ -391,20 +413,21 @@ func (d *doc) planPage(i int, p PTUPlan) {
 		if j%step != 0 && pt.PTUs != p.Recommended && pt.PTUs != p.Cheapest && j != len(pts)-1 {
 			continue
 		}
-		mark := ""
-		switch pt.PTUs {
-		case p.Recommended:
-			mark = "recommended"
-		case p.Cheapest:
-			mark = "cheapest"
-		case p.PeakEstimate:
-			mark = "peak estimate"
+		var marks []string
+		for _, m := range []struct {
+			n    int
+			name string
+		}{{p.Recommended, "recommended"}, {p.Cheapest, "cheapest"}, {p.PeakEstimate, "peak estimate"}} {
+			if pt.PTUs == m.n {
+				marks = append(marks, m.name)
+			}
 		}
+		mark := strings.Join(marks, ", ")
 		rows = append(rows, []string{fmt.Sprint(pt.PTUs), d.money(pt.PTUCost), d.money(pt.SpillCost),
 			groupInt(pt.SpillTokens), fmt.Sprintf("%.1f%%", 100*pt.PTUShare), d.money(pt.Total()), mark})
 	}
-	d.table([]column{{"PTU", 14, "R"}, {"PTU cost", 26, "R"}, {"PAYG spill", 26, "R"}, {"Spilled tokens", 30, "R"},
-		{"On PTU", 18, "R"}, {"Total / month", 28, "R"}, {"", 32, "L"}}, rows)
+	d.table([]column{{"PTU", 12, "R"}, {"PTU cost", 24, "R"}, {"PAYG spill", 24, "R"}, {"Spilled tokens", 28, "R"},
+		{"On PTU", 16, "R"}, {"Total / month", 26, "R"}, {"", 44, "L"}}, rows)
 }
 
 func (d *doc) methodology() {

@@ -46,13 +46,19 @@ the consumer's demand), the throttle curve, per-minute demand percentiles
 and burstiness. A consumer with fewer than --min-requests first attempts
 gets "not enough data" and keeps its current limit. Consumers are grouped into products (the
 records' products, else --tiers by size). For every model with PTU
-parameters in the pricing file it simulates candidate PTU counts minute by
-minute: share served on PTU, spill to PAYG, monthly cost, the cheapest plan,
-the smallest plan under --max-spill, and Azure's calculator estimate.`,
+parameters in the pricing file it simulates candidate PTU counts from 0
+(all pay-as-you-go) up, admitting the requests the gateway forwarded as a
+provisioned deployment does (a leaky bucket of the PTUs' input-equivalent
+tokens per minute; what does not fit spills to PAYG), and prices each
+under the deployment's billing (the pricing file's ptu_deployments, else
+hourly) with the reservations beside it. It recommends the cheapest plan,
+or with --max-spill the cheapest that spills at most that share, showing
+its premium. Monthly figures from less than a day of data are tentative.`,
 		Example: `  aiload recommend --db aiload.duckdb
   aiload recommend --db aiload.duckdb --target-throttle 0.5% --by team --format json
   aiload recommend --db apim.duckdb --caller backoff:5 --period 2026-11-01..2026-11-07
-  aiload recommend --db aiload.duckdb --pricing pricing.yaml --billing hourly --ptu-min 50 --ptu-increment 50`,
+  aiload recommend --db aiload.duckdb --pricing pricing.yaml --max-spill 5%
+  aiload recommend --db aiload.duckdb --billing yearly_reservation --ptu-min 50 --ptu-increment 50`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRecommend(cmd.Context(), opts, stdout)
@@ -71,8 +77,8 @@ the smallest plan under --max-spill, and Azure's calculator estimate.`,
 	f.Int64Var(&opts.Unit, "unit", 1000, "granularity of proposed limits, tokens per minute")
 	f.StringVar(&opts.Tiers, "tiers", "", "tier names when records carry no product (default Developer,Standard,Unlimited)")
 	f.StringVar(&opts.Pricing, "pricing", "", "pricing file with PTU parameters (default: built-in)")
-	f.StringVar(&opts.Billing, "billing", "monthly_reservation", "PTU price: hourly, monthly_reservation or yearly_reservation")
-	f.StringVar(&opts.MaxSpill, "max-spill", "5%", "spill target for the smallest PTU plan")
+	f.StringVar(&opts.Billing, "billing", "", "PTU price: hourly, monthly_reservation or yearly_reservation (default: the model's PTU deployment in the pricing, else hourly)")
+	f.StringVar(&opts.MaxSpill, "max-spill", "", "recommend the cheapest PTU plan that spills at most this share (e.g. 5%; default: the cheapest plan)")
 	f.IntVar(&opts.PTUMin, "ptu-min", 0, "minimum PTU per deployment (default: the model's, e.g. 15 global)")
 	f.IntVar(&opts.PTUIncrement, "ptu-increment", 0, "PTU increment (default: the model's, e.g. 5 global, 50 regional)")
 	f.StringVar(&opts.Format, "format", "table", "output: table, json or csv")
@@ -90,9 +96,11 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	if err != nil {
 		return usageError{fmt.Errorf("--target-throttle: %w", err)}
 	}
-	spill, err := parseShare(opts.MaxSpill)
-	if err != nil {
-		return usageError{fmt.Errorf("--max-spill: %w", err)}
+	var spill float64
+	if opts.MaxSpill != "" {
+		if spill, err = parseShare(opts.MaxSpill); err != nil {
+			return usageError{fmt.Errorf("--max-spill: %w", err)}
+		}
 	}
 	if err := checkFormat(opts.Format); err != nil {
 		return err
@@ -104,7 +112,7 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 		return usageError{fmt.Errorf("--by %q: want counter_key, subscription, product, team or model", opts.By)}
 	}
 	billing := pricing.Billing(opts.Billing)
-	if billing != pricing.Hourly && billing != pricing.MonthlyReservation && billing != pricing.YearlyReservation {
+	if billing != "" && billing != pricing.Hourly && billing != pricing.MonthlyReservation && billing != pricing.YearlyReservation {
 		return usageError{fmt.Errorf("--billing %q: want hourly, monthly_reservation or yearly_reservation", opts.Billing)}
 	}
 	prices, err := loadPricing(opts.Pricing)
@@ -222,29 +230,40 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 		}
 	}
 	for _, p := range out.PTU {
-		fmt.Fprintf(w, "\nPTU plan %s (%.0f input TPM/PTU, output ratio %g, min %d, increment %d, %s, %s)\n",
-			p.Model, p.InputTPMPerPTU, p.OutputRatio, p.MinPTU, p.Increment, p.Billing, currency)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "PTU\ton PTU\tspill\tutilization\tPTU/month\tspill/month\ttotal/month\t\t")
-		for i, c := range p.Candidates {
-			mark := ""
-			if i == p.Cheapest {
-				mark = "cheapest"
-			}
-			if i == p.SmallestUnderSpill {
-				mark = strings.TrimPrefix(mark+", smallest under spill target", ", ")
-			}
-			fmt.Fprintf(tw, "%d\t%.2f%%\t%d\t%.1f%%\t%.0f\t%.0f\t%.0f\t%s\t\n", c.PTU, 100*c.PTUShare, c.Spilled,
-				100*c.Utilization, c.MonthlyPTUCost, c.MonthlySpillCost, c.MonthlyCost, mark)
-		}
-		if err := tw.Flush(); err != nil {
+		if err := ptuTable(w, p, currency); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  all PAYG: %.0f/month; calculator (peak %.0f RPM × %.0f in / %.0f out, cache %.0f%%): %.2f raw → %d PTU\n",
-			p.PAYGMonthlyCost, p.Calculator.PeakRPM, p.Calculator.PromptTokens, p.Calculator.OutputTokens,
-			100*p.Calculator.CacheRate, p.Calculator.RawPTU, p.Calculator.PTU)
-		fmt.Fprintf(w, "  %s\n", p.Explanation)
 	}
+	return nil
+}
+
+// ptuTable prints one model's PTU plan: the verdict, the candidates with
+// their monthly cost under each billing, and the figures behind it.
+func ptuTable(w io.Writer, p analytics.ModelPTUPlan, currency string) error {
+	fmt.Fprintf(w, "\nPTU plan %s (%.0f input TPM/PTU, output ratio %g, min %d, increment %d; priced %s (%s), %s)\n",
+		p.Model, p.InputTPMPerPTU, p.OutputRatio, p.MinPTU, p.Increment, p.Billing, p.BillingSource, currency)
+	fmt.Fprintf(w, "  %s\n", p.Verdict)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "PTU\ton PTU\tspilled req\tutilization\tPTU/month\tspill/month\ttotal/month\thourly\tmonthly res.\tyearly res.\t\t")
+	for i, c := range p.Candidates {
+		var marks []string
+		if i == p.Recommended {
+			marks = append(marks, "recommended")
+		}
+		if i == p.Cheapest {
+			marks = append(marks, "cheapest")
+		}
+		fmt.Fprintf(tw, "%d\t%.2f%%\t%d\t%.1f%%\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t\n", c.PTU, 100*c.PTUShare, c.SpilledRequests,
+			100*c.Utilization, c.MonthlyPTUCost, c.MonthlySpillCost, c.MonthlyCost,
+			c.ByBilling.Hourly, c.ByBilling.MonthlyReservation, c.ByBilling.YearlyReservation, strings.Join(marks, ", "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  all PAYG: %.0f/month; calculator (peak %.0f RPM × %.0f in / %.0f out, cache %.0f%%): %.2f raw → %d PTU\n",
+		p.PAYGMonthlyCost, p.Calculator.PeakRPM, p.Calculator.PromptTokens, p.Calculator.OutputTokens,
+		100*p.Calculator.CacheRate, p.Calculator.RawPTU, p.Calculator.PTU)
+	fmt.Fprintf(w, "  %s\n", strings.TrimPrefix(p.Explanation, p.Verdict+" "))
 	return nil
 }
 

@@ -101,14 +101,15 @@ func AddRecommendations(teams []reports.TeamActivity, rec *analytics.Recommendat
 }
 
 // Plans turns the analytics PTU plans into the report's: the monthly cost
-// curve, the recommended plan (the smallest that keeps spill under the
-// target, else the cheapest), the cheapest and the calculator's peak
-// estimate.
+// curve from 0 PTU (all pay-as-you-go) up, the recommended plan (the
+// cheapest, or the cheapest under the spill target when one was set), the
+// cheapest and the calculator's peak estimate.
 func Plans(plans []analytics.ModelPTUPlan) []reports.PTUPlan {
 	var out []reports.PTUPlan
 	for _, p := range plans {
 		rp := reports.PTUPlan{Model: p.Model, PeakEstimate: p.Calculator.PTU, Explanation: p.Explanation,
-			PAYGOnly: reports.MoneyFromFloat(p.PAYGMonthlyCost)}
+			PAYGOnly: reports.MoneyFromFloat(p.PAYGMonthlyCost), Recommended: -1, Cheapest: -1,
+			Verdict: p.Verdict, Billing: string(p.Billing), Tentative: p.Tentative, Evidence: p.Evidence}
 		for _, c := range p.Candidates {
 			rp.Points = append(rp.Points, reports.PlanPoint{PTUs: c.PTU,
 				PTUCost: reports.MoneyFromFloat(c.MonthlyPTUCost), SpillCost: reports.MoneyFromFloat(c.MonthlySpillCost),
@@ -116,10 +117,9 @@ func Plans(plans []analytics.ModelPTUPlan) []reports.PTUPlan {
 		}
 		if p.Cheapest >= 0 && p.Cheapest < len(p.Candidates) {
 			rp.Cheapest = p.Candidates[p.Cheapest].PTU
-			rp.Recommended = rp.Cheapest
 		}
-		if p.SmallestUnderSpill >= 0 && p.SmallestUnderSpill < len(p.Candidates) {
-			rp.Recommended = p.Candidates[p.SmallestUnderSpill].PTU
+		if p.Recommended >= 0 && p.Recommended < len(p.Candidates) {
+			rp.Recommended = p.Candidates[p.Recommended].PTU
 		}
 		out = append(out, rp)
 	}

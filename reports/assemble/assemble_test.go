@@ -151,7 +151,7 @@ func TestCapacityChargeFromBill(t *testing.T) {
 	var planModels []string
 	for _, p := range r.Plans {
 		planModels = append(planModels, p.Model)
-		if len(p.Points) == 0 || p.Recommended == 0 {
+		if len(p.Points) == 0 || p.Points[0].PTUs != 0 || p.Recommended < 0 || p.Verdict == "" {
 			t.Errorf("plan %s: %d points, recommended %d", p.Model, len(p.Points), p.Recommended)
 		}
 	}
@@ -195,20 +195,22 @@ func TestActivityLimitsAndPlans(t *testing.T) {
 	}
 
 	plans := Plans([]analytics.ModelPTUPlan{{
-		Model: "gpt-4o", PAYGMonthlyCost: 1234.5, Cheapest: 0, SmallestUnderSpill: 1,
-		Calculator: analytics.CalculatorEstimate{PTU: 50},
+		Model: "gpt-4o", PAYGMonthlyCost: 1234.5, Cheapest: 0, Recommended: 2, MaxSpill: 0.05,
+		Calculator: analytics.CalculatorEstimate{PTU: 50}, Verdict: "Buy 20 PTU", Billing: "hourly",
 		Candidates: []analytics.PTUCandidate{
+			{PTU: 0, MonthlySpillCost: 1234.5, PTUShare: 0},
 			{PTU: 15, MonthlyPTUCost: 3900, MonthlySpillCost: 100.25, Spilled: 40_100, PTUShare: 0.9},
 			{PTU: 20, MonthlyPTUCost: 5200, Spilled: 0, PTUShare: 1},
 		},
-	}, {Model: "no-candidates", Cheapest: -1, SmallestUnderSpill: -1}})
+	}, {Model: "no-candidates", Cheapest: -1, Recommended: -1}})
 	p := plans[0]
-	// The smallest plan under the spill target is recommended; the cheapest is kept apart.
-	if p.Recommended != 20 || p.Cheapest != 15 || p.PeakEstimate != 50 || p.PAYGOnly != reports.MoneyFromFloat(1234.5) ||
-		len(p.Points) != 2 || p.Points[0].Total() != reports.MoneyFromFloat(4000.25) {
+	// The plan under the spill target is recommended; the cheapest (all
+	// pay-as-you-go, 0 PTU) is kept apart.
+	if p.Recommended != 20 || p.Cheapest != 0 || p.PeakEstimate != 50 || p.PAYGOnly != reports.MoneyFromFloat(1234.5) ||
+		len(p.Points) != 3 || p.Points[1].Total() != reports.MoneyFromFloat(4000.25) || p.Verdict != "Buy 20 PTU" || p.Billing != "hourly" {
 		t.Errorf("plan = %+v", p)
 	}
-	if plans[1].Recommended != 0 || plans[1].Cheapest != 0 {
+	if plans[1].Recommended != -1 || plans[1].Cheapest != -1 {
 		t.Errorf("a plan without candidates recommends %d/%d", plans[1].Recommended, plans[1].Cheapest)
 	}
 }
