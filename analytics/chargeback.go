@@ -84,7 +84,8 @@ type ChargeLine struct {
 	// Share is the line's fraction of its deployment's cost (PTU lines).
 	Share float64
 	// Amount is the exact, unrounded cost; Cents is the rounded cost that
-	// adds up to the bill (see RoundingRule).
+	// adds up to the bill (see RoundingRule): the PTU lines of a deployment
+	// add up to its Cents, the lines of a team to its TeamTotal.
 	Amount float64
 	Cents  int64
 }
@@ -101,7 +102,7 @@ type DeploymentCost struct {
 	Name, Model string
 	PTU         int
 	Billing     pricing.Billing
-	Cents       int64 // the deployment's cost, rounded to the cent
+	Cents       int64 // the deployment's cost, rounded to the cent: the sum of its PTU lines
 	// CapacityTokens is PTU × input TPM per PTU × minutes in the period;
 	// UsedTokens the input-equivalent tokens served on it.
 	CapacityTokens, UsedTokens int64
@@ -126,9 +127,12 @@ type ChargebackResult struct {
 }
 
 // RoundingRule is the rule Chargeback applies, as printed with a bill.
-const RoundingRule = "exact amounts are summed and the bill rounded half-up to the cent; " +
-	"each line gets its amount rounded down to the cent, and the cents left over go one each " +
-	"to the lines with the largest remainders (ties in line order), so lines and team totals add up to the bill exactly"
+const RoundingRule = "every line is its exact amount rounded down or up to the cent; " +
+	"the lines of a PTU charge add up to that charge exactly, and the charge is its exact cost rounded half-up; " +
+	"each team total is within a cent of the team's exact cost, and the team totals add up to the bill, " +
+	"the exact total rounded half-up; the cents left over after rounding down go to the largest remainders " +
+	"(ties in line order). Should these rules conflict (rare), a charge or the bill may round the other way " +
+	"by a cent, never a team by more than a cent"
 
 // usageRow is one row of chargeback_usage.sql.
 type usageRow struct {

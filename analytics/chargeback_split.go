@@ -116,7 +116,7 @@ func (b *bill) ptuLine(team, model string, cost CostType, dep string, tokens int
 	l.exact.Add(l.exact, new(big.Rat).Mul(total, share))
 }
 
-// result rounds the bill (largest remainder, see RoundingRule) and orders it.
+// result rounds the bill (see RoundingRule and roundBill) and orders it.
 func (b *bill) result() *ChargebackResult {
 	res := &ChargebackResult{Period: b.period, Currency: b.prices.Currency, Method: b.alloc.Method,
 		MethodDescription: methodDescription(b.alloc), RoundingRule: RoundingRule,
@@ -127,10 +127,26 @@ func (b *bill) result() *ChargebackResult {
 	}
 	sort.Slice(pending, func(i, j int) bool { return lineLess(&pending[i].ChargeLine, &pending[j].ChargeLine) })
 	exact := make([]*big.Rat, len(pending))
+	team := make([]int, len(pending))
+	charge := make([]int, len(pending))
+	teamIdx, chargeIdx := map[string]int{}, map[string]int{}
+	index := func(m map[string]int, k string) int {
+		i, ok := m[k]
+		if !ok {
+			i = len(m)
+			m[k] = i
+		}
+		return i
+	}
 	for i, l := range pending {
 		exact[i] = l.exact
+		team[i] = index(teamIdx, l.Team)
+		charge[i] = -1
+		if l.Tier == TierPTU {
+			charge[i] = index(chargeIdx, l.Deployment)
+		}
 	}
-	cents := apportionCents(exact)
+	cents := roundBill(exact, team, charge)
 	teams := map[string]*TeamTotal{}
 	for i, l := range pending {
 		l.Cents = cents[i]
@@ -180,45 +196,6 @@ func lineLess(a, b *ChargeLine) bool {
 		return a.CostType < b.CostType
 	}
 	return a.Deployment < b.Deployment
-}
-
-// apportionCents rounds exact amounts to cents so that they add up to the
-// total rounded half-up to the cent: every amount is rounded down, and the
-// missing cents go one each to the largest remainders (earlier index first
-// on ties). Amounts are non-negative.
-func apportionCents(exact []*big.Rat) []int64 {
-	sum := new(big.Rat)
-	for _, e := range exact {
-		sum.Add(sum, e)
-	}
-	total := roundHalfUp(new(big.Rat).Mul(sum, big.NewRat(100, 1)))
-	cents := make([]int64, len(exact))
-	rem := make([]*big.Rat, len(exact))
-	var floorSum int64
-	for i, e := range exact {
-		c := new(big.Rat).Mul(e, big.NewRat(100, 1))
-		q := new(big.Int).Quo(c.Num(), c.Denom()) // floor for c >= 0
-		cents[i] = q.Int64()
-		rem[i] = new(big.Rat).Sub(c, new(big.Rat).SetInt(q))
-		floorSum += cents[i]
-	}
-	order := make([]int, len(exact))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return rem[order[a]].Cmp(rem[order[b]]) > 0 })
-	for k := int64(0); k < total-floorSum && int(k) < len(order); k++ {
-		cents[order[k]]++
-	}
-	return cents
-}
-
-// roundHalfUp rounds a non-negative rational to the nearest integer, halves up.
-func roundHalfUp(r *big.Rat) int64 {
-	twice := new(big.Rat).Mul(r, big.NewRat(2, 1))
-	twice.Add(twice, big.NewRat(1, 1))
-	q := new(big.Int).Quo(twice.Num(), new(big.Int).Mul(twice.Denom(), big.NewInt(2)))
-	return q.Int64()
 }
 
 // FormatCents renders cents as a decimal amount: 123456 → "1234.56".

@@ -53,11 +53,11 @@ func TestChargeback(t *testing.T) {
 		{Allocation{Method: Fixed, Shares: map[string]float64{"alpha": 1, "beta": 1, "gamma": 2}},
 			"alpha=7500(0/0/7500) beta=7750(0/250/7500) gamma=15067(67/0/15000)", 30317},
 		// used: alpha 300 × 12,000/129,600 = 27.777…, beta 300 × 6,000/129,600 = 13.888…,
-		// idle 300 × 111,600/129,600 = 258.333… to "platform". Exact bill 303.1666… → 303.17;
-		// floors 27.77 + 13.88 + 258.33 + 2.50 + 0.33 + 0.33 = 303.14; the 3 cents go to
-		// beta (.888), alpha (.777) and idle (1/3 > gamma's .3333).
+		// idle 300 × 111,600/129,600 = 258.333… to "platform". The charge's floors 27.77 + 13.88 +
+		// 258.33 = 299.98: its 2 cents go to beta (.888) and alpha (.777), so the lines add up to
+		// the 300.00 charge. Exact bill 303.1666… → 303.17: gamma's 0.6666 rounds up to 0.67.
 		{Allocation{Method: Used, IdleTo: "platform"},
-			"alpha=2778(0/0/2778) beta=1639(0/250/1389) gamma=66(66/0/0) platform=25834(0/0/25834)", 30317},
+			"alpha=2778(0/0/2778) beta=1639(0/250/1389) gamma=67(67/0/0) platform=25833(0/0/25833)", 30317},
 	}
 	for _, tc := range tests {
 		res, err := Chargeback(context.Background(), db, prices, period, tc.alloc)
@@ -115,25 +115,31 @@ func TestChargebackLines(t *testing.T) {
 	}
 }
 
-func TestApportionCents(t *testing.T) {
+func TestRoundBill(t *testing.T) {
 	t.Parallel()
 	r := func(a, b int64) *big.Rat { return big.NewRat(a, b) }
 	tests := []struct {
-		in   []*big.Rat
-		want []int64
+		name         string
+		in           []*big.Rat
+		team, charge []int
+		want         []int64
 	}{
-		// three thirds of 1.00: 33.33… each, bill 1.00, the extra cent to the first
-		{[]*big.Rat{r(1, 3), r(1, 3), r(1, 3)}, []int64{34, 33, 33}},
-		// 0.005 + 0.005 = 0.01: bill rounds to 1 cent, given to the first of two equal halves
-		{[]*big.Rat{r(5, 1000), r(5, 1000)}, []int64{1, 0}},
-		// exact cents stay as they are
-		{[]*big.Rat{r(125, 100), r(75, 100)}, []int64{125, 75}},
-		// 0.004 alone rounds to 0
-		{[]*big.Rat{r(4, 1000)}, []int64{0}},
+		{"a 1.00 charge split three ways: 33.33… each, the extra cent to the first",
+			[]*big.Rat{r(1, 3), r(1, 3), r(1, 3)}, []int{0, 1, 2}, []int{0, 0, 0}, []int64{34, 33, 33}},
+		{"a larger remainder outside the charge does not take the charge's cent",
+			[]*big.Rat{r(1, 3), r(1, 3), r(1, 3), r(9, 1000)}, []int{0, 1, 2, 3}, []int{0, 0, 0, -1},
+			[]int64{34, 33, 33, 1}},
+		{"0.005 + 0.005 = 0.01 of one PAYG team: one cent, to the first of two equal halves",
+			[]*big.Rat{r(5, 1000), r(5, 1000)}, []int{0, 0}, []int{-1, -1}, []int64{1, 0}},
+		{"two half-cent charges of one team: the team's exact cent wins over rounding both up",
+			[]*big.Rat{r(5, 1000), r(5, 1000)}, []int{0, 0}, []int{0, 1}, []int64{1, 0}},
+		{"exact cents stay as they are",
+			[]*big.Rat{r(125, 100), r(75, 100)}, []int{0, 1}, []int{-1, -1}, []int64{125, 75}},
+		{"0.004 alone rounds to 0", []*big.Rat{r(4, 1000)}, []int{0}, []int{-1}, []int64{0}},
 	}
 	for _, tc := range tests {
-		if got := apportionCents(tc.in); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("apportionCents(%v) = %v, want %v", tc.in, got, tc.want)
+		if got := roundBill(tc.in, tc.team, tc.charge); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: roundBill(%v) = %v, want %v", tc.name, tc.in, got, tc.want)
 		}
 	}
 }

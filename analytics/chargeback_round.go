@@ -1,0 +1,239 @@
+package analytics
+
+import (
+	"math/big"
+)
+
+// roundBill rounds a bill's exact line amounts to cents so that the money
+// adds up at every level at once (controlled rounding of the team × charge
+// table):
+//
+//   - every line is its exact amount rounded down or up to the cent;
+//   - the lines of one charge (charge[i] >= 0: the PTU lines of one
+//     deployment) add up to that charge's cents, which is its exact cost
+//     rounded down or up, half-up whenever the other rules allow;
+//   - every team's lines (team[i]) add up to the team's exact cost rounded
+//     down or up, so a team total is within a cent of what it used;
+//   - the bill, the sum of all lines, is the exact total rounded down or up,
+//     half-up whenever the rules above allow.
+//
+// Such a rounding always exists: the exact amounts are a fractional
+// solution of a network flow with those bounds, and a flow network with
+// integer bounds has an integer solution. roundBill finds the one that
+// rounds half-up where it can, in this order of importance: the charges,
+// the bill, the team totals, then each line; among lines that must take a
+// cent, the largest remainders take it (earlier lines first on ties). That
+// is a min-cost flow, solved by successive shortest paths; costs are
+// compared lexicographically so no preference can outweigh a bound or a
+// more important preference. Amounts are non-negative.
+func roundBill(exact []*big.Rat, team, charge []int) []int64 {
+	n := len(exact)
+	cents := make([]int64, n)
+	frac := make([]*big.Rat, n)
+	hundred := big.NewRat(100, 1)
+	nTeams, nCharges := 0, 0
+	for i, e := range exact {
+		c := new(big.Rat).Mul(e, hundred)
+		q := new(big.Int).Quo(c.Num(), c.Denom()) // floor for c >= 0
+		cents[i] = q.Int64()
+		frac[i] = c.Sub(c, new(big.Rat).SetInt(q))
+		nTeams = max(nTeams, team[i]+1)
+		nCharges = max(nCharges, charge[i]+1)
+	}
+	// Sums of the fractional parts: what is left to give out per team, per
+	// charge and in total, in cents.
+	teamFrac := make([]*big.Rat, nTeams)
+	for t := range teamFrac {
+		teamFrac[t] = new(big.Rat)
+	}
+	chargeFrac := make([]*big.Rat, nCharges)
+	for c := range chargeFrac {
+		chargeFrac[c] = new(big.Rat)
+	}
+	total := new(big.Rat)
+	for i, f := range frac {
+		teamFrac[team[i]].Add(teamFrac[team[i]], f)
+		if charge[i] >= 0 {
+			chargeFrac[charge[i]].Add(chargeFrac[charge[i]], f)
+		}
+		total.Add(total, f)
+	}
+
+	// Nodes: source, hub (the bill), one per charge, one per team, sink.
+	g := newFlowGraph(2 + nCharges + nTeams + 1)
+	src, hub := 0, 1
+	chargeNode := func(c int) int { return 2 + c }
+	teamNode := func(t int) int { return 2 + nCharges + t }
+	sink := 2 + nCharges + nTeams
+	g.bounded(src, hub, total, prefBill)
+	for c, f := range chargeFrac {
+		g.bounded(hub, chargeNode(c), f, prefCharge)
+	}
+	lineEdge := make([]int, n)
+	for i, f := range frac {
+		lineEdge[i] = -1
+		if f.Sign() == 0 {
+			continue
+		}
+		from := hub
+		if charge[i] >= 0 {
+			from = chargeNode(charge[i])
+		}
+		var cost flowCost
+		cost[prefLine] = preference(f)
+		lineEdge[i] = g.edge(from, teamNode(team[i]), 1, cost)
+	}
+	for t, f := range teamFrac {
+		g.bounded(teamNode(t), sink, f, prefTeam)
+	}
+	g.minCostFlow(src, sink)
+	for i, e := range lineEdge {
+		if e >= 0 {
+			cents[i] += g.flow(e)
+		}
+	}
+	return cents
+}
+
+// flowCost is a cost compared lexicographically: first the bounds (-1 per
+// unit of a mandatory cent), then the preferences in order of importance.
+type flowCost [5]int64
+
+// Components of flowCost.
+const (
+	mandatory = iota
+	prefCharge
+	prefBill
+	prefTeam
+	prefLine
+)
+
+func (a flowCost) add(b flowCost) flowCost {
+	for i := range a {
+		a[i] += b[i]
+	}
+	return a
+}
+
+func (a flowCost) neg() flowCost {
+	for i := range a {
+		a[i] = -a[i]
+	}
+	return a
+}
+
+func (a flowCost) less(b flowCost) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// preference is the cost of giving a cent to an amount whose fractional
+// part is f (in [0, 1)): negative (wanted) from a half up, positive below,
+// larger remainders cheaper, to a billionth of a cent.
+func preference(f *big.Rat) int64 {
+	// (1 - 2f) × 1e9, rounded towards the nearest rounding's side.
+	x := new(big.Rat).Mul(f, big.NewRat(2, 1))
+	x.Sub(big.NewRat(1, 1), x)
+	x.Mul(x, big.NewRat(1_000_000_000, 1))
+	v := new(big.Int).Quo(x.Num(), x.Denom()).Int64() // truncated towards zero
+	switch {
+	case x.Sign() <= 0 && v >= 0: // f >= 1/2: round up
+		return v - 1
+	case x.Sign() > 0 && v <= 0:
+		return 1
+	}
+	return v
+}
+
+// flowGraph is a small residual graph for min-cost flow.
+type flowGraph struct {
+	adj  [][]int
+	to   []int
+	cap  []int64
+	cost []flowCost // edges come in pairs: e and its residual twin e^1
+}
+
+func newFlowGraph(nodes int) *flowGraph { return &flowGraph{adj: make([][]int, nodes)} }
+
+// edge adds an edge with its residual twin and returns its index.
+func (g *flowGraph) edge(from, to int, capacity int64, cost flowCost) int {
+	e := len(g.to)
+	g.to = append(g.to, to, from)
+	g.cap = append(g.cap, capacity, 0)
+	g.cost = append(g.cost, cost, cost.neg())
+	g.adj[from] = append(g.adj[from], e)
+	g.adj[to] = append(g.adj[to], e+1)
+	return e
+}
+
+// bounded lets floor(f) to ceil(f) units through: floor(f) of them
+// mandatory, and the last one, when f is not whole, at the preference for
+// rounding f's fractional part up.
+func (g *flowGraph) bounded(from, to int, f *big.Rat, pref int) {
+	whole := new(big.Int).Quo(f.Num(), f.Denom())
+	if whole.Sign() > 0 {
+		var c flowCost
+		c[mandatory] = -1
+		g.edge(from, to, whole.Int64(), c)
+	}
+	rest := new(big.Rat).Sub(f, new(big.Rat).SetInt(whole))
+	if rest.Sign() > 0 {
+		var c flowCost
+		c[pref] = preference(rest)
+		g.edge(from, to, 1, c)
+	}
+}
+
+// flow is the flow through edge e (the capacity of its twin).
+func (g *flowGraph) flow(e int) int64 { return g.cap[e^1] }
+
+// minCostFlow augments along cheapest paths (Bellman-Ford with a queue) as
+// long as a path lowers the cost. Every edge from the source side carries
+// at most a cent, so each path carries one.
+func (g *flowGraph) minCostFlow(src, sink int) {
+	n := len(g.adj)
+	dist := make([]flowCost, n)
+	reached := make([]bool, n)
+	inQueue := make([]bool, n)
+	via := make([]int, n)
+	for {
+		clear(reached)
+		reached[src] = true
+		dist[src] = flowCost{}
+		queue := []int{src}
+		inQueue[src] = true
+		for len(queue) > 0 {
+			u := queue[0]
+			queue = queue[1:]
+			inQueue[u] = false
+			for _, e := range g.adj[u] {
+				if g.cap[e] == 0 {
+					continue
+				}
+				v, d := g.to[e], dist[u].add(g.cost[e])
+				if !reached[v] || d.less(dist[v]) {
+					reached[v], dist[v], via[v] = true, d, e
+					if !inQueue[v] {
+						inQueue[v] = true
+						queue = append(queue, v)
+					}
+				}
+			}
+		}
+		if !reached[sink] || !dist[sink].less(flowCost{}) {
+			return
+		}
+		push := int64(1 << 62)
+		for v := sink; v != src; v = g.to[via[v]^1] {
+			push = min(push, g.cap[via[v]])
+		}
+		for v := sink; v != src; v = g.to[via[v]^1] {
+			g.cap[via[v]] -= push
+			g.cap[via[v]^1] += push
+		}
+	}
+}
