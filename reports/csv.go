@@ -38,7 +38,7 @@ func WriteCSV(w io.Writer, r Report) error {
 	start, end := utc(r.Period.Start), utc(r.Period.End)
 	for _, l := range r.Lines() {
 		row := []string{start, end, l.Team, l.Model, l.Deployment, string(l.Type),
-			strconv.FormatInt(l.Tokens, 10), l.Unit, l.Quantity.String(), l.UnitPrice.Exact(),
+			strconv.FormatInt(l.Tokens, 10), l.Unit, l.PricingQuantity(), l.UnitPrice.Exact(),
 			l.Cost.Exact(), r.Currency, l.Method, l.RatioDecimal}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write chargeback csv: %w", err)

@@ -110,37 +110,6 @@ func TestWriteCSVRejectsReportsThatDoNotAddUp(t *testing.T) {
 	}
 }
 
-func TestSplitQuantitySumsExactly(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		q      Quantity
-		ratios []float64
-	}{
-		{100_000_000, []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}}, // 100 PTU-hours in thirds
-		{1, []float64{0.5, 0.5}},                            // one millionth cannot split: one side gets it
-		{10_800_000_000, []float64{0.6, 0.3, 0.1}},          // ratios whose float sum is 0.999…
-		{7, []float64{0, 1}},                                // a zero share gets nothing
-		{5, []float64{0.5000000001, 0.5000000001}},          // ratios a hair over 1 do not overshoot
-	}
-	for _, c := range cases {
-		allocs := make([]Allocation, len(c.ratios))
-		for i, r := range c.ratios {
-			allocs[i].Ratio = r
-		}
-		parts := splitQuantity(c.q, allocs)
-		var sum Quantity
-		for i, p := range parts {
-			sum += p
-			if p < 0 || (c.ratios[i] == 0 && p != 0) {
-				t.Errorf("split(%d, %v) part %d = %d", c.q, c.ratios, i, p)
-			}
-		}
-		if sum != c.q {
-			t.Errorf("split(%d, %v) = %v sums to %d", c.q, c.ratios, parts, sum)
-		}
-	}
-}
-
 func TestMoneyFormats(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

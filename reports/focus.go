@@ -52,8 +52,10 @@ const (
 // origin's, and whose AllocatedMethodDetails carry the team's AllocatedRatio
 // (12 decimals; the ratios of one origin sum to exactly 1). x_OriginChargeId groups them.
 // Empty cells are nulls. BilledCost and EffectiveCost are the charged
-// amounts; ListCost and ContractedCost are PricingQuantity × unit price,
-// exact.
+// amounts, to the cent; ListCost and ContractedCost are PricingQuantity ×
+// unit price, exact. An allocated row's PricingQuantity is exactly its
+// AllocatedRatio of the origin's, so its ListCost is exactly that share of
+// the origin's list cost.
 func WriteFOCUS(w io.Writer, r Report) error {
 	r.Normalize()
 	if err := r.Validate(); err != nil {
@@ -120,15 +122,15 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 	sku := skuOf(l)
 	v := map[string]string{
 		"BilledCost": l.Cost.Exact(), "EffectiveCost": l.Cost.Exact(),
-		"ListCost": l.Quantity.times(l.UnitPrice), "ContractedCost": l.Quantity.times(l.UnitPrice),
+		"ListCost": l.ListCost(), "ContractedCost": l.ListCost(),
 		"ListUnitPrice": l.UnitPrice.Exact(), "ContractedUnitPrice": l.UnitPrice.Exact(),
 		"BillingAccountId": r.Account.BillingAccountID, "BillingAccountName": r.Account.BillingAccountName,
 		"BillingCurrency":    r.Currency,
 		"BillingPeriodStart": utc(r.Period.Start), "BillingPeriodEnd": utc(r.Period.End),
 		"ChargePeriodStart": utc(r.Period.Start), "ChargePeriodEnd": utc(r.Period.End),
 		"ChargeCategory": focusChargeCategory, "ChargeFrequency": focusChargeFrequency,
-		"ConsumedQuantity": l.Quantity.String(), "ConsumedUnit": l.Unit,
-		"PricingQuantity": l.Quantity.String(), "PricingUnit": l.Unit,
+		"ConsumedQuantity": l.PricingQuantity(), "ConsumedUnit": l.Unit,
+		"PricingQuantity": l.PricingQuantity(), "PricingUnit": l.Unit,
 		"PricingCategory":   focusPricingStandard,
 		"InvoiceIssuerName": r.Account.InvoiceIssuerName, "ProviderName": r.Account.ProviderName,
 		"PublisherName": r.Account.PublisherName, "RegionId": r.Account.RegionID,

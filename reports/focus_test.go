@@ -180,6 +180,8 @@ func checkAllocations(t *testing.T, r Report, rows []map[string]string) {
 		}
 		sums := map[string]*big.Rat{}
 		ratios := new(big.Rat)
+		qty := new(big.Rat).SetFrac64(int64(c.Quantity), 1_000_000)
+		listOrigin := new(big.Rat).Mul(qty, new(big.Rat).SetFrac64(int64(c.UnitPrice), 1_000_000))
 		for _, row := range group {
 			for _, m := range []string{"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity", "ConsumedQuantity"} {
 				if sums[m] == nil {
@@ -191,7 +193,13 @@ func checkAllocations(t *testing.T, r Report, rows []map[string]string) {
 			if err := json.Unmarshal([]byte(row["AllocatedMethodDetails"]), &d); err != nil || len(d.Elements) != 1 || d.Elements[0].AllocatedRatio == nil {
 				t.Fatalf("origin %s: AllocatedMethodDetails %q: %v", c.ID, row["AllocatedMethodDetails"], err)
 			}
-			ratios.Add(ratios, rat(t, string(*d.Elements[0].AllocatedRatio)))
+			ratio := rat(t, string(*d.Elements[0].AllocatedRatio))
+			ratios.Add(ratios, ratio)
+			// An allocated row's list cost is exactly its share of the origin's.
+			if share := new(big.Rat).Mul(ratio, listOrigin); share.Cmp(rat(t, row["ListCost"])) != 0 {
+				t.Errorf("origin %s: %s's ListCost %s, want its ratio %s × %s = %s exactly", c.ID, row["x_Team"],
+					row["ListCost"], ratio.FloatString(12), listOrigin.FloatString(6), share.FloatString(18))
+			}
 			if d.Elements[0].UsageUnit == "" || d.Elements[0].UsageQuantity == nil {
 				t.Errorf("origin %s: element without UsageUnit/UsageQuantity: %s", c.ID, row["AllocatedMethodDetails"])
 			}
@@ -210,8 +218,6 @@ func checkAllocations(t *testing.T, r Report, rows []map[string]string) {
 				t.Errorf("origin %s: %s sums to %s, want %s", c.ID, m, sums[m].FloatString(6), origin.FloatString(6))
 			}
 		}
-		qty := new(big.Rat).SetFrac64(int64(c.Quantity), 1_000_000)
-		listOrigin := new(big.Rat).Mul(qty, new(big.Rat).SetFrac64(int64(c.UnitPrice), 1_000_000))
 		if sums["PricingQuantity"].Cmp(qty) != 0 || sums["ConsumedQuantity"].Cmp(qty) != 0 || sums["ListCost"].Cmp(listOrigin) != 0 {
 			t.Errorf("origin %s: quantities sum to %s/%s list %s, want %s list %s", c.ID,
 				sums["PricingQuantity"].FloatString(6), sums["ConsumedQuantity"].FloatString(6),

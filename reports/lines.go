@@ -12,13 +12,13 @@ import (
 func (r *Report) Lines() []Line {
 	lines := append([]Line(nil), r.Usage...)
 	for _, c := range r.Capacity {
-		qty := splitQuantity(c.Quantity, c.Allocations)
 		ratios := ratioDecimals(c.Allocations)
 		for i, a := range c.Allocations {
 			lines = append(lines, Line{
 				Team: a.Team, Model: c.Model, Deployment: c.Deployment, Type: PTUShare,
-				Tokens: a.Basis, Unit: c.Unit, Quantity: qty[i], UnitPrice: c.UnitPrice,
+				Tokens: a.Basis, Unit: c.Unit, UnitPrice: c.UnitPrice,
 				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio, RatioDecimal: ratios[i], Origin: c.ID,
+				originQuantity: c.Quantity,
 			})
 		}
 	}
@@ -35,15 +35,34 @@ func (r *Report) Lines() []Line {
 	return lines
 }
 
-// splitQuantity splits q by the allocations' ratios so that the parts sum to
-// q exactly (largest remainder on the millionths).
-func splitQuantity(q Quantity, allocs []Allocation) []Quantity {
-	parts := apportion(int64(q), allocs)
-	out := make([]Quantity, len(parts))
-	for i, p := range parts {
-		out[i] = Quantity(p)
+// PricingQuantity is the quantity of Unit the line pays for, as an exact
+// decimal: Quantity for a direct line; for an allocated line (a PTU share)
+// its printed ratio (RatioDecimal) of the origin charge's quantity, exactly,
+// so that the allocated quantities of a charge add up to the charge's.
+func (l Line) PricingQuantity() string { return decimal(l.pricingQuantity(), 0) }
+
+// ListCost is PricingQuantity × UnitPrice, exact: for an allocated line,
+// exactly its ratio of the origin charge's list cost.
+func (l Line) ListCost() string {
+	c := new(big.Rat).Mul(l.pricingQuantity(), big.NewRat(int64(l.UnitPrice), 1_000_000))
+	return decimal(c, 2)
+}
+
+func (l Line) pricingQuantity() *big.Rat {
+	if l.Origin == "" {
+		return big.NewRat(int64(l.Quantity), 1_000_000)
 	}
-	return out
+	ratio, ok := new(big.Rat).SetString(l.RatioDecimal)
+	if !ok {
+		ratio = new(big.Rat).SetFloat64(l.Ratio)
+	}
+	return ratio.Mul(ratio, big.NewRat(int64(l.originQuantity), 1_000_000))
+}
+
+// decimal formats a rational with a finite decimal expansion exactly,
+// without trailing zeros beyond min decimals (up to 30 decimals).
+func decimal(r *big.Rat, min int) string {
+	return trimDecimals(r.FloatString(30), min)
 }
 
 // ratioScale is the resolution of printed allocation ratios (12 decimals).

@@ -95,7 +95,8 @@ type Line struct {
 	Tokens int64
 	// Unit is the pricing unit (default TokensUnit for PAYG lines).
 	Unit string
-	// Quantity is the amount of Unit charged (default Tokens/1e6 for PAYG).
+	// Quantity is the amount of Unit charged (default Tokens/1e6 for PAYG);
+	// zero on an allocated line, whose exact quantity is PricingQuantity.
 	Quantity Quantity
 	// UnitPrice is the list price of one Unit.
 	UnitPrice Money
@@ -110,6 +111,8 @@ type Line struct {
 	RatioDecimal string
 	// Origin is the ID of the capacity charge an allocated line comes from.
 	Origin string
+	// originQuantity is the origin charge's Quantity (allocated lines).
+	originQuantity Quantity
 }
 
 // CapacityCharge is a fixed charge for provisioned throughput (an origin

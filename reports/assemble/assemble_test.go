@@ -63,9 +63,9 @@ func TestReportTotalsMatchDuckDB(t *testing.T) {
 	}{
 		// Proportional (default): the analytics fixture's figures.
 		{analytics.Allocation{}, map[string]string{"alpha": "200.00", "beta": "102.50", "gamma": "0.67"}},
-		// Used: idle capacity goes to a platform line (258.34 with the bill's rounding).
+		// Used: idle capacity goes to a platform line: 258.33, so the 300.00 charge adds up; gamma 0.67 (0.6666).
 		{analytics.Allocation{Method: analytics.Used, IdleTo: "platform"},
-			map[string]string{"alpha": "27.78", "beta": "16.39", "gamma": "0.66", "platform": "258.34"}},
+			map[string]string{"alpha": "27.78", "beta": "16.39", "gamma": "0.67", "platform": "258.33"}},
 	}
 	for _, c := range cases {
 		r, res := build(t, c.alloc)
