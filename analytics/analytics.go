@@ -86,6 +86,11 @@ type SubscriptionSummary struct {
 	Requests         int64
 	OK               int64
 	Throttled        int64 // 429 answers
+	// FirstAttempts counts requests' first attempts and ThrottledFirst
+	// those refused (429 or 403); Retries counts later attempts and
+	// ThrottledRetries those refused. ThrottledShare is the share of
+	// requests throttled.
+	FirstAttempts, ThrottledFirst, Retries, ThrottledRetries int64
 	PromptTokens     int64 // served
 	CompletionTokens int64 // served
 	// PeakTPM is the most tokens served in any sliding 60 s window.
@@ -93,6 +98,15 @@ type SubscriptionSummary struct {
 	LimitTPM int64   // 0 means unlimited
 	P50MS    float64 // latency of requests answered ok
 	P99MS    float64 // likewise
+}
+
+// ThrottledShare is the share of requests whose first attempt was refused
+// (429 or 403), in [0, 1]; 0 without requests.
+func (s SubscriptionSummary) ThrottledShare() float64 {
+	if s.FirstAttempts == 0 {
+		return 0
+	}
+	return float64(s.ThrottledFirst) / float64(s.FirstAttempts)
 }
 
 // Summary returns the per-subscription summary, ordered by subscription.
@@ -108,6 +122,7 @@ func (d *DB) Summary(ctx context.Context) ([]SubscriptionSummary, error) {
 		var team, product sql.NullString
 		var peak, limit sql.NullInt64
 		if err := rows.Scan(&s.SubscriptionID, &team, &product, &s.Requests, &s.OK, &s.Throttled,
+			&s.FirstAttempts, &s.ThrottledFirst, &s.Retries, &s.ThrottledRetries,
 			&s.PromptTokens, &s.CompletionTokens, &peak, &limit, &s.P50MS, &s.P99MS); err != nil {
 			return nil, fmt.Errorf("summary scan: %w", err)
 		}

@@ -35,8 +35,11 @@ type DemandPoint struct {
 	// requested tokens of throttled requests. Retries are not counted.
 	Demand int64
 	Served int64 // tokens of requests answered ok
-	// Requests counts first attempts; Throttled counts 429/403 answers.
+	// Requests counts first attempts; Throttled those refused (429 or
+	// 403), so Throttled/Requests is the share of requests throttled.
 	Requests, Throttled int64
+	// Retries counts later attempts; RetriesThrottled those refused.
+	Retries, RetriesThrottled int64
 }
 
 // DemandSeries is the zero-filled per-minute series of one key: every
@@ -67,7 +70,8 @@ func Demand(ctx context.Context, db *DB, opts DemandOptions) ([]DemandSeries, er
 		var limit int64
 		var p DemandPoint
 		var minute int64
-		if err := rows.Scan(&key, &limit, &minute, &p.Demand, &p.Served, &p.Requests, &p.Throttled); err != nil {
+		if err := rows.Scan(&key, &limit, &minute, &p.Demand, &p.Served, &p.Requests, &p.Throttled,
+			&p.Retries, &p.RetriesThrottled); err != nil {
 			return nil, fmt.Errorf("demand scan: %w", err)
 		}
 		p.Minute = time.Unix(minute*60, 0).UTC()

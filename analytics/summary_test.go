@@ -57,3 +57,44 @@ func rec(id, hms string, status int, outcome string, tokens int64, latency float
 	return fmt.Sprintf(`{"schema":1,"ts":"2026-11-02T%sZ","request_id":"%s","subscription_id":"sub-a","counter_key":"sub-a","product":"dev","team":"alpha","model":"gpt-4o","total_tokens":%d,"status":%d,"outcome":"%s","limit_tpm":1000,"latency_ms":%v,"attempt":1}`,
 		hms, id, tokens, status, outcome, latency)
 }
+
+// A request refused three times and served on its fourth attempt is one
+// throttled request, not three: the throttled share counts first attempts
+// refused (429 or 403) over first attempts, and the retries are counted
+// apart. r1: 429, 429 (retry), 403 (retry), ok (retry); r2: ok.
+func TestThrottledShareCountsFirstAttempts(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	line := func(id, hms string, attempt, status int, outcome string) string {
+		return fmt.Sprintf(`{"schema":1,"ts":"2026-11-02T%sZ","request_id":"%s","subscription_id":"sub-a","counter_key":"sub-a","team":"alpha","model":"gpt-4o","total_tokens":100,"status":%d,"outcome":"%s","limit_tpm":1000,"attempt":%d}`,
+			hms, id, status, outcome, attempt)
+	}
+	lines := []string{
+		line("r1", "10:00:01", 1, 429, "throttled"),
+		line("r1-2", "10:00:11", 2, 429, "throttled"),
+		line("r1-3", "10:00:21", 3, 403, "quota_exceeded"),
+		line("r1-4", "10:00:31", 4, 200, "ok"),
+		line("r2", "10:00:41", 1, 200, "ok"),
+	}
+	path := filepath.Join(t.TempDir(), "retries.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, db, path, FormatAiload)
+	sum, err := db.Summary(context.Background())
+	if err != nil || len(sum) != 1 {
+		t.Fatalf("summary %v, %v", sum, err)
+	}
+	s := sum[0]
+	if s.FirstAttempts != 2 || s.ThrottledFirst != 1 || s.Retries != 3 || s.ThrottledRetries != 2 || s.ThrottledShare() != 0.5 {
+		t.Errorf("first attempts %d refused %d, retries %d refused %d, share %v; want 2 1 3 2 0.5",
+			s.FirstAttempts, s.ThrottledFirst, s.Retries, s.ThrottledRetries, s.ThrottledShare())
+	}
+	series, err := Demand(context.Background(), db, DemandOptions{By: ByTeam})
+	if err != nil || len(series) != 1 || len(series[0].Points) != 1 {
+		t.Fatalf("demand %v, %v", series, err)
+	}
+	if p := series[0].Points[0]; p.Requests != 2 || p.Throttled != 1 || p.Retries != 3 || p.RetriesThrottled != 2 {
+		t.Errorf("demand point %+v; want 2 requests, 1 throttled, 3 retries of which 2 throttled", p)
+	}
+}

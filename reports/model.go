@@ -188,8 +188,12 @@ type Account struct {
 // TeamActivity is what a team did during the period.
 type TeamActivity struct {
 	Team      string
-	Requests  int64
-	Throttled int64 // 429 and 403 answers (token limit, quota)
+	// Requests counts first attempts; Throttled those refused (429 or 403:
+	// token limit, quota), so Throttled/Requests is the share of requests
+	// throttled. Retries counts later attempts; RetriesThrottled those
+	// refused.
+	Requests, Throttled        int64
+	Retries, RetriesThrottled int64
 	// Demand is the team's per-minute token demand (zero-filled), in time
 	// order.
 	Demand          []MinutePoint

@@ -181,29 +181,47 @@ func (d *doc) teamPage(team string) {
 
 	f.SetFont("sans", "B", 10)
 	f.CellFormat(contentW, 6, "Tokens by model", "", 1, "L", false, 0, "")
-	d.table([]column{{"Model", 44, "L"}, {"Input", 24, "R"}, {"Cached input", 24, "R"}, {"Output", 24, "R"},
+	d.table([]column{{"Model", 44, "L"}, {"PAYG input", 24, "R"}, {"PAYG cached", 24, "R"}, {"PAYG output", 24, "R"},
 		{"On PTU (input-eq.)", 30, "R"}, {"Cost", 28, "R"}}, d.modelRows(team))
+	d.text(8, "PAYG: tokens billed pay-as-you-go, spill-over included. On PTU: input-equivalent tokens served on "+
+		"provisioned throughput (uncached prompt + output × the model's output ratio).")
+	f.Ln(1)
 
 	a, ok := d.acts[team]
 	if !ok {
 		d.text(9, "No traffic was recorded for this team in the period (for example an idle-capacity line).")
 		return
 	}
-	// The chart takes what the activity line and recommendations leave.
-	below := 8 + 6 + 5.0
+	// The chart takes what the activity lines and recommendations leave.
+	activity := activityLines(a)
+	below := 8 + 5.5*float64(len(activity)) + 5.0
 	if n := min(len(a.Recommendations), maxRecRows); n > 0 {
-		below = 8 + 6 + rowH*float64(n+1) + 3 + 4.2*float64(n)
+		below = 8 + 5.5*float64(len(activity)) + rowH*float64(n+1) + 3 + 4.2*float64(n)
 	}
 	d.imageFit(d.teamChart[team], contentW, footerY-f.GetY()-3-below)
 	f.SetFont("sans", "", 9.5)
+	for _, l := range activity {
+		f.CellFormat(contentW, 5.5, l, "", 1, "L", false, 0, "")
+	}
+	f.Ln(2)
+	d.recommendations(a)
+}
+
+// activityLines say how many requests a team sent and how many were
+// throttled: the share of requests whose first attempt was refused (429 or
+// 403), with retries counted apart.
+func activityLines(a TeamActivity) []string {
 	rate := 0.0
 	if a.Requests > 0 {
 		rate = 100 * float64(a.Throttled) / float64(a.Requests)
 	}
-	f.CellFormat(contentW, 6, fmt.Sprintf("Requests: %s   ·   throttled (429/403): %s (%.2f%%)",
-		groupInt(a.Requests), groupInt(a.Throttled), rate), "", 1, "L", false, 0, "")
-	f.Ln(2)
-	d.recommendations(a)
+	out := []string{fmt.Sprintf("Requests: %s   ·   throttled: %s (%.2f %%), first attempt refused with 429 or 403",
+		groupInt(a.Requests), groupInt(a.Throttled), rate)}
+	if a.Retries > 0 {
+		out = append(out, fmt.Sprintf("Retries: %s, of which %s refused (not in the throttled share)",
+			groupInt(a.Retries), groupInt(a.RetriesThrottled)))
+	}
+	return out
 }
 
 func (d *doc) modelRows(team string) [][]string {

@@ -50,18 +50,7 @@ func writeSummaryJSON(res *Result) error {
 // per-persona table of what callers saw, and where the files are.
 func printSummary(w io.Writer, res *Result) {
 	if res.Scenario.Target.Embedded() {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "subscription\tteam\tproduct\trequests\tok\t429\tprompt tok\tcompletion tok\tpeak TPM\tlimit TPM\tp50 ms\tp99 ms\t")
-		for _, s := range res.Summary {
-			limit := "none"
-			if s.LimitTPM > 0 {
-				limit = fmt.Sprint(s.LimitTPM)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t\n",
-				s.SubscriptionID, s.Team, s.Product, s.Requests, s.OK, s.Throttled,
-				s.PromptTokens, s.CompletionTokens, s.PeakTPM, limit, s.P50MS, s.P99MS)
-		}
-		_ = tw.Flush()
+		printSubscriptions(w, res.Summary)
 		fmt.Fprintln(w)
 	}
 	printPersonas(w, res.Load)
@@ -75,6 +64,38 @@ func printSummary(w io.Writer, res *Result) {
 	if res.ReportPDF != "" {
 		fmt.Fprintf(w, "chargeback report: %s, %s, %s, %s\n", res.ReportPDF, res.ChargebackCSV, res.FocusCSV, res.ChartsDir)
 	}
+}
+
+// printSubscriptions writes the gateway's per-subscription table: requests
+// are first attempts, throttled those refused (429 or 403) with their share
+// of the requests, retries apart with how many were refused.
+func printSubscriptions(w io.Writer, subs []analytics.SubscriptionSummary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "subscription\tteam\tproduct\trequests\tok\tthrottled\tretries\tprompt tok\tcompletion tok\tpeak TPM\tlimit TPM\tp50 ms\tp99 ms\t")
+	for _, s := range subs {
+		limit := "none"
+		if s.LimitTPM > 0 {
+			limit = fmt.Sprint(s.LimitTPM)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t%.0f\t%.0f\t\n",
+			s.SubscriptionID, s.Team, s.Product, s.FirstAttempts, s.OK, throttledCell(s), retriesCell(s),
+			s.PromptTokens, s.CompletionTokens, s.PeakTPM, limit, s.P50MS, s.P99MS)
+	}
+	_ = tw.Flush()
+}
+
+// throttledCell is the share of requests whose first attempt was refused
+// (429 or 403): "12 (3.4%)".
+func throttledCell(s analytics.SubscriptionSummary) string {
+	return fmt.Sprintf("%d (%.1f%%)", s.ThrottledFirst, 100*s.ThrottledShare())
+}
+
+// retriesCell counts retries and how many of them were refused: "7 (2 refused)".
+func retriesCell(s analytics.SubscriptionSummary) string {
+	if s.Retries == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%d refused)", s.Retries, s.ThrottledRetries)
 }
 
 // printPersonas writes what each persona's callers saw.

@@ -2,10 +2,16 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiload/aiload/loadgen"
 )
@@ -43,5 +49,49 @@ func TestPrintPersonasGolden(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("persona table differs from %s (-update to accept):\ngot:\n%s\nwant:\n%s", golden, got.Bytes(), want)
+	}
+}
+
+// TestSummaryThrottledShare runs a scenario whose research team retries on
+// 429 (virtual clock) and checks the run summary's table: requests are
+// first attempts, throttled those refused with their share (never above
+// 100 %), retries apart, all as counted in the run's DuckDB file.
+func TestSummaryThrottledShare(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Scenario: "testdata/clocks.yaml", OutDir: t.TempDir(), Clock: "virtual",
+		Duration: 3 * time.Minute}, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	db := openDB(t, res.DB)
+	counts := queryMap(t, db, `SELECT subscription_id,
+	    count(*) FILTER (WHERE attempt = 1),
+	    count(*) FILTER (WHERE attempt = 1 AND status IN (429, 403)),
+	    count(*) FILTER (WHERE attempt > 1),
+	    count(*) FILTER (WHERE attempt > 1 AND status IN (429, 403))
+	  FROM records GROUP BY ALL`)
+	research := counts["research-sub"]
+	if research[2] == 0 {
+		t.Fatalf("research-sub: %v; the scenario should make it retry after 429s", research)
+	}
+	for sub, c := range counts {
+		var row []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == sub {
+				row = f
+			}
+		}
+		share := 100 * float64(c[1]) / float64(c[0])
+		want := []string{strconv.FormatInt(c[0], 10), strconv.FormatInt(c[1], 10), fmt.Sprintf("(%.1f%%)", share)}
+		if len(row) < 8 || row[3] != want[0] || row[5] != want[1] || row[6] != want[2] {
+			t.Errorf("%s: summary row %q, want requests %s, throttled %s %s", sub, row, want[0], want[1], want[2])
+		}
+		if c[2] > 0 && !strings.Contains(strings.Join(row, " "), fmt.Sprintf("%d (%d refused)", c[2], c[3])) {
+			t.Errorf("%s: summary row %q lacks retries %d (%d refused)", sub, row, c[2], c[3])
+		}
+		if share > 100 {
+			t.Errorf("%s: throttled share %.1f%% from %v", sub, share, c)
+		}
 	}
 }

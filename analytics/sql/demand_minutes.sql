@@ -7,6 +7,9 @@
 --   count their usage, throttled ones (429/403) the tokens they asked for.
 --   Retries are left out so a client that retries five times is one request.
 -- served_tokens: total_tokens of requests answered 'ok' (any attempt).
+-- requests / throttled: first attempts, and those refused (429 or 403), so
+--   throttled / requests is the share of requests whose first attempt was
+--   refused; retries / retries_throttled: later attempts, and those refused.
 -- limit_tpm: the largest limit recorded for the key (0 when none).
 -- Minutes are Unix minutes (epoch_us // 60,000,000): UTC, whatever the
 -- session time zone, and cheaper than date_trunc on TIMESTAMPTZ.
@@ -24,7 +27,11 @@ WITH sel AS MATERIALIZED (
            sum(total_tokens) FILTER (WHERE coalesce(attempt, 1) <= 1)      AS demand_tokens,
            sum(total_tokens) FILTER (WHERE outcome = 'ok')                 AS served_tokens,
            count(*) FILTER (WHERE coalesce(attempt, 1) <= 1)               AS requests,
-           count(*) FILTER (WHERE outcome IN ('throttled', 'quota_exceeded')) AS throttled,
+           count(*) FILTER (WHERE coalesce(attempt, 1) <= 1
+                              AND outcome IN ('throttled', 'quota_exceeded'))       AS throttled,
+           count(*) FILTER (WHERE attempt > 1)                             AS retries,
+           count(*) FILTER (WHERE attempt > 1
+                              AND outcome IN ('throttled', 'quota_exceeded'))       AS retries_throttled,
            max(coalesce(limit_tpm, 0))                                     AS limit_tpm
     FROM sel GROUP BY ALL
 ), keys AS (
@@ -39,6 +46,7 @@ WITH sel AS MATERIALIZED (
 )
 SELECT g.key, g.limit_tpm, g.minute,
        coalesce(a.demand_tokens, 0), coalesce(a.served_tokens, 0),
-       coalesce(a.requests, 0), coalesce(a.throttled, 0)
+       coalesce(a.requests, 0), coalesce(a.throttled, 0),
+       coalesce(a.retries, 0), coalesce(a.retries_throttled, 0)
 FROM grid g LEFT JOIN agg a ON a.key = g.key AND a.minute = g.minute
 ORDER BY g.key, g.minute;

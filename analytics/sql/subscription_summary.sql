@@ -1,4 +1,5 @@
--- Per-subscription summary of a run: counts by outcome, served tokens, the
+-- Per-subscription summary of a run: counts by outcome (and of first
+-- attempts and retries, refused or not: 429 or 403), served tokens, the
 -- peak of served tokens in any sliding 60-second window (observed TPM)
 -- against the limit, and latency percentiles of served requests (429s,
 -- answered at once, would otherwise pull them to 0).
@@ -18,6 +19,12 @@ SELECT r.subscription_id,
        count(*)                                                   AS requests,
        count(*) FILTER (WHERE r.outcome = 'ok')                   AS ok,
        count(*) FILTER (WHERE r.status = 429)                     AS throttled,
+       count(*) FILTER (WHERE coalesce(r.attempt, 1) <= 1)        AS first_attempts,
+       count(*) FILTER (WHERE coalesce(r.attempt, 1) <= 1
+                          AND r.outcome IN ('throttled', 'quota_exceeded')) AS first_refused,
+       count(*) FILTER (WHERE r.attempt > 1)                      AS retries,
+       count(*) FILTER (WHERE r.attempt > 1
+                          AND r.outcome IN ('throttled', 'quota_exceeded')) AS retries_refused,
        coalesce(sum(r.prompt_tokens) FILTER (WHERE r.outcome = 'ok'), 0)     AS prompt_tokens,
        coalesce(sum(r.completion_tokens) FILTER (WHERE r.outcome = 'ok'), 0) AS completion_tokens,
        coalesce(any_value(p.peak_tpm), 0)                         AS peak_tpm,

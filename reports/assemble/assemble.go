@@ -300,6 +300,8 @@ func Activity(series []analytics.DemandSeries, limits map[string]int64) []report
 			a.Demand[i] = reports.MinutePoint{Minute: p.Minute, Demand: p.Demand, Served: p.Served, LimitTPM: limit}
 			a.Requests += p.Requests
 			a.Throttled += p.Throttled
+			a.Retries += p.Retries
+			a.RetriesThrottled += p.RetriesThrottled
 		}
 		out = append(out, a)
 	}
