@@ -80,19 +80,19 @@ func (d *DB) Count(ctx context.Context) (int64, error) {
 
 // SubscriptionSummary is one row of a run's summary.
 type SubscriptionSummary struct {
-	SubscriptionID   string
-	Team             string
-	Product          string
-	Requests         int64
-	OK               int64
-	Throttled        int64 // 429 answers
+	SubscriptionID string
+	Team           string
+	Product        string
+	Requests       int64
+	OK             int64
+	Throttled      int64 // 429 answers
 	// FirstAttempts counts requests' first attempts and ThrottledFirst
 	// those refused (429 or 403); Retries counts later attempts and
 	// ThrottledRetries those refused. ThrottledShare is the share of
 	// requests throttled.
 	FirstAttempts, ThrottledFirst, Retries, ThrottledRetries int64
-	PromptTokens     int64 // served
-	CompletionTokens int64 // served
+	PromptTokens                                             int64 // served
+	CompletionTokens                                         int64 // served
 	// PeakTPM is the most tokens served in any sliding 60 s window.
 	PeakTPM  int64
 	LimitTPM int64   // 0 means unlimited

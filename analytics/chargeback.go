@@ -81,8 +81,10 @@ type ChargeLine struct {
 	Requests int64 // requests behind a PAYG line (0 on PTU lines)
 	// UnitPrice is the price per 1,000,000 tokens (PAYG lines only).
 	UnitPrice float64
-	// Share is the line's fraction of its deployment's cost (PTU lines).
-	Share float64
+	// Share is the line's fraction of its deployment's cost (PTU lines);
+	// ShareExact the same, exactly.
+	Share      float64
+	ShareExact *big.Rat `json:"-"`
 	// Amount is the exact, unrounded cost; Cents is the rounded cost that
 	// adds up to the bill (see RoundingRule): the PTU lines of a deployment
 	// add up to its Cents, the lines of a team to its TeamTotal.

@@ -113,6 +113,7 @@ func (b *bill) ptuLine(team, model string, cost CostType, dep string, tokens int
 	l.Tokens += tokens
 	share := new(big.Rat).Quo(weight, sum)
 	l.Share, _ = share.Float64()
+	l.ShareExact = share
 	l.exact.Add(l.exact, new(big.Rat).Mul(total, share))
 }
 

@@ -1,9 +1,9 @@
 package reports
 
 import (
-	"math"
 	"math/big"
 	"sort"
+	"strconv"
 )
 
 // Lines returns every chargeback line: the PAYG usage lines and one PTU
@@ -12,13 +12,17 @@ import (
 func (r *Report) Lines() []Line {
 	lines := append([]Line(nil), r.Usage...)
 	for _, c := range r.Capacity {
-		ratios := ratioDecimals(c.Allocations)
+		weights := shares(c.Allocations)
+		ratios := apportion(big.NewInt(ratioScale), weights)
+		// Quantities in 1e-18 of the unit: Quantity's millionths × 1e12.
+		qty := apportion(new(big.Int).Mul(big.NewInt(int64(c.Quantity)), big.NewInt(ratioScale)), weights)
 		for i, a := range c.Allocations {
 			lines = append(lines, Line{
 				Team: a.Team, Model: c.Model, Deployment: c.Deployment, Type: PTUShare,
 				Tokens: a.Basis, Unit: c.Unit, UnitPrice: c.UnitPrice,
-				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio, RatioDecimal: ratios[i], Origin: c.ID,
-				originQuantity: c.Quantity,
+				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio,
+				RatioDecimal: trimDecimals(fixed(ratios[i], 12), 1), Origin: c.ID,
+				allocatedQuantity: new(big.Rat).SetFrac(qty[i], big.NewInt(1e18)),
 			})
 		}
 	}
@@ -35,79 +39,76 @@ func (r *Report) Lines() []Line {
 	return lines
 }
 
-// PricingQuantity is the quantity of Unit the line pays for, as an exact
-// decimal: Quantity for a direct line; for an allocated line (a PTU share)
-// its printed ratio (RatioDecimal) of the origin charge's quantity, exactly,
-// so that the allocated quantities of a charge add up to the charge's.
-func (l Line) PricingQuantity() string { return decimal(l.pricingQuantity(), 0) }
+// PricingQuantity is the quantity of Unit the line pays for, as a decimal:
+// Quantity for a direct line; for an allocated line (a PTU share) its exact
+// share of the origin charge's quantity, to 18 decimals (the allocated
+// quantities of a charge add up to the charge's exactly).
+func (l Line) PricingQuantity() string { return trimDecimals(l.pricingQuantity().FloatString(18), 0) }
 
-// ListCost is PricingQuantity × UnitPrice, exact: for an allocated line,
-// exactly its ratio of the origin charge's list cost.
+// ListCost is PricingQuantity × UnitPrice, exact: for an allocated line, its
+// share of the origin charge's list cost.
 func (l Line) ListCost() string {
 	c := new(big.Rat).Mul(l.pricingQuantity(), big.NewRat(int64(l.UnitPrice), 1_000_000))
-	return decimal(c, 2)
+	return trimDecimals(c.FloatString(24), 2)
 }
 
 func (l Line) pricingQuantity() *big.Rat {
-	if l.Origin == "" {
-		return big.NewRat(int64(l.Quantity), 1_000_000)
+	if l.allocatedQuantity != nil {
+		return l.allocatedQuantity
 	}
-	ratio, ok := new(big.Rat).SetString(l.RatioDecimal)
-	if !ok {
-		ratio = new(big.Rat).SetFloat64(l.Ratio)
-	}
-	return ratio.Mul(ratio, big.NewRat(int64(l.originQuantity), 1_000_000))
-}
-
-// decimal formats a rational with a finite decimal expansion exactly,
-// without trailing zeros beyond min decimals (up to 30 decimals).
-func decimal(r *big.Rat, min int) string {
-	return trimDecimals(r.FloatString(30), min)
+	return big.NewRat(int64(l.Quantity), 1_000_000)
 }
 
 // ratioScale is the resolution of printed allocation ratios (12 decimals).
 const ratioScale = 1_000_000_000_000
 
-// ratioDecimals prints the allocations' ratios with 12 decimals, adjusted by
-// largest remainder so that the printed ratios sum to exactly 1.
-func ratioDecimals(allocs []Allocation) []string {
-	parts := apportion(ratioScale, allocs)
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = trimDecimals(fixed(big.NewInt(p), 12), 1)
+// shares are the allocations' exact ratios: Exact when given, else Ratio as
+// the shortest decimal that reads back as it.
+func shares(allocs []Allocation) []*big.Rat {
+	out := make([]*big.Rat, len(allocs))
+	for i, a := range allocs {
+		if a.Exact != nil {
+			out[i] = a.Exact
+			continue
+		}
+		out[i], _ = new(big.Rat).SetString(strconv.FormatFloat(a.Ratio, 'g', -1, 64))
 	}
 	return out
 }
 
-// apportion splits total into integer parts proportional to the
-// allocations' ratios (normalised by their sum) that add up to total
-// exactly: each part is rounded down and the units left over go to the
-// largest remainders, earlier allocations first on ties.
-func apportion(total int64, allocs []Allocation) []int64 {
-	var sum float64
-	for _, a := range allocs {
-		sum += a.Ratio
+// apportion splits total into integer parts proportional to the weights
+// (normalised by their sum) that add up to total exactly: each part is
+// rounded down and the units left over go to the largest remainders,
+// earlier weights first on ties.
+func apportion(total *big.Int, weights []*big.Rat) []*big.Int {
+	sum := new(big.Rat)
+	for _, w := range weights {
+		sum.Add(sum, w)
 	}
-	parts := make([]int64, len(allocs))
-	if sum <= 0 {
+	parts := make([]*big.Int, len(weights))
+	rems := make([]*big.Rat, len(weights))
+	given := new(big.Int)
+	for i, w := range weights {
+		parts[i], rems[i] = new(big.Int), new(big.Rat)
+		if sum.Sign() <= 0 || w.Sign() <= 0 {
+			continue
+		}
+		exact := new(big.Rat).Mul(new(big.Rat).SetInt(total), new(big.Rat).Quo(w, sum))
+		parts[i].Quo(exact.Num(), exact.Denom())
+		rems[i].Sub(exact, new(big.Rat).SetInt(parts[i]))
+		given.Add(given, parts[i])
+	}
+	if sum.Sign() <= 0 {
 		return parts
 	}
-	rems := make([]float64, len(allocs))
-	var given int64
-	for i, a := range allocs {
-		exact := float64(total) * (a.Ratio / sum)
-		parts[i] = min(int64(math.Floor(exact)), total-given)
-		rems[i] = exact - math.Floor(exact)
-		given += parts[i]
-	}
-	order := make([]int, len(allocs))
+	order := make([]int, len(weights))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(i, j int) bool { return rems[order[i]] > rems[order[j]] })
-	for k := 0; given < total; k = (k + 1) % len(order) {
-		parts[order[k]]++
-		given++
+	sort.SliceStable(order, func(i, j int) bool { return rems[order[i]].Cmp(rems[order[j]]) > 0 })
+	left := new(big.Int).Sub(total, given).Int64() // fewer than len(weights)
+	for k := int64(0); k < left; k++ {
+		parts[order[k]].Add(parts[order[k]], big.NewInt(1))
 	}
 	return parts
 }

@@ -10,6 +10,7 @@ package reports
 
 import (
 	"fmt"
+	"math/big"
 	"time"
 )
 
@@ -111,8 +112,9 @@ type Line struct {
 	RatioDecimal string
 	// Origin is the ID of the capacity charge an allocated line comes from.
 	Origin string
-	// originQuantity is the origin charge's Quantity (allocated lines).
-	originQuantity Quantity
+	// allocatedQuantity is an allocated line's exact quantity (see
+	// PricingQuantity).
+	allocatedQuantity *big.Rat
 }
 
 // CapacityCharge is a fixed charge for provisioned throughput (an origin
@@ -153,6 +155,9 @@ type Allocation struct {
 	Basis int64
 	// Cost is the team's part; the costs of a charge sum to its Cost.
 	Cost Money
+	// Exact is the exact ratio when known (Ratio is its float64); it makes
+	// the allocated quantities and list costs exact shares of the charge's.
+	Exact *big.Rat
 }
 
 // Report is everything a chargeback report shows.
@@ -187,12 +192,12 @@ type Account struct {
 
 // TeamActivity is what a team did during the period.
 type TeamActivity struct {
-	Team      string
+	Team string
 	// Requests counts first attempts; Throttled those refused (429 or 403:
 	// token limit, quota), so Throttled/Requests is the share of requests
 	// throttled. Retries counts later attempts; RetriesThrottled those
 	// refused.
-	Requests, Throttled        int64
+	Requests, Throttled       int64
 	Retries, RetriesThrottled int64
 	// Demand is the team's per-minute token demand (zero-filled), in time
 	// order.

@@ -26,7 +26,7 @@ func TestChargebackCommand(t *testing.T) {
 	}
 	code, out, _ = execute(t, "chargeback", "--db", db, "--period", "2026-11", "--pricing", data+"chargeback_pricing.yaml",
 		"--method", "used", "--idle-to", "platform", "--format", "csv")
-	if code != 0 || !strings.Contains(out, "2026-11,platform,m-ptu,ptu,ptu_idle,dep1,0,0,0,") || !strings.Contains(out, ",258.34,USD,used") {
+	if code != 0 || !strings.Contains(out, "2026-11,platform,m-ptu,ptu,ptu_idle,dep1,0,0,0,") || !strings.Contains(out, ",258.33,USD,used") {
 		t.Errorf("csv: exit %d\n%s", code, out)
 	}
 	for _, args := range [][]string{

@@ -164,7 +164,7 @@ func FromChargeback(res *analytics.ChargebackResult, prices *pricing.Pricing, so
 			order = append(order, l.Deployment)
 		}
 		c.Allocations = append(c.Allocations, reports.Allocation{
-			Team: teamName(l.Team), Ratio: l.Share, Basis: l.Tokens, Cost: centsMoney(l.Cents)})
+			Team: teamName(l.Team), Ratio: l.Share, Exact: l.ShareExact, Basis: l.Tokens, Cost: centsMoney(l.Cents)})
 		c.Cost += centsMoney(l.Cents)
 	}
 	for _, name := range order {
