@@ -206,6 +206,12 @@ func (g *Gateway) readRequest(x *exchange) bool {
 			"We could not parse the JSON body of your request: "+err.Error())
 		return false
 	}
+	if err := chat.CheckKeys(body); err != nil {
+		// The gateway must decide on what it forwards: "MAX_TOKENS" or a
+		// second max_tokens could mean another cap to the backend.
+		g.rejectRequest(x, err)
+		return false
+	}
 	x.body = body
 	maxOut, _ := x.req.MaxOutput()
 	return g.accept(x, x.req.Validate(), x.req.Model, x.req.Stream, x.req.StreamOptions != nil && x.req.StreamOptions.IncludeUsage, maxOut)

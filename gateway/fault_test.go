@@ -408,3 +408,92 @@ func TestErrorBodiesHideInternalAddresses(t *testing.T) {
 		t.Fatal("failingStore lost its error")
 	}
 }
+
+// TestStrictLimitCaseVariantKeys: a backend that reads JSON keys exactly
+// (and keeps the first of duplicates) behind a strict 1,000-token limit.
+// Before, Go's case-insensitive decoding let {"max_tokens":5000,
+// "MAX_TOKENS":5} reserve 5 tokens and be served 5,000, and
+// "MODEL":"gpt-4o-mini" price a gpt-4o request as the cheaper model. Now
+// every body whose read fields could mean two things is refused with 400
+// naming the key, before anything is reserved or forwarded.
+func TestStrictLimitCaseVariantKeys(t *testing.T) {
+	t.Parallel()
+	var served, hits int64
+	var mu sync.Mutex
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := exactKeys(body)
+		var maxTokens int64 = 4096 // the backend's default cap
+		if raw, ok := req["max_tokens"]; ok {
+			_ = json.Unmarshal(raw, &maxTokens)
+		}
+		var model string
+		_ = json.Unmarshal(req["model"], &model)
+		mu.Lock()
+		served += maxTokens
+		hits++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"x","object":"chat.completion","model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}`,
+			model, maxTokens, 10+maxTokens)
+	}))
+	t.Cleanup(be.Close)
+	e := start(t, `
+backends: [{name: b, url: `+be.URL+`}]
+products: [{name: p, token_limits: [{tokens_per_minute: 1000, mode: strict}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, "", nil)
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	for _, tc := range []struct{ name, body, param, code string }{
+		{"case variants collide", `{"model":"gpt-4o-mini","max_tokens":5000,"MAX_TOKENS":5,` + msgs + `}`, "MAX_TOKENS", "unknown_parameter"},
+		{"case variant alone", `{"model":"gpt-4o-mini","MAX_TOKENS":5,` + msgs + `}`, "MAX_TOKENS", "unknown_parameter"},
+		{"model variant", `{"model":"gpt-4o","MODEL":"gpt-4o-mini","max_tokens":5,` + msgs + `}`, "MODEL", "unknown_parameter"},
+		{"duplicate cap", `{"model":"gpt-4o-mini","max_tokens":5000,"max_tokens":5,` + msgs + `}`, "max_tokens", "duplicate_parameter"},
+		{"message content variant", `{"model":"gpt-4o-mini","max_tokens":5,"messages":[{"role":"user","content":"hi","Content":"` +
+			strings.Repeat("long prompt ", 500) + `"}]}`, "messages[0].Content", "unknown_parameter"},
+	} {
+		a := post(t, e.url, chatPath, "k1", tc.body, nil)
+		var got struct {
+			Error struct{ Param, Code string } `json:"error"`
+		}
+		_ = json.Unmarshal(a.body, &got)
+		if a.status != 400 || got.Error.Param != tc.param || got.Error.Code != tc.code {
+			t.Errorf("%s: %d %s; want 400 param %q code %q", tc.name, a.status, a.body, tc.param, tc.code)
+		}
+		if r := e.sink.last(t); r.Outcome != record.OutcomeBadRequest {
+			t.Errorf("%s: record outcome %s, want bad_request", tc.name, r.Outcome)
+		}
+	}
+	if a := post(t, e.url, chatPath, "k1", `{"model":"gpt-4o-mini","max_tokens":5,`+msgs+`}`, nil); a.status != 200 {
+		t.Fatalf("a plain request: %d %s", a.status, a.body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 1 || served != 5 {
+		t.Fatalf("backend answered %d requests with %d completion tokens; want 1 with 5 (a strict 1,000-token limit)", hits, served)
+	}
+}
+
+// exactKeys decodes a JSON object as a backend that reads keys exactly and
+// keeps the first of duplicates would.
+func exactKeys(body []byte) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return out
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return out
+		}
+		if k := tok.(string); out[k] == nil {
+			out[k] = v
+		}
+	}
+	return out
+}
