@@ -35,7 +35,7 @@ type SweepOptions struct {
 
 // Variant is what one combination of settings gave.
 type Variant struct {
-	Settings []Setting
+	Settings []scenario.Setting
 	// Teams are per-team counts, by team name.
 	Teams map[string]*TeamOutcome
 	// Requests and Throttled are over every team (Throttled: 429 answers).
@@ -68,13 +68,13 @@ func Sweep(ctx context.Context, opts SweepOptions) ([]*Variant, error) {
 	if _, err := scenario.Parse(opts.Scenario, src); err != nil {
 		return nil, err
 	}
-	combos := [][]Setting{nil}
+	combos := [][]scenario.Setting{nil}
 	for _, f := range opts.Sets {
-		vals, err := ParseSet(f)
+		vals, err := scenario.ParseSet(f)
 		if err != nil {
 			return nil, err
 		}
-		var next [][]Setting
+		var next [][]scenario.Setting
 		for _, c := range combos {
 			for _, v := range vals {
 				next = append(next, append(slices.Clone(c), v))
@@ -113,8 +113,8 @@ func Sweep(ctx context.Context, opts SweepOptions) ([]*Variant, error) {
 }
 
 // variantScenario is the scenario with one combination applied.
-func variantScenario(opts SweepOptions, src []byte, sets []Setting) (*scenario.Scenario, error) {
-	vsrc, err := applySettings(src, sets)
+func variantScenario(opts SweepOptions, src []byte, sets []scenario.Setting) (*scenario.Scenario, error) {
+	vsrc, err := scenario.ApplySettings(src, sets)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func variantScenario(opts SweepOptions, src []byte, sets []Setting) (*scenario.S
 	return sc, nil
 }
 
-func runVariant(ctx context.Context, sc *scenario.Scenario, sets []Setting) (*Variant, error) {
+func runVariant(ctx context.Context, sc *scenario.Scenario, sets []scenario.Setting) (*Variant, error) {
 	prices, _, err := scenarioPricing(sc.Pricing)
 	if err != nil {
 		return nil, err
@@ -206,7 +206,7 @@ func (s *sweepSink) Write(r *record.Record) error {
 	return nil
 }
 
-func settingsLabel(sets []Setting) string {
+func settingsLabel(sets []scenario.Setting) string {
 	if len(sets) == 0 {
 		return "(as written)"
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/runner"
+	"github.com/aiload/aiload/scenario"
 )
 
 func newSweepCmd(stdout io.Writer) *cobra.Command {
@@ -41,12 +42,12 @@ scalars separated by commas; missing keys are created.`,
 				return err
 			}
 			for _, s := range opts.Sets {
-				if _, err := runner.ParseSet(s); err != nil {
+				if _, err := scenario.ParseSet(s); err != nil {
 					return usageError{err}
 				}
 			}
 			vs, err := runner.Sweep(cmd.Context(), opts)
-			var se *runner.SettingError
+			var se *scenario.SettingError
 			if errors.As(err, &se) {
 				return usageError{err}
 			}

@@ -1,4 +1,4 @@
-package runner
+package scenario
 
 import (
 	"fmt"
@@ -44,8 +44,9 @@ type SettingError struct {
 func (e *SettingError) Error() string { return fmt.Sprintf("--set %s: %v", e.Setting, e.Err) }
 func (e *SettingError) Unwrap() error { return e.Err }
 
-// applySettings returns the scenario source src with every setting applied.
-func applySettings(src []byte, sets []Setting) ([]byte, error) {
+// ApplySettings returns the scenario source src with every setting applied,
+// as YAML to Parse: what `aiload sweep --set` runs each variant of.
+func ApplySettings(src []byte, sets []Setting) ([]byte, error) {
 	if len(sets) == 0 {
 		return src, nil
 	}
