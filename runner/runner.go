@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aiload/aiload/analytics"
@@ -337,19 +336,7 @@ func loadOptions(sc *scenario.Scenario, url string) (loadgen.Options, error) {
 				p.Keys = append(p.Keys, loadgen.SubKey{ID: id, Key: k})
 			}
 		}
-		if p.UserJWT != nil && p.UserJWT.Secret == "" && p.UserJWT.SecretEnv == "" && sc.Gateway.JWT != nil {
-			u := *p.UserJWT
-			for _, k := range sc.Gateway.JWT.Keys {
-				if strings.EqualFold(k.Alg, "HS256") && k.Secret != "" {
-					u.Secret = k.Secret
-					if u.Kid == "" {
-						u.Kid = k.Kid
-					}
-					break
-				}
-			}
-			p.UserJWT = &u
-		}
+		p.UserJWT = sc.PersonaJWT(p)
 		personas[i] = p
 	}
 	target := sc.Target
