@@ -78,10 +78,19 @@ type Result struct {
 	Subscriptions []Stats `json:"subscriptions"`
 	// Interrupted is true when the run was stopped before its duration.
 	Interrupted bool `json:"interrupted"`
+
+	total *Stats // set by Run and MergeResults
 }
 
-// Totals sums the per-persona counts.
-func (r *Result) Totals() Stats { return Sum("total", r.Personas) }
+// Totals returns the whole run's stats: the per-persona counts summed and,
+// for a run this process made or merged, percentiles over every persona's
+// merged histograms (a Result read back from JSON has counts only).
+func (r *Result) Totals() Stats {
+	if r.total != nil {
+		return *r.total
+	}
+	return Sum("total", r.Personas)
+}
 
 func (o *Options) defaults() {
 	o.Target.Defaults()
@@ -181,7 +190,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		c.CloseIdleConnections()
 	}
 	final, err := snap.stop()
-	res.Personas, res.Subscriptions = final.Personas, final.Subscriptions
+	res.Personas, res.Subscriptions, res.total = final.Personas, final.Subscriptions, &final.Total
 	return res, err
 }
 

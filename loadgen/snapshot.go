@@ -72,7 +72,7 @@ func (e *engine) newSnapshotter() *snapshotter {
 		s.hlog = hdrhistogram.NewHistogramLogWriter(e.opts.HistogramLog)
 		ms := e.start.UnixMilli()
 		s.setErr(s.hlog.OutputLogFormatVersion())
-		s.setErr(s.hlog.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds]", e.opts.Scenario)))
+		s.setErr(s.hlog.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds; whole-run histograms tagged persona/latency, /ttft, /end_to_end, /schedule_lag at the end]", e.opts.Scenario)))
 		s.setErr(s.hlog.OutputStartTime(ms))
 		s.hlog.SetBaseTime(ms)
 		s.setErr(s.hlog.OutputBaseTime(ms))
@@ -118,10 +118,30 @@ func (s *snapshotter) take(now time.Time, final bool) Snapshot {
 		if s.hlog != nil && h.TotalCount() > 0 {
 			s.setErr(s.hlog.OutputIntervalHistogram(h))
 		}
+		if s.hlog != nil && final {
+			s.writeRunHistograms(c, now)
+		}
 	}
 	for _, id := range e.subOrder {
 		snap.Subscriptions = append(snap.Subscriptions, e.subs[id].snapshot())
 	}
-	snap.Total = Sum("total", snap.Personas)
+	snap.Total = totalOf(e.personas)
 	return snap
+}
+
+// writeRunHistograms ends a persona's .hlog with its whole-run latency, TTFT,
+// end-to-end and schedule-lag histograms (tags persona/latency, …), which
+// aiload merge combines value by value.
+func (s *snapshotter) writeRunHistograms(c *collector, now time.Time) {
+	hs := c.runHistograms()
+	for _, suffix := range RunHistogramTags() {
+		h, ok := hs[suffix]
+		if !ok {
+			continue
+		}
+		h.SetStartTimeMs(s.e.start.UnixMilli())
+		h.SetEndTimeMs(now.UnixMilli())
+		h.SetTag(HistogramTag(c.s.Name) + "/" + suffix)
+		s.setErr(s.hlog.OutputIntervalHistogram(h))
+	}
 }

@@ -245,6 +245,40 @@ func (c *collector) add(f func(s *Stats)) {
 	c.mu.Unlock()
 }
 
+// runHistograms returns copies of the whole-run histograms that the .hlog's
+// interval lines do not carry, by tag suffix (see RunHistogramTags).
+func (c *collector) runHistograms() map[string]*hdrhistogram.Histogram {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]*hdrhistogram.Histogram{}
+	for suffix, h := range map[string]*hdrhistogram.Histogram{
+		TagLatency: c.lat, TagTTFT: c.ttft, TagEndToEnd: c.e2e, TagScheduleLag: c.lag,
+	} {
+		if h.TotalCount() > 0 {
+			out[suffix] = hdrhistogram.Import(h.Export())
+		}
+	}
+	return out
+}
+
+// totalOf sums the collectors' counts and merges their histograms, so the
+// total's percentiles are over every attempt of every persona.
+func totalOf(cs []*collector) Stats {
+	t := newCollector("total", "", "")
+	for _, c := range cs {
+		c.mu.Lock()
+		t.s = Sum("total", []Stats{t.s, c.s})
+		t.tps += c.tps
+		t.lat.Merge(c.lat)
+		t.corr.Merge(c.corr)
+		t.ttft.Merge(c.ttft)
+		t.e2e.Merge(c.e2e)
+		t.lag.Merge(c.lag)
+		c.mu.Unlock()
+	}
+	return t.snapshotLocked()
+}
+
 // request records a finished logical request.
 func (c *collector) request(r *callResult, slo SLO) {
 	c.mu.Lock()
@@ -368,10 +402,11 @@ func Sum(name string, all []Stats) Stats {
 }
 
 // HistogramTag makes a persona name a valid .hlog tag: the format forbids
-// commas and whitespace, which become underscores.
+// commas and whitespace, which become underscores, as does a slash (it
+// separates the persona from a whole-run histogram's suffix).
 func HistogramTag(name string) string {
 	return strings.Map(func(r rune) rune {
-		if r == ',' || unicode.IsSpace(r) {
+		if r == ',' || r == '/' || unicode.IsSpace(r) {
 			return '_'
 		}
 		return r

@@ -39,7 +39,7 @@ func (e *engine) runVirtual(ctx context.Context) (*Result, error) {
 	snap := e.newSnapshotter()
 	final := snap.take(clk.Now(), true)
 	snap.emit(final)
-	res.Personas, res.Subscriptions = final.Personas, final.Subscriptions
+	res.Personas, res.Subscriptions, res.total = final.Personas, final.Subscriptions, &final.Total
 	return res, snap.err
 }
 

@@ -41,12 +41,12 @@ type MergeResult struct {
 type shard struct {
 	dir   string
 	sum   SummaryFile
-	hists map[string]*hdrhistogram.Histogram // corrected latency by .hlog tag, all intervals merged
+	hists map[string]*hdrhistogram.Histogram // by .hlog tag, all intervals merged
 }
 
 // Merge combines the runs of several shards into one: counts are summed,
-// and each persona's corrected-latency percentiles are computed from the
-// shards' HdrHistograms merged value by value (never by averaging
+// and each persona's latency percentiles (and the total's) are computed
+// from the shards' HdrHistograms merged value by value (never by averaging
 // percentiles). The records of all shards are loaded into one DuckDB file.
 func Merge(ctx context.Context, opts MergeOptions, stdout io.Writer) (*MergeResult, error) {
 	if len(opts.Dirs) == 0 {
@@ -64,8 +64,8 @@ func Merge(ctx context.Context, opts MergeOptions, stdout io.Writer) (*MergeResu
 	}
 	res := &MergeResult{Out: opts.Out, SummaryJSON: filepath.Join(opts.Out, "summary.json"),
 		HistogramLog: filepath.Join(opts.Out, "latency.hlog")}
-	hists := mergeHistograms(shards)
-	res.Load = mergeLoads(shards, hists)
+	var hists map[string]*hdrhistogram.Histogram
+	res.Load, hists = mergeLoads(shards)
 	if err := res.loadRecords(ctx, shards); err != nil {
 		return res, err
 	}
@@ -104,128 +104,31 @@ func readShards(dirs []string) ([]*shard, error) {
 	return out, nil
 }
 
-// readHistogramLog merges every interval of an .hlog by tag.
+// readHistogramLog reads a shard's .hlog, its histograms merged by tag.
 func readHistogramLog(path string) (map[string]*hdrhistogram.Histogram, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 	defer f.Close()
-	out := map[string]*hdrhistogram.Histogram{}
-	r := hdrhistogram.NewHistogramLogReader(f)
-	for {
-		h, err := r.NextIntervalHistogram()
-		if err != nil {
-			return nil, fmt.Errorf("merge: read %s: %w", path, err)
-		}
-		if h == nil {
-			return out, nil
-		}
-		addHistogram(out, h.Tag(), h)
+	h, err := loadgen.ReadHistogramLog(f)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %s: %w", path, err)
 	}
+	return h, nil
 }
 
-// addHistogram merges h into m[tag]. No value can be dropped: every aiload
-// log records the same range.
-func addHistogram(m map[string]*hdrhistogram.Histogram, tag string, h *hdrhistogram.Histogram) {
-	if cur, ok := m[tag]; ok {
-		cur.Merge(h)
-		return
-	}
-	c := hdrhistogram.Import(h.Export())
-	c.SetTag(tag)
-	m[tag] = c
-}
-
-func mergeHistograms(shards []*shard) map[string]*hdrhistogram.Histogram {
+// mergeLoads merges the shards' load results and their histograms.
+func mergeLoads(shards []*shard) (*loadgen.Result, map[string]*hdrhistogram.Histogram) {
 	all := map[string]*hdrhistogram.Histogram{}
+	var results []*loadgen.Result
 	for _, s := range shards {
 		for tag, h := range s.hists {
-			addHistogram(all, tag, h)
+			loadgen.AddHistogram(all, tag, h)
 		}
+		results = append(results, s.sum.Load)
 	}
-	return all
-}
-
-// mergeLoads sums the shards' per-persona and per-subscription counts,
-// keeping the order in which names first appear.
-func mergeLoads(shards []*shard, hists map[string]*hdrhistogram.Histogram) *loadgen.Result {
-	first := shards[0].sum.Load
-	res := &loadgen.Result{Scenario: first.Scenario, Started: first.Started, Duration: first.Duration}
-	var personas, subs [][]loadgen.Stats
-	var pNames, sNames []string
-	pIdx, sIdx := map[string]int{}, map[string]int{}
-	group := func(all *[][]loadgen.Stats, names *[]string, idx map[string]int, s loadgen.Stats) {
-		i, ok := idx[s.Name]
-		if !ok {
-			i = len(*all)
-			idx[s.Name] = i
-			*all = append(*all, nil)
-			*names = append(*names, s.Name)
-		}
-		(*all)[i] = append((*all)[i], s)
-	}
-	for _, sh := range shards {
-		l := sh.sum.Load
-		if l.Started.Before(res.Started) {
-			res.Started = l.Started
-		}
-		res.Elapsed = max(res.Elapsed, l.Elapsed)
-		res.Interrupted = res.Interrupted || l.Interrupted
-		for _, p := range l.Personas {
-			group(&personas, &pNames, pIdx, p)
-		}
-		for _, s := range l.Subscriptions {
-			group(&subs, &sNames, sIdx, s)
-		}
-	}
-	for i, name := range pNames {
-		m := mergeStats(name, personas[i])
-		if h, ok := hists[loadgen.HistogramTag(name)]; ok {
-			m.LatencyCorrected = loadgen.PercentilesOf(h)
-		}
-		res.Personas = append(res.Personas, m)
-	}
-	for i, name := range sNames {
-		res.Subscriptions = append(res.Subscriptions, mergeStats(name, subs[i]))
-	}
-	return res
-}
-
-// mergeStats sums one name's stats over the shards. Only counts survive:
-// percentiles other than the corrected latency (which comes from the merged
-// histograms) cannot be combined exactly from summaries and are left empty.
-func mergeStats(name string, all []loadgen.Stats) loadgen.Stats {
-	m := loadgen.Sum(name, all)
-	m.Kind, m.Team = all[0].Kind, all[0].Team
-	for _, s := range all {
-		if s.Pipelines != nil {
-			if m.Pipelines == nil {
-				m.Pipelines = &loadgen.PipelineStats{BrokenAt: map[string]int64{}}
-			}
-			p := s.Pipelines
-			m.Pipelines.Started += p.Started
-			m.Pipelines.Completed += p.Completed
-			m.Pipelines.Degraded += p.Degraded
-			m.Pipelines.Broken += p.Broken
-			m.Pipelines.Unfinished += p.Unfinished
-			m.Pipelines.ThrottleDelaySeconds += p.ThrottleDelaySeconds
-			m.Pipelines.ProactivePauses += p.ProactivePauses
-			for k, v := range p.BrokenAt {
-				m.Pipelines.BrokenAt[k] += v
-			}
-		}
-		if s.Jobs != nil {
-			if m.Jobs == nil {
-				m.Jobs = &loadgen.JobStats{}
-			}
-			m.Jobs.Started += s.Jobs.Started
-			m.Jobs.Completed += s.Jobs.Completed
-			m.Jobs.Failed += s.Jobs.Failed
-			m.Jobs.Unfinished += s.Jobs.Unfinished
-		}
-	}
-	return m
+	return loadgen.MergeResults(results, all), all
 }
 
 // loadRecords ingests every shard's tokens.jsonl into one database.
@@ -282,15 +185,21 @@ func (res *MergeResult) write(shards []*shard, hists map[string]*hdrhistogram.Hi
 	w := hdrhistogram.NewHistogramLogWriter(f)
 	start := res.Load.Started.UnixMilli()
 	err = errors.Join(w.OutputLogFormatVersion(),
-		w.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds, merged from %d shards]", first.Scenario, len(shards))),
+		w.OutputComment(fmt.Sprintf("[aiload %s: latency per persona, nanoseconds, merged from %d shards; persona = corrected, persona/latency, /ttft, /end_to_end, /schedule_lag]", first.Scenario, len(shards))),
 		w.OutputStartTime(start), w.OutputLegend())
 	w.SetBaseTime(start)
 	end := res.Load.Started.Add(res.Load.Elapsed).UnixMilli()
 	for _, p := range res.Load.Personas {
-		if h, ok := hists[loadgen.HistogramTag(p.Name)]; ok {
-			h.SetStartTimeMs(start)
-			h.SetEndTimeMs(end)
-			err = errors.Join(err, w.OutputIntervalHistogram(h))
+		tags := []string{loadgen.HistogramTag(p.Name)}
+		for _, suffix := range loadgen.RunHistogramTags() {
+			tags = append(tags, tags[0]+"/"+suffix)
+		}
+		for _, tag := range tags {
+			if h, ok := hists[tag]; ok {
+				h.SetStartTimeMs(start)
+				h.SetEndTimeMs(end)
+				err = errors.Join(err, w.OutputIntervalHistogram(h))
+			}
 		}
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -46,6 +47,8 @@ func TestMergeFourShardsMatchesOneRun(t *testing.T) {
 		counts := map[string]int64{}
 		for _, p := range res.Load.Personas {
 			counts[p.Name] = p.LatencyCorrected.Count
+			counts[p.Name+"/latency"] = p.Latency.Count
+			counts[p.Name+"/ttft"] = p.TTFT.Count
 		}
 		shardCounts = append(shardCounts, counts)
 	}
@@ -79,6 +82,32 @@ func TestMergeFourShardsMatchesOneRun(t *testing.T) {
 		h := hists[loadgen.HistogramTag(p.Name)]
 		if p.LatencyCorrected.Count != sum || h == nil || h.TotalCount() != sum {
 			t.Errorf("persona %s: merged histogram holds %d values (log: %v), shards recorded %d", p.Name, p.LatencyCorrected.Count, total(h), sum)
+		}
+		// latency from the actual send and TTFT merge value by value too
+		var lat, ttft int64
+		for _, c := range shardCounts {
+			lat, ttft = lat+c[p.Name+"/latency"], ttft+c[p.Name+"/ttft"]
+		}
+		if p.Latency.Count != lat || lat == 0 || p.TTFT.Count != ttft || p.Latency.P99 <= 0 {
+			t.Errorf("persona %s: merged latency_ms %+v, ttft_ms %+v; shards recorded %d and %d values", p.Name, p.Latency, p.TTFT, lat, ttft)
+		}
+	}
+	// summary.json's total: percentiles over every persona's values, in the
+	// whole run and in the merged one.
+	for name, file := range map[string]string{"whole run": whole.SummaryJSON, "merged": merged.SummaryJSON} {
+		var sf SummaryFile
+		b, err := os.ReadFile(file)
+		if err != nil || json.Unmarshal(b, &sf) != nil {
+			t.Fatalf("%s: read %s: %v", name, file, err)
+		}
+		var corr, lat int64
+		for _, p := range sf.Load.Personas {
+			corr, lat = corr+p.LatencyCorrected.Count, lat+p.Latency.Count
+		}
+		tot := sf.Total
+		if tot.LatencyCorrected.Count != corr || tot.Latency.Count != lat || lat == 0 || tot.Latency.P99 <= 0 || tot.EndToEnd.Count == 0 {
+			t.Errorf("%s summary.json total: latency_ms %+v, latency_corrected_ms %+v, end_to_end_ms %+v; personas hold %d and %d values",
+				name, tot.Latency, tot.LatencyCorrected, tot.EndToEnd, lat, corr)
 		}
 	}
 	if merged.Records != records || records == 0 {
