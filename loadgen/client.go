@@ -89,32 +89,55 @@ func (e *engine) callerHeaders(h interface{ Set(name, value string) }, c *call, 
 	h.Set(HeaderAttempt, strconv.Itoa(n))
 }
 
-// do sends one attempt and fills a's status and timings.
+// do sends one attempt and fills a's status and timings. An attempt that
+// cannot even be built counts as sent and failed (status 0), as a transport
+// error does.
 func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
 	if e.opts.Gateway != nil {
 		return e.doCall(c, msgs, maxTokens, a, n)
 	}
 	r := reply{remaining: -1, limit: -1, counted: -1}
-	req := map[string]any{"model": c.model, "messages": msgs, "max_tokens": maxTokens, "user": c.userID}
-	if c.p.Stream {
-		req["stream"] = true
-		req["stream_options"] = map[string]any{"include_usage": true}
-	}
-	body, _ := json.Marshal(req)
 	if e.opts.Clock == nil { // a virtual run has no wall-clock timeouts
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.opts.Target.Timeout.D())
 		defer cancel()
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model), bytes.NewReader(body))
+	resp, err := e.send(ctx, c, msgs, maxTokens, a, n)
 	if err != nil {
+		a.latency = e.since(a.sent)
 		return r
 	}
-	hr.Header.Set("Content-Type", "application/json")
-	e.callerHeaders(hr.Header, c, n)
-	// The attempt counts as sent when it has a connection: time spent
-	// queued for one (max_connections) is the caller's delay, not the
-	// server's, and shows as schedule lag and in the corrected latency.
+	a.ttft = e.since(a.sent)
+	e.readAnswer(resp, a, &r)
+	return r
+}
+
+// chatRequest is the body of c's attempt: the typed request the gateway
+// decodes, streamed with a usage chunk when the persona streams.
+func chatRequest(c *call, msgs []message, maxTokens int64) ([]byte, error) {
+	req := chat.Request{Model: c.model, Messages: make([]chat.Message, len(msgs)), MaxTokens: &maxTokens, User: c.userID}
+	for i, m := range msgs {
+		content, err := json.Marshal(m.Content)
+		if err != nil {
+			return nil, fmt.Errorf("encode message %d: %w", i, err)
+		}
+		req.Messages[i] = chat.Message{Role: m.Role, Content: content}
+	}
+	if c.p.Stream {
+		req.Stream, req.StreamOptions = true, &chat.StreamOptions{IncludeUsage: true}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return body, nil
+}
+
+// send posts c's attempt n and returns the response (headers read, body
+// not). The attempt counts as sent when it has a connection: time spent
+// queued for one (max_connections) is the caller's delay, not the
+// server's, and shows as schedule lag and in the corrected latency.
+func (e *engine) send(ctx context.Context, c *call, msgs []message, maxTokens int64, a *attempt, n int) (*http.Response, error) {
 	sent := false
 	markSent := func(at time.Time) {
 		if !sent {
@@ -123,33 +146,41 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 			e.collect(c, func(col *collector) { col.send(a, e.opts.LateThreshold) })
 		}
 	}
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(e.tb.now()) }}
 	before := e.tb.now()
-	resp, err := c.client.Do(hr.WithContext(httptrace.WithClientTrace(ctx, trace)))
-	markSent(before) // no connection was obtained, or a transport without traces
+	defer markSent(before) // no connection was obtained, or a transport without traces
+	body, err := chatRequest(c, msgs, maxTokens)
 	if err != nil {
-		a.latency = e.since(a.sent)
-		return r
+		return nil, err
 	}
-	a.ttft = e.since(a.sent)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	e.callerHeaders(hr.Header, c, n)
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(e.tb.now()) }}
+	return c.client.Do(hr.WithContext(httptrace.WithClientTrace(ctx, trace)))
+}
+
+// readAnswer reads a response's body (a stream or a whole completion), its
+// status, limit headers and Retry-After, and closes it.
+func (e *engine) readAnswer(resp *http.Response, a *attempt, r *reply) {
+	defer resp.Body.Close()
+	e.limitHeaders(resp.Header, r)
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		err = readStreamSince(resp.Body, a, &r, e.since)
-		resp.Body.Close()
+		err := readStreamSince(resp.Body, a, r, e.since)
 		a.latency = e.since(a.sent)
 		if err == nil {
 			a.status = resp.StatusCode
 		}
-		e.limitHeaders(resp.Header, &r)
-		return r
+		return
 	}
 	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	a.latency = e.since(a.sent)
 	if err != nil {
-		return r
+		return
 	}
 	a.status = resp.StatusCode
-	e.limitHeaders(resp.Header, &r)
 	switch resp.StatusCode {
 	case http.StatusOK:
 		var cr struct {
@@ -167,7 +198,6 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 	case http.StatusTooManyRequests:
 		r.retryAfter, a.retryAfter = retryAfter(resp.Header, e.opts.Target.RetryAfterHeader, e.tb.now())
 	}
-	return r
 }
 
 // limitHeaders reads the remaining-tokens and limit headers.
