@@ -179,7 +179,11 @@ func explain(c *ConsumerRecommendation, target float64) string {
 		kTokens(c.P99), kTokens(c.Max), kTokens(float64(c.PeakWindowTPM)), kTokens(float64(c.RecommendedTPM)),
 		pct(r.RequestShare()), pct(r.TokenShare()), pct(target))
 	if r.Retries > 0 {
-		s += fmt.Sprintf("; %s, %s refused again", plural(r.Retries, "retry"), pct(share(r.RetriesRefused, r.Retries)))
+		retries := "retries"
+		if r.Retries == 1 {
+			retries = "retry"
+		}
+		s += fmt.Sprintf("; %d %s, %s refused again", r.Retries, retries, pct(share(r.RetriesRefused, r.Retries)))
 	}
 	if c.LowTPM > 0 {
 		s += fmt.Sprintf("; 80%% interval %s–%s", kTokens(float64(c.LowTPM)), kTokens(float64(c.HighTPM)))

@@ -3,10 +3,14 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"github.com/aiload/aiload/gateway/policy"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aiload/aiload/gateway/policy"
 )
 
 // testdata/recommend.jsonl, consumer sub-a (2026-11-02), replayed with
@@ -121,4 +125,58 @@ func tierSummary(ts []TierRecommendation) []string {
 		out = append(out, fmt.Sprintf("%s %d %d %v", t.Name, t.TPM, t.MonthlyQuota, t.Consumers))
 	}
 	return out
+}
+
+func TestParsePeriodInstants(t *testing.T) {
+	t.Parallel()
+	p, err := ParsePeriod("2026-11-02T08:00:00Z..2026-11-02T14:30:00+01:00")
+	if err != nil || p.Start.Format(time.RFC3339) != "2026-11-02T08:00:00Z" || p.End.Format(time.RFC3339) != "2026-11-02T13:30:00Z" {
+		t.Errorf("instants: %+v, %v", p, err)
+	}
+	for _, bad := range []string{"2026-11-02T08:00:00Z..2026-11-02T08:00:00Z", "2026-11-02T08:00:00Z..tomorrow"} {
+		if _, err := ParsePeriod(bad); err == nil {
+			t.Errorf("ParsePeriod(%q) accepted", bad)
+		}
+	}
+}
+
+// A consumer with enough requests gets an interval around its
+// recommendation from the bootstrap; one below the minimum gets "not
+// enough data" and keeps its recorded limit. Six hours of Poisson demand
+// at 4 requests a minute (about 1,440 requests of 200–1,200 tokens, 1 s
+// latency) for "busy"; 50 requests for "rare" (limit 5,000 recorded).
+func TestRecommendIntervalAndMinimum(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 9))
+	var b strings.Builder
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	write := func(key string, at time.Duration, tokens int, limit int) {
+		fmt.Fprintf(&b, `{"schema":1,"ts":%q,"request_id":"%s-%d","counter_key":%q,"subscription_id":%q,"total_tokens":%d,"status":200,"outcome":"ok","latency_ms":1000,"limit_tpm":%d,"attempt":1}`+"\n",
+			t0.Add(at).Format(time.RFC3339Nano), key, b.Len(), key, key, tokens, limit)
+	}
+	for at := time.Duration(0); at < 6*time.Hour; at += time.Duration(rng.ExpFloat64() * 15e9) {
+		write("busy", at, 200+rng.IntN(1000), 0)
+	}
+	for i := range 50 {
+		write("rare", time.Duration(i)*time.Minute, 300, 5000)
+	}
+	path := filepath.Join(t.TempDir(), "demand.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openTestDB(t)
+	ingest(t, db, path, FormatAiload)
+	rec, err := Recommend(context.Background(), db, RecommendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, rare := rec.Consumers[0], rec.Consumers[1]
+	if busy.Status != StatusOK || busy.LowTPM == 0 || busy.LowTPM > busy.RecommendedTPM || busy.HighTPM < busy.RecommendedTPM ||
+		busy.LowTPM == busy.HighTPM || rec.BlockMinutes != 10 {
+		t.Errorf("busy: %s, recommended %d, interval %d–%d (blocks of %d min); want an interval around it",
+			busy.Status, busy.RecommendedTPM, busy.LowTPM, busy.HighTPM, rec.BlockMinutes)
+	}
+	if rare.Status != StatusNotEnoughData || rare.RecommendedTPM != 5000 || !strings.HasPrefix(rare.Explanation, "not enough data: 50 requests") {
+		t.Errorf("rare: %s, %d, %q; want not enough data, keeping 5000", rare.Status, rare.RecommendedTPM, rare.Explanation)
+	}
 }
