@@ -143,8 +143,17 @@ func Parse(file string, src []byte) (*Scenario, error) {
 		c.errs = append(c.errs, decodeError(file, err))
 		return nil, c.errs
 	}
+	zeros := explicitZeros(body, &s)
 	s.defaults(file)
-	for _, err := range s.validate(filepath.Dir(file)) {
+	var checked []string
+	for _, err := range append(zeros, s.validate(filepath.Dir(file))...) {
+		if e := locate(srcs, err); !c.covered(e.Path) {
+			c.errs = append(c.errs, e)
+			checked = append(checked, e.Path)
+		}
+	}
+	c.bad = append(c.bad, checked...) // a bound would only repeat these
+	for _, err := range s.bounds() {
 		if e := locate(srcs, err); !c.covered(e.Path) {
 			c.errs = append(c.errs, e)
 		}
