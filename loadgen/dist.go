@@ -7,11 +7,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/aiload/aiload/internal/inputfile"
 )
 
 // Dist is a length (or duration, in seconds) distribution. In a scenario it
@@ -162,6 +163,9 @@ func (d Dist) validateMixture() error {
 	return nil
 }
 
+// MaxLengthsFileBytes bounds the CSV file of an empirical distribution.
+const MaxLengthsFileBytes = 16 << 20
+
 // Load reads the CSV of an empirical distribution (and of every mixture
 // component) relative to dir. Distributions without a file are unchanged.
 func (d *Dist) Load(dir string) error {
@@ -177,7 +181,7 @@ func (d *Dist) Load(dir string) error {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(dir, path)
 	}
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path, MaxLengthsFileBytes)
 	if err != nil {
 		return fmt.Errorf("read empirical lengths: %w", err)
 	}

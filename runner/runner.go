@@ -79,7 +79,7 @@ type Result struct {
 // in-flight requests still drain, the log is flushed, and the database and
 // summary are still written.
 func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, error) {
-	sc, err := scenario.Load(opts.Scenario)
+	sc, err := scenario.LoadContext(ctx, opts.Scenario)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ package scenario
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/internal/inputfile"
 	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/pricing"
 )
@@ -108,11 +110,43 @@ func (es Errors) Error() string {
 // Load reads and validates the scenario file at path. Every problem,
 // an unreadable file included, comes back as Errors.
 func Load(path string) (*Scenario, error) {
-	src, err := os.ReadFile(path)
+	src, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("read scenario: %v", errors.Unwrap(err))}}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("read scenario: %v", unwrapPath(err))}}
 	}
 	return Parse(path, src)
+}
+
+// LoadContext is Load that returns when ctx ends (an interrupt) without
+// waiting for the parse to finish.
+func LoadContext(ctx context.Context, path string) (*Scenario, error) {
+	type result struct {
+		sc  *Scenario
+		err error
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("read scenario %s: interrupted: %w", path, ctx.Err())
+	}
+	done := make(chan result, 1)
+	go func() {
+		sc, err := Load(path)
+		done <- result{sc, err}
+	}()
+	select {
+	case r := <-done:
+		return r.sc, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("read scenario %s: interrupted: %w", path, ctx.Err())
+	}
+}
+
+// unwrapPath drops the path an *os.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Parse decodes and validates a scenario read from file. It reports every
@@ -120,6 +154,9 @@ func Load(path string) (*Scenario, error) {
 // unparsable values, then impossible values, each at file:line:column with
 // its field path.
 func Parse(file string, src []byte) (*Scenario, error) {
+	if e := checkInput(file, src); e != nil {
+		return nil, Errors{e}
+	}
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		return nil, Errors{decodeError(file, err)}
@@ -325,9 +362,15 @@ func (c *checker) includeGateway(file string, kv *ast.MappingValueNode) []source
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(filepath.Dir(file), rel)
 	}
-	src, err := os.ReadFile(path)
+	src, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
-		c.add(kv.Value, "gateway", fmt.Errorf("read gateway config: %w", errors.Unwrap(err)))
+		c.add(kv.Value, "gateway", fmt.Errorf("read gateway config: %w", unwrapPath(err)))
+		kv.Value = ast.Null(token.New("null", "null", kv.Value.GetToken().Position))
+		return nil
+	}
+	if e := checkInput(path, src); e != nil {
+		c.errs = append(c.errs, e)
+		c.bad = append(c.bad, "gateway")
 		kv.Value = ast.Null(token.New("null", "null", kv.Value.GetToken().Position))
 		return nil
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -133,5 +135,27 @@ func TestSweepTable(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "429 research") || !strings.Contains(lines[1], "5000") || !strings.Contains(lines[2], "50000") {
 		t.Fatalf("sweep table:\n%s", stdout)
+	}
+}
+
+// TestValidateStopsOnInterrupt: validate returns at once when its context
+// is cancelled (the first SIGTERM or Ctrl-C), even while a large scenario
+// is still being parsed.
+func TestValidateStopsOnInterrupt(t *testing.T) {
+	t.Parallel()
+	// a scenario within the input limits that takes the parser a while
+	path := filepath.Join(t.TempDir(), "slow.yaml")
+	src := "x-pad: [" + strings.Repeat("1,", 400_000) + "1]\n" + "personas: [{name: p, key: k, rate: 1, prompt_tokens: 1, completion_tokens: 1}]\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	root := newRootCmd(&out, &errb)
+	root.SetArgs([]string{"validate", path})
+	code := exitCode(root.ExecuteContext(ctx), &errb)
+	if code != 1 || !strings.Contains(errb.String(), "slow.yaml: interrupted") || out.Len() > 0 {
+		t.Fatalf("validate after an interrupt: exit %d, stdout %q, stderr %q; want exit 1 and \"interrupted\"", code, out.String(), errb.String())
 	}
 }

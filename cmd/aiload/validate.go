@@ -16,8 +16,8 @@ func newValidateCmd(stdout io.Writer) *cobra.Command {
 		Example: `  aiload validate scenarios/quickstart.yaml
   aiload validate my-scenario.yaml || echo "fix it first"   # exit status 2 when invalid`,
 		Args: exactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			sc, err := scenario.Load(args[0])
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := scenario.LoadContext(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
