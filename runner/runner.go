@@ -73,6 +73,8 @@ type Result struct {
 	Summary                                       []analytics.SubscriptionSummary
 	Served                                        map[string]mockllm.Usage // by persona, as the mock backend counted
 	Scenario                                      *scenario.Scenario
+	// ScenarioFile is the scenario file's absolute path.
+	ScenarioFile string
 }
 
 // Run executes the scenario. Cancelling ctx (Ctrl-C) stops the load early;
@@ -85,6 +87,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 	}
 	applyOverrides(sc, opts)
 	res := &Result{Scenario: sc}
+	if abs, err := filepath.Abs(opts.Scenario); err == nil {
+		res.ScenarioFile = abs
+	}
 	if err := res.makeDir(opts, sc.Name); err != nil {
 		return nil, err
 	}

@@ -15,12 +15,18 @@ import (
 // for runs against the embedded gateway, the gateway-side summary from
 // DuckDB. Pricing is the scenario's pricing section, passed through.
 type SummaryFile struct {
-	Schema   int             `json:"schema"`
-	Scenario string          `json:"scenario"`
-	RunDir   string          `json:"run_dir"`
-	Target   string          `json:"target"`
-	Load     *loadgen.Result `json:"load"`
-	Total    loadgen.Stats   `json:"total"`
+	Schema   int    `json:"schema"`
+	Scenario string `json:"scenario"`
+	// ScenarioFile is the scenario file's absolute path, and Seed and
+	// Duration what the run used (overrides applied), so that
+	// aiload recommend can rerun it.
+	ScenarioFile string           `json:"scenario_file,omitempty"`
+	Seed         uint64           `json:"seed,omitempty"`
+	Duration     loadgen.Duration `json:"duration,omitempty"`
+	RunDir       string           `json:"run_dir"`
+	Target       string           `json:"target"`
+	Load         *loadgen.Result  `json:"load"`
+	Total        loadgen.Stats    `json:"total"`
 	// Gateway is the per-subscription summary from the records (embedded
 	// gateway only).
 	Gateway []analytics.SubscriptionSummary `json:"gateway,omitempty"`
@@ -35,7 +41,7 @@ func writeSummaryJSON(res *Result) error {
 	}
 	sf := SummaryFile{Schema: 1, Scenario: res.Scenario.Name, RunDir: res.Dir, Target: target,
 		Load: res.Load, Total: res.Load.Totals(), Gateway: res.Summary, Records: res.Records,
-		Pricing: res.Scenario.Pricing}
+		Pricing: res.Scenario.Pricing, ScenarioFile: res.ScenarioFile, Seed: res.Scenario.Seed, Duration: res.Scenario.Duration}
 	b, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode summary: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/aiload/aiload/analytics"
 	"github.com/aiload/aiload/gateway/policy"
 	"github.com/aiload/aiload/pricing"
+	"github.com/aiload/aiload/runner"
 )
 
 // recommendOptions are the flags of aiload recommend.
@@ -26,6 +27,11 @@ type recommendOptions struct {
 	Estimate                                             bool
 	Unit, MinRequests                                    int64
 	PTUMin, PTUIncrement                                 int
+	// Scenario is the scenario to rerun (--scenario); VerifySeeds the
+	// reruns per search round, 0 to skip verification.
+	Scenario    string
+	VerifySeeds int
+	NoVerify    bool
 }
 
 func newRecommendCmd(stdout io.Writer) *cobra.Command {
@@ -53,12 +59,24 @@ tokens per minute; what does not fit spills to PAYG), and prices each
 under the deployment's billing (the pricing file's ptu_deployments, else
 hourly) with the reservations beside it. It recommends the cheapest plan,
 or with --max-spill the cheapest that spills at most that share, showing
-its premium. Monthly figures from less than a day of data are tentative.`,
+its premium. Monthly figures from less than a day of data are tentative.
+
+When the records came from an aiload scenario (the run folder's
+summary.json beside the database names it) or --scenario is given, the
+limits are then verified: the scenario is rerun on the virtual clock with
+the proposed limits and --verify-seeds other seeds, and each consumer's
+limit is searched on the simulator until the share of its first attempts
+refused (429 or 403) lands within ±0.5 percentage points of the target.
+The table shows the replay's estimate beside what the reruns measured
+(mean, min–max); where no limit can meet the target it says why.`,
 		Example: `  aiload recommend --db aiload.duckdb
   aiload recommend --db aiload.duckdb --target-throttle 0.5% --by team --format json
   aiload recommend --db apim.duckdb --caller backoff:5 --period 2026-11-01..2026-11-07
   aiload recommend --db aiload.duckdb --pricing pricing.yaml --max-spill 5%
-  aiload recommend --db aiload.duckdb --billing yearly_reservation --ptu-min 50 --ptu-increment 50`,
+  aiload recommend --db aiload.duckdb --billing yearly_reservation --ptu-min 50 --ptu-increment 50
+  aiload recommend --db runs/mixed-day-20260105T070000Z/aiload.duckdb --verify-seeds 5
+  aiload recommend --db merged/aiload.duckdb --scenario scenarios/mixed-day.yaml
+  aiload recommend --db aiload.duckdb --no-verify`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRecommend(cmd.Context(), opts, stdout)
@@ -82,6 +100,9 @@ its premium. Monthly figures from less than a day of data are tentative.`,
 	f.IntVar(&opts.PTUMin, "ptu-min", 0, "minimum PTU per deployment (default: the model's, e.g. 15 global)")
 	f.IntVar(&opts.PTUIncrement, "ptu-increment", 0, "PTU increment (default: the model's, e.g. 5 global, 50 regional)")
 	f.StringVar(&opts.Format, "format", "table", "output: table, json or csv")
+	f.StringVar(&opts.Scenario, "scenario", "", "scenario to rerun for verification (default: the one the run folder's summary.json names)")
+	f.IntVar(&opts.VerifySeeds, "verify-seeds", 3, "reruns per verification round, each with its own seed; 0 skips verification")
+	f.BoolVar(&opts.NoVerify, "no-verify", false, "skip verification (same as --verify-seeds 0)")
 	return cmd
 }
 
@@ -89,6 +110,10 @@ its premium. Monthly figures from less than a day of data are tentative.`,
 type recommendOutput struct {
 	Limits *analytics.Recommendation `json:"limits"`
 	PTU    []analytics.ModelPTUPlan  `json:"ptu"`
+	// Verification is what reruns of the scenario measured (absent when
+	// not verified); VerifyNote says why a scenario was not rerun.
+	Verification *runner.Verification `json:"verification,omitempty"`
+	VerifyNote   string               `json:"verify_note,omitempty"`
 }
 
 func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) error {
@@ -104,6 +129,12 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	}
 	if err := checkFormat(opts.Format); err != nil {
 		return err
+	}
+	if opts.VerifySeeds < 0 {
+		return usageError{fmt.Errorf("--verify-seeds %d: want 0 or more", opts.VerifySeeds)}
+	}
+	if opts.NoVerify {
+		opts.VerifySeeds = 0
 	}
 	by := analytics.Dimension(opts.By)
 	switch by {
@@ -156,6 +187,13 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 		MaxSpill: spill, MinPTU: opts.PTUMin, Increment: opts.PTUIncrement})
 	if err != nil {
 		return err
+	}
+	if opts.VerifySeeds > 0 {
+		out.Verification, out.VerifyNote, err = runner.CheckRecommendation(ctx, db, out.Limits,
+			runner.CheckOptions{DBPath: opts.DB, ScenarioFile: opts.Scenario, Seeds: opts.VerifySeeds, Unit: opts.Unit})
+		if err != nil {
+			return err
+		}
 	}
 	switch opts.Format {
 	case "json":
@@ -222,6 +260,9 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 			fmt.Fprintf(w, "    callers replayed: %s\n", strings.Join(c.Callers, "; "))
 		}
 	}
+	if err := verificationTable(w, out); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\nTiers (%s):\n", r.TierSource)
 	for _, t := range r.Tiers {
 		fmt.Fprintf(w, "  %s: %d TPM, monthly quota %d tokens per consumer — %s\n", t.Name, t.TPM, t.MonthlyQuota, t.Explanation)
@@ -283,4 +324,51 @@ func recommendCSV(w io.Writer, r *analytics.Recommendation) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// verificationTable prints what the reruns measured per consumer, or why
+// there were none.
+func verificationTable(w io.Writer, out recommendOutput) error {
+	if out.VerifyNote != "" {
+		fmt.Fprintf(w, "\n%s\n", out.VerifyNote)
+	}
+	v := out.Verification
+	if v == nil {
+		return nil
+	}
+	seeds := make([]string, len(v.Seeds))
+	for i, s := range v.Seeds {
+		seeds[i] = strconv.FormatUint(s, 10)
+	}
+	fmt.Fprintf(w, "\nVerified on the virtual clock: %d rounds of %d reruns of %v (seeds %s); share of first attempts refused (429/403), target %.3g%% ± %.2g pp\n\n",
+		v.Rounds, len(v.Seeds), v.SimulatedDuration, strings.Join(seeds, ", "), 100*v.Target, 100*v.Tolerance)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "consumer\trecommended\ttarget\treplay estimate\tmeasured\tmin–max\tfirst attempts\tretries\tmet\t")
+	for _, c := range v.Consumers {
+		if c.RecommendedTPM == 0 {
+			fmt.Fprintf(tw, "%s\t-\t%.2f%%\t%.2f%% at %d\t-\t-\t-\t-\tno\t\n", c.Key, 100*v.Target, 100*c.EstimateShare, c.EstimateTPM)
+			continue
+		}
+		var first, retries int64
+		for _, r := range c.Runs {
+			first += r.First
+			retries += r.Retries
+		}
+		n := int64(max(len(c.Runs), 1))
+		met := "yes"
+		if !c.Met {
+			met = "no"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%% at %d\t%.2f%%\t%.2f–%.2f%%\t%d\t%d\t%s\t\n", c.Key, c.RecommendedTPM, 100*v.Target,
+			100*c.EstimateShare, c.EstimateTPM, 100*c.Mean, 100*c.Min, 100*c.Max, first/n, retries/n, met)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range v.Consumers {
+		if c.Note != "" {
+			fmt.Fprintf(w, "  %s: %s\n", c.Key, c.Note)
+		}
+	}
+	return nil
 }
