@@ -20,9 +20,21 @@ func (g *groupSearch) bracket() (lo, hi int64) {
 	return lo, hi
 }
 
-// best is the limit the search settles on: the smallest limit tried at or
-// under the target, else the largest limit tried.
+// best is the limit the search settles on: of the limits tried whose
+// share landed within the tolerance of the target, the one nearest it;
+// else the smallest limit at or under the target; else the largest tried.
 func (g *groupSearch) best() int64 {
+	var near int64
+	for l, r := range g.at {
+		d := math.Abs(r.share - g.target)
+		if d <= g.tol && (near == 0 || d < math.Abs(g.at[near].share-g.target) ||
+			d == math.Abs(g.at[near].share-g.target) && l > near) {
+			near = l
+		}
+	}
+	if near > 0 {
+		return near
+	}
 	lo, hi := g.bracket()
 	if hi > 0 {
 		return hi
@@ -30,9 +42,9 @@ func (g *groupSearch) best() int64 {
 	return lo
 }
 
-// propose returns the next limit to try, or 0 when the search is done: the
-// smallest limit at or under the target measured within half the tolerance
-// of it, or one unit above a limit over it, or at the smallest limit.
+// propose returns the next limit to try, or 0 when the search is done: a
+// limit measured within half the tolerance of the target, or limits one
+// unit apart on either side of it, or the smallest limit under it.
 //
 // Between a limit over the target and one under it the next try is
 // interpolated on the logarithm of the share (throttling falls roughly
@@ -40,9 +52,14 @@ func (g *groupSearch) best() int64 {
 // end; outside a bracket the limit grows or shrinks by a factor that
 // depends on how far the share is from the target.
 func (g *groupSearch) propose() int64 {
+	for _, r := range g.at {
+		if math.Abs(r.share-g.target) <= g.tol/2 {
+			return 0
+		}
+	}
 	lo, hi := g.bracket()
 	switch {
-	case hi > 0 && (g.at[hi].share >= g.target-g.tol/2 || hi <= g.unit || (lo > 0 && hi-lo <= g.unit)):
+	case hi > 0 && (hi <= g.unit || (lo > 0 && hi-lo <= g.unit)):
 		return 0
 	case lo > 0 && hi > 0:
 		return g.between(lo, hi)
