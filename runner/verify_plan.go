@@ -74,6 +74,10 @@ func planVerify(cfg gateway.Config, rec *analytics.Recommendation) *verifyPlan {
 	perKey := make([]string, n)
 	for i, c := range rec.Consumers {
 		p.index[c.Key] = i
+		if c.Status == analytics.StatusNotEnoughData {
+			p.why[i] = "not enough data to size a limit; it keeps its current limit"
+			continue
+		}
 		knobsOf[i], perKey[i], p.why[i] = p.knobsFor(c)
 	}
 	// Consumers that share a knob share a group (union-find over knobs).
