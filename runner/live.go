@@ -11,6 +11,7 @@ import (
 	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
+	"github.com/aiload/aiload/reports/dashboard/gatewayview"
 	"github.com/aiload/aiload/scenario"
 )
 
@@ -23,7 +24,7 @@ const snapshotEvery = time.Second
 // is sent every second.
 type live struct {
 	sc   *scenario.Scenario
-	gw   *gatewayView
+	gw   *gatewayview.View
 	out  chan dashboard.Snapshot
 	now  func() time.Time
 	stop chan struct{}
@@ -44,7 +45,7 @@ type live struct {
 func newLive(sc *scenario.Scenario) *live {
 	return &live{
 		sc:    sc,
-		gw:    newGatewayView(sc.Gateway, livePricing(sc)),
+		gw:    gatewayview.New(sc.Gateway, livePricing(sc)),
 		out:   make(chan dashboard.Snapshot, 1),
 		now:   time.Now,
 		stop:  make(chan struct{}),
@@ -86,7 +87,7 @@ func livePricing(sc *scenario.Scenario) *pricing.Pricing {
 func (l *live) sink(log record.Sink) record.Sink {
 	return record.SinkFunc(func(r *record.Record) error {
 		err := log.Write(r)
-		_ = l.gw.tally.Write(r)
+		_ = l.gw.Write(r)
 		return err
 	})
 }
@@ -139,7 +140,7 @@ func (l *live) setPhase(p dashboard.Phase, note string) {
 
 func (l *live) snapshot() dashboard.Snapshot {
 	now := l.now()
-	s := l.gw.snapshot(now)
+	s := l.gw.Snapshot(now)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.Scenario, s.Total = l.sc.Name, l.sc.Duration.D()

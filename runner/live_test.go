@@ -9,13 +9,14 @@ import (
 	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
+	"github.com/aiload/aiload/reports/dashboard/gatewayview"
 	"github.com/aiload/aiload/scenario"
 )
 
 // TestListPrice values records at the default pricing file's list prices.
 func TestListPrice(t *testing.T) {
 	t.Parallel()
-	price := listPrice(pricing.Default())
+	price := gatewayview.ListPrice(pricing.Default())
 	m, ok := pricing.Default().Lookup("gpt-4o-mini")
 	if !ok {
 		t.Skip("default pricing has no gpt-4o-mini")
@@ -88,7 +89,7 @@ func TestSubWindow(t *testing.T) {
 func TestLivePricing(t *testing.T) {
 	t.Parallel()
 	sc := &scenario.Scenario{Pricing: map[string]any{"models": map[string]any{"gpt-4o-mini": map[string]any{"input": 1.0, "output": 2.0}}}}
-	got, ok := listPrice(livePricing(sc))(&record.Record{Model: "gpt-4o-mini", PromptTokens: 1e6, CompletionTokens: 1e6})
+	got, ok := gatewayview.ListPrice(livePricing(sc))(&record.Record{Model: "gpt-4o-mini", PromptTokens: 1e6, CompletionTokens: 1e6})
 	if !ok || math.Abs(got-3) > 1e-9 {
 		t.Errorf("1M in + 1M out at $1/$2 = $%v (%v), want $3", got, ok)
 	}

@@ -250,7 +250,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		return nil, err
 	}
 	fmt.Fprintf(stderr, "aiload: %s for %v — gateway %s, mock backend %s\n", sc.Name, sc.Duration.D(), gwSrv.url, mocks.describe())
-	l.gw.follow(gw)
+	l.gw.Follow(gw)
 	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, l)
 	gwSrv.close()
 	if err := log.Close(); err != nil {

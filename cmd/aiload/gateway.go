@@ -12,7 +12,7 @@ import (
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/store/redisstore"
 	"github.com/aiload/aiload/record"
-	"github.com/aiload/aiload/runner"
+	"github.com/aiload/aiload/reports/dashboard/gatewayview"
 )
 
 func newGatewayCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -76,7 +76,7 @@ the log. See docs/gateway.md for the config reference.`,
 			}
 			var follow func(*gateway.Gateway)
 			opts.Observe = func(cfg gateway.Config) (record.Sink, http.Handler) {
-				sink, admin, f := runner.GatewayDashboard(cfg)
+				sink, admin, f := gatewayview.Serve(cfg)
 				follow = f
 				return sink, admin
 			}
@@ -129,9 +129,9 @@ the log. See docs/gateway.md for the config reference.`,
 
 // dashboardTally feeds the live dashboard's view with the gateway's
 // records and serves its snapshots for aiload dash (see
-// runner.GatewayDashboard), without breaker states: those need the built
+// gatewayview.Serve), without breaker states: those need the built
 // gateway, which the serve command hands over.
 func dashboardTally(cfg gateway.Config) (record.Sink, http.Handler) {
-	sink, admin, _ := runner.GatewayDashboard(cfg)
+	sink, admin, _ := gatewayview.Serve(cfg)
 	return sink, admin
 }

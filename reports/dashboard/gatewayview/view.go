@@ -1,4 +1,9 @@
-package runner
+// Package gatewayview feeds the live dashboard from one gateway: a tally
+// of its records (priced at PAYG list prices), its configured subscriptions
+// and backends, and its circuit breakers read from its metrics registry.
+// `aiload run` follows its embedded gateway with it and `aiload gateway
+// serve` serves its snapshots to `aiload dash`.
+package gatewayview
 
 import (
 	"net/http"
@@ -11,18 +16,22 @@ import (
 	"github.com/aiload/aiload/reports/dashboard"
 )
 
-// gatewayView is the dashboard's view of one gateway: a tally of its
-// records (priced at PAYG list prices), its configured subscriptions and
-// backends, and its circuit breakers.
-type gatewayView struct {
+// View is the dashboard's view of one gateway: a tally of its records
+// (priced at PAYG list prices), its configured subscriptions and backends,
+// and its circuit breakers. It is a record.Sink.
+type View struct {
 	tally   *dashboard.Tally
 	brk     breakers
 	dropped atomic.Pointer[gateway.Gateway] // the followed gateway, for its dropped-records count
 }
 
-func newGatewayView(cfg gateway.Config, prices *pricing.Pricing) *gatewayView {
-	v := &gatewayView{
-		tally: dashboard.NewTally(listPrice(prices)),
+var _ record.Sink = (*View)(nil)
+
+// New returns the view of a gateway configured by cfg, its records priced
+// with prices.
+func New(cfg gateway.Config, prices *pricing.Pricing) *View {
+	v := &View{
+		tally: dashboard.NewTally(ListPrice(prices)),
 		brk:   breakers{has: map[string]bool{}, open: map[string]bool{}, trips: map[string]int64{}},
 	}
 	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
@@ -45,17 +54,21 @@ func newGatewayView(cfg gateway.Config, prices *pricing.Pricing) *gatewayView {
 	return v
 }
 
-// follow reads the breakers of gw from its metrics registry.
-func (v *gatewayView) follow(gw *gateway.Gateway) {
+// Write adds a record to the tally.
+func (v *View) Write(r *record.Record) error { return v.tally.Write(r) }
+
+// Follow reads the breakers of gw from its metrics registry, and its
+// dropped-records count.
+func (v *View) Follow(gw *gateway.Gateway) {
 	v.dropped.Store(gw)
 	v.brk.mu.Lock()
 	defer v.brk.mu.Unlock()
 	v.brk.reg = gw.Registry()
 }
 
-// snapshot is the gateway-side snapshot at now, breaker changes included
+// Snapshot is the gateway-side snapshot at now, breaker changes included
 // as events.
-func (v *gatewayView) snapshot(now time.Time) dashboard.Snapshot {
+func (v *View) Snapshot(now time.Time) dashboard.Snapshot {
 	for _, e := range v.brk.sample(now) {
 		v.tally.AddEvent(e)
 	}
@@ -90,8 +103,8 @@ func subscriptionTPM(p gateway.Product) int64 {
 	return tightest
 }
 
-// listPrice values ok records at the pricing file's PAYG list prices.
-func listPrice(p *pricing.Pricing) dashboard.PriceFunc {
+// ListPrice values ok records at the pricing file's PAYG list prices.
+func ListPrice(p *pricing.Pricing) dashboard.PriceFunc {
 	return func(r *record.Record) (float64, bool) {
 		m, ok := p.Lookup(r.Model)
 		if !ok {
@@ -102,22 +115,21 @@ func listPrice(p *pricing.Pricing) dashboard.PriceFunc {
 	}
 }
 
-// GatewayDashboard is what `aiload gateway serve` needs to feed `aiload
-// dash`: a sink for the gateway's records, the admin handler of GET
+// Serve is what `aiload gateway serve` needs to feed `aiload dash`: a sink for the gateway's records, the admin handler of GET
 // /admin/snapshot, and follow, to be called with the gateway once it is
 // built so that breaker states show. The snapshot is named after the
 // gateway's id and its elapsed time is the time since this call.
-func GatewayDashboard(cfg gateway.Config) (sink record.Sink, admin http.Handler, follow func(*gateway.Gateway)) {
-	v := newGatewayView(cfg, pricing.Default())
+func Serve(cfg gateway.Config) (sink record.Sink, admin http.Handler, follow func(*gateway.Gateway)) {
+	v := New(cfg, pricing.Default())
 	start := time.Now()
 	id := cfg.ID
 	if id == "" {
 		id = "gateway"
 	}
 	snap := func(now time.Time) dashboard.Snapshot {
-		s := v.snapshot(now)
+		s := v.Snapshot(now)
 		s.Scenario, s.Phase, s.Elapsed = id, dashboard.PhaseAttached, now.Sub(start)
 		return s
 	}
-	return v.tally, dashboard.Handler(snap, nil), v.follow
+	return v, dashboard.Handler(snap, nil), v.Follow
 }

@@ -1,4 +1,4 @@
-package runner
+package gatewayview
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"github.com/aiload/aiload/reports/dashboard"
 )
 
-// TestGatewayDashboard serves a gateway whose only backend fails, and
+// TestServe serves a gateway whose only backend fails, and
 // checks the admin snapshot: named after the gateway, attached, the
 // subscription row, the 5xx as events, the tripped breaker, and the
 // records the log could not take.
-func TestGatewayDashboard(t *testing.T) {
+func TestServe(t *testing.T) {
 	t.Parallel()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"error":{"message":"down"}}`, http.StatusInternalServerError)
@@ -30,7 +30,7 @@ func TestGatewayDashboard(t *testing.T) {
 		Backends: []gateway.Backend{{Name: "east", URL: backend.URL,
 			CircuitBreaker: &gateway.CircuitBreaker{FailureCount: 2, StatusRanges: []string{"500-599"}}}},
 	}
-	sink, admin, follow := GatewayDashboard(cfg)
+	sink, admin, follow := Serve(cfg)
 	full := record.SinkFunc(func(r *record.Record) error { // a log on a full disk
 		_ = sink.Write(r)
 		return record.ErrDropped
