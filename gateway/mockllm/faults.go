@@ -14,7 +14,7 @@ import (
 //	wait       = (level(now) + tokens - PTUTPM) / (PTUTPM/60s)
 //
 // A request larger than the whole capacity waits for an empty bucket.
-func (s *Server) admitPTU(tokens int64) (time.Duration, bool) {
+func (s *Server) admitPTU(tokens float64) (time.Duration, bool) {
 	if s.cfg.PTUTPM <= 0 {
 		return 0, true
 	}
@@ -27,7 +27,7 @@ func (s *Server) admitPTU(tokens int64) (time.Duration, bool) {
 		s.bucket = max(0, s.bucket-now.Sub(s.drained).Seconds()*rate)
 	}
 	s.drained = now
-	need := float64(tokens)
+	need := tokens
 	if s.bucket+need <= capacity || (s.bucket == 0 && need > capacity) {
 		s.bucket += need
 		return 0, true

@@ -53,9 +53,14 @@ type Config struct {
 	MinFraction float64 `yaml:"min_fraction" json:"min_fraction,omitempty"`
 	// PTUTPM is a provisioned deployment's capacity in tokens per minute:
 	// a leaky bucket of that size draining PTUTPM/60 tokens per second,
-	// charged prompt + max_tokens at arrival; a request that does not fit
+	// charged prompt + max_tokens × PTUOutputRatio at arrival; a request that does not fit
 	// gets 429 with retry-after-ms. 0 = pay-as-you-go, no ceiling.
 	PTUTPM int64 `yaml:"ptu_tpm" json:"ptu_tpm,omitempty"`
+	// PTUOutputRatio is how many input tokens one output token counts as
+	// in the PTU bucket, as Azure weighs a model's output (4 for gpt-4o and
+	// gpt-4.1, 8 for gpt-5: the pricing file's output_ratio), so that
+	// ptu_tpm = PTUs × input TPM per PTU; default 1 (raw tokens).
+	PTUOutputRatio float64 `yaml:"ptu_output_ratio" json:"ptu_output_ratio,omitempty"`
 	// ErrorRate is the share of requests answered 500 (0-1).
 	ErrorRate float64 `yaml:"error_rate" json:"error_rate,omitempty"`
 	// TimeoutRate is the share of requests never answered (the mock waits
@@ -98,6 +103,9 @@ func (c Config) Validate() error {
 			errs = append(errs, &FieldError{Field: n.name, Msg: "must be >= 0"})
 		}
 	}
+	if c.PTUOutputRatio < 0 {
+		errs = append(errs, &FieldError{Field: "ptu_output_ratio", Msg: "must be >= 0"})
+	}
 	return errors.Join(errs...)
 }
 
@@ -111,6 +119,9 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 func (c Config) withDefaults() Config {
 	if c.DefaultMaxTokens <= 0 {
 		c.DefaultMaxTokens = 256
+	}
+	if c.PTUOutputRatio <= 0 {
+		c.PTUOutputRatio = 1
 	}
 	if c.MinFraction <= 0 || c.MinFraction > 1 {
 		c.MinFraction = 0.6
@@ -337,7 +348,7 @@ func (s *Server) decide(ctx context.Context, req request) verdict {
 	if !req.given {
 		maxOut = s.cfg.DefaultMaxTokens
 	}
-	if wait, ok := s.admitPTU(prompt + maxOut); !ok {
+	if wait, ok := s.admitPTU(float64(prompt) + s.cfg.PTUOutputRatio*float64(maxOut)); !ok {
 		return verdict{kind: throttled, retryMS: max(wait.Milliseconds(), 1)}
 	}
 	if k := s.fault(ctx); k != serve {

@@ -3,6 +3,7 @@ package mockllm_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -64,6 +65,25 @@ func TestPTUCeiling(t *testing.T) {
 	}
 }
 
+// TestPTUOutputRatio: with ptu_output_ratio 4 a request charges prompt +
+// 4 × max_tokens (200), so a bucket of 2 × that takes two requests and
+// refuses the third, as a bucket of raw tokens would not.
+func TestPTUOutputRatio(t *testing.T) {
+	t.Parallel()
+	prompt, _ := tokens.NewCounter().Prompt("gpt-4o-mini", []chat.Message{{Role: "user", Content: []byte(`"hello there"`)}})
+	charge := prompt + 4*200
+	clock := policy.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	url := serve(t, mockllm.Config{PTUTPM: 2 * charge, PTUOutputRatio: 4, Clock: clock})
+	var got []int
+	for range 3 {
+		resp, _, _ := call(t, url, body)
+		got = append(got, resp.StatusCode)
+	}
+	if fmt.Sprint(got) != "[200 200 429]" {
+		t.Fatalf("statuses %v, want [200 200 429] (each request charges %d of %d)", got, charge, 2*charge)
+	}
+}
+
 // TestPAYGHasNoCeiling: without ptu_tpm every request is served.
 func TestPAYGHasNoCeiling(t *testing.T) {
 	t.Parallel()
@@ -120,7 +140,7 @@ func TestStreaming(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
-	for _, c := range []mockllm.Config{{ErrorRate: 1.5}, {ResetRate: -0.1}, {PTUTPM: -1}, {FirstTokenDelay: -time.Second}} {
+	for _, c := range []mockllm.Config{{ErrorRate: 1.5}, {ResetRate: -0.1}, {PTUTPM: -1}, {PTUOutputRatio: -1}, {FirstTokenDelay: -time.Second}} {
 		if c.Validate() == nil {
 			t.Errorf("%+v: want an error", c)
 		}
