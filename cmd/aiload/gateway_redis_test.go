@@ -79,6 +79,7 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 			log.mu.Unlock()
 		}
 	}()
+	var lastBody, lastID string
 	call := func() (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+api+"/v1/chat/completions",
 			strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"max_tokens":5}`))
@@ -88,7 +89,8 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 			return 0, err.Error()
 		}
 		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
+		b, _ := io.ReadAll(resp.Body)
+		lastBody, lastID = string(b), resp.Header.Get("x-ms-request-id")
 		return resp.StatusCode, resp.Header.Get("Retry-After")
 	}
 	eventually := func(what string, ok func() bool) {
@@ -106,7 +108,17 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	if code != http.StatusServiceUnavailable || retry == "" {
 		t.Fatalf("with Redis down: status %d, Retry-After %q; want 503 with Retry-After (fail_closed)", code, retry)
 	}
+	// The body names neither Redis nor its address, only the request id;
+	// the gateway's log has the details.
+	if strings.Contains(lastBody, rs.Addr) || lastID == "" || !strings.Contains(lastBody, lastID) {
+		t.Fatalf("503 body %s; want the request id %s and not the store's address %s", lastBody, lastID, rs.Addr)
+	}
 	eventually("outage logged", func() bool { return log.has("counter store unreachable") })
+	eventually("the refused request's cause logged with its id", func() bool { return log.has(lastID) })
+	eventually("the refused request recorded as store_unavailable", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "tokens.jsonl"))
+		return strings.Contains(string(b), `"request_id":"`+lastID+`"`) && strings.Contains(string(b), `"outcome":"store_unavailable"`)
+	})
 	if m := metrics(t, admin); !strings.Contains(m, "aiload_gateway_counter_store_up 0") {
 		t.Fatalf("/metrics during the outage lacks aiload_gateway_counter_store_up 0")
 	}
