@@ -12,10 +12,11 @@ import (
 
 // apimRecords renders the APIM records for comparison: id suffix,
 // subscription, model, backend, prompt/completion/total tokens, estimated,
-// status, outcome, stream.
+// status, outcome, stream, request bytes.
 const apimRecords = `SELECT string_agg(right(request_id, 2) || ':' || coalesce(subscription_id, '-') || ':' ||
 	coalesce(model, '-') || ':' || coalesce(backend, '-') || ':' || prompt_tokens || '/' || completion_tokens || '/' ||
-	total_tokens || ':' || tokens_estimated || ':' || status || ':' || outcome || ':' || coalesce(stream::VARCHAR, '-'), ' ' ORDER BY ts)
+	total_tokens || ':' || tokens_estimated || ':' || status || ':' || outcome || ':' || coalesce(stream::VARCHAR, '-') || ':' ||
+	coalesce(dims['request_bytes'], '-'), ' ' ORDER BY ts)
 	FROM records`
 
 // The joined LLM log + gateway log export in every shape Log Analytics
@@ -27,13 +28,13 @@ const apimRecords = `SELECT string_agg(right(request_id, 2) || ':' || coalesce(s
 // a backend error (08).
 func TestIngestAPIMShapes(t *testing.T) {
 	t.Parallel()
-	want := "01:marketing-prod:gpt-4o:aoai-ptu-swedencentral:1200/300/1500:false:200:ok:false" +
-		" 02:support-bot:gpt-4o:aoai-ptu-swedencentral:5200/800/6000:false:200:ok:true" +
-		" 03:support-bot:gpt-4o:-:1500/0/1500:true:429:throttled:-" +
-		" 04:support-bot:gpt-4o:-:500/0/500:true:429:throttled:false" +
-		" 05:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:429:backend_throttled:false" +
-		" 06:interns:gpt-4o:-:200/100/300:true:403:quota_exceeded:-" +
-		" 08:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:500:backend_error:false"
+	want := "01:marketing-prod:gpt-4o:aoai-ptu-swedencentral:1200/300/1500:false:200:ok:false:5400" +
+		" 02:support-bot:gpt-4o:aoai-ptu-swedencentral:5200/800/6000:false:200:ok:true:41000" +
+		" 03:support-bot:gpt-4o:-:1500/0/1500:true:429:throttled:-:6000" +
+		" 04:support-bot:gpt-4o:-:500/0/500:true:429:throttled:false:2000" +
+		" 05:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:429:backend_throttled:false:3000" +
+		" 06:interns:gpt-4o:-:200/100/300:true:403:quota_exceeded:-:800" +
+		" 08:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:500:backend_error:false:3100"
 	for _, file := range []string{
 		"apim_joined.jsonl",        // JSON lines
 		"apim_joined_compact.json", // a JSON array on one line
@@ -68,13 +69,13 @@ func TestIngestAPIMSeparateShapes(t *testing.T) {
 	t.Parallel()
 	llm := filepath.Join("testdata", "apim_llm_log.jsonl")
 	gw := filepath.Join("testdata", "apim_gateway_log.json")
-	want := "01:marketing-prod:gpt-4o:aoai-ptu-swedencentral:1200/300/1500:false:200:ok:false" +
-		" 02:support-bot:gpt-4o:aoai-ptu-swedencentral:5200/800/6000:false:200:ok:true" +
-		" 03:support-bot:gpt-4o:-:1500/0/1500:true:429:throttled:-" +
-		" 04:support-bot:gpt-4o:-:500/0/500:true:429:throttled:false" +
-		" 05:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:429:backend_throttled:false" +
-		" 06:interns:gpt-4o:-:200/100/300:true:403:quota_exceeded:-" +
-		" 08:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:500:backend_error:false"
+	want := "01:marketing-prod:gpt-4o:aoai-ptu-swedencentral:1200/300/1500:false:200:ok:false:5400" +
+		" 02:support-bot:gpt-4o:aoai-ptu-swedencentral:5200/800/6000:false:200:ok:true:41000" +
+		" 03:support-bot:gpt-4o:-:1500/0/1500:true:429:throttled:-:6000" +
+		" 04:support-bot:gpt-4o:-:500/0/500:true:429:throttled:false:2000" +
+		" 05:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:429:backend_throttled:false:3000" +
+		" 06:interns:gpt-4o:-:200/100/300:true:403:quota_exceeded:-:800" +
+		" 08:marketing-prod:gpt-4o-mini:aoai-payg-eastus2:0/0/0:false:500:backend_error:false:3100"
 	for _, tc := range []struct {
 		order            []string
 		added, completed int64

@@ -23,6 +23,7 @@ UPDATE records SET
     total_tokens      = CASE WHEN apim_estimated(g.ResponseCode, g.BackendResponseCode, records.total_tokens, g.RequestSize) THEN bytes_to_tokens(g.RequestSize) + coalesce(g.MaxTokens, 0)
                              ELSE records.total_tokens END,
     tokens_estimated  = coalesce(records.tokens_estimated, false) OR apim_estimated(g.ResponseCode, g.BackendResponseCode, records.total_tokens, g.RequestSize),
+    dims               = map_concat(records.dims, MAP {'request_bytes': coalesce(CAST(g.RequestSize AS VARCHAR), '')}),
     latency_ms         = coalesce(records.latency_ms, g.TotalTime),
     backend_latency_ms = coalesce(records.backend_latency_ms, g.BackendTime)
 FROM apim_gateway_logs g

@@ -24,6 +24,7 @@ SELECT
     coalesce(bytes_to_tokens(s.RequestSize), 0) + coalesce(s.max_tokens, 0), 0,
     coalesce(s.RequestSize, 0) > 0, s.ResponseCode, apim_outcome(s.ResponseCode, s.BackendResponseCode),
     NULL, NULL, NULL, NULL, s.TotalTime, s.BackendTime, NULL, NULL, NULL, NULL, NULL,
-    MAP {'source': 'apim', 'deployment': coalesce(s.deployment, '')}
+    MAP {'source': 'apim', 'deployment': coalesce(s.deployment, ''),
+         'request_bytes': coalesce(CAST(s.RequestSize AS VARCHAR), '')}
 FROM refused s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;

@@ -10,7 +10,7 @@ UPDATE records SET
     completion_tokens = CASE WHEN l.total > 0 THEN l.completion ELSE records.completion_tokens END,
     total_tokens      = CASE WHEN l.total > 0 THEN l.total ELSE records.total_tokens END,
     tokens_estimated  = CASE WHEN l.total > 0 THEN false ELSE records.tokens_estimated END,
-    dims              = MAP {'source': 'apim', 'deployment': coalesce(l.deployment, records.dims['deployment'], '')}
+    dims              = map_concat(records.dims, MAP {'deployment': coalesce(l.deployment, records.dims['deployment'], '')})
 FROM (
     SELECT CorrelationId,
         coalesce(any_value(nullif(ModelName, '')), any_value(nullif(DeploymentName, ''))) AS model,

@@ -104,6 +104,7 @@ SELECT
     NULL                                                AS ttft_ms,
     s.stream,
     NULL AS scenario, NULL AS persona, NULL AS attempt,
-    MAP {'source': 'apim', 'deployment': coalesce(s.deployment, '')} AS dims
+    MAP {'source': 'apim', 'deployment': coalesce(s.deployment, ''),
+         'request_bytes': coalesce(CAST(s.request_size AS VARCHAR), '')} AS dims
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;
