@@ -34,6 +34,7 @@ PTU plans and per-team chargeback reports.`,
 		newExportCmd(stdout),
 		newMergeCmd(stdout),
 		newSweepCmd(stdout),
+		newFitCmd(stdout, stderr),
 	)
 	return root
 }
