@@ -91,7 +91,7 @@ func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n 
 	r := reply{remaining: -1, limit: -1, counted: -1}
 	req := &chat.Call{RemoteAddr: c.src, Body: chat.Body{Model: c.model, MaxTokens: maxTokens, Stream: c.p.Stream,
 		IncludeUsage: c.p.Stream, User: c.userID, Messages: make([]chat.Msg, len(msgs))}}
-	if e.opts.Target.API != "openai" {
+	if e.opts.Target.API != APIOpenAI {
 		req.Deployment = c.model
 	}
 	for i, m := range msgs {

@@ -50,7 +50,8 @@ const (
 	ThrottleRotate = "rotate_key"
 )
 
-var throttlePolicies = []string{ThrottleRetryAfter, ThrottleBackoff, ThrottleFail, ThrottleDegrade, ThrottleRotate}
+// ThrottlePolicies lists the on_throttle values.
+var ThrottlePolicies = []string{ThrottleRetryAfter, ThrottleBackoff, ThrottleFail, ThrottleDegrade, ThrottleRotate}
 
 // Arrival processes.
 const (
@@ -59,12 +60,21 @@ const (
 	ArrivalConstant = "constant" // evenly spaced, 1/rate apart
 )
 
+// Arrivals lists the arrival processes.
+var Arrivals = []string{ArrivalPoisson, ArrivalGamma, ArrivalConstant}
+
+// Enums names Persona's fields that take one of a closed set of values (the
+// JSON Schema's enums come from here).
+func (Persona) Enums() map[string][]string {
+	return map[string][]string{"kind": Kinds, "arrival": Arrivals, "on_throttle": ThrottlePolicies}
+}
+
 // Persona is one kind of caller in a scenario.
 type Persona struct {
 	// Name identifies the persona in records (x-aiload-persona) and summaries.
 	Name string `yaml:"name" json:"name"`
 	// Kind is chat (default), batch, agent or nat.
-	Kind string `yaml:"kind" json:"kind" enum:"chat,batch,agent,nat"`
+	Kind string `yaml:"kind" json:"kind"`
 	// Team is the cost centre the persona belongs to (for summaries).
 	Team string `yaml:"team" json:"team"`
 	// Subscription is the id of the subscription whose key the persona uses.
@@ -95,7 +105,7 @@ type Persona struct {
 	// for a batch, the job's request rate.
 	Rate Rate `yaml:"rate" json:"rate,omitempty"`
 	// Arrival is poisson (default), gamma or constant.
-	Arrival string `yaml:"arrival" json:"arrival,omitempty" enum:"poisson,gamma,constant"`
+	Arrival string `yaml:"arrival" json:"arrival,omitempty"`
 	// Burstiness is the gamma shape k (default 1): gaps have mean 1/rate.
 	Burstiness float64 `yaml:"burstiness" json:"burstiness,omitempty"`
 	// Shape scales Rate over the run (constant, ramp, step, daily).
@@ -131,7 +141,7 @@ type Persona struct {
 	EgressIPs int `yaml:"egress_ips" json:"egress_ips,omitempty"`
 
 	// OnThrottle is retry_after (default), backoff, fail, degrade or rotate_key.
-	OnThrottle string `yaml:"on_throttle" json:"on_throttle,omitempty" enum:"retry_after,backoff,fail,degrade,rotate_key"`
+	OnThrottle string `yaml:"on_throttle" json:"on_throttle,omitempty"`
 	// MaxRetries is how many times a throttled request is retried
 	// (default 3; 0 disables retries).
 	MaxRetries *int `yaml:"max_retries" json:"max_retries,omitempty"`
@@ -261,8 +271,8 @@ func (p *Persona) Validate(prefix string) []error {
 	if j := p.UserJWT; j != nil && j.Secret != "" && j.SecretEnv != "" {
 		v.bad("user_jwt.secret_env", "set secret or secret_env, not both")
 	}
-	if !slices.Contains(throttlePolicies, p.OnThrottle) {
-		v.bad("on_throttle", "unknown policy %q (want %s)", p.OnThrottle, strings.Join(throttlePolicies, ", "))
+	if !slices.Contains(ThrottlePolicies, p.OnThrottle) {
+		v.bad("on_throttle", "unknown policy %q (want %s)", p.OnThrottle, strings.Join(ThrottlePolicies, ", "))
 	}
 	if p.MaxRetries != nil && *p.MaxRetries < 0 {
 		v.bad("max_retries", "must be >= 0, got %d", *p.MaxRetries)
@@ -319,7 +329,7 @@ func (p *Persona) validateArrival(v *validator) {
 			v.bad("burstiness", "must be > 0, got %g", p.Burstiness)
 		}
 	default:
-		v.bad("arrival", "unknown arrival %q (want poisson, gamma or constant)", p.Arrival)
+		v.bad("arrival", "unknown arrival %q (want %s)", p.Arrival, strings.Join(Arrivals, ", "))
 	}
 }
 

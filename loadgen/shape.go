@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -18,7 +19,7 @@ import (
 // day/24 of run time (day defaults to 24h, real time), starting at
 // start_hour.
 type Shape struct {
-	Kind string `yaml:"kind" json:"kind,omitempty" enum:"constant,ramp,step,daily"`
+	Kind string `yaml:"kind" json:"kind,omitempty"`
 	// From and To are the ramp's multipliers at 0 and at Over.
 	From float64 `yaml:"from" json:"from,omitempty"`
 	To   float64 `yaml:"to" json:"to,omitempty"`
@@ -47,6 +48,12 @@ const (
 	ShapeKindStep     = "step"
 	ShapeKindDaily    = "daily"
 )
+
+// ShapeKinds lists the shape kinds.
+var ShapeKinds = []string{ShapeKindConstant, ShapeKindRamp, ShapeKindStep, ShapeKindDaily}
+
+// Enums names Shape's fields that take one of a closed set of values.
+func (Shape) Enums() map[string][]string { return map[string][]string{"kind": ShapeKinds} }
 
 // Validate checks s; run is the run's duration (for a ramp's default).
 func (s Shape) Validate() error {
@@ -81,7 +88,7 @@ func (s Shape) Validate() error {
 			return errors.New("need day >= 0 and 0 <= start_hour < 24")
 		}
 	default:
-		return fmt.Errorf("unknown shape kind %q (want constant, ramp, step or daily)", s.Kind)
+		return fmt.Errorf("unknown shape kind %q (want %s)", s.Kind, strings.Join(ShapeKinds, ", "))
 	}
 	if s.Peak() <= 0 {
 		return errors.New("the shape never allows any load (every multiplier is 0)")

@@ -5,8 +5,21 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 )
+
+// Target APIs: the request paths a target is sent to.
+const (
+	APIAzure  = "azure"  // POST /openai/deployments/{model}/chat/completions
+	APIOpenAI = "openai" // POST /v1/chat/completions
+)
+
+// APIs lists the target APIs.
+var APIs = []string{APIAzure, APIOpenAI}
+
+// Enums names Target's fields that take one of a closed set of values.
+func (Target) Enums() map[string][]string { return map[string][]string{"api": APIs} }
 
 // Target is where the load goes: the embedded gateway (URL empty in a
 // scenario; the runner fills in its loopback address) or any OpenAI- or
@@ -23,7 +36,7 @@ type Target struct {
 	URL string `yaml:"url" json:"url,omitempty"`
 	// API is "azure" (POST /openai/deployments/{model}/chat/completions) or
 	// "openai" (POST /v1/chat/completions). Default "azure".
-	API string `yaml:"api" json:"api,omitempty" enum:"azure,openai"`
+	API string `yaml:"api" json:"api,omitempty"`
 	// APIVersion is the api-version query parameter for API "azure"
 	// (default 2024-10-21).
 	APIVersion string `yaml:"api_version" json:"api_version,omitempty"`
@@ -55,7 +68,7 @@ type Target struct {
 // Defaults fills unset fields.
 func (t *Target) Defaults() {
 	if t.API == "" {
-		t.API = "azure"
+		t.API = APIAzure
 	}
 	if t.APIVersion == "" {
 		t.APIVersion = "2024-10-21"
@@ -88,8 +101,8 @@ func (t *Target) Validate(prefix string) []error {
 			v.bad("url", "must be an absolute http(s) URL, got %q", t.URL)
 		}
 	}
-	if t.API != "azure" && t.API != "openai" {
-		v.bad("api", "must be azure or openai, got %q", t.API)
+	if !slices.Contains(APIs, t.API) {
+		v.bad("api", "must be %s, got %q", strings.Join(APIs, " or "), t.API)
 	}
 	if t.BearerToken != "" && t.BearerTokenEnv != "" {
 		v.bad("bearer_token_env", "set bearer_token or bearer_token_env, not both")
@@ -120,7 +133,7 @@ func (t *Target) endpoint(model string) string {
 	// a base URL given with the API's prefix (https://api.openai.com/v1,
 	// https://x.openai.azure.com/openai) is taken as it is
 	base := strings.TrimRight(t.URL, "/")
-	if t.API == "openai" {
+	if t.API == APIOpenAI {
 		return strings.TrimSuffix(base, "/v1") + "/v1/chat/completions"
 	}
 	return strings.TrimSuffix(base, "/openai") + "/openai/deployments/" + url.PathEscape(model) + "/chat/completions?api-version=" + url.QueryEscape(t.APIVersion)

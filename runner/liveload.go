@@ -50,6 +50,7 @@ func personaRows(ls *loadgen.Snapshot, fromGateway []dashboard.PersonaRow, sc *s
 			P50MS: p.Latency.P50, P99MS: p.Latency.P99,
 		}
 		if pl := p.Pipelines; pl != nil {
+			row.RunsPipelines = true
 			row.PipelinesDone, row.PipelinesBroken = pl.Completed, pl.Broken
 		}
 		if j := p.Jobs; j != nil {
@@ -57,6 +58,7 @@ func personaRows(ls *loadgen.Snapshot, fromGateway []dashboard.PersonaRow, sc *s
 			row.ItemsDone, row.ItemsTotal = p.OK+p.GaveUp, j.Started*jobSize[p.Name]
 		}
 		if p.Kind == loadgen.KindNAT {
+			row.BehindNAT = true
 			row.NATIPs = egress[p.Name]
 			row.NATIPsThrottled = gw[p.Name].NATIPsThrottled
 		}

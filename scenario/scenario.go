@@ -37,7 +37,7 @@ type Scenario struct {
 	// Clock is "wall" (default: real sockets and sleeps) or "virtual": the
 	// same personas, gateway and mock run as a discrete-event simulation on
 	// simulated time, so a day of traffic takes seconds.
-	Clock string `yaml:"clock" json:"clock,omitempty" enum:"wall,virtual"`
+	Clock string `yaml:"clock" json:"clock,omitempty"`
 	// Model is the default model/deployment of personas (default gpt-4o-mini).
 	Model string `yaml:"model" json:"model"`
 	// ContextTokens is the model's context window; every token draw is

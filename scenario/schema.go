@@ -3,7 +3,6 @@ package scenario
 import (
 	"encoding/json"
 	"reflect"
-	"strings"
 	"time"
 )
 
@@ -14,6 +13,15 @@ type SchemaProvider interface {
 }
 
 var schemaProvider = reflect.TypeFor[SchemaProvider]()
+
+// Enumerated is implemented by structs with fields that take one of a
+// closed set of values: Enums maps each such field's YAML name to its
+// values, the one list both validation and the JSON Schema use.
+type Enumerated interface {
+	Enums() map[string][]string
+}
+
+var enumerated = reflect.TypeFor[Enumerated]()
 
 // JSONSchema returns a JSON Schema (draft 2020-12) of scenario files, for
 // editors: yaml-language-server reads it from a modeline such as
@@ -71,11 +79,14 @@ func schemaOf(t reflect.Type) map[string]any {
 
 func structProps(t reflect.Type, props map[string]any) {
 	yamlFields(t, func(name string, f reflect.StructField) bool {
-		s := schemaOf(f.Type)
-		if enum := f.Tag.Get("enum"); enum != "" {
-			s["enum"] = strings.Split(enum, ",")
-		}
-		props[name] = s
+		props[name] = schemaOf(f.Type)
 		return true
 	})
+	if t.Implements(enumerated) {
+		for name, values := range reflect.Zero(t).Interface().(Enumerated).Enums() {
+			if p, ok := props[name].(map[string]any); ok {
+				p["enum"] = values
+			}
+		}
+	}
 }

@@ -160,7 +160,7 @@ func (b BackendRow) Utilisation() float64 {
 type PersonaRow struct {
 	Persona   string  `json:"persona"`
 	Team      string  `json:"team"`
-	Kind      string  `json:"kind"` // chat, batch, agent, nat; empty when unknown
+	Kind      string  `json:"kind"` // the load generator's persona kind, shown as it is; empty when unknown
 	Requests  int64   `json:"requests"`
 	OK        int64   `json:"ok"`
 	Throttled int64   `json:"throttled"`
@@ -168,6 +168,12 @@ type PersonaRow struct {
 	Retries   int64   `json:"retries"`
 	P50MS     float64 `json:"p50_ms"`
 	P99MS     float64 `json:"p99_ms"`
+	// RunsPipelines is set for personas that run multi-step pipelines
+	// (agents): their pipeline counts show even while 0.
+	RunsPipelines bool `json:"runs_pipelines,omitempty"`
+	// BehindNAT is set for personas whose users share egress addresses:
+	// the addresses throttled show even for one address.
+	BehindNAT bool `json:"behind_nat,omitempty"`
 	// Agents: pipelines completed and broken (a step gave up).
 	PipelinesDone   int64 `json:"pipelines_done,omitempty"`
 	PipelinesBroken int64 `json:"pipelines_broken,omitempty"`

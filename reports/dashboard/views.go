@@ -257,14 +257,14 @@ func (m Model) progressCell(p PersonaRow) cell {
 			return nums
 		}
 	}
-	if p.PipelinesDone > 0 || p.PipelinesBroken > 0 || p.Kind == "agent" {
+	if p.PipelinesDone > 0 || p.PipelinesBroken > 0 || p.RunsPipelines {
 		broken := fmt.Sprintf("%s broken", count(p.PipelinesBroken))
 		if p.PipelinesBroken > 0 {
 			broken = m.st.bad.Render(broken)
 		}
 		parts = append(parts, fmt.Sprintf("pipelines %s ok", count(p.PipelinesDone))+" / "+broken)
 	}
-	if p.NATIPs > 1 || p.Kind == "nat" {
+	if p.NATIPs > 1 || p.BehindNAT {
 		thr := fmt.Sprintf("%d/%d IPs throttled", p.NATIPsThrottled, p.NATIPs)
 		if p.NATIPsThrottled > 0 {
 			thr = m.st.bad.Render(thr)
