@@ -11,7 +11,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/aiload/aiload/gateway"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 	"github.com/aiload/aiload/record"
 )
 
@@ -50,7 +50,7 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		_, _ = io.WriteString(w, benchAnswer)
 	})
 	gw, err := gateway.New(cfg, "", gateway.Options{Sink: record.SinkFunc(func(*record.Record) error { return nil }),
-		Transport: handlerTransport{backend}, Clock: policy.NewFakeClock(t0)})
+		Transport: handlerTransport{backend}, Clock: policytest.NewFakeClock(t0)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/mockllm"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 )
 
 // callConfig has a limit of each kind, validate-jwt, dimensions, and a
@@ -51,7 +51,7 @@ backends:
 
 // callSide is one gateway with its two mocks on a fake clock.
 type callSide struct {
-	clock *policy.FakeClock
+	clock *policytest.FakeClock
 	sink  *sink
 	gw    *gateway.Gateway
 	url   string // over HTTP: the gateway's address
@@ -63,7 +63,7 @@ func newCallSide(t *testing.T, overHTTP bool) *callSide {
 	if err := yaml.UnmarshalWithOptions([]byte(callConfig), &cfg, yaml.Strict()); err != nil {
 		t.Fatal(err)
 	}
-	s := &callSide{clock: policy.NewFakeClock(t0), sink: &sink{}}
+	s := &callSide{clock: policytest.NewFakeClock(t0), sink: &sink{}}
 	mocks := map[string]*mockllm.Server{
 		"ptu":  mockllm.New(mockllm.Config{Seed: 1, PTUTPM: 6000, Clock: s.clock}),
 		"payg": mockllm.New(mockllm.Config{Seed: 2, ErrorRate: 0.15, OmitStreamUsage: true, Clock: s.clock}),

@@ -9,7 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 )
 
 // TestQuotaPeriodBoundaries checks each token-quota-period against its UTC
@@ -29,7 +29,7 @@ func TestQuotaPeriodBoundaries(t *testing.T) {
 		t.Run(tc.period, func(t *testing.T) {
 			t.Parallel()
 			be := newSpy(t, 60)
-			clock := policy.NewFakeClock(tc.end.Add(-time.Second))
+			clock := policytest.NewFakeClock(tc.end.Add(-time.Second))
 			e := startClock(t, clock, `
 products:
   - name: p

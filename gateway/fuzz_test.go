@@ -13,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/aiload/aiload/gateway"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 	"github.com/aiload/aiload/record"
 )
 
@@ -34,7 +34,7 @@ func fuzzGateway(f *testing.F, cfgYAML string, contentType string, body func() [
 	s := &sink{}
 	gw, err := gateway.New(cfg, "http://backend.invalid", gateway.Options{
 		Sink:  s,
-		Clock: policy.NewFakeClock(t0),
+		Clock: policytest.NewFakeClock(t0),
 		Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {contentType}},

@@ -16,7 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/aiload/aiload/gateway"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 	"github.com/aiload/aiload/record"
 )
 
@@ -110,7 +110,7 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 // env is a gateway on loopback with a fake clock.
 type env struct {
 	url   string
-	clock *policy.FakeClock
+	clock *policytest.FakeClock
 	sink  *sink
 	gw    *gateway.Gateway
 }
@@ -118,11 +118,11 @@ type env struct {
 // start parses a YAML gateway config and serves it on loopback.
 func start(t *testing.T, cfgYAML string, backendURL string, urls map[string]string) *env {
 	t.Helper()
-	return startClock(t, policy.NewFakeClock(t0), cfgYAML, backendURL, urls)
+	return startClock(t, policytest.NewFakeClock(t0), cfgYAML, backendURL, urls)
 }
 
 // startClock is start on a given fake clock (shared with mock backends).
-func startClock(t *testing.T, clock *policy.FakeClock, cfgYAML string, backendURL string, urls map[string]string) *env {
+func startClock(t *testing.T, clock *policytest.FakeClock, cfgYAML string, backendURL string, urls map[string]string) *env {
 	t.Helper()
 	var cfg gateway.Config
 	if err := yaml.UnmarshalWithOptions([]byte(cfgYAML), &cfg, yaml.Strict()); err != nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -360,20 +361,20 @@ func (k jwk) verifyKey() (verifyKey, error) {
 			return vk, errors.New("RSA key needs n and e")
 		}
 		vk.key = &rsa.PublicKey{N: b64(k.N), E: int(b64(k.E).Int64())}
-		vk.alg = cmpOr(vk.alg, "RS256")
+		vk.alg = cmp.Or(vk.alg, "RS256")
 	case "EC":
 		if k.Crv != "P-256" {
 			return vk, fmt.Errorf("unsupported curve %q (want P-256)", k.Crv)
 		}
 		vk.key = &ecdsa.PublicKey{Curve: elliptic.P256(), X: b64(k.X), Y: b64(k.Y)}
-		vk.alg = cmpOr(vk.alg, "ES256")
+		vk.alg = cmp.Or(vk.alg, "ES256")
 	case "oct":
 		s, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.K, "="))
 		if err != nil || len(s) == 0 {
 			return vk, errors.New("oct key needs k")
 		}
 		vk.key = s
-		vk.alg = cmpOr(vk.alg, "HS256")
+		vk.alg = cmp.Or(vk.alg, "HS256")
 	default:
 		return vk, fmt.Errorf("unsupported kty %q", k.Kty)
 	}
@@ -381,11 +382,4 @@ func (k jwk) verifyKey() (verifyKey, error) {
 		return vk, fmt.Errorf("unsupported alg %q", vk.alg)
 	}
 	return vk, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/gateway/mockllm"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 	"github.com/aiload/aiload/record"
 )
 
@@ -60,7 +60,7 @@ func TestPoolConformance(t *testing.T) {
 }
 
 func spillOver(t *testing.T) {
-	clock := policy.NewFakeClock(t0)
+	clock := policytest.NewFakeClock(t0)
 	ptu, ptuURL := serveMock(t, mockllm.Config{PTUTPM: 1000, MinFraction: 1, Clock: clock})
 	_, paygURL := serveMock(t, mockllm.Config{MinFraction: 1})
 	e := startClock(t, clock, `

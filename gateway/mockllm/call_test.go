@@ -12,7 +12,7 @@ import (
 
 	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/mockllm"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 	"github.com/aiload/aiload/gateway/tokens"
 )
 
@@ -22,7 +22,7 @@ import (
 // tokens they tally.
 func TestCallAnswersAsHTTP(t *testing.T) {
 	t.Parallel()
-	clock := policy.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clock := policytest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	cfg := mockllm.Config{Seed: 5, PTUTPM: 3000, ErrorRate: 0.2, Clock: clock}
 	overHTTP, direct := mockllm.New(cfg), mockllm.New(cfg)
 	srv := httptest.NewServer(overHTTP)
@@ -81,7 +81,7 @@ func TestCallAnswersAsHTTP(t *testing.T) {
 // per-token delays later) were sent, and sleeps the whole stream.
 func TestCallStreamTiming(t *testing.T) {
 	t.Parallel()
-	clock := policy.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clock := policytest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	slept := time.Duration(0)
 	m := mockllm.New(mockllm.Config{MinFraction: 1, FirstTokenDelay: 80 * time.Millisecond, PerTokenDelay: time.Millisecond,
 		Clock: clock, Sleep: func(_ context.Context, d time.Duration) error { clock.Advance(d); slept += d; return nil }})

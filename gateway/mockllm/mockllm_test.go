@@ -14,7 +14,7 @@ import (
 
 	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/mockllm"
-	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/policy/policytest"
 	"github.com/aiload/aiload/gateway/tokens"
 )
 
@@ -47,7 +47,7 @@ func TestPTUCeiling(t *testing.T) {
 	t.Parallel()
 	prompt, _ := tokens.NewCounter().Prompt("gpt-4o-mini", []chat.Message{{Role: "user", Content: []byte(`"hello there"`)}})
 	charge := prompt + 200
-	clock := policy.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clock := policytest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	url := serve(t, mockllm.Config{PTUTPM: 600, Clock: clock}) // drains 10 tokens/s
 	for i := 0; i < 2; i++ {
 		if resp, _, _ := call(t, url, body); resp.StatusCode != 200 {

@@ -51,20 +51,3 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
-
-func TestTokenLimiterKeysAreIndependent(t *testing.T) {
-	t.Parallel()
-	clk := NewFakeClock(t0)
-	l := NewTokenLimiter(clk)
-	l.Consume("a", 100, 150)
-	if d := l.Check("a", 100); d.Allowed {
-		t.Fatalf("key a over its limit was allowed: %+v", d)
-	}
-	if d := l.Check("b", 100); !d.Allowed || d.Remaining != 100 {
-		t.Fatalf("key b: got %+v, want allowed with 100 remaining", d)
-	}
-	clk.Advance(time.Minute)
-	if d := l.Check("a", 100); !d.Allowed {
-		t.Fatalf("key a after a minute: got %+v, want allowed", d)
-	}
-}
