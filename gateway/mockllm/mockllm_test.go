@@ -72,7 +72,7 @@ func TestPTUOutputRatio(t *testing.T) {
 	t.Parallel()
 	prompt, _ := tokens.NewCounter().Prompt("gpt-4o-mini", []chat.Message{{Role: "user", Content: []byte(`"hello there"`)}})
 	charge := prompt + 4*200
-	clock := policy.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clock := policytest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	url := serve(t, mockllm.Config{PTUTPM: 2 * charge, PTUOutputRatio: 4, Clock: clock})
 	var got []int
 	for range 3 {
