@@ -53,8 +53,8 @@ func TestMergeLoad(t *testing.T) {
 		t.Errorf("client totals %+v", s.Client)
 	}
 	want := []dashboard.PersonaRow{
-		{Persona: "office", Kind: "nat", Requests: 10, OK: 8, Throttled: 2, NATIPs: 4, NATIPsThrottled: 3},
-		{Persona: "agents", Kind: "agent", Requests: 12, PipelinesDone: 4, PipelinesBroken: 1},
+		{Persona: "office", Kind: "nat", BehindNAT: true, Requests: 10, OK: 8, Throttled: 2, NATIPs: 4, NATIPsThrottled: 3},
+		{Persona: "agents", Kind: "agent", RunsPipelines: true, Requests: 12, PipelinesDone: 4, PipelinesBroken: 1},
 		{Persona: "nightly", Kind: "batch", Requests: 8, OK: 60, BatchDone: 2, BatchTotal: 3, BatchFailed: 1, ItemsDone: 65, ItemsTotal: 150},
 	}
 	for i, w := range want {
