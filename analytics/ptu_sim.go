@@ -140,7 +140,9 @@ func simulate(steps []demandStep, n int, p pricing.PTU, in planInput, scale floa
 		c.PTUShare = share(c.Served, c.Served+c.Spilled)
 	}
 	if capacity > 0 {
-		c.Utilization = served / (capacity * float64(in.minutes))
+		// a full bucket serves a burst on top of a minute's capacity, which
+		// can lift a short range above 100%
+		c.Utilization = math.Min(1, served/(capacity*float64(in.minutes)))
 	}
 	spillMonth := spillCost * scale
 	c.ByBilling = BillingCosts{Hourly: float64(n)*p.MonthlyPrice(pricing.Hourly) + spillMonth,
