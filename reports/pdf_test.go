@@ -214,3 +214,26 @@ func TestPDFEmptyReport(t *testing.T) {
 		t.Errorf("empty report text:\n%s", text)
 	}
 }
+
+// TestPDFPlanStayOnPAYG: a plan whose cheapest candidate is 0 PTU says so
+// in words on the capacity page and its plan page, marks 0 PTU in the
+// candidate table, and warns that a month extrapolated from a minute is
+// tentative.
+func TestPDFPlanStayOnPAYG(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	p := samplePlan("gpt-4o")
+	p.Points = append([]PlanPoint{{PTUs: 0, SpillCost: usd(900), SpillTokens: 60_000_000}}, p.Points...)
+	p.Recommended, p.Cheapest, p.PAYGOnly, p.Tentative = 0, 0, usd(900), true
+	p.Verdict = "Tentative (less than a day of data): Stay on pay-as-you-go: 900/month."
+	p.Explanation = p.Verdict + " Billing hourly (deployment d1)."
+	p.Evidence = "monthly figures extrapolated from 1 minute of data to a 730-hour month"
+	r.Plans = []PTUPlan{p}
+	text := reporttest.PDFText(t, renderPDF(t, r))
+	for _, s := range []string{"Stay on pay-as-you-go: 900/month.", "Tentative: monthly figures extrapolated from 1 minute",
+		"Billing hourly (deployment d1).", "all PAYG", "recommended, cheapest"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("PDF text lacks %q", s)
+		}
+	}
+}
