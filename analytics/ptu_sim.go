@@ -97,6 +97,9 @@ func busiest60s(steps []demandStep) float64 {
 	return peak
 }
 
+// maxPTUWork bounds the time steps × candidates a plan simulates per model.
+const maxPTUWork = 6_000_000
+
 // candidates simulates 0 PTU, then the minimum up to the count whose
 // capacity covers the busiest 60 seconds, stepping by the increment (or a
 // multiple of it).
@@ -105,7 +108,10 @@ func candidates(steps []demandStep, p pricing.PTU, in planInput, scale, peak flo
 	lo := max(p.MinPTU, p.Increment)
 	hi := max(lo, roundUpInt(int(math.Ceil(peak/p.InputTPMPerPTU)), p.Increment))
 	inc := p.Increment
-	for (hi-lo)/inc+1 > max(in.opts.MaxCandidates, 1) {
+	// at most maxPTUWork step simulations per model (a week of data at 1 s
+	// steps gets 30 candidates, a day 60)
+	most := max(min(in.opts.MaxCandidates, maxPTUWork/max(len(steps), 1)), 10)
+	for (hi-lo)/inc+1 > most {
 		inc += p.Increment
 	}
 	for n := lo; ; n += inc {
