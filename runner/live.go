@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aiload/aiload/loadgen"
@@ -40,6 +41,12 @@ type live struct {
 	stopped bool // the load was stopped before its duration
 
 	sendMu sync.Mutex // one sender at a time keeps send from blocking
+
+	// onRecordError is called once, with the first record that could not
+	// be written (set before the load starts).
+	onRecordError func(error)
+	recErrOnce    sync.Once
+	recErr        atomic.Pointer[error]
 }
 
 func newLive(sc *scenario.Scenario) *live {
@@ -84,12 +91,44 @@ func livePricing(sc *scenario.Scenario) *pricing.Pricing {
 }
 
 // sink tees the gateway's records: to the log first, then to the tally.
+// The first record the log refuses is reported to onRecordError.
 func (l *live) sink(log record.Sink) record.Sink {
 	return record.SinkFunc(func(r *record.Record) error {
 		err := log.Write(r)
 		_ = l.gw.Write(r)
+		if err != nil {
+			l.recordFailed(err)
+		}
 		return err
 	})
+}
+
+// createLog creates the run's record log, reporting its first write error
+// (a full disk) to onRecordError as soon as the writer meets it.
+func (l *live) createLog(path string) (*record.Writer, error) {
+	return record.Create(path, 0, record.OnError(func(err error) {
+		if err != nil {
+			l.recordFailed(err)
+		}
+	}))
+}
+
+// recordFailed keeps the first error writing records and reports it.
+func (l *live) recordFailed(err error) {
+	l.recErrOnce.Do(func() {
+		l.recErr.Store(&err)
+		if l.onRecordError != nil {
+			l.onRecordError(err)
+		}
+	})
+}
+
+// recordError is the first error writing a record, or nil.
+func (l *live) recordError() error {
+	if p := l.recErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // begin marks the start of the load and starts sending snapshots.

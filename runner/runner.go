@@ -52,6 +52,10 @@ type Options struct {
 	// progress lines on stderr; q in the dashboard stops the load as
 	// cancelling ctx does.
 	Terminal *dashboard.Terminal
+
+	// wrapLog, when set, wraps the record log's sink (tests inject
+	// write failures with it).
+	wrapLog func(record.Sink) record.Sink
 }
 
 // Result is what a run produced.
@@ -75,11 +79,19 @@ type Result struct {
 	Scenario                                      *scenario.Scenario
 	// ScenarioFile is the scenario file's absolute path.
 	ScenarioFile string
+	// ReportErr is why the chargeback report could not be written; the
+	// database, summary.json and the printed summary do not depend on it.
+	ReportErr error
 }
 
 // Run executes the scenario. Cancelling ctx (Ctrl-C) stops the load early;
 // in-flight requests still drain, the log is flushed, and the database and
-// summary are still written.
+// summary are still written. A record that cannot be written (a full disk)
+// stops the load too, and Run then fails. summary.json is rewritten
+// atomically as the run goes (every second of the load, when it ends, after
+// the database), so a later failure or a second signal leaves the latest.
+// A report that cannot be written fails Run only after everything else is
+// written and printed.
 func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, error) {
 	sc, err := scenario.LoadContext(ctx, opts.Scenario)
 	if err != nil {
@@ -104,6 +116,10 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 		held = &heldWriter{}
 		runErr = held
 	}
+	l.onRecordError = func(err error) {
+		fmt.Fprintf(runErr, "aiload: records cannot be written to %s: %v; stopping the load\n", res.Log, err)
+		stopLoad()
+	}
 	err = res.execute(ctx, loadCtx, l, opts, runErr)
 	if err != nil {
 		l.finish(dashboard.PhaseFailed, err.Error())
@@ -123,33 +139,49 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 		fmt.Fprintln(stderr, "aiload: interrupted — in-flight requests drained, log flushed")
 	}
 	printSummary(stdout, res)
+	if res.ReportErr != nil {
+		return res, fmt.Errorf("write chargeback report: %w (the records, database and summary.json are written)", res.ReportErr)
+	}
 	return res, nil
 }
 
 // execute drives the load (until loadCtx ends or the duration is over) and
-// writes the database and summary.json, even when ctx was cancelled.
+// writes summary.json, the database, summary.json again and the report,
+// even when ctx was cancelled.
 func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, stderr io.Writer) error {
 	stopWatch := context.AfterFunc(loadCtx, l.stopping)
 	defer stopWatch()
 	served, err := drive(loadCtx, res.Scenario, opts, res, l, stderr)
+	if rerr := l.recordError(); rerr != nil {
+		err = fmt.Errorf("records cannot be written to %s: %w; the load was stopped", res.Log, rerr)
+	}
+	if res.Load != nil {
+		// first of all, what the callers saw: nothing later may lose it
+		if serr := writeSummaryJSON(res, summaryStatus(err, statusLoaded), err); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	if err != nil {
 		return err
 	}
 	res.Served = served
 	l.setPhase(dashboard.PhaseWriting, "")
-	if res.Scenario.Target.Embedded() {
-		if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
-			return err
-		}
-		now := time.Now
-		if opts.Now != nil {
-			now = opts.Now
-		}
-		if err := res.writeReports(context.WithoutCancel(ctx), now); err != nil {
-			return err
-		}
+	if !res.Scenario.Target.Embedded() {
+		return writeSummaryJSON(res, statusComplete, nil)
 	}
-	return writeSummaryJSON(res)
+	if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
+		_ = writeSummaryJSON(res, statusFailed, err)
+		return err
+	}
+	if err := writeSummaryJSON(res, statusComplete, nil); err != nil {
+		return err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	res.ReportErr = res.writeReports(context.WithoutCancel(ctx), now)
+	return nil
 }
 
 func applyOverrides(sc *scenario.Scenario, opts Options) {
@@ -234,12 +266,12 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 	}
 	defer mocks.close()
 
-	log, err := record.Create(res.Log, 0)
+	log, err := l.createLog(res.Log)
 	if err != nil {
 		return nil, err
 	}
 	runID := filepath.Base(res.Dir)
-	gw, err := gateway.New(embeddedConfig(sc), mocks.fallback, gateway.Options{Sink: l.sink(log), RunID: runID, BackendURLs: mocks.urls})
+	gw, err := gateway.New(embeddedConfig(sc), mocks.fallback, gateway.Options{Sink: l.sink(opts.logSink(log)), RunID: runID, BackendURLs: mocks.urls})
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -253,14 +285,22 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 	l.gw.Follow(gw)
 	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, l)
 	gwSrv.close()
+	res.Load = load
 	if err := log.Close(); err != nil {
 		return nil, fmt.Errorf("close record log: %w", err)
 	}
 	if lerr != nil {
 		return nil, lerr
 	}
-	res.Load = load
 	return mocks.served(), nil
+}
+
+// logSink is the record log's sink, wrapped when a test asks.
+func (o Options) logSink(log record.Sink) record.Sink {
+	if o.wrapLog != nil {
+		return o.wrapLog(log)
+	}
+	return log
 }
 
 func mockConfig(sc *scenario.Scenario) mockllm.Config {
@@ -296,6 +336,10 @@ func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Option
 		defer close(done)
 		for s := range snaps {
 			l.loadSnapshot(s)
+			if !s.Final {
+				// best effort: a failure here shows in the records or at the end
+				_ = writeSummaryJSON(&Result{Scenario: sc, ScenarioFile: res.ScenarioFile, Dir: res.Dir, SummaryJSON: res.SummaryJSON, Load: snapshotResult(s)}, statusRunning, nil)
+			}
 			if opts.Snapshots != nil {
 				select {
 				case opts.Snapshots <- s:

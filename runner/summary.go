@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/aiload/aiload/analytics"
@@ -32,24 +33,86 @@ type SummaryFile struct {
 	Gateway []analytics.SubscriptionSummary `json:"gateway,omitempty"`
 	Records int64                           `json:"records"`
 	Pricing map[string]any                  `json:"pricing,omitempty"`
+	// Status is how far the run got when the file was written: running
+	// (the load is under way; counts are the latest snapshot's), loaded
+	// (the load is over; the database is being written), complete, or
+	// failed (Error says why). summary.json is rewritten as the run goes.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
 }
 
-func writeSummaryJSON(res *Result) error {
+// SummaryFile statuses.
+const (
+	statusRunning  = "running"
+	statusLoaded   = "loaded"
+	statusComplete = "complete"
+	statusFailed   = "failed"
+)
+
+// summaryStatus is failed when err is set, else status.
+func summaryStatus(err error, status string) string {
+	if err != nil {
+		return statusFailed
+	}
+	return status
+}
+
+// writeSummaryJSON replaces summary.json atomically (a temporary file in
+// the same folder, synced, then renamed over it): a reader, a crash or a
+// second signal sees the previous version or this one, never a torn file.
+func writeSummaryJSON(res *Result, status string, runErr error) error {
 	target := "embedded"
 	if !res.Scenario.Target.Embedded() {
 		target = res.Scenario.Target.URL
 	}
 	sf := SummaryFile{Schema: 1, Scenario: res.Scenario.Name, RunDir: res.Dir, Target: target,
 		Load: res.Load, Total: res.Load.Totals(), Gateway: res.Summary, Records: res.Records,
-		Pricing: res.Scenario.Pricing, ScenarioFile: res.ScenarioFile, Seed: res.Scenario.Seed, Duration: res.Scenario.Duration}
+		Pricing: res.Scenario.Pricing, ScenarioFile: res.ScenarioFile, Seed: res.Scenario.Seed, Duration: res.Scenario.Duration,
+		Status: status}
+	if runErr != nil {
+		sf.Error = runErr.Error()
+	}
 	b, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode summary: %w", err)
 	}
-	if err := os.WriteFile(res.SummaryJSON, append(b, '\n'), 0o644); err != nil {
+	if err := writeAtomic(res.SummaryJSON, append(b, '\n')); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
+}
+
+// writeAtomic replaces path with data through a synced temporary file.
+func writeAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// snapshotResult is a load generator result as of snapshot s.
+func snapshotResult(s loadgen.Snapshot) *loadgen.Result {
+	return &loadgen.Result{Scenario: s.Scenario, Started: s.Started, Elapsed: s.Elapsed, Duration: s.Duration,
+		Personas: s.Personas, Subscriptions: s.Subscriptions}
 }
 
 // printSummary writes the per-subscription table (embedded gateway), the

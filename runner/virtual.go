@@ -218,7 +218,7 @@ func (ms *virtualMockSet) served() map[string]mockllm.Usage {
 // driveVirtual is drive on a virtual clock: the same records, the same
 // load generator result, no sockets.
 func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, opts Options, l *live, stderr io.Writer) (map[string]mockllm.Usage, error) {
-	log, err := record.Create(res.Log, 0)
+	log, err := l.createLog(res.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +234,11 @@ func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, opts 
 	l.now = clk.Now // progress lines and the dashboard show simulated time
 	l.begin()
 	began := time.Now()
-	sim, err := SimulateWith(ctx, sc, l.sink(log), SimulateOptions{RunID: virtualRunID(sc), Snapshots: snaps,
+	sim, err := SimulateWith(ctx, sc, l.sink(opts.logSink(log)), SimulateOptions{RunID: virtualRunID(sc), Snapshots: snaps,
 		Shard: opts.Shard, HistogramLog: hlog, Clock: clk})
+	if sim != nil {
+		res.Load = sim.Load
+	}
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
 	}
