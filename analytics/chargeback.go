@@ -56,24 +56,15 @@ const (
 	TierPTU   Tier = "ptu"   // a share of a PTU deployment's fixed cost
 )
 
-// CostType is what a line charges for.
-type CostType string
-
-// Cost types.
-const (
-	CostInput       CostType = "input"        // uncached input tokens
-	CostCachedInput CostType = "cached_input" // cached input tokens
-	CostOutput      CostType = "output"       // output (completion) tokens
-	CostPTU         CostType = "ptu"          // allocated PTU capacity
-	CostPTUIdle     CostType = "ptu_idle"     // PTU capacity no team is charged for
-)
-
 // ChargeLine is one team × model × cost type amount.
 type ChargeLine struct {
 	Team       string
 	Model      string // as priced (pricing.Resolve of the logged model)
 	Tier       Tier
-	CostType   CostType
+	CostType   pricing.CostType
+	// Idle marks the PTU line of capacity no team used (Method Used, or a
+	// deployment nobody used), charged to Allocation.IdleTo.
+	Idle bool `json:",omitempty"`
 	Deployment string // PTU deployment name; "" for PAYG lines
 	// Tokens are the tokens charged: input, cached input or output for PAYG
 	// lines; input-equivalent tokens served on PTU for PTU lines.
@@ -193,8 +184,9 @@ func loadUsage(ctx context.Context, db *DB, period Period) ([]usageRow, error) {
 type lineKey struct {
 	team, model string
 	tier        Tier
-	cost        CostType
+	cost        pricing.CostType
 	deployment  string
+	idle        bool
 }
 
 // bill accumulates exact amounts.
@@ -272,16 +264,16 @@ func (b *bill) add(r usageRow) {
 	if b.hasDeployment(model) {
 		tier = TierSpill
 	}
-	b.payg(r, model, tier, CostInput, r.uncached, m.Input)
-	b.payg(r, model, tier, CostCachedInput, r.cached, m.CachedPrice())
-	b.payg(r, model, tier, CostOutput, r.out, m.Output)
+	b.payg(r, model, tier, pricing.PAYGInput, r.uncached, m.Input)
+	b.payg(r, model, tier, pricing.PAYGCachedInput, r.cached, m.CachedPrice())
+	b.payg(r, model, tier, pricing.PAYGOutput, r.out, m.Output)
 }
 
-func (b *bill) payg(r usageRow, model string, tier Tier, cost CostType, tokens int64, price float64) {
+func (b *bill) payg(r usageRow, model string, tier Tier, cost pricing.CostType, tokens int64, price float64) {
 	if tokens == 0 {
 		return
 	}
-	l := b.line(lineKey{r.team, model, tier, cost, ""})
+	l := b.line(lineKey{r.team, model, tier, cost, "", false})
 	l.Tokens += tokens
 	l.Requests += r.requests
 	l.UnitPrice = price
@@ -293,7 +285,7 @@ func (b *bill) line(k lineKey) *pendingLine {
 	l, ok := b.lines[k]
 	if !ok {
 		l = &pendingLine{ChargeLine: ChargeLine{Team: k.team, Model: k.model, Tier: k.tier, CostType: k.cost,
-			Deployment: k.deployment}, exact: new(big.Rat)}
+			Deployment: k.deployment, Idle: k.idle}, exact: new(big.Rat)}
 		b.lines[k] = l
 	}
 	return l

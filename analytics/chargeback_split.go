@@ -52,10 +52,10 @@ func (b *bill) splitPTU() error {
 		}
 		total.Add(total, idle)
 		for _, team := range sortedKeys(weights) {
-			b.ptuLine(team, model, CostPTU, d.Name, use[team], cost, weights[team], total)
+			b.ptuLine(team, model, false, d.Name, use[team], cost, weights[team], total)
 		}
 		if idle.Sign() > 0 {
-			b.ptuLine(b.alloc.IdleTo, model, CostPTUIdle, d.Name, 0, cost, idle, total)
+			b.ptuLine(b.alloc.IdleTo, model, true, d.Name, 0, cost, idle, total)
 		}
 	}
 	return nil
@@ -108,8 +108,8 @@ func (b *bill) weights(d pricing.Deployment, use map[string]int64, used, capacit
 	return w, idle, nil
 }
 
-func (b *bill) ptuLine(team, model string, cost CostType, dep string, tokens int64, total, weight, sum *big.Rat) {
-	l := b.line(lineKey{team, model, TierPTU, cost, dep})
+func (b *bill) ptuLine(team, model string, idle bool, dep string, tokens int64, total, weight, sum *big.Rat) {
+	l := b.line(lineKey{team, model, TierPTU, pricing.PTUShare, dep, idle})
 	l.Tokens += tokens
 	share := new(big.Rat).Quo(weight, sum)
 	l.Share, _ = share.Float64()
@@ -194,9 +194,12 @@ func lineLess(a, b *ChargeLine) bool {
 		return a.Tier < b.Tier
 	}
 	if a.CostType != b.CostType {
-		return a.CostType < b.CostType
+		return a.CostType.Order() < b.CostType.Order()
 	}
-	return a.Deployment < b.Deployment
+	if a.Deployment != b.Deployment {
+		return a.Deployment < b.Deployment
+	}
+	return !a.Idle && b.Idle
 }
 
 // FormatCents renders cents as a decimal amount: 123456 → "1234.56".

@@ -95,13 +95,13 @@ func TestChargebackLines(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %s %s %s %d %d", l.Team, l.Model, l.Tier, l.CostType, l.Deployment, l.Tokens, l.Cents))
 	}
 	want := []string{
-		"alpha m-ptu ptu ptu dep1 12000 20000",
-		"beta m-ptu ptu ptu dep1 6000 10000",
-		"beta m-ptu spill cached_input  200000 10",
-		"beta m-ptu spill input  800000 160",
-		"beta m-ptu spill output  100000 80",
-		"gamma m-payg payg input  333333 34",
-		"gamma m-payg payg output  111111 33",
+		"alpha m-ptu ptu ptu_share dep1 12000 20000",
+		"beta m-ptu ptu ptu_share dep1 6000 10000",
+		"beta m-ptu spill payg_input  800000 160",
+		"beta m-ptu spill payg_cached_input  200000 10",
+		"beta m-ptu spill payg_output  100000 80",
+		"gamma m-payg payg payg_input  333333 34",
+		"gamma m-payg payg payg_output  111111 33",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // syntheticReport is a month for n teams: three models each, a PTU charge
@@ -27,9 +29,9 @@ func syntheticReport(n int) Report {
 		for j, m := range models {
 			k := int64(i+1) * int64(j+1) * 1_000_003
 			r.Usage = append(r.Usage,
-				payg(team, m.name, PAYGInput, k, m.in),
-				payg(team, m.name, PAYGCached, k/4, m.cached),
-				payg(team, m.name, PAYGOutput, k/5, m.out))
+				payg(team, m.name, pricing.PAYGInput, k, m.in),
+				payg(team, m.name, pricing.PAYGCachedInput, k/4, m.cached),
+				payg(team, m.name, pricing.PAYGOutput, k/5, m.out))
 		}
 		basis := int64(i+1) * 7_000_000
 		basisSum += basis

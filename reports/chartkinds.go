@@ -8,6 +8,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // CostByTeamChart is a horizontal bar chart of each team's cost, stacked by
@@ -16,7 +18,7 @@ import (
 func CostByTeamChart(lines []Line, currency string) (*Chart, error) {
 	totals := TeamTotals(lines)
 	if len(totals) == 0 {
-		totals = []TeamTotal{{Team: "(no charges)", ByType: map[CostType]Money{}}}
+		totals = []TeamTotal{{Team: "(no charges)", ByType: map[pricing.CostType]Money{}}}
 	}
 	title := "Cost by team (" + currency + ")"
 	if len(totals) > maxBars {
@@ -31,7 +33,7 @@ func CostByTeamChart(lines []Line, currency string) (*Chart, error) {
 		names[len(totals)-1-i] = t.Team // highest at the top
 	}
 	var below *plotter.BarChart
-	for _, ct := range costTypes {
+	for _, ct := range pricing.CostTypes() {
 		vals := make(plotter.Values, len(totals))
 		used := false
 		for i, t := range totals {

@@ -18,6 +18,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // Palette are the series colours, in order of use. They are saturated and
@@ -39,7 +41,7 @@ const (
 )
 
 // costTypeColour is the palette index of each cost type's bars.
-var costTypeColour = map[CostType]int{PAYGInput: blue, PAYGCached: green, PAYGOutput: orange, PTUShare: purple}
+var costTypeColour = map[pricing.CostType]int{pricing.PAYGInput: blue, pricing.PAYGCachedInput: green, pricing.PAYGOutput: orange, pricing.PTUShare: purple}
 
 // ChartDPI is the resolution of chart PNGs (pixels per inch).
 const ChartDPI = 150

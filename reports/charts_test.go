@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gonum.org/v1/plot"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // chartFacts is what a chart golden file pins: the PNG's size, the series,
@@ -139,7 +141,7 @@ func TestCostChartOmitsUnusedCostTypesAndCapsTeams(t *testing.T) {
 	t.Parallel()
 	var lines []Line
 	for i := range 30 {
-		lines = append(lines, Line{Team: fmt.Sprintf("team-%02d", i), Model: "m", Type: PAYGInput, Cost: usd(float64(100 + i))})
+		lines = append(lines, Line{Team: fmt.Sprintf("team-%02d", i), Model: "m", Type: pricing.PAYGInput, Cost: usd(float64(100 + i))})
 	}
 	c, err := CostByTeamChart(lines, "USD")
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aiload/aiload/reports/reporttest"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // readCSV parses a rendered CSV into header and rows of name → value.
@@ -85,7 +87,7 @@ func TestWriteCSVRejectsReportsThatDoNotAddUp(t *testing.T) {
 		// A PAYG cost 2 cents away from tokens × price.
 		{"payg cost", func(r *Report) { r.Usage[0].Cost += usd(0.02) }, "more than a cent"},
 		// A PTU share passed as usage.
-		{"type", func(r *Report) { r.Usage[0].Type = PTUShare }, "not a PAYG cost type"},
+		{"type", func(r *Report) { r.Usage[0].Type = pricing.PTUShare }, "not a PAYG cost type"},
 		// No period.
 		{"period", func(r *Report) { r.Period = Period{} }, "period"},
 		// A capacity charge nobody pays.

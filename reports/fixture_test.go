@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -16,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func usd(f float64) Money { return MoneyFromFloat(f) }
 
 // payg builds a PAYG line whose cost is tokens × price / 1e6, exact.
-func payg(team, model string, t CostType, tokens int64, price float64) Line {
+func payg(team, model string, t pricing.CostType, tokens int64, price float64) Line {
 	l := Line{Team: team, Model: model, Type: t, Tokens: tokens, UnitPrice: usd(price)}
 	l.Cost = Quantity(tokens).timesMoney(l.UnitPrice)
 	return l
@@ -38,14 +40,14 @@ func sampleReport() Report {
 	r := Report{
 		Period: p,
 		Usage: []Line{
-			payg("support", "gpt-4o", PAYGInput, 1_200_000, 2.50),      // 3.00
-			payg("support", "gpt-4o", PAYGCached, 400_000, 1.25),       // 0.50
-			payg("support", "gpt-4o", PAYGOutput, 300_000, 10.00),      // 3.00
-			payg("support", "gpt-4o-mini", PAYGInput, 5_000_000, 0.15), // 0.75
-			payg("support", "gpt-4o-mini", PAYGOutput, 1_000_000, 0.60),
-			payg("research", "gpt-4o", PAYGInput, 2_345_678, 2.50), // 5.864195
-			payg("research", "gpt-4o", PAYGOutput, 123_457, 10.00), // 1.23457
-			payg("Équipe Données", "gpt-4o-mini", PAYGInput, 10_000, 0.15),
+			payg("support", "gpt-4o", pricing.PAYGInput, 1_200_000, 2.50),      // 3.00
+			payg("support", "gpt-4o", pricing.PAYGCachedInput, 400_000, 1.25),  // 0.50
+			payg("support", "gpt-4o", pricing.PAYGOutput, 300_000, 10.00),      // 3.00
+			payg("support", "gpt-4o-mini", pricing.PAYGInput, 5_000_000, 0.15), // 0.75
+			payg("support", "gpt-4o-mini", pricing.PAYGOutput, 1_000_000, 0.60),
+			payg("research", "gpt-4o", pricing.PAYGInput, 2_345_678, 2.50), // 5.864195
+			payg("research", "gpt-4o", pricing.PAYGOutput, 123_457, 10.00), // 1.23457
+			payg("Équipe Données", "gpt-4o-mini", pricing.PAYGInput, 10_000, 0.15),
 		},
 		Capacity: []CapacityCharge{{
 			Model: "gpt-4o", Deployment: "ptu-eastus", PTUs: 15,

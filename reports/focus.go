@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // FocusColumns are the columns of the FOCUS CSV, in order: the 57 FinOps
@@ -108,11 +110,11 @@ type focusSku struct{ id, meter, token string }
 
 func skuOf(l Line) focusSku {
 	switch l.Type {
-	case PAYGInput:
+	case pricing.PAYGInput:
 		return focusSku{l.Model + "-input", "Input Tokens", "Input"}
-	case PAYGCached:
+	case pricing.PAYGCachedInput:
 		return focusSku{l.Model + "-cached-input", "Cached Input Tokens", "CachedInput"}
-	case PAYGOutput:
+	case pricing.PAYGOutput:
 		return focusSku{l.Model + "-output", "Output Tokens", "Output"}
 	}
 	return focusSku{l.Model + "-ptu", "Provisioned Throughput Unit", ""}
@@ -141,7 +143,7 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 		"x_Team": l.Team, "x_Model": l.Model, "x_CostType": string(l.Type),
 		"x_Tokens": strconv.FormatInt(l.Tokens, 10), "x_AllocationMethod": l.Method, "x_OriginChargeId": l.Origin,
 	}
-	if l.Type != PTUShare {
+	if l.Type != pricing.PTUShare {
 		// A PAYG row counts tokens; its consumption is the token count.
 		v["ConsumedQuantity"], v["ConsumedUnit"] = strconv.FormatInt(l.Tokens, 10), "Tokens"
 		v["SkuPriceId"] = sku.id + "-payg"

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/aiload/aiload/reports/reporttest"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // focusMandatory are the FOCUS 1.2 Cost and Usage columns whose feature
@@ -135,7 +137,7 @@ func checkFocusRow(t *testing.T, i int, row map[string]string) {
 	if list.Cmp(rat(t, row["ListCost"])) != 0 || row["ContractedCost"] != row["ListCost"] {
 		t.Errorf("row %d: ListCost %s ≠ %s × %s", i, row["ListCost"], row["ListUnitPrice"], row["PricingQuantity"])
 	}
-	if row["x_CostType"] != string(PTUShare) {
+	if row["x_CostType"] != string(pricing.PTUShare) {
 		if row["PricingUnit"] != "1000000 Tokens" || row["ConsumedUnit"] != "Tokens" ||
 			row["ConsumedQuantity"] != row["x_Tokens"] {
 			t.Errorf("row %d: token units %q/%q qty %s", i, row["PricingUnit"], row["ConsumedUnit"], row["ConsumedQuantity"])

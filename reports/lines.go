@@ -4,6 +4,8 @@ import (
 	"math/big"
 	"sort"
 	"strconv"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // Lines returns every chargeback line: the PAYG usage lines and one PTU
@@ -18,7 +20,7 @@ func (r *Report) Lines() []Line {
 		qty := apportion(new(big.Int).Mul(big.NewInt(int64(c.Quantity)), big.NewInt(ratioScale)), weights)
 		for i, a := range c.Allocations {
 			lines = append(lines, Line{
-				Team: a.Team, Model: c.Model, Deployment: c.Deployment, Type: PTUShare,
+				Team: a.Team, Model: c.Model, Deployment: c.Deployment, Type: pricing.PTUShare,
 				Tokens: a.Basis, Unit: c.Unit, UnitPrice: c.UnitPrice,
 				Cost: a.Cost, Method: c.Method, Ratio: a.Ratio,
 				RatioDecimal: trimDecimals(fixed(ratios[i], 12), 1), Origin: c.ID,
@@ -34,7 +36,7 @@ func (r *Report) Lines() []Line {
 		if a.Model != b.Model {
 			return a.Model < b.Model
 		}
-		return a.Type.order() < b.Type.order()
+		return a.Type.Order() < b.Type.Order()
 	})
 	return lines
 }
@@ -117,7 +119,7 @@ func apportion(total *big.Int, weights []*big.Rat) []*big.Int {
 type TeamTotal struct {
 	Team   string
 	Cost   Money
-	ByType map[CostType]Money
+	ByType map[pricing.CostType]Money
 }
 
 // TeamTotals sums lines per team, ordered by cost (highest first, then by
@@ -130,7 +132,7 @@ func TeamTotals(lines []Line) []TeamTotal {
 		if !ok {
 			i = len(out)
 			idx[l.Team] = i
-			out = append(out, TeamTotal{Team: l.Team, ByType: map[CostType]Money{}})
+			out = append(out, TeamTotal{Team: l.Team, ByType: map[pricing.CostType]Money{}})
 		}
 		out[i].Cost += l.Cost
 		out[i].ByType[l.Type] += l.Cost

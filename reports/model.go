@@ -12,44 +12,9 @@ import (
 	"fmt"
 	"math/big"
 	"time"
+
+	"github.com/aiload/aiload/pricing"
 )
-
-// CostType is what a chargeback line pays for.
-type CostType string
-
-// The cost types, in report order.
-const (
-	PAYGInput  CostType = "payg_input"        // uncached prompt tokens at the input price
-	PAYGCached CostType = "payg_cached_input" // cached prompt tokens at the cached-input price
-	PAYGOutput CostType = "payg_output"       // completion tokens at the output price
-	PTUShare   CostType = "ptu_share"         // a share of a fixed provisioned-throughput charge
-)
-
-var costTypes = []CostType{PAYGInput, PAYGCached, PAYGOutput, PTUShare}
-
-func (c CostType) order() int {
-	for i, t := range costTypes {
-		if t == c {
-			return i
-		}
-	}
-	return len(costTypes)
-}
-
-// Label is the human name of the cost type ("PAYG input").
-func (c CostType) Label() string {
-	switch c {
-	case PAYGInput:
-		return "PAYG input"
-	case PAYGCached:
-		return "PAYG cached input"
-	case PAYGOutput:
-		return "PAYG output"
-	case PTUShare:
-		return "PTU share"
-	}
-	return string(c)
-}
 
 // TokensUnit is the pricing unit of token lines: prices are per million
 // tokens, as providers publish them (FOCUS UnitFormat "1000000 Tokens").
@@ -89,7 +54,7 @@ type Line struct {
 	// Deployment is the deployment (resource) that served the tokens; may be
 	// empty.
 	Deployment string
-	Type       CostType
+	Type       pricing.CostType
 	// Tokens are the tokens this line pays for. For a PTU share, the team's
 	// input-equivalent tokens served on the provisioned deployment (the basis
 	// of the split).
@@ -168,7 +133,7 @@ type Report struct {
 	// Currency is the ISO 4217 billing currency (default "USD").
 	Currency string
 	Account  Account
-	// Usage are the PAYG lines (Type PAYGInput, PAYGCached or PAYGOutput).
+	// Usage are the PAYG lines (Type pricing.PAYGInput, PAYGCachedInput or PAYGOutput).
 	Usage []Line
 	// Capacity are the provisioned-throughput charges with their split.
 	Capacity []CapacityCharge

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // column of a PDF table: title, width (mm) and alignment ("L", "R").
@@ -124,16 +126,16 @@ func (d *doc) summary() {
 	cols := []column{{"Team", 64, "L"}, {"PAYG", 28, "R"}, {"PTU share", 28, "R"}, {"Total", 28, "R"}, {"Share", 26, "R"}}
 	rows := make([][]string, 0, len(d.totals)+1)
 	for _, t := range d.totals {
-		payg := t.ByType[PAYGInput] + t.ByType[PAYGCached] + t.ByType[PAYGOutput]
+		payg := t.ByType[pricing.PAYGInput] + t.ByType[pricing.PAYGCachedInput] + t.ByType[pricing.PAYGOutput]
 		share := "–"
 		if total > 0 {
 			share = fmt.Sprintf("%.1f%%", 100*t.Cost.Float()/total.Float())
 		}
-		rows = append(rows, []string{t.Team, d.money(payg), d.money(t.ByType[PTUShare]), d.money(t.Cost), share})
+		rows = append(rows, []string{t.Team, d.money(payg), d.money(t.ByType[pricing.PTUShare]), d.money(t.Cost), share})
 	}
 	var payg, ptu Money
 	for _, l := range d.lines {
-		if l.Type == PTUShare {
+		if l.Type == pricing.PTUShare {
 			ptu += l.Cost
 		} else {
 			payg += l.Cost
@@ -173,7 +175,7 @@ func (d *doc) teamPage(team string) {
 	f.SetFont("sans", "B", 10)
 	f.CellFormat(contentW, 6, "Cost breakdown", "", 1, "L", false, 0, "")
 	var rows [][]string
-	for _, ct := range costTypes {
+	for _, ct := range pricing.CostTypes() {
 		rows = append(rows, []string{ct.Label(), d.money(tt.ByType[ct])})
 	}
 	rows = append(rows, []string{"Total", d.money(tt.Cost)})
@@ -243,13 +245,13 @@ func (d *doc) modelRows(team string) [][]string {
 			all = append(all, a)
 		}
 		switch l.Type {
-		case PAYGInput:
+		case pricing.PAYGInput:
 			a.in += l.Tokens
-		case PAYGCached:
+		case pricing.PAYGCachedInput:
 			a.cached += l.Tokens
-		case PAYGOutput:
+		case pricing.PAYGOutput:
 			a.out += l.Tokens
-		case PTUShare:
+		case pricing.PTUShare:
 			a.ptu += l.Tokens
 		}
 		a.cost += l.Cost

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/reports/reporttest"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // poppler runs a poppler tool (pdffonts, pdfinfo) on a PDF.
@@ -182,7 +184,7 @@ func TestPDFCrowdedPagesStayOnTheirPage(t *testing.T) {
 	long := strings.Repeat("a very long explanation of why this limit is right ", 6)
 	team := "support"
 	for i := range 14 {
-		r.Usage = append(r.Usage, payg(team, fmt.Sprintf("model-%02d-with-a-long-deployment-name", i), PAYGInput, int64(1000*(i+1)), 1))
+		r.Usage = append(r.Usage, payg(team, fmt.Sprintf("model-%02d-with-a-long-deployment-name", i), pricing.PAYGInput, int64(1000*(i+1)), 1))
 		r.Teams[0].Recommendations = append(r.Teams[0].Recommendations, Recommendation{
 			Consumer: fmt.Sprintf("consumer-%02d-%s", i, strings.Repeat("x", 40)), Product: "standard",
 			CurrentTPM: 1000, RecommendedTPM: 2000, Explanation: long})

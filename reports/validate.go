@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/aiload/aiload/pricing"
 )
 
 // Normalize fills defaults in place: currency, account names, units and
@@ -85,7 +87,7 @@ func (l Line) validateUsage() error {
 	switch {
 	case l.Team == "" || l.Model == "":
 		return errors.New("team and model are required")
-	case l.Type != PAYGInput && l.Type != PAYGCached && l.Type != PAYGOutput:
+	case l.Type != pricing.PAYGInput && l.Type != pricing.PAYGCachedInput && l.Type != pricing.PAYGOutput:
 		return fmt.Errorf("type %q is not a PAYG cost type", l.Type)
 	case l.Tokens < 0 || l.Cost < 0 || l.UnitPrice < 0:
 		return errors.New("tokens, unit price and cost must be >= 0")

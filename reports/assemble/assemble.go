@@ -188,22 +188,15 @@ func teamName(t string) string {
 
 func centsMoney(c int64) reports.Money { return reports.Money(c * 10_000) }
 
-var costTypes = map[analytics.CostType]reports.CostType{
-	analytics.CostInput:       reports.PAYGInput,
-	analytics.CostCachedInput: reports.PAYGCached,
-	analytics.CostOutput:      reports.PAYGOutput,
-}
-
 func usageLine(l analytics.ChargeLine) (reports.Line, error) {
-	ct, ok := costTypes[l.CostType]
-	if !ok {
+	if l.CostType == pricing.PTUShare {
 		return reports.Line{}, fmt.Errorf("assemble report: %s line %s/%s has cost type %q", l.Tier, l.Team, l.Model, l.CostType)
 	}
 	method := reports.DirectMethod
 	if l.Tier == analytics.TierSpill {
 		method = "direct-spillover"
 	}
-	return reports.Line{Team: teamName(l.Team), Model: l.Model, Type: ct, Tokens: l.Tokens,
+	return reports.Line{Team: teamName(l.Team), Model: l.Model, Type: l.CostType, Tokens: l.Tokens,
 		UnitPrice: reports.MoneyFromFloat(l.UnitPrice), Cost: centsMoney(l.Cents), Method: method}, nil
 }
 
