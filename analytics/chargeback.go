@@ -58,13 +58,13 @@ const (
 
 // ChargeLine is one team × model × cost type amount.
 type ChargeLine struct {
-	Team       string
-	Model      string // as priced (pricing.Resolve of the logged model)
-	Tier       Tier
-	CostType   pricing.CostType
+	Team     string
+	Model    string // as priced (pricing.Resolve of the logged model)
+	Tier     Tier
+	CostType pricing.CostType
 	// Idle marks the PTU line of capacity no team used (Method Used, or a
 	// deployment nobody used), charged to Allocation.IdleTo.
-	Idle bool `json:",omitempty"`
+	Idle       bool   `json:",omitempty"`
 	Deployment string // PTU deployment name; "" for PAYG lines
 	// Tokens are the tokens charged: input, cached input or output for PAYG
 	// lines; input-equivalent tokens served on PTU for PTU lines.
