@@ -35,6 +35,17 @@ const (
 // Methods lists the split methods.
 func Methods() []Method { return []Method{Proportional, Even, Fixed, Used} }
 
+// ParseMethod reads a split method's name; "" is the default, Proportional.
+func ParseMethod(s string) (Method, error) {
+	if s == "" {
+		return Proportional, nil
+	}
+	if m := Method(s); slices.Contains(Methods(), m) {
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown split method %q (want proportional, even, fixed or used)", s)
+}
+
 // Allocation chooses the split method and its parameters.
 type Allocation struct {
 	Method Method // default Proportional
@@ -136,14 +147,13 @@ type usageRow struct {
 // Chargeback prices the period's served usage and splits PTU cost among
 // teams by the allocation's method.
 func Chargeback(ctx context.Context, db *DB, prices *pricing.Pricing, period Period, alloc Allocation) (*ChargebackResult, error) {
-	if alloc.Method == "" {
-		alloc.Method = Proportional
+	method, err := ParseMethod(string(alloc.Method))
+	if err != nil {
+		return nil, fmt.Errorf("chargeback: %w", err)
 	}
+	alloc.Method = method
 	if alloc.IdleTo == "" {
 		alloc.IdleTo = "(unallocated)"
-	}
-	if !slices.Contains(Methods(), alloc.Method) {
-		return nil, fmt.Errorf("chargeback: unknown method %q (want proportional, even, fixed or used)", alloc.Method)
 	}
 	rows, err := loadUsage(ctx, db, period)
 	if err != nil {

@@ -250,8 +250,9 @@ func moneyCases() []moneyCase {
 			{team: "a", model: "m-dollar", backend: "ptu-1", tier: "ptu", prompt: 100, ok: true, ts: nov(2, 0)},
 			{team: "b", model: "m-dollar", backend: "ptu-1", tier: "ptu", prompt: 100, ok: true, ts: nov(2, 1)},
 			{team: "c", model: "m-dollar", backend: "ptu-1", tier: "ptu", prompt: 100, ok: true, ts: nov(2, 2)},
-			// 10,000 tokens at 0.90/1M = 0.009: a larger remainder than the thirds'.
-			{team: "d", model: "m-payg", backend: "payg-1", tier: "payg", prompt: 10_000, ok: true, ts: nov(3, 0)},
+			// 5,000 tokens at 0.90/1M = 0.0045: a larger remainder than the thirds',
+			// and a bill of 1.0045 that rounds to 1.00.
+			{team: "d", model: "m-payg", backend: "payg-1", tier: "payg", prompt: 5_000, ok: true, ts: nov(3, 0)},
 		},
 		shares: map[string]float64{"a": 1, "b": 1, "c": 1},
 	}

@@ -126,9 +126,9 @@ func TestRoundBill(t *testing.T) {
 	}{
 		{"a 1.00 charge split three ways: 33.33… each, the extra cent to the first",
 			[]*big.Rat{r(1, 3), r(1, 3), r(1, 3)}, []int{0, 1, 2}, []int{0, 0, 0}, []int64{34, 33, 33}},
-		{"a larger remainder outside the charge does not take the charge's cent",
-			[]*big.Rat{r(1, 3), r(1, 3), r(1, 3), r(9, 1000)}, []int{0, 1, 2, 3}, []int{0, 0, 0, -1},
-			[]int64{34, 33, 33, 1}},
+		{"a larger remainder outside the charge (0.49 of a cent; bill 1.0049 → 1.00) does not take the charge's cent",
+			[]*big.Rat{r(1, 3), r(1, 3), r(1, 3), r(49, 10000)}, []int{0, 1, 2, 3}, []int{0, 0, 0, -1},
+			[]int64{34, 33, 33, 0}},
 		{"0.005 + 0.005 = 0.01 of one PAYG team: one cent, to the first of two equal halves",
 			[]*big.Rat{r(5, 1000), r(5, 1000)}, []int{0, 0}, []int{-1, -1}, []int64{1, 0}},
 		{"two half-cent charges of one team: the team's exact cent wins over rounding both up",

@@ -21,8 +21,12 @@ import (
 const TokensUnit = "1000000 Tokens"
 
 // DirectMethod names the allocation of a line charged to the team whose
-// requests used the tokens.
-const DirectMethod = "direct"
+// requests used the tokens; SpilloverMethod the same for requests that
+// spilled from a PTU deployment to pay-as-you-go.
+const (
+	DirectMethod    = "direct"
+	SpilloverMethod = "direct-spillover"
+)
 
 // Period is the billing period of a report: [Start, End) in UTC.
 type Period struct {
@@ -107,6 +111,9 @@ type CapacityCharge struct {
 	// BasisUnit is the unit of Allocation.Basis (default "Tokens").
 	BasisUnit   string
 	Allocations []Allocation
+	// Utilization is the share of the capacity the teams used, in [0, 1]
+	// (0 when unknown).
+	Utilization float64
 }
 
 // Allocation is one team's part of a capacity charge.
@@ -238,4 +245,6 @@ type Methodology struct {
 	Allocation    string // how fixed costs were split
 	Rounding      string // the rounding rule
 	Notes         []string
+	// Warnings name usage that could not be billed (a model without a price).
+	Warnings []string
 }

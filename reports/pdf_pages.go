@@ -369,6 +369,15 @@ func (d *doc) capacity() {
 	}
 }
 
+// prefixed returns each of ss with a prefix.
+func prefixed(prefix string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = prefix + s
+	}
+	return out
+}
+
 // groupQuantity formats q with thousands separators: "10,800", "1,503.75".
 func groupQuantity(q Quantity) string {
 	i, f, ok := strings.Cut(q.String(), ".")
@@ -477,9 +486,10 @@ func (d *doc) methodology() {
 	para("Rounding", m.Rounding)
 	para("Files", "The same lines are in chargeback.csv (one row per team, model and cost type) and, in the FinOps "+
 		"FOCUS 1.2 format with FOCUS 1.3 split-cost-allocation columns, in the FOCUS CSV. Charts are in charts/ as PNG and SVG.")
-	for i, n := range m.Notes {
+	notes := append(append([]string(nil), m.Notes...), prefixed("Not billed: ", m.Warnings)...)
+	for i, n := range notes {
 		if d.f.GetY() > footerY-12 {
-			d.text(9.5, fmt.Sprintf("… and %d more notes.", len(m.Notes)-i))
+			d.text(9.5, fmt.Sprintf("… and %d more notes.", len(notes)-i))
 			break
 		}
 		d.text(9.5, "• "+n)

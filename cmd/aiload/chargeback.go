@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/analytics"
 	"github.com/aiload/aiload/pricing"
+	"github.com/aiload/aiload/reports"
+	"github.com/aiload/aiload/reports/assemble"
 )
 
 // chargebackOptions are the flags of aiload chargeback.
@@ -69,10 +68,11 @@ func runChargeback(ctx context.Context, opts chargebackOptions, stdout io.Writer
 	if err != nil {
 		return usageError{err}
 	}
-	alloc := analytics.Allocation{Method: analytics.Method(opts.Method), IdleTo: opts.IdleTo}
-	if !slices.Contains(analytics.Methods(), alloc.Method) {
-		return usageError{fmt.Errorf("--method %q: want proportional, even, fixed or used", opts.Method)}
+	method, err := analytics.ParseMethod(opts.Method)
+	if err != nil {
+		return usageError{fmt.Errorf("--method: %w", err)}
 	}
+	alloc := analytics.Allocation{Method: method, IdleTo: opts.IdleTo}
 	if alloc.Shares, err = parseShares(opts.Shares); err != nil {
 		return usageError{err}
 	}
@@ -92,15 +92,29 @@ func runChargeback(ctx context.Context, opts chargebackOptions, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	switch opts.Format {
-	case "json":
+	if opts.Format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
-	case "csv":
-		return chargebackCSV(stdout, res)
 	}
-	return chargebackTable(stdout, res)
+	r, err := assemble.FromChargeback(res, prices, pricingSource(opts.Pricing))
+	if err != nil {
+		return err
+	}
+	return writeOut("-", stdout, func(w io.Writer) error {
+		if opts.Format == "csv" {
+			return reports.WriteCSV(w, *r)
+		}
+		return reports.WriteTable(w, *r)
+	})
+}
+
+// pricingSource says where prices came from, for a report's methodology.
+func pricingSource(path string) string {
+	if path == "" {
+		return "built-in default prices"
+	}
+	return path + " laid over the built-in default prices"
 }
 
 // parseShares reads "a=60,b=40".
@@ -118,62 +132,6 @@ func parseShares(s string) (map[string]float64, error) {
 		out[k] = f
 	}
 	return out, nil
-}
-
-func chargebackTable(w io.Writer, res *analytics.ChargebackResult) error {
-	fmt.Fprintf(w, "Chargeback %s (%s to %s), %s\n", res.Period.Label,
-		res.Period.Start.Format("2006-01-02"), res.Period.End.Format("2006-01-02"), res.Currency)
-	fmt.Fprintf(w, "PTU split: %s: %s\n\n", res.Method, res.MethodDescription)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "team\tPAYG\tspill\tPTU\ttotal\t")
-	for _, t := range res.Teams {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", t.Team, analytics.FormatCents(t.PAYGCents),
-			analytics.FormatCents(t.SpillCents), analytics.FormatCents(t.PTUCents), analytics.FormatCents(t.Cents))
-	}
-	fmt.Fprintf(tw, "total\t\t\t\t%s\t\n", analytics.FormatCents(res.TotalCents))
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(res.Deployments) > 0 {
-		fmt.Fprintln(w)
-		for _, d := range res.Deployments {
-			fmt.Fprintf(w, "PTU deployment %s: %d PTU of %s, %s, %s, utilization %.1f%%\n", d.Name, d.PTU, d.Model,
-				d.Billing, analytics.FormatCents(d.Cents), 100*d.Utilization)
-		}
-	}
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "team\tmodel\ttier\tcost\ttokens\tprice/1M\tamount")
-	for _, l := range res.Lines {
-		price := ""
-		if l.Tier != analytics.TierPTU {
-			price = strconv.FormatFloat(l.UnitPrice, 'f', -1, 64)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Team, l.Model, l.Tier, l.CostType, l.Tokens, price,
-			analytics.FormatCents(l.Cents))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nRounding: %s.\n", res.RoundingRule)
-	for _, warn := range res.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
-	}
-	return nil
-}
-
-func chargebackCSV(w io.Writer, res *analytics.ChargebackResult) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"period", "team", "model", "tier", "cost_type", "deployment", "tokens", "requests",
-		"unit_price_per_1m", "share", "amount", "currency", "method"})
-	for _, l := range res.Lines {
-		_ = cw.Write([]string{res.Period.Label, l.Team, l.Model, string(l.Tier), string(l.CostType), l.Deployment,
-			strconv.FormatInt(l.Tokens, 10), strconv.FormatInt(l.Requests, 10),
-			strconv.FormatFloat(l.UnitPrice, 'f', -1, 64), strconv.FormatFloat(l.Share, 'f', 6, 64),
-			analytics.FormatCents(l.Cents), res.Currency, string(res.Method)})
-	}
-	cw.Flush()
-	return cw.Error()
 }
 
 // loadPricing reads a pricing file laid over the defaults, or returns the

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -130,10 +129,11 @@ func reportAssembleOptions(opts reportOptions) (assemble.Options, error) {
 	if err != nil {
 		return assemble.Options{}, err
 	}
-	alloc := analytics.Allocation{Method: analytics.Method(opts.Method), IdleTo: opts.IdleTo}
-	if !slices.Contains(analytics.Methods(), alloc.Method) {
-		return assemble.Options{}, fmt.Errorf("--method %q: want proportional, even, fixed or used", opts.Method)
+	method, err := analytics.ParseMethod(opts.Method)
+	if err != nil {
+		return assemble.Options{}, fmt.Errorf("--method: %w", err)
 	}
+	alloc := analytics.Allocation{Method: method, IdleTo: opts.IdleTo}
 	if alloc.Shares, err = parseShares(opts.Shares); err != nil {
 		return assemble.Options{}, err
 	}
@@ -142,7 +142,7 @@ func reportAssembleOptions(opts reportOptions) (assemble.Options, error) {
 		if out.Pricing, err = pricing.Load(opts.Pricing); err != nil {
 			return assemble.Options{}, err
 		}
-		out.PricingSource = opts.Pricing + " laid over the built-in default prices"
+		out.PricingSource = pricingSource(opts.Pricing)
 	}
 	return out, nil
 }

@@ -171,6 +171,7 @@ func FromChargeback(res *analytics.ChargebackResult, prices *pricing.Pricing, so
 		r.Capacity = append(r.Capacity, *caps[name])
 	}
 	r.Method.Notes = notes(res, prices, models)
+	r.Method.Warnings = res.Warnings
 	r.Normalize()
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("assemble report: %w", err)
@@ -194,7 +195,7 @@ func usageLine(l analytics.ChargeLine) (reports.Line, error) {
 	}
 	method := reports.DirectMethod
 	if l.Tier == analytics.TierSpill {
-		method = "direct-spillover"
+		method = reports.SpilloverMethod
 	}
 	return reports.Line{Team: teamName(l.Team), Model: l.Model, Type: l.CostType, Tokens: l.Tokens,
 		UnitPrice: reports.MoneyFromFloat(l.UnitPrice), Cost: centsMoney(l.Cents), Method: method}, nil
@@ -216,6 +217,7 @@ func capacityCharge(res *analytics.ChargebackResult, prices *pricing.Pricing, na
 			Method:            "ptu-" + string(res.Method),
 			MethodDescription: res.MethodDescription,
 			BasisUnit:         "Tokens",
+			Utilization:       d.Utilization,
 		}
 		hours := res.Period.End.Sub(res.Period.Start).Hours()
 		if d.Billing == pricing.Hourly {
@@ -243,7 +245,7 @@ func months(p analytics.Period) float64 {
 	return p.End.Sub(p.Start).Hours() / pricing.HoursPerMonth
 }
 
-// notes are the per-model price sources and the bill's warnings.
+// notes are the per-model price sources.
 func notes(res *analytics.ChargebackResult, prices *pricing.Pricing, models map[string]bool) []string {
 	var names []string
 	for m := range models {
@@ -255,9 +257,6 @@ func notes(res *analytics.ChargebackResult, prices *pricing.Pricing, models map[
 		if m, ok := prices.Lookup(n); ok && m.Source != "" {
 			out = append(out, fmt.Sprintf("%s prices: %s", n, m.Source))
 		}
-	}
-	for _, w := range res.Warnings {
-		out = append(out, "Not billed: "+w)
 	}
 	return out
 }
