@@ -38,9 +38,10 @@ fixed cost is split by --method:
   used          tokens at the cost of one token of capacity; idle capacity
                 goes to the --idle-to line
 
-Team totals add up to the bill exactly, to the cent: exact amounts are
-summed and rounded half-up; lines are rounded down and the missing cents go
-to the largest remainders.`,
+Money is exact to the cent: a PTU charge's lines add up to the charge, each
+team total is within a cent of its exact cost, and the team totals add up to
+the bill. --format csv writes the chargeback CSV of aiload report (the same
+bytes); --format json the bill as computed, exact amounts beside the cents.`,
 		Example: `  aiload chargeback --db aiload.duckdb --period 2026-11 --pricing pricing.yaml
   aiload chargeback --db aiload.duckdb --period 2026-11 --method fixed --shares web=60,data=40
   aiload chargeback --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv`,
