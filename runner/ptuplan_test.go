@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/scenario"
 )
@@ -114,9 +115,9 @@ func (w ptuWorkload) rerun(t *testing.T, n int) ptuRun {
 	var ptu, spill float64
 	for _, l := range bill.Lines {
 		switch {
-		case l.Tier == analytics.TierPTU && l.CostType == analytics.CostPTU:
+		case l.Tier == analytics.TierPTU && l.CostType == pricing.PTUShare && !l.Idle:
 			ptu += float64(l.Tokens)
-		case l.Tier != analytics.TierPTU && l.CostType == analytics.CostOutput:
+		case l.Tier != analytics.TierPTU && l.CostType == pricing.PAYGOutput:
 			spill += 4 * float64(l.Tokens)
 		case l.Tier != analytics.TierPTU:
 			spill += float64(l.Tokens)
