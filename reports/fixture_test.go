@@ -73,6 +73,7 @@ func sampleReport() Report {
 			PricingSource: "pricing.yaml: Azure OpenAI Global Standard list prices (checked 2026-11-01)",
 			Allocation:    "PTU cost split proportionally to input-equivalent tokens served on PTU",
 			Rounding:      "lines exact to 1e-6; team totals rounded half away from zero to the cent",
+			Warnings:      []string{`no price for model "llama-3": 2 requests of team research not charged`},
 		},
 	}
 	for i, team := range []string{"support", "research", "Équipe Données"} {

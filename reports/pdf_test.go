@@ -54,7 +54,7 @@ func TestPDFTeamTotalsMatchCSV(t *testing.T) {
 	for _, s := range []string{"Period 2026-11: 2026-11-01 to 2026-12-01", "Contents", "Cost by team",
 		"Team: Équipe Données", "Capacity: provisioned throughput", "PTU plan: gpt-4o", "Methodology",
 		"Pricing source", "Rounding", "throttled: 34 (1.70 %), first attempt refused", "Retries: 50, of which 18 refused",
-		"PAYG input", "PAYG cached", "PAYG output", "On PTU (input-eq.)", "p99 minute was 106k tokens",
+		"PAYG input", "PAYG cached", "PAYG output", "On PTU (input-eq.)", `Not billed: no price for model "llama-3"`, "p99 minute was 106k tokens",
 		"Page 1 of 10", "Page 10 of 10"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("PDF text lacks %q", s)

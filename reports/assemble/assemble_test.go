@@ -158,8 +158,8 @@ func TestCapacityChargeFromBill(t *testing.T) {
 	if !strings.Contains(strings.Join(planModels, " "), "m-ptu") {
 		t.Errorf("plans for %v, want m-ptu", planModels)
 	}
-	if !strings.Contains(strings.Join(r.Method.Notes, "\n"), "llama-3") {
-		t.Errorf("notes %q lack the unpriced model warning", r.Method.Notes)
+	if !strings.Contains(strings.Join(r.Method.Warnings, "\n"), "llama-3") {
+		t.Errorf("warnings %q lack the unpriced model", r.Method.Warnings)
 	}
 }
 
