@@ -32,7 +32,7 @@ lint:
 # default, 60s, stalls a short run on targets whose inputs are whole files).
 FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 1s
-FUZZ_TARGETS = FuzzChatRequest:./gateway FuzzStreamRelay:./gateway FuzzBearerToken:./gateway \
+FUZZ_TARGETS = FuzzChatRequest:./gateway FuzzStreamRelay:./gateway FuzzBearerToken:./gateway FuzzCheckKeys:./gateway/chat \
 	FuzzParseCounterKey:./gateway/policy FuzzParse:./scenario FuzzReadStream:./loadgen
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -272,6 +272,9 @@ func (w *Writer) flushLocked() bool {
 		w.lead = 0
 	}
 	w.buf = w.buf[:copy(w.buf, w.buf[n:])]
+	if len(w.buf) == 0 && cap(w.buf) > 4*flushSize {
+		w.buf = make([]byte, 0, flushSize+1024) // give back what an outage made it hold
+	}
 	was := w.err
 	if err != nil {
 		w.err = fmt.Errorf("write record log: %w", err)

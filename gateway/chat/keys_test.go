@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -81,4 +82,72 @@ func BenchmarkCheckKeys(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzCheckKeys: whenever CheckKeys lets a valid body pass, Go's decoder
+// (case-insensitive, last duplicate wins) and a reader that matches keys
+// exactly and keeps the first duplicate read the same model, caps and
+// stream flag, and the same message roles and contents.
+func FuzzCheckKeys(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`,
+		`{"max_tokens":5000,"MAX_TOKENS":5}`,
+		`{"max_tokens":5,"max\u005ftokens":5000}`,
+		`{"ſtream":true,"stream":false}`,
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a","Text":"b"}]}]}`,
+		` { "model" : "a" , "x" : [ { "model" : 1 } ] , "stream_options" : { "include_usage" : true } } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var goReq Request
+		if json.Unmarshal(body, &goReq) != nil || CheckKeys(body) != nil {
+			return
+		}
+		exact := firstExact(body)
+		want := Request{}
+		_ = json.Unmarshal(exact["model"], &want.Model)
+		_ = json.Unmarshal(exact["max_tokens"], &want.MaxTokens)
+		_ = json.Unmarshal(exact["max_completion_tokens"], &want.MaxCompletionTokens)
+		_ = json.Unmarshal(exact["stream"], &want.Stream)
+		a, _ := json.Marshal([]any{goReq.Model, goReq.MaxTokens, goReq.MaxCompletionTokens, goReq.Stream, len(goReq.Messages)})
+		var msgs []json.RawMessage
+		_ = json.Unmarshal(exact["messages"], &msgs)
+		b, _ := json.Marshal([]any{want.Model, want.MaxTokens, want.MaxCompletionTokens, want.Stream, len(msgs)})
+		if string(a) != string(b) {
+			t.Fatalf("body %s passed, but Go reads %s and an exact reader %s", body, a, b)
+		}
+		for i, raw := range msgs {
+			m := firstExact(raw)
+			var role string
+			_ = json.Unmarshal(m["role"], &role)
+			if role != goReq.Messages[i].Role || string(bytes.TrimSpace(m["content"])) != string(bytes.TrimSpace(goReq.Messages[i].Content)) {
+				t.Fatalf("body %s passed, but message %d reads differently", body, i)
+			}
+		}
+	})
+}
+
+// firstExact decodes a JSON object's members as a reader that matches keys
+// exactly and keeps the first duplicate (nil if raw is not an object).
+func firstExact(raw []byte) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return out
+		}
+		if _, seen := out[tok.(string)]; !seen {
+			out[tok.(string)] = v
+		}
+	}
+	return out
 }
