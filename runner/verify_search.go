@@ -64,25 +64,33 @@ func (g *groupSearch) propose() int64 {
 	case lo > 0 && hi > 0:
 		return g.between(lo, hi)
 	case lo > 0:
-		f := 1.15
-		switch s := g.at[lo].share; {
-		case s > 5*g.target:
-			f = 1.6
-		case s > 2*g.target:
-			f = 1.3
-		}
+		f := elasticStep(g.at[lo].share, g.target)
 		if e, ok := g.extrapolate(); ok {
-			f = min(max(e/float64(lo), 1.05), 2)
+			f = e / float64(lo)
 		}
-		return max(roundUp(int64(f*float64(lo)), g.unit), lo+g.unit)
+		return max(roundUp(int64(min(max(f, 1.05), 2)*float64(lo)), g.unit), lo+g.unit)
 	}
-	f := 0.85
-	if g.at[hi].share == 0 {
-		f = 0.5
-	} else if e, ok := g.extrapolate(); ok {
-		f = min(max(e/float64(hi), 0.5), 0.95)
+	f := 0.5
+	if g.at[hi].share > 0 {
+		f = elasticStep(g.at[hi].share, g.target)
+		if e, ok := g.extrapolate(); ok {
+			f = e / float64(hi)
+		}
 	}
-	return max(min(roundUp(int64(f*float64(hi)), g.unit), hi-g.unit), g.unit)
+	return max(min(roundUp(int64(min(max(f, 0.5), 0.95)*float64(hi)), g.unit), hi-g.unit), g.unit)
+}
+
+// elasticity is how steeply the share of first attempts refused falls as
+// a limit rises, d ln(share) / d ln(limit), typical of the consumers of
+// runner/testdata/verify.yaml (−3.5 to −5 for open-loop callers; closed
+// loops are flatter). It sizes the search's first step, before two points
+// give a slope of the consumer's own.
+const elasticity = -4.5
+
+// elasticStep is the factor on a limit that moves its share from s to the
+// target under the typical elasticity.
+func elasticStep(s, target float64) float64 {
+	return math.Pow(target/s, 1/elasticity)
 }
 
 // extrapolate returns where the line through the logarithms of the
