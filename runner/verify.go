@@ -30,7 +30,7 @@ type VerifyOptions struct {
 	// target (default 0.005: ±0.5 percentage points).
 	Tolerance float64
 	// MaxRounds bounds the search: each round reruns the scenario once per
-	// seed with every consumer's current limit (default 6).
+	// seed with every consumer's current limit (default 4).
 	MaxRounds int
 	// Parallel is how many reruns run at once (default GOMAXPROCS).
 	Parallel int
@@ -141,7 +141,7 @@ func (o *VerifyOptions) defaults() {
 		o.Tolerance = 0.005
 	}
 	if o.MaxRounds <= 0 {
-		o.MaxRounds = 6
+		o.MaxRounds = 4
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = runtime.GOMAXPROCS(0)

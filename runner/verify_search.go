@@ -43,17 +43,19 @@ func (g *groupSearch) best() int64 {
 }
 
 // propose returns the next limit to try, or 0 when the search is done: a
-// limit measured within half the tolerance of the target, or limits one
-// unit apart on either side of it, or the smallest limit under it.
+// limit measured at most half the tolerance under the target or a quarter
+// of it over (the target is a most, and a fresh sample moves the share),
+// or limits one unit apart on either side of it, or the smallest limit
+// under it.
 //
 // Between a limit over the target and one under it the next try is
 // interpolated on the logarithm of the share (throttling falls roughly
-// exponentially with the limit), kept a tenth of the gap away from either
-// end; outside a bracket the limit grows or shrinks by a factor that
+// exponentially with the limit), kept a quarter of the gap away from
+// either end, so that a cliff is bisected; outside a bracket the limit grows or shrinks by a factor that
 // depends on how far the share is from the target.
 func (g *groupSearch) propose() int64 {
 	for _, r := range g.at {
-		if math.Abs(r.share-g.target) <= g.tol/2 {
+		if r.share >= g.target-g.tol/2 && r.share <= g.target+g.tol/4 {
 			return 0
 		}
 	}
@@ -126,7 +128,7 @@ func (g *groupSearch) between(lo, hi int64) int64 {
 	if sl > sh {
 		frac = (sl - math.Log(g.target)) / (sl - sh)
 	}
-	frac = min(max(frac, 0.1), 0.9)
+	frac = min(max(frac, 0.25), 0.75)
 	l := roundUp(lo+int64(frac*float64(hi-lo)), g.unit)
 	return min(max(l, lo+g.unit), hi-g.unit)
 }
@@ -208,8 +210,12 @@ func (s *search) note(gs *groupSearch, cc *ConsumerCheck, share float64) string 
 	case lo > 0 && hi-lo <= s.opts.Unit:
 		note += fmt.Sprintf("no limit lands within ±%s of the target: %s TPM throttles %s, %s TPM throttles %s (a closed-loop caller that paces itself, or steps of %s TPM too coarse)",
 			pp(s.opts.Tolerance), tpm(lo), pct1(gs.at[lo].share), tpm(hi), pct1(gs.at[hi].share), tpm(s.opts.Unit))
+	case lo > 0:
+		note += fmt.Sprintf("no limit tried lands within ±%s of the target after %d rounds: %s TPM refuses %s, %s TPM %s (refusals in clumps, as from a closed-loop caller, make the share jump); more rounds (--verify-rounds) search between",
+			pp(s.opts.Tolerance), len(gs.at), tpm(lo), pct1(gs.at[lo].share), tpm(hi), pct1(gs.at[hi].share))
 	default:
-		note += fmt.Sprintf("the search stopped after %d rounds at %s (tried between %s and %s TPM)", len(gs.at), pct1(share), tpm(lo), tpm(hi))
+		note += fmt.Sprintf("the search stopped after %d rounds at %s; limits down to %s TPM refuse less than the target (more rounds: --verify-rounds)",
+			len(gs.at), pct1(share), tpm(hi))
 	}
 	if gs.g.perKey != "" {
 		note += fmt.Sprintf("one %s limit for every key: set by the busiest key (%s); ", gs.g.perKey, pct1(gs.at[l].share))

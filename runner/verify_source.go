@@ -24,6 +24,8 @@ type CheckOptions struct {
 	Seeds int
 	// Unit is the step of limits (default 1,000 TPM).
 	Unit int64
+	// Rounds bounds the search (--verify-rounds; default 4).
+	Rounds int
 }
 
 // CheckRecommendation verifies rec by rerunning the scenario its records
@@ -50,7 +52,7 @@ func CheckRecommendation(ctx context.Context, db *analytics.DB, rec *analytics.R
 			return nil, why, nil
 		}
 	}
-	v, err := Verify(ctx, VerifyOptions{Scenario: sc, Recommendation: rec, Seeds: VerifySeeds(sc.Seed, opts.Seeds), Unit: opts.Unit})
+	v, err := Verify(ctx, VerifyOptions{Scenario: sc, Recommendation: rec, Seeds: VerifySeeds(sc.Seed, opts.Seeds), Unit: opts.Unit, MaxRounds: opts.Rounds})
 	return v, "", err
 }
 

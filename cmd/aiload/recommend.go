@@ -29,9 +29,9 @@ type recommendOptions struct {
 	PTUMin, PTUIncrement                                 int
 	// Scenario is the scenario to rerun (--scenario); VerifySeeds the
 	// reruns per search round, 0 to skip verification.
-	Scenario    string
-	VerifySeeds int
-	NoVerify    bool
+	Scenario                  string
+	VerifySeeds, VerifyRounds int
+	NoVerify                  bool
 }
 
 func newRecommendCmd(stdout io.Writer) *cobra.Command {
@@ -102,6 +102,7 @@ The table shows the replay's estimate beside what the reruns measured
 	f.StringVar(&opts.Format, "format", "table", "output: table, json or csv")
 	f.StringVar(&opts.Scenario, "scenario", "", "scenario to rerun for verification (default: the one the run folder's summary.json names)")
 	f.IntVar(&opts.VerifySeeds, "verify-seeds", 3, "reruns per verification round, each with its own seed; 0 skips verification")
+	f.IntVar(&opts.VerifyRounds, "verify-rounds", 4, "most verification rounds; each reruns the scenario once per seed")
 	f.BoolVar(&opts.NoVerify, "no-verify", false, "skip verification (same as --verify-seeds 0)")
 	return cmd
 }
@@ -132,6 +133,9 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	}
 	if opts.VerifySeeds < 0 {
 		return usageError{fmt.Errorf("--verify-seeds %d: want 0 or more", opts.VerifySeeds)}
+	}
+	if opts.VerifyRounds < 1 {
+		return usageError{fmt.Errorf("--verify-rounds %d: want 1 or more", opts.VerifyRounds)}
 	}
 	if opts.NoVerify {
 		opts.VerifySeeds = 0
@@ -190,7 +194,7 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	}
 	if opts.VerifySeeds > 0 {
 		out.Verification, out.VerifyNote, err = runner.CheckRecommendation(ctx, db, out.Limits,
-			runner.CheckOptions{DBPath: opts.DB, ScenarioFile: opts.Scenario, Seeds: opts.VerifySeeds, Unit: opts.Unit})
+			runner.CheckOptions{DBPath: opts.DB, ScenarioFile: opts.Scenario, Seeds: opts.VerifySeeds, Unit: opts.Unit, Rounds: opts.VerifyRounds})
 		if err != nil {
 			return err
 		}
