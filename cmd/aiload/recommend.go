@@ -94,7 +94,7 @@ The table shows the replay's estimate beside what the reruns measured
 	f.StringVar(&opts.Model, "model", "", "only this model (as logged)")
 	f.Int64Var(&opts.Unit, "unit", 1000, "granularity of proposed limits, tokens per minute")
 	f.StringVar(&opts.Tiers, "tiers", "", "tier names when records carry no product (default Developer,Standard,Unlimited)")
-	f.StringVar(&opts.Pricing, "pricing", "", "pricing file with PTU parameters (default: built-in)")
+	f.StringVar(&opts.Pricing, "pricing", "", "pricing file with PTU parameters and deployments (default: the records' scenario's pricing section, else built-in)")
 	f.StringVar(&opts.Billing, "billing", "", "PTU price: hourly, monthly_reservation or yearly_reservation (default: the model's PTU deployment in the pricing, else hourly)")
 	f.StringVar(&opts.MaxSpill, "max-spill", "", "recommend the cheapest PTU plan that spills at most this share (e.g. 5%; default: the cheapest plan)")
 	f.IntVar(&opts.PTUMin, "ptu-min", 0, "minimum PTU per deployment (default: the model's, e.g. 15 global)")
@@ -159,6 +159,13 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 		return err
 	}
 	defer db.Close()
+	if opts.Pricing == "" { // a run's own scenario prices its PTU deployments
+		if p, _, err := runner.RecordsPricing(ctx, db, opts.DB, opts.Scenario); err != nil {
+			return err
+		} else if p != nil {
+			prices = p
+		}
+	}
 	mode, err := policy.ParseMode(opts.Mode)
 	if err != nil {
 		return usageError{fmt.Errorf("--mode: %w", err)}

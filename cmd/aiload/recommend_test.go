@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +69,55 @@ func TestRecommendCommand(t *testing.T) {
 		if code, _, stderr := execute(t, args...); code != 2 {
 			t.Errorf("aiload %v: exit %d (%s), want 2", args, code, stderr)
 		}
+	}
+}
+
+// TestRecommendPTUFollowsScenario: the PTU plan of a run's records is
+// priced under the billing of the deployment in the run's scenario (found
+// through the summary.json beside the database), 0 PTU is a candidate,
+// a few minutes of data are tentative, and --max-spill states its premium
+// over the cheapest plan.
+func TestRecommendPTUFollowsScenario(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "ptu.yaml")
+	src := `
+name: ptu-billing
+duration: 3m
+seed: 3
+model: gpt-4o-mini
+gateway:
+  products: [{name: open, tokens_per_minute: 10000000}]
+  subscriptions: [{id: s1, key: sk-ptu-0001, product: open, team: t1}]
+  backends:
+    - {name: ptu, tier: ptu, priority: 1, mock: {ptu_tpm: 30000, ptu_output_ratio: 4}}
+    - {name: payg, tier: payg, priority: 2, mock: {}}
+personas:
+  - {name: chat, kind: chat, team: t1, subscription: s1, count: 4, rate: 20/min, prompt_tokens: 300, completion_tokens: 50}
+pricing:
+  models:
+    gpt-4o-mini: {input: 2.50, output: 10.00, ptu: {input_tpm_per_ptu: 1000, output_ratio: 4, min_ptu: 5, increment: 5, hourly: 1, monthly_reservation: 150, yearly_reservation: 60}}
+  ptu_deployments: [{name: ptu, model: gpt-4o-mini, ptu: 30, billing: yearly_reservation, backends: [ptu]}]
+`
+	if err := os.WriteFile(sc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := execute(t, "run", sc, "--clock", "virtual", "--out", dir); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	dbs, _ := filepath.Glob(filepath.Join(dir, "ptu-billing-*", "aiload.duckdb"))
+	if len(dbs) != 1 {
+		t.Fatalf("run folders: %v", dbs)
+	}
+	code, out, stderr := execute(t, "recommend", "--db", dbs[0], "--verify-seeds", "0")
+	for _, want := range []string{"priced yearly_reservation (deployment ptu)", "Tentative (less than a day of data): ",
+		"\n    0 ", "less than a day: tentative"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("recommend: exit %d (%s), output lacks %q:\n%s", code, stderr, want, out)
+		}
+	}
+	code, out, _ = execute(t, "recommend", "--db", dbs[0], "--verify-seeds", "0", "--max-spill", "1%", "--billing", "hourly")
+	if code != 0 || !strings.Contains(out, "priced hourly (--billing)") || !strings.Contains(out, "more than the cheapest plan") {
+		t.Errorf("--max-spill 1%% --billing hourly: exit %d\n%s", code, out)
 	}
 }
