@@ -6,10 +6,11 @@
 --   $1 model ('' = all), $2, $3 range [from, to) or NULL, $4 step in seconds
 SELECT coalesce(model, '') AS model, epoch_us(ts) // (1000000 * $4::BIGINT) AS step,
        -- a record with only total_tokens counts them as input
+       -- BIGINT sums: DuckDB's HUGEINT sums scan into Go through math/big
        sum(CASE WHEN coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0) = 0 THEN coalesce(total_tokens, 0)
-                ELSE greatest(coalesce(prompt_tokens, 0) - coalesce(cached_tokens, 0), 0) END) AS uncached,
-       sum(least(coalesce(cached_tokens, 0), coalesce(prompt_tokens, 0))) AS cached,
-       sum(coalesce(completion_tokens, 0)) AS output,
+                ELSE greatest(coalesce(prompt_tokens, 0) - coalesce(cached_tokens, 0), 0) END)::BIGINT AS uncached,
+       sum(least(coalesce(cached_tokens, 0), coalesce(prompt_tokens, 0)))::BIGINT AS cached,
+       sum(coalesce(completion_tokens, 0))::BIGINT AS output,
        count(*) AS requests
 FROM records
 WHERE outcome IN ('ok', 'backend_throttled')
