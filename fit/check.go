@@ -26,12 +26,13 @@ type Comparison struct {
 	Off []string
 }
 
-// Check runs the twin (its scenario text) on the virtual clock with seed,
-// fits its own records the same way, and compares each consumer's
-// requests and tokens per minute at p50, p95 and p99 and its tokens per
-// day with the source's. dir holds the twin's records while it runs.
-func Check(ctx context.Context, tw *Twin, twinYAML []byte, seed uint64, dir string) ([]Comparison, error) {
-	sc, err := scenario.Parse("twin.yaml", twinYAML)
+// Check runs the twin (its scenario text, as if in file, against which
+// relative paths resolve) on the virtual clock with seed, fits its own
+// records the same way, and compares each consumer's requests and tokens
+// per minute at p50, p95 and p99 and its tokens per day with the
+// source's. dir holds the twin's records while it runs.
+func Check(ctx context.Context, tw *Twin, file string, twinYAML []byte, seed uint64, dir string) ([]Comparison, error) {
+	sc, err := scenario.Parse(file, twinYAML)
 	if err != nil {
 		return nil, fmt.Errorf("check twin: %w", err)
 	}

@@ -95,7 +95,7 @@ func TestTwinRoundTrip(t *testing.T) {
 	if err := tw.WriteYAML(&yaml, "source.duckdb"); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := Check(ctx, tw, yaml.Bytes(), 99, dir)
+	cs, err := Check(ctx, tw, "twin.yaml", yaml.Bytes(), 99, dir)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, yaml.String())
 	}

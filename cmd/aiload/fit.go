@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,6 +87,12 @@ func runFit(ctx context.Context, opts fitOptions, stdout, stderr io.Writer) erro
 	if opts.Duration < 0 {
 		return usageError{fmt.Errorf("--duration %v: must be >= 0", opts.Duration)}
 	}
+	if opts.Gateway != "" {
+		if _, err := os.Stat(opts.Gateway); err != nil {
+			return usageError{fmt.Errorf("--gateway: %w", err)}
+		}
+		fo.Gateway = relativeTo(opts.Out, opts.Gateway)
+	}
 	if _, err := os.Stat(opts.DB); err != nil {
 		return usageError{fmt.Errorf("--db: %w", err)}
 	}
@@ -122,10 +129,32 @@ func runFit(ctx context.Context, opts fitOptions, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cs, err := fit.Check(ctx, tw, yaml.Bytes(), opts.CheckSeed, dir)
+	twinFile := opts.Out
+	if twinFile == "" {
+		twinFile = "twin.yaml" // paths in it are as given: relative to the working directory
+	}
+	cs, err := fit.Check(ctx, tw, twinFile, yaml.Bytes(), opts.CheckSeed, dir)
 	if err != nil {
 		return err
 	}
 	_, err = fit.WriteCheck(report, cs)
 	return err
+}
+
+// relativeTo returns the path of file as a scenario written to out refers
+// to it: relative to out's folder (scenarios resolve paths from their own
+// folder), or as given when the twin goes to stdout.
+func relativeTo(out, file string) string {
+	if out == "" {
+		return file
+	}
+	absOut, err1 := filepath.Abs(filepath.Dir(out))
+	absFile, err2 := filepath.Abs(file)
+	if err1 != nil || err2 != nil {
+		return file
+	}
+	if rel, err := filepath.Rel(absOut, absFile); err == nil {
+		return rel
+	}
+	return absFile
 }

@@ -49,4 +49,27 @@ func TestFitCommand(t *testing.T) {
 	if code, _, stderr := execute(t, "fit", "--db", db, "--by", "colour"); code != 2 || !strings.Contains(stderr, "colour") {
 		t.Errorf("--by colour: exit %d, %s", code, stderr)
 	}
+	// --gateway: the twin names the file relative to itself and runs on it.
+	gw := filepath.Join(dir, "policy", "gateway.yaml")
+	os.MkdirAll(filepath.Dir(gw), 0o755)
+	if err := os.WriteFile(gw, []byte(`products:
+  - {name: standard, tokens_per_minute: 1000}
+subscriptions:
+  - {id: marketing-prod, key: k1, product: standard}
+  - {id: support-bot, key: k2, product: standard}
+  - {id: interns, key: k3, product: standard}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	twin = filepath.Join(dir, "twins", "twin.yaml")
+	os.MkdirAll(filepath.Dir(twin), 0o755)
+	code, out, stderr = execute(t, "fit", "--db", db, "--gateway", gw, "-o", twin, "--duration", "10m", "--check")
+	if code != 0 {
+		t.Fatalf("fit --gateway: exit %d, %s", code, stderr)
+	}
+	b, _ := os.ReadFile(twin)
+	sc, err = scenario.Load(twin)
+	if err != nil || !strings.Contains(string(b), `gateway: "../policy/gateway.yaml"`) || sc.Gateway.Products[0].TokensPerMinute != 1000 {
+		t.Errorf("twin with --gateway: %v\n%s", err, b)
+	}
 }
