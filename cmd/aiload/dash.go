@@ -26,7 +26,7 @@ not a terminal, or with --no-tui, plain progress lines go to stderr until
 Ctrl-C.`,
 		Example: `  aiload dash --gateway http://127.0.0.1:9090
   aiload dash --gateway http://127.0.0.1:9090 --no-tui --progress 10s`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if p.URL == "" {
 				return usageError{errors.New("--gateway is required (the gateway's admin listener, e.g. http://127.0.0.1:9090)")}

@@ -30,7 +30,7 @@ func newGatewayCheckCmd(stdout io.Writer) *cobra.Command {
 		Use:     "check --config gateway.yaml",
 		Short:   "Check a gateway config file and report every problem with file:line:column",
 		Example: `  aiload gateway check --config docs/gateway.example.yaml`,
-		Args:    cobra.NoArgs,
+		Args:    exactArgs(0),
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if path == "" {
 				return usageError{errors.New("--config is required")}
@@ -66,7 +66,7 @@ the log. See docs/gateway.md for the config reference.`,
   aiload gateway serve --config gateway.yaml --redis redis://10.0.0.5:6379/0   # several instances, one limit
   aiload gateway serve --config gateway.yaml --on-record-error refuse            # no request goes unmetered
   aiload dash --gateway http://127.0.0.1:9090`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Config == "" {
 				return usageError{errors.New("--config is required")}

@@ -55,6 +55,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"run", "--duration", "0s", "../../scenarios/quickstart.yaml"},
 		{"run", "--progress", "-1s", "../../scenarios/quickstart.yaml"},
 		{"sweep", "--duration", "-1m", "--set", "seed=1,2", "../../scenarios/quickstart.yaml"},
+		{"gateway", "serve", "extra"}, // an argument where none is taken
+		{"dash", "extra"},
+		{"bogus"},            // an unknown command
+		{"gateway", "bogus"}, // an unknown subcommand
 	} {
 		if code, _, stderr := execute(t, args...); code != 2 {
 			t.Errorf("aiload %v: exit %d (stderr %q), want 2", args, code, stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,34 @@ PTU plans and per-team chargeback reports.`,
 		newSweepCmd(stdout),
 		newFitCmd(stdout, stderr),
 	)
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes every command's argument check report a usage error
+// (exit status 2), as a bad flag does: a wrong count of arguments, or an
+// unknown subcommand.
+func usageArgs(c *cobra.Command) {
+	check := c.Args
+	if c.HasSubCommands() && !c.Runnable() { // aiload, aiload gateway: help, or an unknown subcommand
+		check = cobra.NoArgs
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	if check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // exactArgs is cobra.ExactArgs reporting a usage error.
