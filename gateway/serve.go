@@ -36,6 +36,10 @@ type ServeOptions struct {
 	OnRecordError string
 	// RunID is written into every record.
 	RunID string
+	// ID, when set, names this instance in its records (gateway_id) and
+	// its dashboard instead of the config's id: instances that share one
+	// config (and Redis) tell themselves apart with it.
+	ID string
 	// Ready, when set, is called with both listeners' addresses once they
 	// accept connections.
 	Ready func(api, admin string)
@@ -70,6 +74,9 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 	cfg, err := LoadConfig(opts.Config)
 	if err != nil {
 		return err
+	}
+	if opts.ID != "" {
+		cfg.ID = opts.ID
 	}
 	for _, b := range cfg.Backends {
 		if b.URL == "" && b.Mock == nil {

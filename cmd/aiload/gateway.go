@@ -120,6 +120,7 @@ the log. See docs/gateway.md for the config reference.`,
 	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics, /healthz and /admin/snapshot")
 	f.StringVar(&opts.Log, "log", "tokens.jsonl", "JSONL file the token-metric records are appended to")
 	f.StringVar(&opts.RunID, "run-id", "", "run id written into every record")
+	f.StringVar(&opts.ID, "id", "", "this instance's gateway_id in records and aiload dash (default: the config's id, gw-1); give each instance sharing --redis its own")
 	f.StringVar(&opts.OnRecordError, "on-record-error", gateway.RecordErrorServe,
 		"while the record log cannot be written (a full disk): serve (serve on, log it, count lost records in aiload_gateway_records_dropped_total) or refuse (503 until records can be written)")
 	f.StringVar(&redisURL, "redis", "", "share token counters with other instances through Redis (redis://host:port/db)")

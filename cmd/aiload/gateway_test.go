@@ -48,10 +48,10 @@ func TestGatewayServeSnapshot(t *testing.T) {
 	_ = os.WriteFile(cfg, []byte("backends: [{name: east, url: "+backend.URL+"}]\nproducts: [{name: p, tokens_per_minute: 1000}]\nsubscriptions: [{id: s1, key: k1, product: p, team: research}]\n"), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ready := make(chan [2]string, 1)
+	ready, served := make(chan [2]string, 1), make(chan error, 1)
 	go func() {
-		_ = gateway.Serve(ctx, gateway.ServeOptions{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Log: filepath.Join(dir, "t.jsonl"),
-			Observe: dashboardTally, Ready: func(a, b string) { ready <- [2]string{a, b} }}, io.Discard)
+		served <- gateway.Serve(ctx, gateway.ServeOptions{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Log: filepath.Join(dir, "t.jsonl"),
+			ID: "gw-east-2", Observe: dashboardTally, Ready: func(a, b string) { ready <- [2]string{a, b} }}, io.Discard)
 	}()
 	addrs := <-ready
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[0]+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
@@ -66,8 +66,16 @@ func TestGatewayServeSnapshot(t *testing.T) {
 		t.Fatalf("fetch snapshot: %v", err)
 	}
 	b, _ := json.Marshal(snap)
-	if !strings.Contains(string(b), "research") || !strings.Contains(string(b), "east") {
-		t.Fatalf("snapshot lacks the subscription's team or the backend: %s", b)
+	if !strings.Contains(string(b), "research") || !strings.Contains(string(b), "east") || snap.Scenario != "gw-east-2" {
+		t.Fatalf("snapshot lacks the subscription's team or the backend, or is not named gw-east-2 (--id): %s", b)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "t.jsonl"))
+	if err != nil || !strings.Contains(string(log), `"gateway_id":"gw-east-2"`) {
+		t.Errorf("record log (%v) lacks gateway_id gw-east-2:\n%s", err, log)
 	}
 }
 
