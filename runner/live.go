@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -184,6 +185,7 @@ func (l *live) snapshot() dashboard.Snapshot {
 	defer l.mu.Unlock()
 	s.Scenario, s.Total = l.sc.Name, l.sc.Duration.D()
 	s.Phase, s.Note, s.Interrupted = l.phase, l.note, l.stopped
+	s.External = !l.sc.Target.Embedded()
 	if !l.started.IsZero() {
 		s.Elapsed = min(now.Sub(l.started), s.Total)
 	}
@@ -236,4 +238,13 @@ func (l *live) show(term *dashboard.Terminal, w io.Writer, every time.Duration, 
 		errc <- err
 	}()
 	return func() error { return <-errc }
+}
+
+// doneNote says what a finished run wrote: its records in DuckDB, or, for
+// an external target (whose gateway keeps the records), its summary.
+func doneNote(res *Result) string {
+	if !res.Scenario.Target.Embedded() {
+		return "Summary in " + res.SummaryJSON
+	}
+	return fmt.Sprintf("%d records in %s", res.Records, res.DB)
 }

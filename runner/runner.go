@@ -124,7 +124,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 	if err != nil {
 		l.finish(dashboard.PhaseFailed, err.Error())
 	} else {
-		l.finish(dashboard.PhaseDone, fmt.Sprintf("%d records in %s", res.Records, res.DB))
+		l.finish(dashboard.PhaseDone, doneNote(res))
 	}
 	if werr := wait(); werr != nil && err == nil {
 		fmt.Fprintln(stderr, "aiload:", werr)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,9 +209,14 @@ personas:
 	if err := os.WriteFile(sc, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), Options{Scenario: sc, OutDir: dir}, io.Discard, io.Discard)
+	var stderr lockedBuffer
+	res, err := Run(context.Background(), Options{Scenario: sc, OutDir: dir}, io.Discard, &stderr)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	// no database is written, and the progress lines do not say one is
+	if out := stderr.String(); strings.Contains(out, "database") || !strings.Contains(out, "writing the summary") {
+		t.Errorf("progress lines of an external-target run:\n%s", out)
 	}
 	p := res.Load.Personas[0]
 	if bad.Load() != 0 || p.OK < 35 || p.OK != p.Sent {
@@ -270,4 +277,22 @@ personas:
 			t.Errorf("counter key %q: %d requests, %d ok; want app-<n>, all ok", k, c[0], c[1])
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the progress lines' goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

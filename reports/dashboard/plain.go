@@ -80,6 +80,9 @@ func phaseLine(s Snapshot) string {
 	case PhaseDraining:
 		return "aiload: load stopped; draining in-flight requests…"
 	case PhaseWriting:
+		if s.External {
+			return "aiload: in-flight requests drained; writing the summary…"
+		}
 		return "aiload: in-flight requests drained, log flushed; writing the database…"
 	case PhaseFailed:
 		return "aiload: run failed " + s.Note

@@ -41,6 +41,10 @@ type Snapshot struct {
 	// Note is a line of status text shown under the header (e.g. what is
 	// being written while the run stops).
 	Note string `json:"note,omitempty"`
+	// External is true when the load goes to an external target: the run
+	// writes no database or report (the records are that gateway's), only
+	// summary.json.
+	External bool `json:"external,omitempty"`
 	// Elapsed is the time since the load started; Total is the scenario's
 	// duration, 0 when open-ended (an attached gateway).
 	Elapsed time.Duration `json:"elapsed_ns"`

@@ -137,8 +137,12 @@ func (m Model) status() string {
 	switch {
 	case s.Phase == PhaseFailed:
 		msg = "Run failed."
+	case s.Phase == PhaseDone && s.External:
+		msg = "Done: summary written."
 	case s.Phase == PhaseDone:
 		msg = "Done: log flushed, database and report written."
+	case s.Phase == PhaseWriting && s.External:
+		msg = "In-flight requests drained; writing the summary…"
 	case s.Phase == PhaseWriting:
 		msg = "In-flight requests drained, log flushed; writing the database and report…"
 	case s.Phase == PhaseDraining && (m.stopping || s.Interrupted):
