@@ -102,7 +102,7 @@ func (c *Config) validateSubscriptions(errs *problems, products map[string]bool)
 				keys[k] = true
 			}
 		}
-		if !products[s.Product] {
+		if s.Product != "" && !products[s.Product] { // no product: only the APIs' limits apply
 			errs.add(path+".product", "unknown product %q", s.Product)
 		}
 	}
