@@ -17,7 +17,7 @@ func deploymentCost(d pricing.Deployment, m pricing.Model, p Period) *big.Rat {
 		hours := new(big.Rat).SetFrac64(int64(p.End.Sub(p.Start).Seconds()), 3600)
 		return ptu.Mul(ptu, hours).Mul(ptu, ratOf(m.PTU.Hourly))
 	}
-	months := big.NewRat(int64(p.wholeMonths()), 1)
+	months := big.NewRat(int64(p.WholeMonths()), 1)
 	if months.Sign() == 0 {
 		months.SetFrac64(int64(p.End.Sub(p.Start).Seconds()), 3600*pricing.HoursPerMonth)
 	}

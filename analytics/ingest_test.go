@@ -243,8 +243,8 @@ func TestParsePeriod(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || p.Start.Format("2006-01-02") != tc.start || p.End.Format("2006-01-02") != tc.end || p.wholeMonths() != tc.months {
-			t.Errorf("ParsePeriod(%q) = %v..%v (%d months), %v; want %s..%s (%d)", tc.in, p.Start, p.End, p.wholeMonths(), err, tc.start, tc.end, tc.months)
+		if err != nil || p.Start.Format("2006-01-02") != tc.start || p.End.Format("2006-01-02") != tc.end || p.WholeMonths() != tc.months {
+			t.Errorf("ParsePeriod(%q) = %v..%v (%d months), %v; want %s..%s (%d)", tc.in, p.Start, p.End, p.WholeMonths(), err, tc.start, tc.end, tc.months)
 		}
 	}
 	if FormatCents(123456) != "1234.56" || FormatCents(5) != "0.05" || FormatCents(-250) != "-2.50" {

@@ -1,61 +1,10 @@
 package analytics
 
-import (
-	"fmt"
-	"strings"
-	"time"
-)
+import "github.com/aiload/aiload/pricing"
 
-// Period is a billing period [Start, End), UTC.
-type Period struct {
-	Start, End time.Time
-	Label      string // as given: "2026-11" or "2026-11-01..2026-11-07"
-}
+// Period is the billing period the chargeback bills and the reports cover
+// (pricing.Period, the one definition).
+type Period = pricing.Period
 
-// ParsePeriod reads a calendar month ("2026-11"), an inclusive range of
-// days ("2026-11-01..2026-11-07") or a range of RFC 3339 instants
-// ("2026-11-01T08:00:00Z..2026-11-01T14:00:00Z", end excluded).
-func ParsePeriod(s string) (Period, error) {
-	if from, to, ok := strings.Cut(s, ".."); ok {
-		if a, err := time.Parse(time.RFC3339, from); err == nil {
-			b, err := time.Parse(time.RFC3339, to)
-			if err != nil || !b.After(a) {
-				return Period{}, fmt.Errorf("period %q: want FROM..TO in RFC 3339 with TO after FROM", s)
-			}
-			return Period{Start: a.UTC(), End: b.UTC(), Label: s}, nil
-		}
-		a, err1 := time.Parse(time.DateOnly, from)
-		b, err2 := time.Parse(time.DateOnly, to)
-		if err1 != nil || err2 != nil || b.Before(a) {
-			return Period{}, fmt.Errorf("period %q: want YYYY-MM or YYYY-MM-DD..YYYY-MM-DD", s)
-		}
-		return Period{Start: a, End: b.AddDate(0, 0, 1), Label: s}, nil
-	}
-	m, err := time.Parse("2006-01", s)
-	if err != nil {
-		return Period{}, fmt.Errorf("period %q: want YYYY-MM or YYYY-MM-DD..YYYY-MM-DD", s)
-	}
-	return Period{Start: m, End: m.AddDate(0, 1, 0), Label: s}, nil
-}
-
-// Hours is the period's length in hours.
-func (p Period) Hours() float64 { return p.End.Sub(p.Start).Hours() }
-
-// Minutes is the period's length in minutes.
-func (p Period) Minutes() int64 { return int64(p.End.Sub(p.Start) / time.Minute) }
-
-// wholeMonths returns the number of calendar months the period spans when
-// it starts on the 1st and ends on a 1st, else 0.
-func (p Period) wholeMonths() int {
-	if p.Start.Day() != 1 || p.End.Day() != 1 || !p.Start.Equal(p.Start.Truncate(24*time.Hour)) {
-		return 0
-	}
-	n := 0
-	for t := p.Start; t.Before(p.End); t = t.AddDate(0, 1, 0) {
-		n++
-	}
-	if !p.Start.AddDate(0, n, 0).Equal(p.End) {
-		return 0
-	}
-	return n
-}
+// ParsePeriod reads a period as pricing.ParsePeriod does.
+func ParsePeriod(s string) (Period, error) { return pricing.ParsePeriod(s) }

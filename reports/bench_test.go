@@ -14,7 +14,7 @@ import (
 // split proportionally among all of them, a month of per-minute demand per
 // team, two consumers each and three PTU plans.
 func syntheticReport(n int) Report {
-	p := Month(2026, time.November)
+	p := pricing.Month(2026, time.November)
 	r := Report{Period: p}
 	models := []struct {
 		name            string

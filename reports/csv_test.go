@@ -89,7 +89,7 @@ func TestWriteCSVRejectsReportsThatDoNotAddUp(t *testing.T) {
 		// A PTU share passed as usage.
 		{"type", func(r *Report) { r.Usage[0].Type = pricing.PTUShare }, "not a PAYG cost type"},
 		// No period.
-		{"period", func(r *Report) { r.Period = Period{} }, "period"},
+		{"period", func(r *Report) { r.Period = pricing.Period{} }, "period"},
 		// A capacity charge nobody pays.
 		{"unsplit", func(r *Report) { r.Capacity[1].Allocations = nil }, "no allocations"},
 	}

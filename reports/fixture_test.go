@@ -36,7 +36,7 @@ func payg(team, model string, t pricing.CostType, tokens int64, price float64) L
 //
 // Total 10,914.950265 → $10,914.95 (= 7.25 + 0.6 + ... the sum of the lines).
 func sampleReport() Report {
-	p := Month(2026, time.November)
+	p := pricing.Month(2026, time.November)
 	r := Report{
 		Period: p,
 		Usage: []Line{

@@ -9,7 +9,6 @@
 package reports
 
 import (
-	"fmt"
 	"math/big"
 	"time"
 
@@ -27,29 +26,6 @@ const (
 	DirectMethod    = "direct"
 	SpilloverMethod = "direct-spillover"
 )
-
-// Period is the billing period of a report: [Start, End) in UTC.
-type Period struct {
-	Start, End time.Time
-	// Label names the period in titles ("2026-11"); default Start's month.
-	Label string
-}
-
-// Month returns the calendar month that starts at the first of month m of
-// year y, in UTC.
-func Month(y int, m time.Month) Period {
-	s := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
-	return Period{Start: s, End: s.AddDate(0, 1, 0), Label: s.Format("2006-01")}
-}
-
-// ParseMonth parses "2026-11" into that calendar month.
-func ParseMonth(s string) (Period, error) {
-	t, err := time.Parse("2006-01", s)
-	if err != nil {
-		return Period{}, fmt.Errorf("parse period %q: want YYYY-MM", s)
-	}
-	return Month(t.Year(), t.Month()), nil
-}
 
 // Line is one chargeback row: what a team paid for one model and cost type.
 type Line struct {
@@ -136,7 +112,7 @@ type Allocation struct {
 type Report struct {
 	// Title heads the PDF (default "AI usage chargeback").
 	Title  string
-	Period Period
+	Period pricing.Period
 	// Currency is the ISO 4217 billing currency (default "USD").
 	Currency string
 	Account  Account

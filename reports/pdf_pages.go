@@ -79,7 +79,7 @@ func (d *doc) cover() {
 
 // periodLine describes the period: dates when it is made of whole days,
 // else minutes.
-func periodLine(p Period) string {
+func periodLine(p pricing.Period) string {
 	layout := "2006-01-02"
 	if !p.Start.Equal(p.Start.Truncate(24*time.Hour)) || !p.End.Equal(p.End.Truncate(24*time.Hour)) {
 		layout = "2006-01-02 15:04"

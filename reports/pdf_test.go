@@ -208,7 +208,7 @@ func TestPDFCrowdedPagesStayOnTheirPage(t *testing.T) {
 func TestPDFEmptyReport(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	if err := WritePDF(&buf, Report{Period: Month(2026, time.November)}, PDFOptions{Created: fixedTime}); err != nil {
+	if err := WritePDF(&buf, Report{Period: pricing.Month(2026, time.November)}, PDFOptions{Created: fixedTime}); err != nil {
 		t.Fatal(err)
 	}
 	text := reporttest.PDFText(t, buf.Bytes())

@@ -133,7 +133,7 @@ func Plans(plans []analytics.ModelPTUPlan) []reports.PTUPlan {
 // the bill does.
 func FromChargeback(res *analytics.ChargebackResult, prices *pricing.Pricing, source string) (*reports.Report, error) {
 	r := &reports.Report{
-		Period:   reports.Period{Start: res.Period.Start.UTC(), End: res.Period.End.UTC(), Label: res.Period.Label},
+		Period:   res.Period,
 		Currency: res.Currency,
 		Method: reports.Methodology{
 			PricingSource: source + ".",
@@ -235,14 +235,10 @@ func capacityCharge(res *analytics.ChargebackResult, prices *pricing.Pricing, na
 // months counts whole calendar months when the period is made of them,
 // else hours / pricing.HoursPerMonth, as analytics bills reservations.
 func months(p analytics.Period) float64 {
-	n := 0
-	for t := p.Start; t.Before(p.End); t = t.AddDate(0, 1, 0) {
-		n++
-	}
-	if p.Start.Day() == 1 && p.Start.Equal(p.Start.Truncate(24*time.Hour)) && p.Start.AddDate(0, n, 0).Equal(p.End) {
+	if n := p.WholeMonths(); n > 0 {
 		return float64(n)
 	}
-	return p.End.Sub(p.Start).Hours() / pricing.HoursPerMonth
+	return p.Hours() / pricing.HoursPerMonth
 }
 
 // notes are the per-model price sources.
