@@ -50,6 +50,16 @@ type IngestResult struct {
 	// TornLine is the line number of an incomplete last line that was
 	// skipped (a log cut off while being written); 0 when there was none.
 	TornLine int
+	// Skipped are other lines of aiload JSONL that were not records (torn
+	// by a full disk or a crash, or otherwise malformed) and were left out.
+	Skipped []SkippedLine
+}
+
+// SkippedLine is a line of an input file that was left out, and why.
+type SkippedLine struct {
+	File   string
+	Line   int
+	Reason string
 }
 
 // FieldError is a value of the wrong type in an input file.
@@ -118,6 +128,7 @@ func (d *DB) ingestGlob(ctx context.Context, pattern string, format Format) (Ing
 		if r.TornLine > 0 {
 			res.TornLine = r.TornLine
 		}
+		res.Skipped = append(res.Skipped, r.Skipped...)
 		if err != nil {
 			return res, err
 		}

@@ -3,6 +3,7 @@ package analytics
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,14 +34,134 @@ func (d *DB) ingestJSONL(ctx context.Context, path string, res *IngestResult) er
 		src = tmp
 	}
 	added, err := d.insertDeduped(ctx, query("ingest_jsonl.sql"), src)
-	if err != nil {
-		if ferr := d.diagnoseJSONL(ctx, src, path); ferr != nil {
-			return ferr
-		}
+	if err == nil {
+		res.Added = added
+		return nil
+	}
+	if ferr := d.diagnoseJSONL(ctx, src, path); ferr != nil {
+		return ferr
+	}
+	// lines that are not JSON (a record torn by a full disk or a crash, and
+	// continued after a restart): load the others
+	clean, skipped, cerr := cleanJSONL(src)
+	if cerr != nil || len(skipped) == 0 {
 		return fmt.Errorf("ingest %s: %w", path, err)
 	}
-	res.Added = added
+	for i := range skipped {
+		skipped[i].File = path
+	}
+	defer os.Remove(clean)
+	res.Skipped = skipped
+	if res.Added, err = d.insertDeduped(ctx, query("ingest_jsonl.sql"), clean); err != nil {
+		return fmt.Errorf("ingest %s: %w", path, err)
+	}
 	return nil
+}
+
+// maxLine bounds one JSONL line; a longer one is skipped as malformed.
+const maxLine = 16 << 20
+
+// cleanJSONL copies the JSON-object lines of the JSONL file at path to a
+// temporary file and returns the lines it left out. A line that is not
+// JSON but ends in a whole record (a torn record continued after a restart
+// on the same line) keeps that record.
+func cleanJSONL(path string) (tmp string, skipped []SkippedLine, err error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer in.Close()
+	var r io.Reader = in
+	if strings.HasSuffix(path, ".gz") {
+		gz, err := gzip.NewReader(in)
+		if err != nil {
+			return "", nil, err
+		}
+		defer gz.Close()
+		r = gz
+	}
+	out, err := os.CreateTemp("", "aiload-ingest-*.jsonl")
+	if err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(out.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(out, 1<<20)
+	br := bufio.NewReaderSize(r, 1<<20)
+	for line := 1; ; line++ {
+		b, long, rerr := readLine(br)
+		if rerr != nil && rerr != io.EOF {
+			return "", nil, rerr
+		}
+		if rec, reason := wholeRecord(b, long); reason != "" {
+			skipped = append(skipped, SkippedLine{Line: line, Reason: reason})
+			if rec != nil {
+				skipped[len(skipped)-1].Reason += "; the whole record after it was loaded"
+				b = rec
+			} else {
+				b = nil
+			}
+		}
+		if len(b) > 0 {
+			w.Write(b)
+			w.WriteByte('\n')
+		}
+		if rerr == io.EOF {
+			break
+		}
+	}
+	return out.Name(), skipped, w.Flush()
+}
+
+// readLine reads one line without its newline; a line over maxLine is
+// consumed and reported long, with no bytes.
+func readLine(r *bufio.Reader) (b []byte, long bool, err error) {
+	for {
+		frag, err := r.ReadSlice('\n')
+		if !long {
+			b = append(b, frag...)
+			if len(b) > maxLine {
+				b, long = nil, true
+			}
+		}
+		if err != bufio.ErrBufferFull {
+			return bytes.TrimRight(b, "\r\n"), long, err
+		}
+	}
+}
+
+// wholeRecord checks one line: reason is empty for a JSON object (or a
+// blank line); otherwise it says what is wrong, and rec is the whole
+// record that ends the line, if one does.
+func wholeRecord(b []byte, long bool) (rec []byte, reason string) {
+	if long {
+		return nil, fmt.Sprintf("longer than %d MiB", maxLine>>20)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || (b[0] == '{' && json.Valid(b)) {
+		return nil, ""
+	}
+	reason = "not a JSON object (a torn record?)"
+	if !json.Valid(b) {
+		reason = "not valid JSON (a torn record?)"
+	}
+	for i := 1; i < len(b); i++ {
+		j := bytes.Index(b[i:], []byte(`{"schema":`))
+		if j < 0 {
+			break
+		}
+		i += j
+		if json.Valid(b[i:]) {
+			return b[i:], reason
+		}
+	}
+	return nil, reason
 }
 
 // insertDeduped runs an INSERT that skips request ids already in the table,
@@ -172,7 +293,7 @@ func (d *DB) diagnoseJSONL(ctx context.Context, src, name string) error {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(b, &obj); err != nil {
-			return &FieldError{File: name, Line: line, Field: "", Msg: "not a JSON object: " + err.Error()}
+			continue // not a record: cleanJSONL skips it
 		}
 		for field, raw := range obj {
 			if msg := kinds[field].check(raw); msg != "" {

@@ -39,7 +39,11 @@ The format is detected from each file's content; --format names it, and a
 file that matches none says which columns it lacked for each format.
 Records already present (same request id) are skipped, so ingesting a file
 twice adds nothing. An incomplete last line (a log still being written) is
-reported and skipped. Export commands and column mappings: docs/ingest.md.`,
+reported and skipped; in aiload JSONL, a line that is not a JSON record (torn
+by a full disk or a crash) is skipped anywhere in the file and named with its
+line number, the rest loads, and the count of skipped lines is printed. A
+torn record continued on the same line after a restart keeps the whole
+record that follows it. Export commands and column mappings: docs/ingest.md.`,
 		Example: `  aiload ingest runs/quickstart-*/tokens.jsonl --db aiload.duckdb
   aiload ingest 'shards/*.parquet' --db aiload.duckdb
   az monitor log-analytics query -w $WORKSPACE --analytics-query @apim-llm.kql -o json > apim.json
@@ -92,7 +96,12 @@ func runIngest(ctx context.Context, opts ingestOptions, stdout, stderr io.Writer
 		if res.TornLine > 0 {
 			fmt.Fprintf(stderr, "aiload: %s:%d: incomplete last line skipped\n", file, res.TornLine)
 		}
-		fmt.Fprintf(stdout, "%s: %s, %d records added in %v\n", file, res.Format, res.Added, time.Since(t0).Round(time.Millisecond))
+		reportSkipped(stderr, res.Skipped)
+		skipped := ""
+		if n := len(res.Skipped); n > 0 {
+			skipped = fmt.Sprintf(", %d malformed lines skipped", n)
+		}
+		fmt.Fprintf(stdout, "%s: %s, %d records added%s in %v\n", file, res.Format, res.Added, skipped, time.Since(t0).Round(time.Millisecond))
 		if res.Completed > 0 {
 			fmt.Fprintf(stdout, "%s: %d earlier records completed from the gateway log\n", file, res.Completed)
 		}
@@ -127,4 +136,18 @@ func expandFiles(args []string, format analytics.Format) ([]string, error) {
 		out = append(out, m...)
 	}
 	return out, nil
+}
+
+// maxSkippedShown bounds the skipped lines named one by one on stderr.
+const maxSkippedShown = 20
+
+// reportSkipped names the lines ingest left out (the first 20 of them).
+func reportSkipped(stderr io.Writer, skipped []analytics.SkippedLine) {
+	for i, s := range skipped {
+		if i == maxSkippedShown {
+			fmt.Fprintf(stderr, "aiload: … and %d more malformed lines skipped\n", len(skipped)-i)
+			break
+		}
+		fmt.Fprintf(stderr, "aiload: %s:%d: skipped: %s\n", s.File, s.Line, s.Reason)
+	}
 }
