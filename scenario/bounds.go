@@ -32,7 +32,8 @@ const (
 	MaxRate = 10_000.0
 	// MaxArrivalRate bounds the scenario's whole intended arrival rate, in
 	// arrivals per second at the peak of each shape: Σ count × rate × peak
-	// (conversations, pipelines and batch requests).
+	// (conversations, pipelines and batch requests; for a batch job that
+	// repeats before it ends, times the jobs that overlap).
 	MaxArrivalRate = 10_000.0
 	// MaxWorkers bounds the closed-loop batch workers, Σ count × concurrency.
 	MaxWorkers = 10_000
@@ -88,7 +89,7 @@ func (s *Scenario) bounds() []error {
 		b.persona(fmt.Sprintf("personas[%d]", i), p)
 		users += float64(p.Count)
 		if finite(float64(p.Rate)) && finite(p.Shape.Peak()) {
-			arrivals += float64(p.Count) * float64(p.Rate) * p.Shape.Peak()
+			arrivals += float64(p.Count) * float64(p.Rate) * p.Shape.Peak() * overlap(p, s.Duration.D())
 		}
 		if p.Kind == loadgen.KindBatch && p.Rate == 0 {
 			workers += float64(p.Count) * float64(p.Concurrency)
@@ -104,6 +105,17 @@ func (s *Scenario) bounds() []error {
 		b.bad("personas", "at most %d batch workers in all (Σ count × concurrency), got %.0f", MaxWorkers, workers)
 	}
 	return b.errs
+}
+
+// overlap is how many jobs of a batch persona that sends at a rate can
+// run at once: a job lasts requests/rate and starts again every `every`
+// (1 for other personas and for jobs that do not repeat).
+func overlap(p *loadgen.Persona, run time.Duration) float64 {
+	if p.Kind != loadgen.KindBatch || p.Every <= 0 || p.Rate <= 0 {
+		return 1
+	}
+	job := float64(p.Requests) / float64(p.Rate) // seconds
+	return max(1, math.Ceil(min(job, run.Seconds())/p.Every.D().Seconds()))
 }
 
 // bounder collects bound violations as field errors.

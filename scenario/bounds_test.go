@@ -78,6 +78,9 @@ target: {url: "http://127.0.0.1:1"}
 	}{
 		{"requests", "requests: 100", "requests: 100000000", "t.yaml:5:15: personas[0].requests: at most 10000000"},
 		{"workers", "concurrency: 10", "concurrency: 10000\n    count: 2", "t.yaml:2:3: personas: at most 10000 batch workers in all"},
+		// 5,000 s jobs at 200/s started every second: 60 overlap in the
+		// default minute, 12,000/s.
+		{"overlapping jobs", "requests: 100\n    concurrency: 10", "requests: 1000000\n    rate: 200/s\n    every: 1s", "t.yaml:2:3: personas: at most 10000 arrivals/s in all (Σ count × rate × shape peak), got 12000/s"},
 		{"every 1ns", "requests: 100", "requests: 100\n    every: 1ns", "t.yaml:6:12: personas[0].every: must be within [1s, 168h0m0s]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
