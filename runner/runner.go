@@ -157,8 +157,11 @@ func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, 
 	}
 	if res.Load != nil {
 		// first of all, what the callers saw: nothing later may lose it
-		if serr := writeSummaryJSON(res, summaryStatus(err, statusLoaded), err); serr != nil && err == nil {
+		switch serr := writeSummaryJSON(res, summaryStatus(err, statusLoaded), err); {
+		case serr != nil && err == nil:
 			err = serr
+		case serr != nil:
+			fmt.Fprintf(stderr, "aiload: %v; summary.json holds the load as of its last second\n", serr)
 		}
 	}
 	if err != nil {
