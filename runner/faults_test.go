@@ -104,3 +104,18 @@ func TestReportFailureKeepsSummary(t *testing.T) {
 		t.Errorf("database: %v", err)
 	}
 }
+
+// TestMergeRefusesUnfinishedShard: a shard killed mid-load left a
+// summary.json of status running; merging it would pass partial counts
+// off as a whole run.
+func TestMergeRefusesUnfinishedShard(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sf := `{"schema":1,"scenario":"q","load":{"scenario":"q","personas":[]},"status":"running"}`
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), []byte(sf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readShards([]string{dir}); err == nil || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("readShards: got %v, want an unfinished-run error", err)
+	}
+}

@@ -88,6 +88,9 @@ func readShards(dirs []string) ([]*shard, error) {
 		if err := json.Unmarshal(b, &s.sum); err != nil || s.sum.Load == nil {
 			return nil, fmt.Errorf("merge: %s/summary.json is not an aiload run summary", dir)
 		}
+		if s.sum.Status == statusRunning {
+			return nil, fmt.Errorf("merge: %s did not finish (summary.json is from the middle of its load)", dir)
+		}
 		if len(out) > 0 && s.sum.Scenario != out[0].sum.Scenario {
 			return nil, fmt.Errorf("merge: %s ran scenario %q, %s ran %q", dir, s.sum.Scenario, out[0].dir, out[0].sum.Scenario)
 		}
@@ -170,7 +173,8 @@ func fileExists(p string) bool {
 func (res *MergeResult) write(shards []*shard, hists map[string]*hdrhistogram.Histogram) error {
 	first := shards[0].sum
 	sf := SummaryFile{Schema: 1, Scenario: first.Scenario, RunDir: res.Out, Target: first.Target,
-		Load: res.Load, Total: res.Load.Totals(), Gateway: res.Summary, Records: res.Records, Pricing: first.Pricing}
+		Load: res.Load, Total: res.Load.Totals(), Gateway: res.Summary, Records: res.Records, Pricing: first.Pricing,
+		Status: statusComplete}
 	b, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("merge: encode summary: %w", err)

@@ -31,7 +31,14 @@ subscription. When stdin and stdout are a terminal, a live dashboard shows
 the run (tab switches views, ? shows the keys); otherwise, or with --no-tui,
 plain progress lines go to stderr. q in the dashboard, or Ctrl-C, stops the
 load early: in-flight requests drain, the log is flushed, and the database
-and summary are still written.`,
+and summary are still written; a second Ctrl-C ends the process at once.
+
+summary.json is rewritten atomically as the run goes (every second of the
+load, when it ends, after the database), so a second signal or a later
+failure leaves the latest; its "status" says how far the run got. When
+records cannot be written (a full disk), the load stops at once and the run
+fails (exit status 1). A chargeback report that cannot be written fails the
+run only after the database, summary.json and the printed summary.`,
 		Example: `  aiload run scenarios/quickstart.yaml
   aiload run scenarios/quickstart.yaml --duration 20s --seed 7 --out /tmp/runs`,
 		Args: exactArgs(1),
