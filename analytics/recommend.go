@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,19 +233,28 @@ func blockMinutes(minutes int64) int64 {
 
 // fillRefusedLatency gives requests the records show refused by a token
 // limit (whose latency is the 429's, not an answer's) the median latency
-// of the consumer's answered requests, for when the replay serves them.
+// of the consumer's answered requests (of at most 4,095 of them, evenly
+// spaced in time), for when the replay serves them.
 func fillRefusedLatency(ev []event) {
-	var lats []int32
-	refused := false
+	answered := 0
 	for _, e := range ev {
 		if e.flags&evRefused == 0 {
-			lats = append(lats, e.latUS)
-		} else {
-			refused = true
+			answered++
 		}
 	}
-	if !refused || len(lats) == 0 {
+	if answered == len(ev) || answered == 0 {
 		return
+	}
+	step := answered/4095 + 1
+	lats := make([]int32, 0, answered/step+1)
+	k := 0
+	for _, e := range ev {
+		if e.flags&evRefused == 0 {
+			if k%step == 0 {
+				lats = append(lats, e.latUS)
+			}
+			k++
+		}
 	}
 	slices.Sort(lats)
 	med := lats[len(lats)/2]
@@ -349,13 +359,12 @@ func loadEventRange(ctx context.Context, db *DB, opts RecommendOptions, keys *co
 		if !ok {
 			return fmt.Errorf("driver connection %T cannot query", dc)
 		}
-		rows, err := qc.QueryContext(ctx, query("replay_events.sql"), args)
+		rows, err := qc.QueryContext(ctx, strings.Replace(query("replay_events.sql"), "/*callers*/", callers.sqlIndex(), -1), args)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		row := make([]driver.Value, 8)
-		lastPersona, lastCaller := uint64(0), uint16(0)
+		row := make([]driver.Value, 4)
 		for {
 			if err := rows.Next(row); err == io.EOF {
 				return nil
@@ -364,25 +373,16 @@ func loadEventRange(ctx context.Context, db *DB, opts RecommendOptions, keys *co
 			}
 			h, ok1 := row[0].(uint64)
 			at, ok2 := row[1].(int64)
-			lat, ok3 := row[2].(int32)
-			tokens, ok4 := row[3].(int32)
-			charge, ok5 := row[4].(int32)
-			prompt, ok6 := row[5].(int32)
-			flags, ok7 := row[6].(uint8)
-			persona, ok8 := row[7].(uint64)
-			if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !ok8 {
-				return fmt.Errorf("unexpected row types %T, %T, %T, %T, %T, %T, %T, %T",
-					row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+			tp, ok3 := row[2].(int64)
+			lfc, ok4 := row[3].(int64)
+			if !ok1 || !ok2 || !ok3 || !ok4 {
+				return fmt.Errorf("unexpected row types %T, %T, %T, %T", row[0], row[1], row[2], row[3])
 			}
 			i, ok := keys.index[h]
 			if !ok {
 				return fmt.Errorf("unknown consumer hash %x", h)
 			}
-			if persona != lastPersona {
-				lastPersona, lastCaller = persona, callers.index[persona] // 0 (the default) when unknown
-			}
-			out[i] = append(out[i], event{atUS: at, latUS: lat, tokens: tokens, charge: charge, prompt: prompt,
-				flags: flags, caller: lastCaller})
+			out[i] = append(out[i], unpackEvent(at, tp, lfc))
 		}
 	})
 	return out, err

@@ -30,22 +30,44 @@ func (s *sizing) setBlocks(originUS, spanUS, minutes int64) {
 	n := (minutes*60_000_000 + spanUS - 1) / spanUS
 	s.nBlocks = int(max(n, 1))
 	s.rp.blocks = make([]blockCounts, s.nBlocks)
-	s.rp.blockOf = func(atUS int64) int {
-		return int(min(max((atUS-originUS)/spanUS, 0), int64(s.nBlocks-1)))
-	}
+	s.rp.blockOrigin, s.rp.blockSpan = originUS, spanUS
 }
 
-// run is the full replay at limit l, remembered with its block counts.
+// run is the full replay at limit l through the policy's window,
+// remembered for the curve with its block counts.
 func (s *sizing) run(l int64) ReplayResult {
 	if r, ok := s.runs[l]; ok {
 		return r
 	}
+	s.rp.native = false
 	r := s.rp.replayAbovePeak(l, s.peak)
 	s.runs[l] = r
 	if s.rp.blocks != nil {
 		s.byBlock[l] = slices.Clone(s.rp.blocks)
 	}
 	return r
+}
+
+// blocksAt records the block counts at limit l for the bootstrap, from the
+// native replay when the curve has no replay there.
+func (s *sizing) blocksAt(l int64) {
+	if _, ok := s.byBlock[l]; ok || s.rp.blocks == nil {
+		return
+	}
+	s.rp.native = true
+	s.rp.replayAbovePeak(l, s.peak)
+	s.byBlock[l] = slices.Clone(s.rp.blocks)
+}
+
+// searched reports whether the search left block counts at a limit in
+// (lo, hi).
+func (s *sizing) searched(lo, hi int64) bool {
+	for l := range s.byBlock {
+		if l > lo && l < hi {
+			return true
+		}
+	}
+	return false
 }
 
 // size fills c's recommendation.
@@ -59,7 +81,7 @@ func (s *sizing) run(l int64) ReplayResult {
 func (s *sizing) size(c *ConsumerRecommendation) {
 	s.runs, s.byBlock = map[int64]ReplayResult{}, map[int64][]blockCounts{}
 	rp, unit := s.rp, s.opts.Unit
-	s.peak = peakWindow(rp.events, rp.rule)
+	s.peak = rp.peakWindow()
 	c.PeakWindowTPM = s.peak
 	if s.opts.MinRequests > 0 && c.Requests < s.opts.MinRequests {
 		c.Status, c.RecommendedTPM = StatusNotEnoughData, c.CurrentLimitTPM
@@ -78,28 +100,37 @@ func (s *sizing) size(c *ConsumerRecommendation) {
 	hi := roundUp(s.peak+1, unit)
 	lo := unit
 	budget := throttleBudget(int64(len(rp.events)), s.opts.TargetThrottle)
-	saved := rp.blocks
-	rp.blocks = nil // the search's replays stop early: no block counts
+	rp.native = true
 	for lo < hi {
 		mid := roundUp((lo+hi)/2, unit)
 		if mid >= hi {
 			mid = hi - unit
 		}
 		if rp.replay(mid, budget).ThrottledRequests <= budget {
+			// A limit that meets the target was replayed to the end: its
+			// block counts serve the bootstrap.
+			if rp.blocks != nil {
+				s.byBlock[mid] = slices.Clone(rp.blocks)
+			}
 			hi = mid
 		} else {
 			lo = mid + unit
 		}
 	}
-	rp.blocks = saved
 	c.RecommendedTPM = hi
 	c.AtRecommended = s.run(hi)
 	if hi > unit {
 		s.run(hi - unit)
 	}
 	s.run(roundUp(int64(math.Ceil(c.P99)), unit))
-	for _, f := range []float64{0.5, 0.75, 0.9, 1.1, 1.25, 1.5, 2} {
+	for _, f := range []float64{0.5, 1.25, 1.5, 2} {
 		s.run(roundUp(int64(f*float64(hi)), unit))
+	}
+	for _, f := range []float64{0.75, 0.9} {
+		s.blocksAt(roundUp(int64(f*float64(hi)), unit))
+	}
+	if !s.searched(hi, roundUp(int64(1.25*float64(hi)), unit)) {
+		s.blocksAt(roundUp(int64(1.1*float64(hi)), unit))
 	}
 	c.Curve = make([]ReplayResult, 0, len(s.runs))
 	for _, r := range s.runs {

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -22,11 +23,23 @@ type event struct {
 	flags          uint8
 }
 
+// Event flags, as replay_events.sql packs them.
 const (
 	evStream  uint8 = 1 << iota // a stream: prompt tokens are always estimated
 	evQuota                     // refused by a token quota (403) in the records: a limit the TPM does not change
 	evRefused                   // refused by a token limit (429) in the records: its latency is not an answer's
+	evFailed                    // answered with an error: the gateway charged nothing
 )
+
+// unpackEvent reads an event as replay_events.sql packs it.
+func unpackEvent(at, tp, lfc int64) event {
+	e := event{atUS: at, tokens: int32(tp >> 32), prompt: int32(tp & (1<<32 - 1)),
+		latUS: int32(lfc >> 24), caller: uint16(lfc >> 8), flags: uint8(lfc)}
+	if e.flags&evFailed == 0 {
+		e.charge = e.tokens
+	}
+	return e
+}
 
 // ReplayResult is what a token limit would have done to recorded demand,
 // with the callers' retries in the loop.
@@ -85,7 +98,7 @@ func (r replayRule) demand(e *event) policy.Demand {
 type pending struct {
 	atUS    int64
 	arrUS   int64 // completion: when the attempt was admitted (its reservation's instant)
-	reserve int64 // completion: what was reserved at arrival
+	seq     int64 // completion: the reservation's entry in a native window
 	ev      int32 // the request, index in the events
 	attempt int16 // retry: its attempt number; 0 for a completion
 }
@@ -147,11 +160,25 @@ type replayer struct {
 	events  []event
 	callers []Caller
 	rule    replayRule
-	q       queue
-	// blocks, when set, receives per-block counts; blockOf maps an event
-	// to its block.
-	blocks  []blockCounts
-	blockOf func(atUS int64) int
+	// q holds retries and the completions of retries and of attempts
+	// answered at once; first attempts' completions come in done order.
+	q queue
+	// done lists the first attempts with a latency by completion time; a
+	// replay walks it beside the arrivals, settling those it admitted
+	// (admitted[i] == epoch), so most completions need no heap.
+	done     []int32
+	admitted []uint32
+	epoch    uint32
+	seqs     []int64 // native reservation of each admitted first attempt
+	// blocks, when set, receives per-block counts: block
+	// (at - blockOrigin) / blockSpan, clamped to the blocks.
+	blocks                 []blockCounts
+	blockOrigin, blockSpan int64
+	// native replays on the window of replay_window.go instead of the
+	// policy's (the same rule, without time.Time; TestNativeWindowAgrees
+	// holds them equal): for the search and the bootstrap's extra limits.
+	native bool
+	w      replayWindow
 }
 
 // replay runs the events through the gateway's token limit of limit tokens
@@ -179,47 +206,105 @@ type replayer struct {
 // The replay stops early, with the counts so far, once more than stopAbove
 // first attempts were refused.
 func (rp *replayer) replay(limit int64, stopAbove int64) ReplayResult {
+	rp.prepare()
 	res := ReplayResult{LimitTPM: limit, Requests: int64(len(rp.events))}
-	w := policy.NewSlidingWindow(policy.TPMWindow)
+	w := &rp.w
+	w.reset(rp.native)
 	rng := rand.New(rand.NewPCG(uint64(limit), 0x5eed))
 	rp.q = rp.q[:0]
+	rp.epoch++
 	for i := range rp.blocks {
 		rp.blocks[i] = blockCounts{}
 	}
-	next := 0
-	for next < len(rp.events) || len(rp.q) > 0 {
-		var p pending
-		if len(rp.q) > 0 && (next == len(rp.events) || rp.q[0].atUS <= rp.events[next].atUS) {
-			p = rp.q.pop()
+	const never = math.MaxInt64
+	ev, done := rp.events, rp.done
+	next, d := 0, 0
+	for {
+		// The next completion of an admitted first attempt: skip those
+		// refused (a first attempt not yet arrived completes after the
+		// next arrival, since its latency is positive).
+		for d < len(done) && int(done[d]) < next && rp.admitted[done[d]] != rp.epoch {
+			d++
+		}
+		tA, tD, tQ := int64(never), int64(never), int64(never)
+		if next < len(ev) {
+			tA = ev[next].atUS
+		}
+		if d < len(done) {
+			e := &ev[done[d]]
+			tD = e.atUS + int64(e.latUS)
+		}
+		if len(rp.q) > 0 {
+			tQ = rp.q[0].atUS
+		}
+		switch {
+		case tA == never && tD == never && tQ == never:
+			return res
+		case tD <= tA && tD <= tQ:
+			i := done[d]
+			d++
+			rp.settle(w, pending{atUS: tD, arrUS: ev[i].atUS, seq: rp.seqs[i], ev: i})
+			continue
+		case tQ <= tA:
+			p := rp.q.pop()
 			if p.attempt == 0 {
 				rp.settle(w, p)
 				continue
 			}
-		} else {
-			p = pending{atUS: rp.events[next].atUS, ev: int32(next), attempt: 1}
+			if !rp.attempt(w, p, limit, rng, &res) && res.ThrottledRequests > stopAbove {
+				return res
+			}
+		default:
+			p := pending{atUS: tA, ev: int32(next), attempt: 1}
 			next++
-		}
-		if !rp.attempt(w, p, limit, rng, &res) && res.ThrottledRequests > stopAbove {
-			return res
+			if !rp.attempt(w, p, limit, rng, &res) && res.ThrottledRequests > stopAbove {
+				return res
+			}
 		}
 	}
-	return res
 }
 
-// settle charges a completed attempt's usage.
-func (rp *replayer) settle(w *policy.SlidingWindow, p pending) {
-	e := &rp.events[p.ev]
-	if p.reserve > 0 {
-		w.Adjust(time.UnixMicro(p.arrUS), int64(e.charge)-p.reserve)
+// prepare sorts the first attempts with a latency by completion time,
+// once.
+func (rp *replayer) prepare() {
+	if rp.admitted != nil || len(rp.events) == 0 {
 		return
 	}
-	w.Add(time.UnixMicro(p.atUS), int64(e.charge))
+	rp.admitted = make([]uint32, len(rp.events))
+	rp.seqs = make([]int64, len(rp.events))
+	type key struct {
+		at int64
+		i  int32
+	}
+	keys := make([]key, 0, len(rp.events))
+	for i, e := range rp.events {
+		if e.latUS > 0 && e.flags&evQuota == 0 {
+			keys = append(keys, key{e.atUS + int64(e.latUS), int32(i)})
+		}
+	}
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.i, b.i)) })
+	rp.done = make([]int32, len(keys))
+	for k, x := range keys {
+		rp.done[k] = x.i
+	}
+}
+
+// settle charges a completed attempt's usage, as the gateway's store does:
+// a reservation is adjusted to the usage at its own instant; without one,
+// the usage is charged now.
+func (rp *replayer) settle(w *replayWindow, p pending) {
+	e := &rp.events[p.ev]
+	if r := rp.rule.demand(e).Reserve; r > 0 {
+		w.adjust(p.arrUS, p.seq, int64(e.charge)-r)
+		return
+	}
+	w.add(p.atUS, int64(e.charge))
 }
 
 // attempt decides one attempt and schedules what follows: its completion
 // when admitted, its retry when refused and the caller retries. It reports
 // whether the attempt was admitted.
-func (rp *replayer) attempt(w *policy.SlidingWindow, p pending, limit int64, rng *rand.Rand, res *ReplayResult) bool {
+func (rp *replayer) attempt(w *replayWindow, p pending, limit int64, rng *rand.Rand, res *ReplayResult) bool {
 	e := &rp.events[p.ev]
 	first := p.attempt == 1
 	if first {
@@ -227,27 +312,30 @@ func (rp *replayer) attempt(w *policy.SlidingWindow, p pending, limit int64, rng
 	} else {
 		res.Retries++
 	}
-	now := time.UnixMicro(p.atUS)
-	var d policy.Decision
+	var allowed bool
+	var retryAfter time.Duration
 	var dem policy.Demand
 	if e.flags&evQuota == 0 {
 		dem = rp.rule.demand(e)
-		d = policy.CheckDemand(w, now, limit, dem.Need)
+		allowed, retryAfter = w.check(p.atUS, limit, dem.Need)
 	}
 	b := -1
 	if first && rp.blocks != nil {
-		b = rp.blockOf(p.atUS)
+		b = int(min(max((p.atUS-rp.blockOrigin)/rp.blockSpan, 0), int64(len(rp.blocks)-1)))
 		rp.blocks[b].requests++
 	}
-	if d.Allowed {
+	if allowed {
+		var seq int64
 		if dem.Reserve > 0 {
-			w.Add(now, dem.Reserve)
+			seq = w.add(p.atUS, dem.Reserve)
 		}
-		done := pending{atUS: p.atUS + int64(e.latUS), arrUS: p.atUS, reserve: dem.Reserve, ev: p.ev}
-		if done.atUS == p.atUS && dem.Reserve == 0 {
-			rp.settle(w, done)
-		} else {
-			rp.q.push(done)
+		switch {
+		case first && e.latUS > 0:
+			rp.admitted[p.ev], rp.seqs[p.ev] = rp.epoch, seq // completes in done order
+		case e.latUS == 0 && dem.Reserve == 0:
+			w.add(p.atUS, int64(e.charge))
+		default:
+			rp.q.push(pending{atUS: p.atUS + int64(e.latUS), arrUS: p.atUS, seq: seq, ev: p.ev})
 		}
 		return true
 	}
@@ -261,7 +349,7 @@ func (rp *replayer) attempt(w *policy.SlidingWindow, p pending, limit int64, rng
 		res.RetriesRefused++
 	}
 	if e.flags&evQuota == 0 {
-		if wait, ok := rp.callers[e.caller].next(int(p.attempt), d.RetryAfter, rng); ok {
+		if wait, ok := rp.callers[e.caller].next(int(p.attempt), retryAfter, rng); ok {
 			rp.q.push(pending{atUS: p.atUS + wait.Microseconds(), ev: p.ev, attempt: p.attempt + 1})
 			return false
 		}
@@ -277,39 +365,52 @@ func (rp *replayer) attempt(w *policy.SlidingWindow, p pending, limit int64, rng
 // otherwise). At a limit above it nothing is refused by the token limit (a
 // request's own charge is part of the peak), so the replay is answered
 // without simulating. Events must be in arrival order.
-func peakWindow(events []event, rule replayRule) int64 {
-	type charge struct{ at, tokens int64 }
-	cs := make([]charge, 0, len(events))
-	sorted := true
-	for _, e := range events {
-		if e.flags&evQuota != 0 {
-			continue
-		}
-		d := rule.demand(&e)
-		c := charge{e.atUS, max(d.Reserve, int64(e.charge), d.Need)}
-		if d.Reserve == 0 {
-			c = charge{e.atUS + int64(e.latUS), int64(e.charge)}
-		}
-		if n := len(cs); n > 0 && cs[n-1].at > c.at {
-			sorted = false
-		}
-		cs = append(cs, c)
-	}
-	if !sorted {
-		slices.SortFunc(cs, func(a, b charge) int { return cmp.Compare(a.at, b.at) })
-	}
+func (rp *replayer) peakWindow() int64 {
+	rp.prepare()
+	ev, done := rp.events, rp.done
+	reserve := func(e *event) int64 { return rp.rule.demand(e).Reserve }
 	var peak, sum int64
-	j := 0
-	span := policy.TPMWindow.Microseconds()
-	for _, c := range cs {
-		sum += c.tokens
-		for cs[j].at+span <= c.at {
-			sum -= cs[j].tokens
-			j++
+	var win []wEntry
+	head := 0
+	add := func(at, tokens int64) {
+		win = append(win, wEntry{at, tokens})
+		sum += tokens
+		for win[head].atUS+span <= at {
+			sum -= win[head].tokens
+			head++
 		}
 		peak = max(peak, sum)
+		if head > 1024 && head > len(win)/2 {
+			win, head = win[:copy(win, win[head:])], 0
+		}
 	}
-	return peak
+	// Two streams in time order: charges at arrival (reservations, and
+	// usage answered at once) and usage charged at completion (done order).
+	i, d := 0, 0
+	for {
+		for i < len(ev) && (ev[i].flags&evQuota != 0 || ev[i].latUS > 0 && reserve(&ev[i]) == 0) {
+			i++
+		}
+		for d < len(done) && reserve(&ev[done[d]]) > 0 {
+			d++
+		}
+		switch {
+		case i == len(ev) && d == len(done):
+			return peak
+		case d == len(done) || i < len(ev) && ev[i].atUS <= ev[done[d]].atUS+int64(ev[done[d]].latUS):
+			e := &ev[i]
+			i++
+			if r := reserve(e); r > 0 {
+				add(e.atUS, max(r, int64(e.charge), rp.rule.demand(e).Need))
+			} else {
+				add(e.atUS, int64(e.charge))
+			}
+		default:
+			e := &ev[done[d]]
+			d++
+			add(e.atUS+int64(e.latUS), int64(e.charge))
+		}
+	}
 }
 
 // replayAbovePeak is replay, answered without simulation when the limit is
@@ -326,7 +427,7 @@ func (rp *replayer) replayAbovePeak(limit, peak int64) ReplayResult {
 		res.Tokens += int64(e.tokens)
 		quota := e.flags&evQuota != 0
 		if rp.blocks != nil {
-			b := &rp.blocks[rp.blockOf(e.atUS)]
+			b := &rp.blocks[min(max((e.atUS-rp.blockOrigin)/rp.blockSpan, 0), int64(len(rp.blocks)-1))]
 			b.requests++
 			if quota {
 				b.refused++

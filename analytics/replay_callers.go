@@ -116,6 +116,20 @@ type callerTable struct {
 	index   map[uint64]uint16
 }
 
+// sqlIndex is the SQL expression replay_events.sql packs as an event's
+// caller: the position of the persona's hash among the table's (literal
+// numbers, ours), 0 when absent.
+func (t *callerTable) sqlIndex() string {
+	if len(t.callers) == 1 {
+		return "0"
+	}
+	hs := make([]string, len(t.callers)-1)
+	for h, i := range t.index {
+		hs[i-1] = strconv.FormatUint(h, 10)
+	}
+	return "coalesce(list_position([" + strings.Join(hs, ", ") + "]::UBIGINT[], hash(coalesce(persona, ''))), 0)"
+}
+
 // inferCallers reads each persona's reaction to 429s from its attempts
 // (replay_callers.sql) and returns the callers to replay: for each persona
 // opts.Callers (from a scenario) first, then what the records show, else

@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -102,7 +103,7 @@ func TestReplayQuotaRefusals(t *testing.T) {
 	ev := []event{{atUS: 0, tokens: 100, charge: 100}, {atUS: 1e6, tokens: 100, flags: evQuota}}
 	rp := &replayer{events: ev, callers: []Caller{retryTwo}, rule: apim}
 	for _, limit := range []int64{1, 1000, 1 << 40} {
-		got := rp.replayAbovePeak(limit, peakWindow(ev, apim))
+		got := rp.replayAbovePeak(limit, rp.peakWindow())
 		if got.ThrottledRequests < 1 || got.Retries != 0 && limit > 100 {
 			t.Errorf("limit %d: %+v; want the quota refusal counted and not retried", limit, got)
 		}
@@ -142,7 +143,7 @@ func TestReplayShortcutsAgree(t *testing.T) {
 		for _, rule := range []replayRule{apim, apimEst, strict} {
 			for _, c := range []Caller{giveUp, retryTwo, backoffer} {
 				rp := &replayer{events: ev, callers: []Caller{c}, rule: rule}
-				peak := peakWindow(ev, rule)
+				peak := rp.peakWindow()
 				for _, l := range []int64{peak + 1, 2*peak + 1} {
 					if got, want := rp.replayAbovePeak(l, peak), rp.replay(l, 1<<62); got != want {
 						t.Fatalf("trial %d, %+v, %s, limit %d (peak %d): shortcut %+v, replay %+v", trial, rule, c, l, peak, got, want)
@@ -152,7 +153,9 @@ func TestReplayShortcutsAgree(t *testing.T) {
 					want := rp.replay(l, 1<<62)
 					for _, target := range []float64{0, 0.01, 0.1, 0.5} {
 						budget := throttleBudget(int64(len(ev)), target)
+						rp.native = true // as the search runs it
 						got := rp.replay(l, budget).ThrottledRequests <= budget
+						rp.native = false
 						if meets := want.RequestShare() <= target; got != meets {
 							t.Fatalf("trial %d, %+v, limit %d, target %v: stopped replay says %v, full %+v", trial, rule, l, target, got, want)
 						}
@@ -178,5 +181,42 @@ func TestReplayRetriesFeedBack(t *testing.T) {
 	}
 	if a, b := replayOf(ev, backoffer, apim, 9000), replayOf(ev, backoffer, apim, 9000); a != b {
 		t.Errorf("backoff replays differ: %+v, %+v", a, b)
+	}
+}
+
+// The native window steers the search and fills the interval; it must
+// agree with the policy's window on every trace, rule, caller and limit,
+// block counts included.
+func TestNativeWindowAgrees(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 300; trial++ {
+		ev := randomTrace(rng, 1+rng.IntN(400))
+		for i := range ev {
+			if rng.IntN(30) == 0 {
+				ev[i].flags |= evQuota
+			}
+			if rng.IntN(5) == 0 {
+				ev[i].charge = int32(rng.IntN(5000)) // usage above or below the reservation
+			}
+		}
+		for _, rule := range []replayRule{apim, apimEst, strict} {
+			for _, c := range []Caller{giveUp, retryTwo, backoffer} {
+				peak := (&replayer{events: ev, rule: rule}).peakWindow()
+				for _, l := range []int64{1, 500, 2500, 5000, 20000, peak} {
+					var got [2]ReplayResult
+					var blocks [2][]blockCounts
+					for k, native := range []bool{false, true} {
+						rp := &replayer{events: ev, callers: []Caller{c}, rule: rule, native: native,
+							blocks: make([]blockCounts, 10), blockOrigin: ev[0].atUS, blockSpan: 60e6}
+						got[k], blocks[k] = rp.replay(l, 1<<62), rp.blocks
+					}
+					if got[0] != got[1] || fmt.Sprint(blocks[0]) != fmt.Sprint(blocks[1]) {
+						t.Fatalf("trial %d, %+v, %s, limit %d:\npolicy %+v %v\nnative %+v %v", trial, rule, c, l,
+							got[0], blocks[0], got[1], blocks[1])
+					}
+				}
+			}
+		}
 	}
 }
