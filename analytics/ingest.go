@@ -43,9 +43,10 @@ type IngestResult struct {
 	// Added is the number of new records; records whose request id was
 	// already present are skipped, so ingesting a file twice adds 0.
 	Added int64
-	// Completed counts earlier APIM records that a gateway log (exported
-	// apart from the LLM log) completed with subscription, product, caller
-	// and status.
+	// Completed counts earlier APIM records this file completed: a gateway
+	// log (exported apart from the LLM log) adds subscription, product,
+	// caller and status to LLM log records; an LLM log adds the model and
+	// stream flag to the records of requests the gateway log refused.
 	Completed int64
 	// TornLine is the line number of an incomplete last line that was
 	// skipped (a log cut off while being written); 0 when there was none.

@@ -3,7 +3,9 @@ package analytics
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +178,29 @@ func TestDetectFormatGzip(t *testing.T) {
 	}
 	if f, err := DetectFormat(path); err != nil || f != FormatAiload {
 		t.Errorf("DetectFormat = %q, %v; want aiload", f, err)
+	}
+}
+
+// The demand series of an API Management export counts what the gateway
+// refused: support-bot's minute 09:16 holds its two refused requests'
+// estimated 1,500 + 500 tokens, none of them served.
+func TestAPIMRefusedDemand(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	ingest(t, db, filepath.Join("testdata", "apim_joined.jsonl"), FormatAuto)
+	series, err := Demand(context.Background(), db, DemandOptions{By: BySubscription})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, s := range series {
+		for _, p := range s.Points {
+			if s.Key == "support-bot" && p.Minute.Format("15:04") == "09:16" {
+				got = fmt.Sprintf("demand %d served %d requests %d throttled %d", p.Demand, p.Served, p.Requests, p.Throttled)
+			}
+		}
+	}
+	if want := "demand 2000 served 0 requests 2 throttled 2"; got != want {
+		t.Errorf("support-bot at 09:16: %s, want %s", got, want)
 	}
 }

@@ -103,7 +103,7 @@ func runIngest(ctx context.Context, opts ingestOptions, stdout, stderr io.Writer
 		}
 		fmt.Fprintf(stdout, "%s: %s, %d records added%s in %v\n", file, res.Format, res.Added, skipped, time.Since(t0).Round(time.Millisecond))
 		if res.Completed > 0 {
-			fmt.Fprintf(stdout, "%s: %d earlier records completed from the gateway log\n", file, res.Completed)
+			fmt.Fprintf(stdout, "%s: %d earlier records completed\n", file, res.Completed)
 		}
 		total += res.Added
 	}
