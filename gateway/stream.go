@@ -111,6 +111,8 @@ func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, compl
 		x.rec.Outcome = record.OutcomeBackendError
 		if x.ctx().Err() != nil {
 			x.rec.Status, x.rec.Outcome = 499, record.OutcomeClientCancelled
+		} else {
+			g.opts.Logf("request %s: stream from backend %s cut short: %v", x.rec.RequestID, x.rec.Backend, readErr)
 		}
 	}
 	g.settle(x, a, x.rec.TotalTokens)
