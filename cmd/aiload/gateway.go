@@ -57,9 +57,9 @@ func newGatewayServeCmd(stderr io.Writer) *cobra.Command {
 llm-token-limit policies, backend pool with circuit breakers) in front of the
 backends in the config file, appends one token-metric record per request to
 the log (records that cannot be written wait in memory while writing is
-retried; see --on-record-error), and serves Prometheus metrics (/metrics), /healthz and the live
-dashboard's snapshot (/admin/snapshot, for aiload dash) on a separate admin
-listener (loopback by default). Ctrl-C drains in-flight requests and flushes
+retried; see --on-record-error), and serves Prometheus metrics (/metrics),
+/healthz and the live dashboard's snapshot (/admin/snapshot, for aiload dash)
+on a separate admin listener (loopback by default). Ctrl-C drains in-flight requests and flushes
 the log. See docs/gateway.md for the config reference.`,
 		Example: `  aiload gateway serve --config gateway.yaml
   aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl
