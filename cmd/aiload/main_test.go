@@ -59,6 +59,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"dash", "extra"},
 		{"bogus"},            // an unknown command
 		{"gateway", "bogus"}, // an unknown subcommand
+		{"gateway", "serve", "--config", "../../docs/gateway.example.yaml", "--on-record-error", "drop"},
 	} {
 		if code, _, stderr := execute(t, args...); code != 2 {
 			t.Errorf("aiload %v: exit %d (stderr %q), want 2", args, code, stderr)
