@@ -126,3 +126,25 @@ func TestReadColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestRateString: a rate is echoed in the unit that gives a whole number,
+// as the user most likely wrote it.
+func TestRateString(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"-5/min", "-5/min"}, // a validation error quotes the user's rate
+		{"2/s", "2/s"},
+		{"30/min", "30/min"},
+		{"100/h", "100/h"},
+		{"0", "0/s"},
+		{"0.0001234", "0.0001234/s"}, // no whole number in any unit
+	} {
+		var r Rate
+		if err := r.UnmarshalText([]byte(tc.in)); err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if got := r.String(); got != tc.want {
+			t.Errorf("Rate(%s).String() = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

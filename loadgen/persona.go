@@ -320,7 +320,7 @@ func (p *Persona) validateKindFields(v *validator) {
 
 func (p *Persona) validateArrival(v *validator) {
 	if p.Rate <= 0 {
-		v.bad("rate", "must be > 0, got %g/s", float64(p.Rate))
+		v.bad("rate", "must be > 0, got %s", p.Rate)
 	}
 	switch p.Arrival {
 	case ArrivalPoisson, ArrivalConstant:
@@ -353,7 +353,7 @@ func (p *Persona) validateBatch(v *validator) {
 		v.bad("requests", "must be >= 1 for kind batch, got %d", p.Requests)
 	}
 	if p.Rate < 0 {
-		v.bad("rate", "must be >= 0, got %g/s", float64(p.Rate))
+		v.bad("rate", "must be >= 0, got %s", p.Rate)
 	}
 	if p.Concurrency < 0 {
 		v.bad("concurrency", "must be >= 0, got %d", p.Concurrency)

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,23 @@ func (r *Rate) UnmarshalText(b []byte) error {
 	}
 	*r = Rate(v / per)
 	return nil
+}
+
+// String writes r in the unit that reads best: per second, per minute or
+// per hour, whichever gives a whole number ("-5/min" rather than
+// "-0.0833/s"), else per second.
+func (r Rate) String() string {
+	v := float64(r)
+	for _, u := range []struct {
+		per  float64
+		name string
+	}{{1, "s"}, {60, "min"}, {3600, "h"}} {
+		n := v * u.per
+		if math.Abs(n-math.Round(n)) < 1e-9*max(1, math.Abs(n)) {
+			return strconv.FormatFloat(math.Round(n), 'f', -1, 64) + "/" + u.name
+		}
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64) + "/s"
 }
 
 // MarshalText writes r per second.
