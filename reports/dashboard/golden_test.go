@@ -275,3 +275,15 @@ func TestStatusInterrupted(t *testing.T) {
 		t.Errorf("an interrupted run:\n%s", v)
 	}
 }
+
+// TestBackendsWithoutPTU: a pool of PAYG backends alone has no spill-over
+// to show (every token is PAYG, none spilled from a PTU deployment).
+func TestBackendsWithoutPTU(t *testing.T) {
+	t.Parallel()
+	s := script()[9]
+	s.Backends = []BackendRow{{Name: "payg-east", Tier: "payg", Priority: 1, Requests: 10, Tokens: 5000, Share: 1}}
+	v := feed(t, pinned(termenv.Ascii, 100, 24, nil), snapshotMsg(s), tab).View()
+	if strings.Contains(v, "spill-over:") || !strings.Contains(v, "no PTU backend: every token is PAYG") {
+		t.Errorf("backends view of a PAYG-only pool:\n%s", v)
+	}
+}

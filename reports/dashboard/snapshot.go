@@ -143,7 +143,7 @@ type BackendRow struct {
 	CapacityTPM int64 `json:"capacity_tpm,omitempty"`
 	Tokens      int64 `json:"tokens"`
 	// Share is this backend's share of all tokens served (0..1). For a PAYG
-	// backend it is the spill-over share.
+	// backend in a pool with PTU backends it is the spill-over share.
 	Share float64 `json:"share"`
 	// Breaker is BreakerClosed, BreakerOpen or BreakerHalfOpen; empty
 	// when the gateway has no breaker for it or did not say.

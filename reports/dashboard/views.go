@@ -162,8 +162,10 @@ func (m Model) backendsView(width int) []string {
 	}
 	var rows [][]cell
 	var spill, all int64
+	hasPTU := false
 	for _, b := range m.snap.Backends {
 		all += b.Tokens
+		hasPTU = hasPTU || b.Tier == "ptu"
 		if b.Tier == "payg" {
 			spill += b.Tokens
 		}
@@ -181,6 +183,9 @@ func (m Model) backendsView(width int) []string {
 		return []string{m.st.faint.Render("no backend has served a request yet")}
 	}
 	lines := table(m.st, cols, rows, width)
+	if !hasPTU { // PAYG tokens spill over from nothing
+		return append(lines, "", "no PTU backend: every token is PAYG, nothing spills over")
+	}
 	share := 0.0
 	if all > 0 {
 		share = float64(spill) / float64(all)
