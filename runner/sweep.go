@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -45,7 +46,11 @@ type Variant struct {
 	SpillShare float64
 	// Cost is the PAYG list price of tokens served by non-PTU backends plus
 	// the scenario pricing's PTU deployments, hourly, for the simulated time.
-	Cost     float64
+	Cost float64
+	// PTU is the PTUs the deployments are priced at, in all: as written,
+	// except a deployment serving a backend whose mock ptu_tpm the variant
+	// sets, which is priced at the PTUs that capacity takes (DeploymentPTU).
+	PTU      int
 	Currency string
 	// PipelinesStarted and PipelinesBroken are over every agent persona.
 	PipelinesStarted, PipelinesBroken int64
@@ -155,7 +160,9 @@ func runVariant(ctx context.Context, sc *scenario.Scenario, sets []scenario.Sett
 	hours := sim.End.Sub(sim.Start).Hours()
 	for _, d := range prices.Deployments {
 		if m, ok := prices.Lookup(d.Model); ok && m.PTU != nil {
-			v.Cost += float64(d.PTU) * m.PTU.MonthlyPrice(d.Billing) / pricing.HoursPerMonth * hours
+			n := deploymentPTU(d, *m.PTU, sc, sets)
+			v.PTU += n
+			v.Cost += float64(n) * m.PTU.MonthlyPrice(d.Billing) / pricing.HoursPerMonth * hours
 		}
 	}
 	for _, p := range sim.Load.Personas {
@@ -165,6 +172,35 @@ func runVariant(ctx context.Context, sc *scenario.Scenario, sets []scenario.Sett
 		}
 	}
 	return v, nil
+}
+
+// deploymentPTU is the PTUs a variant prices deployment d at: its ptu as
+// written, unless the variant sets the mock ptu_tpm of a backend d serves;
+// then the PTUs its backends' capacity takes: their ptu_tpm over the
+// model's input TPM per PTU, rounded up to the increment, at least the
+// minimum (so sweeping capacity sweeps its price too).
+func deploymentPTU(d pricing.Deployment, m pricing.PTU, sc *scenario.Scenario, sets []scenario.Setting) int {
+	swept := false
+	for _, s := range sets {
+		name, ok := strings.CutPrefix(s.Path, "gateway.backends.")
+		if name, ok = strings.CutSuffix(name, ".mock.ptu_tpm"); ok && slices.Contains(d.Backends, name) {
+			swept = true
+		}
+	}
+	if !swept || m.InputTPMPerPTU <= 0 {
+		return d.PTU
+	}
+	var tpm int64
+	for _, b := range sc.Gateway.Backends {
+		if b.Mock != nil && slices.Contains(d.Backends, b.Name) {
+			tpm += b.Mock.PTUTPM
+		}
+	}
+	n := int(math.Ceil(float64(tpm) / m.InputTPMPerPTU))
+	if m.Increment > 0 {
+		n = (n + m.Increment - 1) / m.Increment * m.Increment
+	}
+	return max(n, m.MinPTU)
 }
 
 // sweepSink sums a variant's records.
@@ -241,7 +277,7 @@ func WriteSweepTable(w io.Writer, vs []*Variant) error {
 	for _, t := range teams {
 		head = append(head, "429 "+t)
 	}
-	head = append(head, "spill-over", "cost", "pipelines broken", "wall")
+	head = append(head, "spill-over", "PTU", "cost", "pipelines broken", "wall")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, v := range vs {
 		var row []string
@@ -260,7 +296,7 @@ func WriteSweepTable(w io.Writer, vs []*Variant) error {
 		if v.SpillShare >= 0 {
 			spill = fmt.Sprintf("%.1f%%", 100*v.SpillShare)
 		}
-		row = append(row, spill, fmt.Sprintf("%.2f %s", v.Cost, v.Currency),
+		row = append(row, spill, fmt.Sprint(v.PTU), fmt.Sprintf("%.2f %s", v.Cost, v.Currency),
 			fmt.Sprintf("%d/%d", v.PipelinesBroken, v.PipelinesStarted), v.Wall.Round(time.Millisecond).String())
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}

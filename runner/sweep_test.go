@@ -40,3 +40,30 @@ func TestSweepLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepCapacityIsPriced: sweeping a PTU backend's capacity prices its
+// deployment at the PTUs that capacity takes (gpt-4o-mini: 37,000 input
+// TPM per PTU, at least 15, in steps of 5), so the cost column moves with
+// it; a variant that leaves capacity alone keeps the pricing's 15 PTU.
+func TestSweepCapacityIsPriced(t *testing.T) {
+	t.Parallel()
+	vs, err := Sweep(context.Background(), SweepOptions{Scenario: "../scenarios/mixed-day.yaml",
+		Sets: []string{"gateway.backends.ptu-eastus.mock.ptu_tpm=600000,1200000"}, Duration: time.Minute})
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if len(vs) != 2 || vs[0].PTU != 20 || vs[1].PTU != 35 || vs[1].Cost <= vs[0].Cost {
+		for _, v := range vs {
+			t.Logf("%v: %d PTU, cost %.2f", v.Settings, v.PTU, v.Cost)
+		}
+		t.Fatalf("want 20 PTU at 600,000 TPM and 35 at 1,200,000, the second costlier")
+	}
+	same, err := Sweep(context.Background(), SweepOptions{Scenario: "../scenarios/mixed-day.yaml",
+		Sets: []string{"seed=1,2"}, Duration: time.Minute})
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if same[0].PTU != 15 || same[1].PTU != 15 {
+		t.Errorf("seed sweep priced %d and %d PTU, want the pricing's 15", same[0].PTU, same[1].PTU)
+	}
+}
