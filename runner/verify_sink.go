@@ -11,8 +11,10 @@ import (
 // the gateway refused before any token limit (401, the JWT's 403, 400)
 // are not demand and are not counted.
 type Attempts struct {
-	First, FirstRefused     int64
-	Retries, RetriesRefused int64
+	First          int64 `json:"first"`
+	FirstRefused   int64 `json:"first_refused"`
+	Retries        int64 `json:"retries"`
+	RetriesRefused int64 `json:"retries_refused"`
 }
 
 // Share is the share of first attempts refused (0 without any).
