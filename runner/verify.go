@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -182,7 +183,7 @@ func (s *search) pending() bool {
 func (s *search) round(ctx context.Context) error {
 	limits := make([]int64, len(s.groups))
 	for i, g := range s.groups {
-		limits[i] = cmpOr64(g.next, g.best())
+		limits[i] = cmp.Or(g.next, g.best())
 	}
 	cfg := s.plan.configWith(limits)
 	got := make([][]Attempts, len(s.opts.Seeds))
@@ -218,13 +219,6 @@ func (s *search) round(ctx context.Context) error {
 		g.next = g.propose()
 	}
 	return nil
-}
-
-func cmpOr64(a, b int64) int64 {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // rerun simulates the scenario with cfg and seed and counts each

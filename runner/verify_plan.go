@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -122,17 +123,10 @@ func planVerify(cfg gateway.Config, rec *analytics.Recommendation) *verifyPlan {
 				g.knobs = append(g.knobs, k)
 			}
 		}
-		g.perKey = cmpOr(g.perKey, perKey[i])
+		g.perKey = cmp.Or(g.perKey, perKey[i])
 		g.start = max(g.start, rec.Consumers[i].RecommendedTPM)
 	}
 	return p
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // splitSharedProducts gives each subscription of a product shared by
@@ -165,7 +159,7 @@ func (p *verifyPlan) splitSharedProducts() {
 
 func productKeyed(prod gateway.Product) bool {
 	for _, l := range prod.TokenLimits {
-		if k, err := policy.ParseCounterKey(cmpOr(l.CounterKey, "subscription")); err == nil {
+		if k, err := policy.ParseCounterKey(cmp.Or(l.CounterKey, "subscription")); err == nil {
 			for _, part := range k.Parts {
 				if part.Source == policy.FromProduct || part.Source == policy.FromAPI {
 					return true
@@ -228,7 +222,7 @@ func (p *verifyPlan) knobsFor(c analytics.ConsumerRecommendation) ([]knob, strin
 		if !slices.Contains(ks, k) {
 			ks = append(ks, k)
 		}
-		perKey = cmpOr(perKey, key)
+		perKey = cmp.Or(perKey, key)
 	}
 	return ks, perKey, ""
 }
@@ -242,7 +236,7 @@ func pickKnob(prod gateway.Product, wantSub bool) (knob, string) {
 		if l.TokensPerMinute <= 0 {
 			continue
 		}
-		raw := cmpOr(l.CounterKey, "subscription")
+		raw := cmp.Or(l.CounterKey, "subscription")
 		k, err := policy.ParseCounterKey(raw)
 		if err != nil {
 			continue
@@ -305,7 +299,7 @@ func (p *verifyPlan) consumer(r *record.Record) int {
 	var key string
 	switch p.by {
 	case analytics.ByCounterKey:
-		key = cmpOr(r.CounterKey, r.SubscriptionID)
+		key = cmp.Or(r.CounterKey, r.SubscriptionID)
 	case analytics.BySubscription:
 		key = r.SubscriptionID
 	case analytics.ByProduct:
