@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"math/big"
+	"sort"
 )
 
 // roundBill rounds a bill's exact line amounts to cents so that the money
@@ -26,7 +27,135 @@ import (
 // is a min-cost flow, solved by successive shortest paths; costs are
 // compared lexicographically so no preference can outweigh a bound or a
 // more important preference. Amounts are non-negative.
+//
+// The flow takes a path search per cent to give out, which grows with the
+// square of the lines; most bills are rounded first by the direct way
+// (roundDirect, linear), and the flow only runs when that breaks a bound.
 func roundBill(exact []*big.Rat, team, charge []int) []int64 {
+	if cents, ok := roundDirect(exact, team, charge); ok {
+		return cents
+	}
+	return roundFlow(exact, team, charge)
+}
+
+// roundDirect rounds the bill step by step: each charge half-up, its cents
+// to its lines' largest remainders; the bill half-up, its cents to the teams'
+// largest remainders among the totals each team's pay-as-you-go lines can
+// reach; each team's cents to its pay-as-you-go lines' largest remainders.
+// ok is false when a team total or the bill cannot then stay within a cent.
+func roundDirect(exact []*big.Rat, team, charge []int) (cents []int64, ok bool) {
+	n := len(exact)
+	cents = make([]int64, n)
+	frac := make([]*big.Rat, n)
+	hundred := big.NewRat(100, 1)
+	nTeams, nCharges := 0, 0
+	for i, e := range exact {
+		c := new(big.Rat).Mul(e, hundred)
+		q := new(big.Int).Quo(c.Num(), c.Denom())
+		cents[i] = q.Int64()
+		frac[i] = c.Sub(c, new(big.Rat).SetInt(q))
+		nTeams = max(nTeams, team[i]+1)
+		nCharges = max(nCharges, charge[i]+1)
+	}
+	// giveLargest adds a cent to each of the k lines of idx with the
+	// largest remainders (earlier lines first on ties).
+	giveLargest := func(idx []int, k int64) bool {
+		if k < 0 || k > int64(len(idx)) {
+			return false
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return frac[idx[a]].Cmp(frac[idx[b]]) > 0 })
+		for _, i := range idx[:k] {
+			cents[i]++
+		}
+		return true
+	}
+	byCharge := make([][]int, nCharges)
+	byTeam := make([][]int, nTeams) // fractional PAYG lines
+	chargeExact := make([]*big.Rat, nCharges)
+	teamExact := make([]*big.Rat, nTeams)
+	for c := range chargeExact {
+		chargeExact[c] = new(big.Rat)
+	}
+	for t := range teamExact {
+		teamExact[t] = new(big.Rat)
+	}
+	total := new(big.Rat)
+	for i, e := range exact {
+		teamExact[team[i]].Add(teamExact[team[i]], e)
+		total.Add(total, e)
+		if charge[i] >= 0 {
+			byCharge[charge[i]] = append(byCharge[charge[i]], i)
+			chargeExact[charge[i]].Add(chargeExact[charge[i]], e)
+		} else if frac[i].Sign() > 0 {
+			byTeam[team[i]] = append(byTeam[team[i]], i)
+		}
+	}
+	for c, idx := range byCharge {
+		var floors int64
+		for _, i := range idx {
+			floors += cents[i]
+		}
+		if !giveLargest(idx, halfUpCents(chargeExact[c])-floors) {
+			return nil, false
+		}
+	}
+	// Each team's total so far (charges rounded, PAYG lines down), and the
+	// totals within a cent of its exact cost its PAYG lines can reach.
+	sofar := make([]int64, nTeams)
+	for i, c := range cents {
+		sofar[team[i]] += c
+	}
+	target := make([]int64, nTeams)
+	var sum int64
+	var up []int // teams that may take one more cent
+	for t := range nTeams {
+		c := new(big.Rat).Mul(teamExact[t], hundred)
+		lo := new(big.Int).Quo(c.Num(), c.Denom()).Int64()
+		hi := lo
+		if !c.IsInt() {
+			hi++
+		}
+		reachLo, reachHi := sofar[t], sofar[t]+int64(len(byTeam[t]))
+		lo, hi = max(lo, reachLo), min(hi, reachHi)
+		if lo > hi {
+			return nil, false
+		}
+		target[t] = lo
+		sum += lo
+		if hi > lo {
+			up = append(up, t)
+		}
+	}
+	extra := halfUpCents(total) - sum
+	if extra < 0 || extra > int64(len(up)) {
+		return nil, false
+	}
+	teamFrac := make(map[int]*big.Rat, len(up))
+	for _, t := range up {
+		c := new(big.Rat).Mul(teamExact[t], hundred)
+		teamFrac[t] = c.Sub(c, new(big.Rat).SetInt(new(big.Int).Quo(c.Num(), c.Denom())))
+	}
+	sort.SliceStable(up, func(a, b int) bool { return teamFrac[up[a]].Cmp(teamFrac[up[b]]) > 0 })
+	for _, t := range up[:extra] {
+		target[t]++
+	}
+	for t, idx := range byTeam {
+		if !giveLargest(idx, target[t]-sofar[t]) {
+			return nil, false
+		}
+	}
+	return cents, true
+}
+
+// halfUpCents rounds a non-negative amount to cents, halves up.
+func halfUpCents(r *big.Rat) int64 {
+	c := new(big.Rat).Mul(r, big.NewRat(100, 1))
+	c.Add(c, big.NewRat(1, 2))
+	return new(big.Int).Quo(c.Num(), c.Denom()).Int64()
+}
+
+// roundFlow rounds the bill as a min-cost flow (see roundBill).
+func roundFlow(exact []*big.Rat, team, charge []int) []int64 {
 	n := len(exact)
 	cents := make([]int64, n)
 	frac := make([]*big.Rat, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,5 +164,88 @@ func TestChargebackEmptyPeriod(t *testing.T) {
 	}
 	if res.TotalCents != 0 || len(res.Lines) != 0 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "no requests answered ok") {
 		t.Errorf("empty period: %+v", res)
+	}
+}
+
+// TestRoundBillBounds rounds random bills, awkward on purpose (teams on
+// several PTU charges with few or no pay-as-you-go lines, half-cent
+// amounts), with the direct rounding (when it succeeds) and with the flow,
+// and checks the bounds a user relies on: every line, charge, team total
+// and the bill within a cent of exact, charge lines adding up to the charge.
+func TestRoundBillBounds(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	within := func(got int64, exact *big.Rat) bool {
+		d := new(big.Rat).Sub(big.NewRat(got, 1), new(big.Rat).Mul(exact, big.NewRat(100, 1)))
+		return d.Cmp(big.NewRat(-1, 1)) > 0 && d.Cmp(big.NewRat(1, 1)) < 0
+	}
+	directUsed, flowOnly := 0, 0
+	for trial := range 400 {
+		teams, charges := 1+rng.IntN(6), rng.IntN(4)
+		var exact []*big.Rat
+		var team, charge []int
+		for tm := range teams {
+			for range rng.IntN(3) { // PAYG lines, sometimes none
+				exact = append(exact, big.NewRat(rng.Int64N(2000), 1000*int64(1+rng.IntN(3))))
+				team, charge = append(team, tm), append(charge, -1)
+			}
+			for d := range charges {
+				if rng.IntN(3) > 0 {
+					exact = append(exact, big.NewRat(rng.Int64N(400), 200)) // half cents and whole ones
+					team, charge = append(team, tm), append(charge, d)
+				}
+			}
+		}
+		if len(exact) == 0 {
+			continue
+		}
+		check := func(name string, cents []int64) {
+			chargeC, chargeE := map[int]int64{}, map[int]*big.Rat{}
+			teamC, teamE := map[int]int64{}, map[int]*big.Rat{}
+			var bill int64
+			totalE := new(big.Rat)
+			add := func(m map[int]*big.Rat, k int, e *big.Rat) {
+				if m[k] == nil {
+					m[k] = new(big.Rat)
+				}
+				m[k].Add(m[k], e)
+			}
+			for i, e := range exact {
+				if !within(cents[i], e) {
+					t.Fatalf("trial %d %s: line %d %d cents for %s", trial, name, i, cents[i], e.FloatString(4))
+				}
+				teamC[team[i]] += cents[i]
+				add(teamE, team[i], e)
+				if charge[i] >= 0 {
+					chargeC[charge[i]] += cents[i]
+					add(chargeE, charge[i], e)
+				}
+				bill += cents[i]
+				totalE.Add(totalE, e)
+			}
+			for d, c := range chargeC {
+				if !within(c, chargeE[d]) {
+					t.Errorf("trial %d %s: charge %d %d cents for %s", trial, name, d, c, chargeE[d].FloatString(4))
+				}
+			}
+			for tm, c := range teamC {
+				if !within(c, teamE[tm]) {
+					t.Errorf("trial %d %s: team %d %d cents for %s", trial, name, tm, c, teamE[tm].FloatString(4))
+				}
+			}
+			if !within(bill, totalE) {
+				t.Errorf("trial %d %s: bill %d cents for %s", trial, name, bill, totalE.FloatString(4))
+			}
+		}
+		if cents, ok := roundDirect(exact, team, charge); ok {
+			directUsed++
+			check("direct", cents)
+		} else {
+			flowOnly++
+		}
+		check("flow", roundFlow(exact, team, charge))
+	}
+	if directUsed == 0 || flowOnly == 0 {
+		t.Errorf("direct rounding used %d times, flow alone %d: the cases exercise only one", directUsed, flowOnly)
 	}
 }
