@@ -48,7 +48,7 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 			return &chat.Answer{Err: errGone}
 		}
 		a.Header, a.Usage = chat.Header{{Name: "Content-Type", Value: "application/json"}}, usage
-		s.tally(c.Header.Get(PersonaHeader), v.prompt, v.completion)
+		s.done(c.Header.Get(PersonaHeader), v)
 		return a
 	}
 	// the chunks' pacing of stream, slept in two parts: to the role chunk,
@@ -65,7 +65,7 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	if b.IncludeUsage && !s.cfg.OmitStreamUsage {
 		a.Usage = usage
 	}
-	s.tally(c.Header.Get(PersonaHeader), v.prompt, v.completion)
+	s.done(c.Header.Get(PersonaHeader), v)
 	return a
 }
 

@@ -37,6 +37,23 @@ func (s *Server) admitPTU(tokens float64) (time.Duration, bool) {
 	return time.Duration(over / rate * float64(time.Second)), false
 }
 
+// settlePTU takes tokens charged at arrival above a request's actual cost
+// back out of the PTU bucket when the answer completes.
+func (s *Server) settlePTU(over float64) {
+	if s.cfg.PTUTPM <= 0 || over <= 0 {
+		return
+	}
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rate := float64(s.cfg.PTUTPM) / time.Minute.Seconds()
+	if !s.drained.IsZero() {
+		s.bucket = max(0, s.bucket-now.Sub(s.drained).Seconds()*rate)
+	}
+	s.drained = now
+	s.bucket = max(0, s.bucket-over)
+}
+
 // Throttled returns how many requests were answered 429 by the PTU ceiling.
 func (s *Server) Throttled() int64 {
 	s.mu.Lock()

@@ -53,7 +53,9 @@ type Config struct {
 	MinFraction float64 `yaml:"min_fraction" json:"min_fraction,omitempty"`
 	// PTUTPM is a provisioned deployment's capacity in tokens per minute:
 	// a leaky bucket of that size draining PTUTPM/60 tokens per second,
-	// charged prompt + max_tokens × PTUOutputRatio at arrival; a request that does not fit
+	// charged prompt + max_tokens × PTUOutputRatio at arrival and corrected
+	// to the completion's actual tokens when it is answered, as Azure
+	// corrects its estimate; a request that does not fit
 	// gets 429 with retry-after-ms. 0 = pay-as-you-go, no ceiling.
 	PTUTPM int64 `yaml:"ptu_tpm" json:"ptu_tpm,omitempty"`
 	// PTUOutputRatio is how many input tokens one output token counts as
@@ -253,14 +255,14 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if req.Stream {
 		includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !s.cfg.OmitStreamUsage
 		if s.stream(w, r, model, v.prompt, v.completion, includeUsage) {
-			s.tally(r.Header.Get(PersonaHeader), v.prompt, v.completion)
+			s.done(r.Header.Get(PersonaHeader), v)
 		}
 		return
 	}
 	if err := s.wait(r.Context(), v.completion); err != nil {
 		return // client went away
 	}
-	s.tally(r.Header.Get(PersonaHeader), v.prompt, v.completion)
+	s.done(r.Header.Get(PersonaHeader), v)
 	s.writeCompletion(w, model, v.prompt, v.completion)
 }
 
@@ -330,6 +332,9 @@ type verdict struct {
 	err                error
 	retryMS            int64 // throttled: the retry-after-ms advice
 	prompt, completion int64 // serve: the usage to answer with
+	// overcharge is what the PTU bucket was charged above the answer's
+	// actual cost: (max_tokens − completion) × PTUOutputRatio.
+	overcharge float64
 }
 
 // decide runs a request through validation, the prompt count, the PTU
@@ -354,12 +359,24 @@ func (s *Server) decide(ctx context.Context, req request) verdict {
 	if k := s.fault(ctx); k != serve {
 		return verdict{kind: k}
 	}
-	return verdict{kind: serve, prompt: prompt, completion: s.completionTokens(maxOut)}
+	completion := s.completionTokens(maxOut)
+	v := verdict{kind: serve, prompt: prompt, completion: completion}
+	if s.cfg.PTUTPM > 0 {
+		v.overcharge = s.cfg.PTUOutputRatio * float64(maxOut-completion)
+	}
+	return v
 }
 
 // wait sleeps for the modelled latency: first-token delay + per-token delay.
 func (s *Server) wait(ctx context.Context, completion int64) error {
 	return s.sleep(ctx, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
+}
+
+// done settles an answered request: the PTU bucket's estimate is
+// corrected to the actual cost, and the tokens are tallied.
+func (s *Server) done(persona string, v verdict) {
+	s.settlePTU(v.overcharge)
+	s.tally(persona, v.prompt, v.completion)
 }
 
 func (s *Server) tally(persona string, prompt, completion int64) {

@@ -48,7 +48,8 @@ func TestPTUCeiling(t *testing.T) {
 	prompt, _ := tokens.NewCounter().Prompt("gpt-4o-mini", []chat.Message{{Role: "user", Content: []byte(`"hello there"`)}})
 	charge := prompt + 200
 	clock := policytest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	url := serve(t, mockllm.Config{PTUTPM: 600, Clock: clock}) // drains 10 tokens/s
+	// completions use all of max_tokens, so nothing is corrected at completion
+	url := serve(t, mockllm.Config{PTUTPM: 600, MinFraction: 1, Clock: clock}) // drains 10 tokens/s
 	for i := 0; i < 2; i++ {
 		if resp, _, _ := call(t, url, body); resp.StatusCode != 200 {
 			t.Fatalf("request %d: %d, want 200 (bucket %d of 600)", i, resp.StatusCode, int64(i+1)*charge)
@@ -62,6 +63,33 @@ func TestPTUCeiling(t *testing.T) {
 	clock.Advance(time.Duration(wantMS) * time.Millisecond)
 	if resp, _, _ := call(t, url, body); resp.StatusCode != 200 {
 		t.Fatalf("after waiting retry-after-ms: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestPTUSettlesAtCompletion: the bucket is charged prompt + max_tokens at
+// arrival and corrected to prompt + completion when the answer is sent, as
+// Azure corrects its estimate. With capacity for one charge, the second
+// request waits for the first one's actual cost to drain, not its charge.
+func TestPTUSettlesAtCompletion(t *testing.T) {
+	t.Parallel()
+	prompt, _ := tokens.NewCounter().Prompt("gpt-4o-mini", []chat.Message{{Role: "user", Content: []byte(`"hello there"`)}})
+	clock := policytest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	url := serve(t, mockllm.Config{PTUTPM: prompt + 200, MinFraction: 0.1, Seed: 3, Clock: clock})
+	resp, out, _ := call(t, url, body)
+	var first struct {
+		Usage struct {
+			CompletionTokens int64 `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &first) != nil || first.Usage.CompletionTokens >= 200 {
+		t.Fatalf("first request: %d %s; want 200 with fewer than 200 completion tokens", resp.StatusCode, out)
+	}
+	resp, _, _ = call(t, url, body)
+	rate := float64(prompt+200) / 60 // tokens per second
+	wantMS := int64(float64(prompt+first.Usage.CompletionTokens) / rate * 1000)
+	if got := resp.Header.Get("retry-after-ms"); resp.StatusCode != 429 || got != itoa(wantMS) {
+		t.Errorf("second request: %d retry-after-ms %s; want 429 and %d (the first's %d + %d tokens to drain)",
+			resp.StatusCode, got, wantMS, prompt, first.Usage.CompletionTokens)
 	}
 }
 
