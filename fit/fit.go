@@ -458,3 +458,11 @@ func name(consumer string) string {
 		return r
 	}, consumer)
 }
+
+// chatOverhead is the number of prompt tokens the load generator's
+// one-turn chat adds to its question, as the gateway counts them: the
+// system message ("You are a helpful assistant.") and the chat format's
+// overheads (3 per message and its role, 3 priming the reply). The twin's
+// prompt lengths are the logged ones less this, so its requests count as
+// the logged ones did.
+const chatOverhead = 17

@@ -16,7 +16,8 @@ import (
 
 // source is a scenario with a persona of each kind: chat users with
 // conversations of several turns on a daily curve, an open-loop batch job,
-// and agents whose pipelines send bursts of steps.
+// agents whose pipelines send bursts of steps, and a storefront whose
+// subscription streams half of its requests.
 const source = `
 name: source
 duration: 6h
@@ -29,6 +30,7 @@ gateway:
     - {id: help-desk, key: k1, product: standard, team: support}
     - {id: nightly-batch, key: k2, product: standard, team: finance}
     - {id: research, key: k3, product: standard, team: research}
+    - {id: storefront, key: k4, product: standard, team: web}
 personas:
   - name: chat
     kind: chat
@@ -56,6 +58,18 @@ personas:
       - {name: plan, prompt_tokens: 400, completion_tokens: 200}
       - {name: search, repeat: 2, prompt_tokens: {dist: lognormal, median: 1500, p95: 4000}, completion_tokens: 150}
       - {name: answer, prompt_tokens: 100, completion_tokens: 600}
+  - name: storefront-ui
+    subscription: storefront
+    count: 2
+    rate: 5/min
+    stream: true
+    prompt_tokens: {dist: lognormal, median: 200, p95: 600}
+    completion_tokens: 150
+  - name: storefront-api
+    subscription: storefront
+    rate: 10/min
+    prompt_tokens: {dist: lognormal, median: 200, p95: 600}
+    completion_tokens: 150
 `
 
 // A twin fitted from a run's records, run with another seed, gives each
@@ -101,8 +115,11 @@ func TestTwinRoundTrip(t *testing.T) {
 	}
 	var table bytes.Buffer
 	WriteCheck(&table, cs)
-	if len(cs) != 3 {
-		t.Fatalf("%d consumers, want 3\n%s", len(cs), table.String())
+	if len(cs) != 4 {
+		t.Fatalf("%d consumers, want 4\n%s", len(cs), table.String())
+	}
+	if !strings.Contains(yaml.String(), `name: "storefront (streamed)"`) {
+		t.Errorf("the storefront's streamed half has no persona of its own")
 	}
 	for _, c := range cs {
 		for _, f := range c.Off {

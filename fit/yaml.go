@@ -65,9 +65,26 @@ func (tw *Twin) writeGateway(b *strings.Builder) {
 	}
 }
 
+// streamedSuffix names the streaming half of a consumer whose requests
+// are a mix of streamed and not.
+const streamedSuffix = " (streamed)"
+
+// writePersona writes the consumer's persona; a consumer that streams
+// between 10 % and 90 % of its requests gets two, one streaming, sharing
+// its rate in proportion, with the same curve, burstiness and lengths.
 func (tw *Twin) writePersona(b *strings.Builder, p *Persona) {
+	if p.StreamShare < 0.1 || p.StreamShare > 0.9 {
+		tw.writePart(b, p, "", p.StreamShare >= 0.5, 1)
+		return
+	}
+	tw.writePart(b, p, "", false, 1-p.StreamShare)
+	tw.writePart(b, p, streamedSuffix, true, p.StreamShare)
+}
+
+// writePart writes one persona with share of the consumer's requests.
+func (tw *Twin) writePart(b *strings.Builder, p *Persona, suffix string, stream bool, share float64) {
 	secs := tw.To.Sub(tw.From).Seconds()
-	fmt.Fprintf(b, "  - name: %s\n    kind: chat\n", q(name(p.Consumer)))
+	fmt.Fprintf(b, "  - name: %s\n    kind: chat\n", q(name(p.Consumer)+suffix))
 	if p.Team != "" {
 		fmt.Fprintf(b, "    team: %s\n", q(p.Team))
 	}
@@ -75,8 +92,12 @@ func (tw *Twin) writePersona(b *strings.Builder, p *Persona) {
 	if p.Model != "" {
 		fmt.Fprintf(b, "    model: %s   # the model of most of its requests\n", q(p.Model))
 	}
-	fmt.Fprintf(b, "    stream: %t   # %.0f%% of its requests streamed\n", p.StreamShare >= 0.5, 100*p.StreamShare)
-	fmt.Fprintf(b, "    rate: %s/min   # %d requests in %s\n", num(float64(p.Requests)*60/secs), p.Requests, dur(tw.To.Sub(tw.From)))
+	fmt.Fprintf(b, "    stream: %t   # %.0f%% of its requests streamed\n", stream, 100*p.StreamShare)
+	of := ""
+	if share < 1 {
+		of = fmt.Sprintf(", %.0f%% of them", 100*share)
+	}
+	fmt.Fprintf(b, "    rate: %s/min   # %d requests in %s%s\n", num(float64(p.Requests)*share*60/secs), p.Requests, dur(tw.To.Sub(tw.From)), of)
 	fmt.Fprintf(b, "    arrival: gamma\n    burstiness: %s   # requests per minute vary %s × their mean within the curve below (1 = Poisson)\n",
 		num(p.Burstiness), num(p.CV2))
 	curve := "hour of day, UTC"
@@ -103,7 +124,12 @@ func (tw *Twin) writeLengths(b *strings.Builder, p *Persona) {
 		b.WriteString("    completion_tokens: 1\n")
 		return
 	}
-	fmt.Fprintf(b, "    prompt_tokens: {dist: empirical, values: %s}   # %d quantiles of its served requests\n", intList(p.Prompt), len(p.Prompt))
+	prompt := make([]int64, len(p.Prompt))
+	for i, v := range p.Prompt {
+		prompt[i] = max(1, v-chatOverhead)
+	}
+	fmt.Fprintf(b, "    prompt_tokens: {dist: empirical, values: %s}   # %d quantiles of its served requests' prompts, less the %d tokens the chat format adds\n",
+		intList(prompt), len(prompt), chatOverhead)
 	fmt.Fprintf(b, "    completion_tokens: {dist: empirical, values: %s}   # the same for completions, sent as max_tokens\n", intList(p.Completion))
 }
 

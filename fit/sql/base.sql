@@ -1,8 +1,9 @@
 -- The records a twin is fitted from, one row per request of the period
 -- [$2, $3), with its consumer ($1: 'subscription', 'user', 'ip', 'team' or,
--- for a twin's own records, 'persona') and whether it is a retry. Requests
--- refused before any limit (401, 403 forbidden, 400) are left out: they are
--- not traffic a limit shapes.
+-- for a twin's own records, 'persona': a consumer's streaming persona is
+-- the consumer) and whether it is a retry. Requests refused before any
+-- limit (401, 403 forbidden, 400) are left out: they are not traffic a
+-- limit shapes.
 --
 -- A retry is a record with attempt > 1 (the load generator numbers its
 -- attempts); in logs without attempt numbers (API Management, LiteLLM), a
@@ -15,7 +16,8 @@ CREATE OR REPLACE TEMP TABLE fit_base AS
 WITH sel AS (
     SELECT row_number() OVER () AS rid, ts, epoch(ts) AS t,
         coalesce(nullif(CASE $1 WHEN 'user' THEN user_id WHEN 'ip' THEN client_ip WHEN 'team' THEN team
-                                WHEN 'persona' THEN persona ELSE subscription_id END, ''), '(none)') AS consumer,
+                                WHEN 'persona' THEN regexp_replace(persona, ' \(streamed\)$', '')
+                                ELSE subscription_id END, ''), '(none)') AS consumer,
         coalesce(user_id, '') AS user_key, coalesce(model, '') AS model_key,
         nullif(coalesce(nullif(dims['request_bytes'], ''), CAST(prompt_tokens AS VARCHAR)), '0') AS sig,
         subscription_id, product, team, model, stream, prompt_tokens, completion_tokens, total_tokens,
