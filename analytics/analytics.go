@@ -93,9 +93,17 @@ type SubscriptionSummary struct {
 	FirstAttempts, ThrottledFirst, Retries, ThrottledRetries int64
 	PromptTokens                                             int64 // served
 	CompletionTokens                                         int64 // served
-	// PeakTPM is the most tokens served in any sliding 60 s window.
-	PeakTPM  int64
-	LimitTPM int64   // 0 means unlimited
+	// PeakTPM is the most tokens served in any sliding 60 s window to one
+	// counter key (PeakKey, the busiest of the Keys the subscription's
+	// requests were counted under): with one key per subscription, the
+	// subscription's peak; with a limit per client IP or user, the busiest
+	// address's or user's.
+	PeakTPM int64
+	PeakKey string
+	Keys    int64
+	// LimitTPM is the limit PeakKey's records carried (per key); 0 means
+	// unlimited.
+	LimitTPM int64
 	P50MS    float64 // latency of requests answered ok
 	P99MS    float64 // likewise
 }
@@ -123,7 +131,7 @@ func (d *DB) Summary(ctx context.Context) ([]SubscriptionSummary, error) {
 		var peak, limit sql.NullInt64
 		if err := rows.Scan(&s.SubscriptionID, &team, &product, &s.Requests, &s.OK, &s.Throttled,
 			&s.FirstAttempts, &s.ThrottledFirst, &s.Retries, &s.ThrottledRetries,
-			&s.PromptTokens, &s.CompletionTokens, &peak, &limit, &s.P50MS, &s.P99MS); err != nil {
+			&s.PromptTokens, &s.CompletionTokens, &peak, &limit, &s.PeakKey, &s.Keys, &s.P50MS, &s.P99MS); err != nil {
 			return nil, fmt.Errorf("summary scan: %w", err)
 		}
 		s.Team, s.Product, s.PeakTPM, s.LimitTPM = team.String, product.String, peak.Int64, limit.Int64

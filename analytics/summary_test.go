@@ -98,3 +98,33 @@ func TestThrottledShareCountsFirstAttempts(t *testing.T) {
 		t.Errorf("demand point %+v; want 2 requests, 1 throttled, 3 retries of which 2 throttled", p)
 	}
 }
+
+// A limit kept per client IP: the subscription's peak is its busiest
+// address's, against the per-address limit, not the addresses together.
+// 10.0.0.1 serves 600 + 300 within a minute (900), 10.0.0.2 serves 700:
+// together 1600 in the window, but no address went over its 1000.
+func TestSummaryPeakPerKey(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	line := func(id, hms, ip string, tokens int64) string {
+		return fmt.Sprintf(`{"schema":1,"ts":"2026-11-02T%sZ","request_id":"%s","subscription_id":"office","counter_key":"%s","client_ip":"%s","team":"ops","model":"gpt-4o","total_tokens":%d,"status":200,"outcome":"ok","limit_tpm":1000,"latency_ms":10,"attempt":1}`,
+			hms, id, ip, ip, tokens)
+	}
+	lines := []string{
+		line("a", "10:00:01", "10.0.0.1", 600),
+		line("b", "10:00:02", "10.0.0.2", 700),
+		line("c", "10:00:30", "10.0.0.1", 300),
+	}
+	path := filepath.Join(t.TempDir(), "nat.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, db, path, FormatAiload)
+	got, err := db.Summary(context.Background())
+	if err != nil || len(got) != 1 {
+		t.Fatalf("summary %+v, %v", got, err)
+	}
+	if s := got[0]; s.PeakTPM != 900 || s.PeakKey != "10.0.0.1" || s.Keys != 2 || s.LimitTPM != 1000 {
+		t.Errorf("peak %d on key %q of %d, limit %d; want 900 on 10.0.0.1 of 2, limit 1000", s.PeakTPM, s.PeakKey, s.Keys, s.LimitTPM)
+	}
+}

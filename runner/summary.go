@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/aiload/aiload/analytics"
@@ -151,6 +152,15 @@ func printSubscriptions(w io.Writer, subs []analytics.SubscriptionSummary) {
 			s.PromptTokens, s.CompletionTokens, s.PeakTPM, limit, s.P50MS, s.P99MS)
 	}
 	_ = tw.Flush()
+	var perKey []string
+	for _, s := range subs {
+		if s.Keys > 1 {
+			perKey = append(perKey, fmt.Sprintf("%s: busiest %s of %d keys", s.SubscriptionID, s.PeakKey, s.Keys))
+		}
+	}
+	if len(perKey) > 0 {
+		fmt.Fprintf(w, "peak and limit TPM are per counter key (%s)\n", strings.Join(perKey, "; "))
+	}
 }
 
 // throttledCell is the share of requests whose first attempt was refused
