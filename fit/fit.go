@@ -106,6 +106,9 @@ type Persona struct {
 	MaxRetries                       int64
 	ThrottleWhy                      string // how OnThrottle was inferred
 	LimitTPM                         int64  // the largest limit recorded for its requests (0: none)
+	// OtherKey is true when a limit on its requests was keyed by something
+	// else than the subscription (a client IP, a user).
+	OtherKey bool
 	// Stats are its per-minute figures in the period.
 	Stats Stats
 }
@@ -204,7 +207,7 @@ func (tw *Twin) readConsumers(ctx context.Context, conn *sql.Conn) error {
 		var sub, prod, team, model sql.NullString
 		var tokens, limit sql.NullInt64
 		if err := rows.Scan(&p.Consumer, &p.Requests, &tokens, &sub, &prod, &team, &model, &p.StreamShare,
-			&p.Throttled, &p.Retries, &p.LongestChain, &p.DelayRatio, &p.MedianDelay, &limit); err != nil {
+			&p.Throttled, &p.Retries, &p.LongestChain, &p.DelayRatio, &p.MedianDelay, &limit, &p.OtherKey); err != nil {
 			return fmt.Errorf("fit: consumers: %w", err)
 		}
 		p.Tokens, p.LimitTPM = tokens.Int64, limit.Int64

@@ -41,9 +41,11 @@ func (tw *Twin) writeGateway(b *strings.Builder) {
 		return
 	}
 	limits := map[string]int64{}
+	otherKey := map[string]bool{}
 	subs := map[string]*Persona{}
 	for _, p := range tw.Personas {
 		limits[product(p)] = max(limits[product(p)], p.LimitTPM)
+		otherKey[product(p)] = otherKey[product(p)] || p.OtherKey
 		if subs[subscription(p)] == nil {
 			subs[subscription(p)] = p
 		}
@@ -52,9 +54,12 @@ func (tw *Twin) writeGateway(b *strings.Builder) {
 	b.WriteString("  products:\n")
 	for _, name := range sortedKeys(limits) {
 		fmt.Fprintf(b, "    - name: %s\n", q(name))
-		if limits[name] > 0 {
+		switch {
+		case limits[name] > 0 && otherKey[name]:
+			fmt.Fprintf(b, "      tokens_per_minute: %d   # the largest limit_tpm recorded; it was keyed by client IP or user, not by subscription: give the policy with --gateway\n", limits[name])
+		case limits[name] > 0:
 			fmt.Fprintf(b, "      tokens_per_minute: %d   # the largest limit_tpm recorded for its requests\n", limits[name])
-		} else {
+		default:
 			b.WriteString("      tokens_per_minute: 0   # no limit recorded in the log: add yours, or use --gateway\n")
 		}
 	}

@@ -21,7 +21,8 @@ WITH sel AS (
         coalesce(user_id, '') AS user_key, coalesce(model, '') AS model_key,
         nullif(coalesce(nullif(dims['request_bytes'], ''), CAST(prompt_tokens AS VARCHAR)), '0') AS sig,
         subscription_id, product, team, model, stream, prompt_tokens, completion_tokens, total_tokens,
-        coalesce(tokens_estimated, false) AS tokens_estimated, outcome, attempt, retry_after_ms, limit_tpm
+        coalesce(tokens_estimated, false) AS tokens_estimated, outcome, attempt, retry_after_ms, limit_tpm,
+        coalesce(counter_key, subscription_id) IS DISTINCT FROM subscription_id AS other_key
     FROM records
     WHERE ts >= $2 AND ts < $3
       AND coalesce(outcome, '') NOT IN ('unauthorized', 'forbidden', 'bad_request')

@@ -3,7 +3,8 @@
 -- the share of streamed requests, and the evidence about its reaction to
 -- 429s: first attempts refused with 429, retries, the longest run of
 -- retries, and the median ratio of a retry's delay to the Retry-After it
--- was given.
+-- was given; the largest TPM limit recorded and whether a limit was keyed
+-- by something else than the subscription (an IP, a user).
 WITH first AS (
     SELECT * FROM fit_base WHERE NOT is_retry
 ), chains AS (
@@ -33,7 +34,8 @@ SELECT f.consumer,
     coalesce(any_value(c.longest), 0)                    AS longest_chain,
     any_value(r.delay_ratio)                             AS delay_ratio,
     any_value(r.median_delay_s)                          AS median_delay_s,
-    max(f.limit_tpm)                                     AS limit_tpm
+    max(f.limit_tpm)                                     AS limit_tpm,
+    coalesce(bool_or(f.other_key) FILTER (WHERE f.limit_tpm > 0), false) AS other_key
 FROM first f
 LEFT JOIN retries r USING (consumer)
 LEFT JOIN chains c USING (consumer)
