@@ -2,6 +2,7 @@ package fit
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,45 @@ personas:
 	if !strings.Contains(y, "tokens_per_minute: 5000   # the largest limit_tpm recorded; it was keyed by client IP or user") ||
 		!strings.Contains(y, "tokens_per_minute: 8000   # the largest limit_tpm recorded for its requests") {
 		t.Errorf("products:\n%s", y)
+	}
+}
+
+func TestBurstiness(t *testing.T) {
+	t.Parallel()
+	flat := shape(nil, nil)
+	peaked := make([]float64, 24)
+	for i := range peaked {
+		peaked[i] = 0.5
+	}
+	peaked[0], peaked[1] = 6.5, 6.5 // mean 1, peak 6.5: p = 1/6.5
+	tests := []struct {
+		cv2   float64
+		hours []float64
+		want  float64
+	}{
+		{1, flat, 1},      // Poisson stays Poisson
+		{4, flat, 0.25},   // dispersion 4: k = 1/4
+		{0.01, flat, 20},  // regular: clamped
+		{500, flat, 0.05}, // very bursty: clamped
+		{1, peaked, 1},    // thinning keeps a Poisson process Poisson
+		{2, peaked, 0.13}, // d0 = (2 − (1 − p)) / p = 7.5: k = 0.13
+	}
+	for _, tc := range tests {
+		if got := burstiness(tc.cv2, tc.hours); got != tc.want {
+			t.Errorf("burstiness(%v, peak %v) = %v, want %v", tc.cv2, tc.hours[0], got, tc.want)
+		}
+	}
+	// Counts per hour over days with more of some hours than others: the
+	// curve is the mean rate per hour, scaled to mean 1.
+	counts := make([]float64, 24)
+	reps := make([]float64, 24)
+	for i := range counts {
+		counts[i], reps[i] = 10, 1
+	}
+	counts[3], reps[3] = 20, 2 // hour 3 twice as often, same rate
+	counts[5] = 40             // hour 5 four times the rate
+	h := shape(counts, reps)
+	if h[3] != h[0] || math.Abs(h[5]/h[0]-4) > 0.01 {
+		t.Errorf("shape = %v; want hour 3 as hour 0 and hour 5 four times it", h)
 	}
 }
