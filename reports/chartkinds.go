@@ -88,6 +88,18 @@ func DemandChart(a TeamActivity, name string) (*Chart, error) {
 	if hasLimit {
 		series = append(series, lineSeries{name: "TPM limit", xys: limit, colour: red, width: 1.2, dashed: true})
 	}
+	if k := a.BusiestKey; k != nil { // a limit per key: the busiest key against it
+		kpts := bucket(k.Demand, maxPoints)
+		kserved, klimit := make(plotter.XYs, len(kpts)), make(plotter.XYs, len(kpts))
+		for i, p := range kpts {
+			x := float64(p.Minute.Unix())
+			kserved[i], klimit[i] = plotter.XY{X: x, Y: float64(p.Served)}, plotter.XY{X: x, Y: float64(p.LimitTPM)}
+		}
+		series = append(series,
+			lineSeries{name: fmt.Sprintf("served, busiest key %s (of %d)", k.Key, k.Keys), xys: kserved, colour: orange, width: 1.5},
+			lineSeries{name: "TPM limit per key", xys: klimit, colour: red, width: 1.2, dashed: true})
+		limit = append(limit, klimit...)
+	}
 	if err := c.addLines(series); err != nil {
 		return nil, fmt.Errorf("demand chart %s: %w", a.Team, err)
 	}

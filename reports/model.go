@@ -149,8 +149,23 @@ type TeamActivity struct {
 	Retries, RetriesThrottled int64
 	// Demand is the team's per-minute token demand (zero-filled), in time
 	// order.
-	Demand          []MinutePoint
+	Demand []MinutePoint
+	// BusiestKey is set when the team's limit applies per counter key (a
+	// client IP, a user…) and its requests were counted under several keys:
+	// the busiest key's traffic against the per-key limit. Demand then
+	// carries no limit: no single line bounds the team's sum.
+	BusiestKey      *KeyActivity
 	Recommendations []Recommendation
+}
+
+// KeyActivity is one counter key's per-minute traffic.
+type KeyActivity struct {
+	Key string
+	// Keys is how many keys the team's requests were counted under.
+	Keys int64
+	// Demand is the key's per-minute demand, served tokens and limit (per
+	// key), aligned with the team's.
+	Demand []MinutePoint
 }
 
 // MinutePoint is one minute of a team's traffic.

@@ -61,6 +61,9 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 		return nil, nil, err
 	}
 	r.Teams = Activity(series, teamLimits(subs))
+	if err := addBusiestKeys(ctx, db, dopts, r.Teams, subs); err != nil {
+		return nil, nil, err
+	}
 	rec, err := analytics.Recommend(ctx, db, analytics.RecommendOptions{From: opts.Period.Start, To: opts.Period.End})
 	if err != nil {
 		return nil, nil, err
@@ -258,12 +261,13 @@ func notes(res *analytics.ChargebackResult, prices *pricing.Pricing, models map[
 }
 
 // teamLimits sums the tokens-per-minute limits of each team's
-// subscriptions; a team with an unlimited subscription has no limit (0).
+// subscriptions; a team with an unlimited subscription, or one whose limit
+// applies per counter key to several keys, has no team limit (0).
 func teamLimits(subs []analytics.SubscriptionSummary) map[string]int64 {
 	out := map[string]int64{}
 	unlimited := map[string]bool{}
 	for _, s := range subs {
-		if s.LimitTPM <= 0 {
+		if s.LimitTPM <= 0 || s.Keys > 1 {
 			unlimited[s.Team] = true
 		}
 		out[s.Team] += s.LimitTPM
@@ -272,6 +276,43 @@ func teamLimits(subs []analytics.SubscriptionSummary) map[string]int64 {
 		out[t] = 0
 	}
 	return out
+}
+
+// addBusiestKeys gives each team whose limit applies per key to several
+// keys the traffic of its busiest key (the subscription summary's PeakKey
+// with the highest peak) against the per-key limit.
+func addBusiestKeys(ctx context.Context, db *analytics.DB, dopts analytics.DemandOptions, teams []reports.TeamActivity, subs []analytics.SubscriptionSummary) error {
+	busiest := map[string]analytics.SubscriptionSummary{}
+	for _, s := range subs {
+		if b, ok := busiest[s.Team]; s.Keys > 1 && (!ok || s.PeakTPM > b.PeakTPM) {
+			busiest[s.Team] = s
+		}
+	}
+	if len(busiest) == 0 {
+		return nil
+	}
+	dopts.By = analytics.ByCounterKey
+	series, err := analytics.Demand(ctx, db, dopts)
+	if err != nil {
+		return err
+	}
+	byKey := map[string]analytics.DemandSeries{}
+	for _, s := range series {
+		byKey[s.Key] = s
+	}
+	for i, t := range teams {
+		s, ok := busiest[t.Team]
+		ks, found := byKey[s.PeakKey]
+		if !ok || !found {
+			continue
+		}
+		k := &reports.KeyActivity{Key: s.PeakKey, Keys: s.Keys, Demand: make([]reports.MinutePoint, len(ks.Points))}
+		for j, p := range ks.Points {
+			k.Demand[j] = reports.MinutePoint{Minute: p.Minute, Demand: p.Demand, Served: p.Served, LimitTPM: s.LimitTPM}
+		}
+		teams[i].BusiestKey = k
+	}
+	return nil
 }
 
 // Activity turns per-team demand series into the teams' activity: demand,
