@@ -62,6 +62,10 @@ const (
 	MaxPerTokenDelay   = time.Second
 	// MaxEmpiricalValues bounds the values of an empirical distribution.
 	MaxEmpiricalValues = 1_000_000
+	// MaxTimeout bounds target.timeout, one attempt's limit.
+	MaxTimeout = time.Hour
+	// MaxConnections bounds target.max_connections.
+	MaxConnections = 100_000
 )
 
 // bounds returns every value of s outside the bounds above.
@@ -76,6 +80,10 @@ func (s *Scenario) bounds() []error {
 	}
 	if d := s.Mock.PerTokenDelay; d != nil {
 		b.duration("mock.per_token_delay", *d, 0, MaxPerTokenDelay)
+	}
+	b.duration("target.timeout", s.Target.Timeout, 0, MaxTimeout)
+	if s.Target.MaxConnections > MaxConnections {
+		b.bad("target.max_connections", "at most %d, got %d", MaxConnections, s.Target.MaxConnections)
 	}
 	if math.IsNaN(s.Mock.MinFraction) {
 		b.bad("mock.min_fraction", "must be a number within [0, 1]")
@@ -162,6 +170,8 @@ func (b *bounder) persona(prefix string, p *loadgen.Persona) {
 	if p.MaxRetries != nil && *p.MaxRetries > MaxRetries {
 		b.bad(at("max_retries"), "at most %d, got %d", MaxRetries, *p.MaxRetries)
 	}
+	b.duration(at("slo.ttft"), p.SLO.TTFT, 0, MaxDuration)
+	b.duration(at("slo.latency"), p.SLO.Latency, 0, MaxDuration)
 	b.duration(at("backoff.initial"), p.Backoff.Initial, 0, MaxBackoff)
 	b.duration(at("backoff.max"), p.Backoff.Max, 0, MaxBackoff)
 	b.shape(at("shape"), p.Shape)
@@ -229,6 +239,11 @@ func explicitZeros(body ast.Node, s *Scenario) []error {
 	b := &bounder{}
 	if n, ok := topLevel(body, "duration"); ok && written(n) && s.Duration == 0 {
 		b.bad("duration", "must be > 0 (leave it out for the default, 60s)")
+	}
+	if t, ok := topLevel(body, "target"); ok {
+		if n, ok := topLevel(t, "timeout"); ok && written(n) && s.Target.Timeout == 0 {
+			b.bad("target.timeout", "must be > 0 (leave it out for the default, 120s)")
+		}
 	}
 	if n, ok := topLevel(body, "context_tokens"); ok && written(n) && s.ContextTokens == 0 {
 		b.bad("context_tokens", "must be >= 1 (leave it out for the default, %d)", loadgen.DefaultContextTokens)

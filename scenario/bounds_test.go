@@ -39,6 +39,8 @@ func TestBoundsRefuseRunawayScenarios(t *testing.T) {
 		{"gamma burstiness", "rate: 30/min", "rate: 30/min\n    arrival: gamma\n    burstiness: 1e-300", "t.yaml:20:17", "burstiness: must be within [0.01, 100]"},
 		{"shape multiplier", "rate: 30/min", "rate: 30/min\n    shape: {kind: ramp, from: 1, to: .nan}", "t.yaml:19:38", "shape.to: must be a finite number"},
 		{"mock delay", "duration: 30s", "duration: 30s\nmock: {per_token_delay: 1h}", "t.yaml:3:25", "mock.per_token_delay: must be within [0s, 1s]"},
+		{"timeout 0s", "duration: 30s", "duration: 30s\ntarget: {timeout: 0s}", "t.yaml:3:19", "target.timeout: must be > 0 (leave it out for the default, 120s)"},
+		{"timeout a day", "duration: 30s", "duration: 30s\ntarget: {timeout: 24h}", "t.yaml:3:19", "target.timeout: must be within [0s, 1h0m0s]"},
 		{"retries", "rate: 30/min", "rate: 30/min\n    max_retries: 1000000", "t.yaml:19:18", "max_retries: at most 100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
