@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/aiload/aiload/internal/inputfile"
 )
 
 // ConfigError is one problem in a gateway config file, at file:line:column
@@ -37,7 +38,7 @@ func (e *ConfigError) Error() string {
 // validation problem comes back as a *ConfigError, joined.
 func LoadConfig(path string) (Config, error) {
 	var cfg Config
-	src, err := os.ReadFile(path)
+	src, err := inputfile.ReadConfig(path)
 	if err != nil {
 		return cfg, fmt.Errorf("read gateway config: %w", err)
 	}

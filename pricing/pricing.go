@@ -29,13 +29,14 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/aiload/aiload/internal/inputfile"
 )
 
 //go:embed default.yaml
@@ -137,7 +138,7 @@ func Default() *Pricing {
 // is accepted too: its pricing: section is read (a scenario without one
 // gives the defaults, as a run of it is priced).
 func Load(path string) (*Pricing, error) {
-	src, err := os.ReadFile(path)
+	src, err := inputfile.ReadConfig(path)
 	if err != nil {
 		return nil, fmt.Errorf("read pricing: %w", err)
 	}

@@ -8,42 +8,6 @@ import (
 	"testing"
 )
 
-// TestTooDeep: the pre-scan counts block levels, "- " entries and flow
-// brackets, and not brackets or quotes inside quoted text or comments.
-func TestTooDeep(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		src  string
-		max  int
-		want int // line of the excess, 0 for none
-	}{
-		// 5 flow levels under a key: within 6, over 5.
-		{"flow within", "x-a: [[[[1]]]]\n", 5, 0},
-		{"flow over", "x-a: [[[[{a: 1}]]]]\n", 5, 1},
-		{"flow over several lines", "x-a: [\n [\n  [\n   [\n    [1]]]]]\n", 5, 5},
-		// Block mappings nest by indentation.
-		{"block", "a:\n b:\n  c:\n   d:\n    e: 1\n", 4, 5},
-		{"block back out", "a:\n b:\n  c: 1\nd:\n e:\n  f: 1\n", 3, 0},
-		// Each "- " opens a sequence level.
-		{"dashes", "x-a:\n- - - - - 1\n", 5, 2},
-		// Brackets in quotes, comments, plain text: no levels.
-		{"quoted", "a: '[[[[[[[['\nb: \"{{{{{{{{\\\"[[[[\"\nc: x[[[[[[[[ # [[[[[[[[\n", 3, 0},
-		{"quote in plain text", "a: it's [[[[[[\nb: [1]\n", 3, 0},
-		{"multi-line quote", "a: 'x\n  [[[[[[[[\n  y'\nb: [1]\n", 3, 0},
-		// A tag or anchor before a flow collection.
-		{"anchor", "x-a: &a [[[[1]]]]\n", 3, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			line, _, deep := tooDeep([]byte(tc.src), tc.max)
-			if deep != (tc.want > 0) || line != tc.want {
-				t.Fatalf("tooDeep(%q, %d): line %d deep %v, want line %d", tc.src, tc.max, line, deep, tc.want)
-			}
-		})
-	}
-}
-
 // TestHostileInputRefusedBeforeParsing: deep nesting under an x- key, an
 // oversized file, and files that are devices or pipes come back as
 // positioned errors at once instead of taking seconds and gigabytes.

@@ -1,7 +1,8 @@
 // Package inputfile reads the files a user points aiload at (scenarios,
-// gateway configs, length CSVs) with two guards: only regular files are
-// read (a device such as /dev/zero, a pipe or a directory is refused before
-// it is opened), and no more than a size limit is read.
+// gateway configs, pricing files, length CSVs) with two guards: only
+// regular files are read (a device such as /dev/zero, a pipe or a directory
+// is refused before it is opened), and no more than a size limit is read.
+// TooDeep refuses YAML nested too deeply for the parser, before parsing.
 package inputfile
 
 import (
@@ -9,6 +10,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+)
+
+// Limits of YAML configuration files (scenarios, gateway configs, pricing).
+const (
+	// MaxConfigBytes bounds a configuration file.
+	MaxConfigBytes = 1 << 20
+	// MaxDepth bounds the nesting of a configuration file's collections.
+	MaxDepth = 64
 )
 
 // ErrNotRegular is returned for a path that is not a regular file.
@@ -101,4 +110,29 @@ func Size(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// ReadConfig reads a YAML configuration file under the guards of Read and
+// MaxConfigBytes, and refuses nesting deeper than MaxDepth with the line
+// and column where it starts (*DepthError).
+func ReadConfig(path string) ([]byte, error) {
+	src, err := Read(path, MaxConfigBytes)
+	if err != nil {
+		return nil, err
+	}
+	if line, col, deep := TooDeep(src, MaxDepth); deep {
+		return nil, &DepthError{File: path, Line: line, Column: col, Max: MaxDepth}
+	}
+	return src, nil
+}
+
+// DepthError is YAML nested deeper than Max, first at Line and Column.
+type DepthError struct {
+	File         string
+	Line, Column int
+	Max          int
+}
+
+func (e *DepthError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: nested more than %d levels deep", e.File, e.Line, e.Column, e.Max)
 }
