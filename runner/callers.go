@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"context"
+
 	"github.com/aiload/aiload/analytics"
 	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/scenario"
@@ -29,4 +31,27 @@ func Callers(sc *scenario.Scenario) map[string]analytics.Caller {
 		out[p.Name] = c
 	}
 	return out
+}
+
+// RecordsCallers returns the callers of the scenario the records came
+// from, for analytics.RecommendOptions.Callers: the scenario file given
+// (--scenario), else the one the run folder's summary.json beside the
+// database names; nil when neither is known (the records and --caller
+// then say how callers react).
+func RecordsCallers(ctx context.Context, db *analytics.DB, dbPath, scenarioFile string) (map[string]analytics.Caller, error) {
+	if scenarioFile != "" {
+		sc, err := scenario.Load(scenarioFile)
+		if err != nil {
+			return nil, err
+		}
+		return Callers(sc), nil
+	}
+	names, err := recordScenarios(ctx, db)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	if sc, _ := scenarioBeside(dbPath, names); sc != nil {
+		return Callers(sc), nil
+	}
+	return nil, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aiload/aiload/analytics"
 	"github.com/aiload/aiload/record"
@@ -128,5 +129,24 @@ func TestRecommendedLimitsHold(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A scenario's personas tell the replay how their callers react to 429s.
+func TestRecordsCallersFromScenario(t *testing.T) {
+	t.Parallel()
+	got, err := RecordsCallers(context.Background(), nil, "", "testdata/recommend-shapes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"steady": "retry_after:3", "chat": "retry_after:3", "bursty": "retry_after:3",
+		"batch": "backoff:6", "agent": "retry_after:4"}
+	for name, w := range want {
+		if c := got[name]; c.String() != w || c.Source != "scenario" {
+			t.Errorf("%s: %s (%s), want %s from the scenario", name, c, c.Source, w)
+		}
+	}
+	if b := got["batch"]; b.BackoffInitial != 2*time.Second || b.BackoffMax != 20*time.Second {
+		t.Errorf("batch backoff %v–%v, want 2s–20s", b.BackoffInitial, b.BackoffMax)
 	}
 }

@@ -45,7 +45,8 @@ candidate limits, at the gateway's own event times (apim mode with
 estimation off charges an answer when it completes; estimation, streams and
 strict mode reserve at arrival and settle at completion), with the callers'
 retries in the loop: a refused request comes back as its caller would (the
-persona's behaviour read from the records' attempts, else --caller). It
+persona's on_throttle and max_retries from the records' scenario, else
+read from the records' attempts, else --caller, default retry_after:3). It
 proposes the smallest limit whose replay refuses at most the target share of
 first attempts (429 or 403), with an 80% interval (bootstrap over blocks of
 the consumer's demand), the throttle curve, per-minute demand percentiles
@@ -179,6 +180,9 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 		if ro.Caller, err = analytics.ParseCaller(opts.Caller); err != nil {
 			return usageError{fmt.Errorf("--caller: %w", err)}
 		}
+	}
+	if ro.Callers, err = runner.RecordsCallers(ctx, db, opts.DB, opts.Scenario); err != nil {
+		return err
 	}
 	if opts.Period != "" {
 		p, err := analytics.ParsePeriod(opts.Period)
