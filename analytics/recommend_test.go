@@ -180,3 +180,23 @@ func TestRecommendIntervalAndMinimum(t *testing.T) {
 		t.Errorf("rare: %s, %d, %q; want not enough data, keeping 5000", rare.Status, rare.RecommendedTPM, rare.Explanation)
 	}
 }
+
+func TestCrossing(t *testing.T) {
+	t.Parallel()
+	limits := []int64{10_000, 20_000, 40_000}
+	for _, tc := range []struct {
+		shares []float64
+		want   int64
+	}{
+		{[]float64{0.005, 0.001, 0}, 10_000}, // the smallest already meets 1%
+		{[]float64{0.05, 0.03, 0.02}, 40_000}, // none does: the largest
+		// 3% at 10k, 0% at 20k: 1% is two thirds of the way, 16,667 → 17,000
+		{[]float64{0.03, 0, 0}, 17_000},
+		// 2% at 20k, 0.5% at 40k: 1% at 20k + 2/3 × 20k = 33,334 → 34,000
+		{[]float64{0.08, 0.02, 0.005}, 34_000},
+	} {
+		if got := crossing(limits, tc.shares, 0.01, 1000); got != tc.want {
+			t.Errorf("crossing(%v) = %d, want %d", tc.shares, got, tc.want)
+		}
+	}
+}

@@ -103,9 +103,13 @@ func TestReplayQuotaRefusals(t *testing.T) {
 	ev := []event{{atUS: 0, tokens: 100, charge: 100}, {atUS: 1e6, tokens: 100, flags: evQuota}}
 	rp := &replayer{events: ev, callers: []Caller{retryTwo}, rule: apim}
 	for _, limit := range []int64{1, 1000, 1 << 40} {
+		// At every limit the first request passes (the window is empty) and
+		// the second is refused by its quota, once.
 		got := rp.replayAbovePeak(limit, rp.peakWindow())
-		if got.ThrottledRequests < 1 || got.Retries != 0 && limit > 100 {
-			t.Errorf("limit %d: %+v; want the quota refusal counted and not retried", limit, got)
+		want := ReplayResult{LimitTPM: limit, Requests: 2, Tokens: 200, ThrottledRequests: 1, ThrottledTokens: 100,
+			GaveUpRequests: 1, GaveUpTokens: 100}
+		if got != want {
+			t.Errorf("limit %d: %+v; want %+v", limit, got, want)
 		}
 	}
 }
