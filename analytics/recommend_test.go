@@ -188,7 +188,7 @@ func TestCrossing(t *testing.T) {
 		shares []float64
 		want   int64
 	}{
-		{[]float64{0.005, 0.001, 0}, 10_000}, // the smallest already meets 1%
+		{[]float64{0.005, 0.001, 0}, 10_000},  // the smallest already meets 1%
 		{[]float64{0.05, 0.03, 0.02}, 40_000}, // none does: the largest
 		// 3% at 10k, 0% at 20k: 1% is two thirds of the way, 16,667 → 17,000
 		{[]float64{0.03, 0, 0}, 17_000},
