@@ -30,8 +30,8 @@ func TestFitCommand(t *testing.T) {
 	for _, p := range sc.Personas {
 		names = append(names, p.Name)
 	}
-	if got := strings.Join(names, " "); got != "interns marketing-prod support-bot" || sc.Duration.D().Hours() != 24 {
-		t.Errorf("personas %q, duration %v; want interns marketing-prod support-bot over 24h", got, sc.Duration.D())
+	if got := strings.Join(names, " "); got != "interns marketing-prod support-bot support-bot (streamed)" || sc.Duration.D().Hours() != 24 {
+		t.Errorf("personas %q, duration %v; want interns marketing-prod support-bot and its streamed half over 24h", got, sc.Duration.D())
 	}
 	twin := filepath.Join(dir, "twin.yaml")
 	code, out, stderr = execute(t, "fit", "--db", db, "--check", "-o", twin, "--duration", "10m")
