@@ -2,9 +2,7 @@ package reports
 
 import (
 	"fmt"
-	"time"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -107,25 +105,11 @@ func DemandChart(a TeamActivity, name string) (*Chart, error) {
 	c.plot.Y.Max = headroom(maxY(demand, served, limit))
 	c.plot.Y.Label.Text = "tokens / minute"
 	c.plot.Y.Tick.Marker = humanTicks{}
-	c.plot.X.Tick.Marker = plot.TimeTicks{Format: timeFormat(pts)}
+	c.plot.X.Tick.Marker = timeTicks{}
 	if len(pts) > 0 {
 		c.plot.X.Label.Text = "UTC"
 	}
 	return c, nil
-}
-
-// timeFormat picks tick labels to suit the span of the series.
-func timeFormat(pts []MinutePoint) string {
-	if len(pts) < 2 {
-		return "15:04"
-	}
-	switch span := pts[len(pts)-1].Minute.Sub(pts[0].Minute); {
-	case span <= 15*time.Minute:
-		return "15:04:05"
-	case span <= 24*time.Hour:
-		return "15:04"
-	}
-	return "Jan 2"
 }
 
 // bucket reduces a series to at most n points: each keeps its bucket's first

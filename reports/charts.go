@@ -8,7 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"gonum.org/v1/plot"
@@ -241,33 +243,98 @@ type humanTicks struct{ prefix string }
 
 var _ plot.Ticker = humanTicks{}
 
-// Ticks implements plot.Ticker.
+// Ticks implements plot.Ticker. Labels get the fewest decimals (up to
+// six) that write every labelled value exactly, so ticks at 0, 0.25 and
+// 0.5 read $0, $0.25, $0.5 (not $0, $0.2, $0.5), and no two labels are
+// the same.
 func (h humanTicks) Ticks(lo, hi float64) []plot.Tick {
 	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	decimals := 0
+	for ; decimals < 6; decimals++ {
+		exact := true
+		for _, t := range ticks {
+			if t.Label != "" {
+				v, _ := strconv.ParseFloat(strings.TrimRight(humanDecimals(t.Value, decimals), "kMG"), 64)
+				exact = exact && math.Abs(v*humanScale(t.Value)-t.Value) <= 1e-9*max(1, math.Abs(t.Value))
+			}
+		}
+		if exact {
+			break
+		}
+	}
 	for i := range ticks {
 		if ticks[i].Label != "" {
-			ticks[i].Label = h.prefix + human(ticks[i].Value)
+			ticks[i].Label = h.prefix + humanDecimals(ticks[i].Value, decimals)
 		}
 	}
 	return ticks
 }
 
-// human formats n briefly: 950, 1.5k, 12k, 3.2M.
-func human(n float64) string {
-	a := math.Abs(n)
-	switch {
-	case a >= 1e9:
-		return trimFloat(n/1e9) + "G"
-	case a >= 1e6:
-		return trimFloat(n/1e6) + "M"
-	case a >= 1e3:
-		return trimFloat(n/1e3) + "k"
+// humanScale is the unit human writes n in: 1, 1e3 (k), 1e6 (M) or 1e9 (G).
+func humanScale(n float64) float64 {
+	for _, s := range []float64{1e9, 1e6, 1e3} {
+		if math.Abs(n) >= s {
+			return s
+		}
 	}
-	return trimFloat(n)
+	return 1
 }
 
-func trimFloat(f float64) string {
-	return trimDecimals(fmt.Sprintf("%.1f", f), 0)
+// human formats n briefly: 950, 1.5k, 12k, 3.2M.
+func human(n float64) string { return humanDecimals(n, 1) }
+
+// humanDecimals is human with up to decimals decimals.
+func humanDecimals(n float64, decimals int) string {
+	suffix := map[float64]string{1: "", 1e3: "k", 1e6: "M", 1e9: "G"}
+	s := humanScale(n)
+	return trimFloat(n/s, decimals) + suffix[s]
+}
+
+func trimFloat(f float64, decimals int) string {
+	return trimDecimals(strconv.FormatFloat(f, 'f', decimals, 64), 0)
+}
+
+// timeTicks label a UTC time axis at round times: whole seconds,
+// minutes, hours or midnights, at most seven of them, in a format as
+// fine as their spacing (15:04:05, 15:04, Jan 2 15:04 across days, Jan 2),
+// so no two labels are the same.
+type timeTicks struct{}
+
+var _ plot.Ticker = timeTicks{}
+
+// tickSteps are the spacings timeTicks choose from.
+var tickSteps = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 2 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour,
+}
+
+// Ticks implements plot.Ticker; lo and hi are Unix seconds.
+func (timeTicks) Ticks(lo, hi float64) []plot.Tick {
+	span := time.Duration((hi - lo) * float64(time.Second))
+	step := tickSteps[len(tickSteps)-1]
+	for _, s := range tickSteps {
+		if span/s <= 6 {
+			step = s
+			break
+		}
+	}
+	format := "Jan 2"
+	switch {
+	case step < time.Minute:
+		format = "15:04:05"
+	case step < 24*time.Hour && span > 24*time.Hour:
+		format = "Jan 2 15:04"
+	case step < 24*time.Hour:
+		format = "15:04"
+	}
+	secs := step.Seconds()
+	var ticks []plot.Tick
+	for t := math.Ceil(lo/secs) * secs; t <= hi; t += secs {
+		ticks = append(ticks, plot.Tick{Value: t, Label: time.Unix(int64(t), 0).UTC().Format(format)})
+	}
+	return ticks
 }
 
 // slugger makes file-safe, unique chart names.

@@ -248,3 +248,44 @@ func TestEncodePNGRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestTickLabelsDistinct: no axis repeats a label, whether its values are
+// cents ($0, $0.05, $0.1, not $0, $0.1, $0.1) or days ticked twice a day
+// (Jan 5 00:00, Jan 5 12:00, …, not Jan 5, Jan 5, Jan 6).
+func TestTickLabelsDistinct(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		ticker plot.Ticker
+		lo, hi float64
+	}{
+		{"cents", humanTicks{prefix: "$"}, 0, 0.12},
+		{"a few cents", humanTicks{prefix: "$"}, 0, 0.03},
+		{"quarters", humanTicks{prefix: "$"}, 0, 0.55},
+		{"thousands", humanTicks{}, 0, 2500},
+		{"fractions of a million", humanTicks{}, 1e6, 1.3e6},
+		{"a day and a half", timeTicks{}, float64(day.Unix()), float64(day.Add(36 * time.Hour).Unix())},
+		{"two days", timeTicks{}, float64(day.Unix()), float64(day.Add(48 * time.Hour).Unix())},
+		{"a few minutes", timeTicks{}, float64(day.Unix()), float64(day.Add(3 * time.Minute).Unix())},
+		{"a business day", timeTicks{}, float64(day.Add(7 * time.Hour).Unix()), float64(day.Add(19 * time.Hour).Unix())},
+		{"a month", timeTicks{}, float64(day.Unix()), float64(day.AddDate(0, 1, 0).Unix())},
+	} {
+		seen := map[string]bool{}
+		var labels []string
+		for _, tk := range tc.ticker.Ticks(tc.lo, tc.hi) {
+			if tk.Label == "" {
+				continue
+			}
+			labels = append(labels, tk.Label)
+			if seen[tk.Label] {
+				t.Errorf("%s: label %q repeats in %q", tc.name, tk.Label, labels)
+			}
+			seen[tk.Label] = true
+		}
+		if len(labels) < 2 || (tc.name == "quarters" && !slices.Contains(labels, "$0.25")) { // exact, not $0.2
+			t.Errorf("%s: labels %q", tc.name, labels)
+		}
+		t.Logf("%s: %q", tc.name, labels)
+	}
+}
