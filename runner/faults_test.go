@@ -119,3 +119,13 @@ func TestMergeRefusesUnfinishedShard(t *testing.T) {
 		t.Fatalf("readShards: got %v, want an unfinished-run error", err)
 	}
 }
+
+// TestSweepRefusesADevice: sweep reads its scenario under the same limits
+// as run and validate; /dev/zero is refused instead of read forever.
+func TestSweepRefusesADevice(t *testing.T) {
+	t.Parallel()
+	_, err := Sweep(context.Background(), SweepOptions{Scenario: "/dev/zero", Sets: []string{"seed=1,2"}})
+	if err == nil || !strings.Contains(err.Error(), "/dev/zero: read scenario: not a regular file (a device)") {
+		t.Fatalf("Sweep(/dev/zero): got %v, want a not-a-regular-file error", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -66,9 +65,9 @@ type TeamOutcome struct {
 // Sweep runs every variant of the scenario on the virtual clock, several
 // at a time, and returns them in flag order.
 func Sweep(ctx context.Context, opts SweepOptions) ([]*Variant, error) {
-	src, err := os.ReadFile(opts.Scenario)
+	src, err := scenario.ReadFile(opts.Scenario)
 	if err != nil {
-		return nil, scenario.Errors{{File: opts.Scenario, Msg: fmt.Sprintf("read scenario: %v", err)}}
+		return nil, err
 	}
 	if _, err := scenario.Parse(opts.Scenario, src); err != nil {
 		return nil, err

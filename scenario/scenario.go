@@ -110,11 +110,22 @@ func (es Errors) Error() string {
 // Load reads and validates the scenario file at path. Every problem,
 // an unreadable file included, comes back as Errors.
 func Load(path string) (*Scenario, error) {
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, src)
+}
+
+// ReadFile reads a scenario file's bytes under the input limits: a regular
+// file (not a device, pipe or directory) of at most MaxFileBytes. Its error
+// is Errors.
+func ReadFile(path string) ([]byte, error) {
 	src, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("read scenario: %v", unwrapPath(err))}}
 	}
-	return Parse(path, src)
+	return src, nil
 }
 
 // LoadContext is Load that returns when ctx ends (an interrupt) without
