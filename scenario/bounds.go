@@ -7,6 +7,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/loadgen"
 )
 
@@ -87,6 +88,11 @@ func (s *Scenario) bounds() []error {
 	}
 	if math.IsNaN(s.Mock.MinFraction) {
 		b.bad("mock.min_fraction", "must be a number within [0, 1]")
+	}
+	for i, be := range s.Gateway.Backends {
+		if m := be.Mock; m != nil {
+			b.mock(fmt.Sprintf("gateway.backends[%d].mock", i), m)
+		}
 	}
 	if len(s.Personas) > MaxPersonas {
 		b.bad("personas", "at most %d personas, got %d", MaxPersonas, len(s.Personas))
@@ -204,6 +210,23 @@ func (b *bounder) shape(path string, s loadgen.Shape) {
 	}
 	for i, x := range s.Hours {
 		b.number(fmt.Sprintf("%s.hours[%d]", path, i), x, MaxMultiplier, "")
+	}
+}
+
+// mock checks a backend's mock: its delays as the scenario's mock, its
+// rates finite (validation checks their range).
+func (b *bounder) mock(path string, m *mockllm.Config) {
+	b.duration(path+".first_token_delay", loadgen.Duration(m.FirstTokenDelay), 0, MaxFirstTokenDelay)
+	b.duration(path+".slow_first_byte", loadgen.Duration(m.SlowFirstByte), 0, MaxFirstTokenDelay)
+	b.duration(path+".per_token_delay", loadgen.Duration(m.PerTokenDelay), 0, MaxPerTokenDelay)
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"error_rate", m.ErrorRate}, {"timeout_rate", m.TimeoutRate}, {"reset_rate", m.ResetRate},
+		{"slow_first_byte_rate", m.SlowFirstByteRate}, {"min_fraction", m.MinFraction}, {"ptu_output_ratio", m.PTUOutputRatio}} {
+		if !finite(r.v) {
+			b.bad(path+"."+r.name, "must be a finite number, got %g", r.v)
+		}
 	}
 }
 

@@ -41,6 +41,9 @@ func TestBoundsRefuseRunawayScenarios(t *testing.T) {
 		{"mock delay", "duration: 30s", "duration: 30s\nmock: {per_token_delay: 1h}", "t.yaml:3:25", "mock.per_token_delay: must be within [0s, 1s]"},
 		{"timeout 0s", "duration: 30s", "duration: 30s\ntarget: {timeout: 0s}", "t.yaml:3:19", "target.timeout: must be > 0 (leave it out for the default, 120s)"},
 		{"timeout a day", "duration: 30s", "duration: 30s\ntarget: {timeout: 24h}", "t.yaml:3:19", "target.timeout: must be within [0s, 1h0m0s]"},
+		// A backend's own mock: its delays and its rates.
+		{"backend mock delay", "gateway:\n", "gateway:\n  backends: [{name: b, mock: {per_token_delay: 1h, error_rate: .nan}}]\n", "t.yaml:4:48", "gateway.backends[0].mock.per_token_delay: must be within [0s, 1s]"},
+		{"backend mock NaN", "gateway:\n", "gateway:\n  backends: [{name: b, mock: {error_rate: .nan}}]\n", "t.yaml:4:43", "gateway.backends[0].mock.error_rate: must be a finite number"},
 		{"retries", "rate: 30/min", "rate: 30/min\n    max_retries: 1000000", "t.yaml:19:18", "max_retries: at most 100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
