@@ -305,7 +305,7 @@ func (d *doc) footer() {
 
 func (d *doc) heading(text string, size float64) {
 	d.f.SetFont("sans", "B", size)
-	d.f.CellFormat(contentW, size*0.5, d.fit(text, contentW), "", 1, "L", false, 0, "")
+	d.f.MultiCell(contentW, size*0.5, text, "", "L", false)
 	d.f.Ln(2)
 }
 
@@ -314,7 +314,8 @@ func (d *doc) text(size float64, s string) {
 	d.f.MultiCell(contentW, size*0.45, s, "", "L", false)
 }
 
-// fit truncates s with an ellipsis to fit width at the current font.
+// fit truncates s with an ellipsis to fit width at the current font: for
+// table cells and contents entries only; running text wraps.
 func (d *doc) fit(s string, width float64) string {
 	if d.f.GetStringWidth(s) <= width-1 {
 		return s

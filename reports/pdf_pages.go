@@ -51,12 +51,12 @@ func (d *doc) cover() {
 	f.Bookmark("Cover", 0, -1)
 	f.SetY(34)
 	f.SetFont("sans", "B", 26)
-	f.CellFormat(contentW, 12, d.fit(d.r.Title, contentW), "", 1, "L", false, 0, "")
+	f.MultiCell(contentW, 12, d.r.Title, "", "L", false)
 	f.SetFont("sans", "", 13)
 	f.SetTextColor(80, 80, 80)
 	p := d.r.Period
-	f.CellFormat(contentW, 8, d.fit(periodLine(p), contentW), "", 1, "L", false, 0, "")
-	f.CellFormat(contentW, 7, d.fit(d.r.Account.BillingAccountName+" · "+d.r.Account.ServiceName, contentW), "", 1, "L", false, 0, "")
+	f.MultiCell(contentW, 8, periodLine(p), "", "L", false)
+	f.MultiCell(contentW, 7, d.r.Account.BillingAccountName+" · "+d.r.Account.ServiceName, "", "L", false)
 	f.SetTextColor(0, 0, 0)
 	f.Ln(6)
 	f.SetFillColor(232, 236, 242)
@@ -198,7 +198,7 @@ func (d *doc) teamPage(team string) {
 	activity := activityLines(a)
 	below := 8 + 5.5*float64(len(activity)) + 5.0
 	if n := min(len(a.Recommendations), maxRecRows); n > 0 {
-		below = 8 + 5.5*float64(len(activity)) + rowH*float64(n+1) + 3 + 4.2*float64(n)
+		below = 8 + 5.5*float64(len(activity)) + rowH*float64(n+1) + 3 + 4.2*float64(d.reasonLines(a))
 	}
 	d.imageFit(d.teamChart[team], contentW, footerY-f.GetY()-3-below)
 	f.SetFont("sans", "", 9.5)
@@ -283,7 +283,6 @@ func (d *doc) recommendations(a TeamActivity) {
 		return
 	}
 	var rows [][]string
-	var why []string
 	recs := a.Recommendations
 	for i, r := range recs {
 		if i == maxRecRows-1 && len(recs) > maxRecRows {
@@ -299,16 +298,37 @@ func (d *doc) recommendations(a TeamActivity) {
 			proposed = groupInt(r.RecommendedTPM)
 		}
 		rows = append(rows, []string{r.Consumer, r.Product, cur, proposed})
-		if r.Explanation != "" {
-			why = append(why, r.Consumer+": "+r.Explanation)
-		}
 	}
 	d.table([]column{{"Consumer", 70, "L"}, {"Product", 34, "L"}, {"Current TPM", 35, "R"},
 		{"Proposed TPM", 35, "R"}}, rows)
 	f.SetFont("sans", "", 8.5)
-	for _, w := range why {
-		f.CellFormat(contentW, 4.2, d.fit(w, contentW), "", 1, "L", false, 0, "")
+	for _, w := range reasons(a) { // whole, wrapped: a reason is what a reader acts on
+		f.MultiCell(contentW, 4.2, w, "", "L", false)
 	}
+}
+
+// reasons are the explanations of the recommendations a team page shows.
+func reasons(a TeamActivity) []string {
+	var why []string
+	for i, r := range a.Recommendations {
+		if i == maxRecRows-1 && len(a.Recommendations) > maxRecRows {
+			break
+		}
+		if r.Explanation != "" {
+			why = append(why, r.Consumer+": "+r.Explanation)
+		}
+	}
+	return why
+}
+
+// reasonLines is how many lines the reasons take, wrapped to the page.
+func (d *doc) reasonLines(a TeamActivity) int {
+	d.f.SetFont("sans", "", 8.5)
+	n := 0
+	for _, w := range reasons(a) {
+		n += len(d.f.SplitText(w, contentW))
+	}
+	return n
 }
 
 func (d *doc) capacity() {

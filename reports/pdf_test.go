@@ -239,3 +239,20 @@ func TestPDFPlanStayOnPAYG(t *testing.T) {
 		}
 	}
 }
+
+// TestPDFReasonsWrap: a recommendation's reason longer than a line is
+// printed whole, wrapped, not cut with an ellipsis.
+func TestPDFReasonsWrap(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	long := strings.Repeat("the p99 minute stayed under the proposed limit on every day of the period; ", 3) + "END-OF-REASON"
+	r.Teams[0].Recommendations = []Recommendation{{Consumer: "wrapped-consumer", Product: "standard", CurrentTPM: 1000, RecommendedTPM: 2000, Explanation: long}}
+	var buf bytes.Buffer
+	if err := WritePDF(&buf, r, PDFOptions{Created: fixedTime}); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(reporttest.PDFText(t, buf.Bytes())), " ")
+	if !strings.Contains(text, "wrapped-consumer: "+strings.Join(strings.Fields(long), " ")) {
+		t.Errorf("the reason is not printed whole:\n%s", text)
+	}
+}
