@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -17,6 +18,19 @@ const (
 	ByTeam         Dimension = "team"
 	ByModel        Dimension = "model"
 )
+
+// Dimensions lists the dimensions, in a stable order.
+func Dimensions() []Dimension {
+	return []Dimension{ByCounterKey, BySubscription, ByProduct, ByTeam, ByModel}
+}
+
+// ParseDimension reads a dimension's name.
+func ParseDimension(s string) (Dimension, error) {
+	if d := Dimension(s); slices.Contains(Dimensions(), d) {
+		return d, nil
+	}
+	return "", fmt.Errorf("unknown dimension %q (want counter_key, subscription, product, team or model)", s)
+}
 
 // DemandOptions selects the records of a demand query.
 type DemandOptions struct {
@@ -53,10 +67,8 @@ type DemandSeries struct {
 // Demand returns one zero-filled per-minute series per value of opts.By,
 // ordered by key.
 func Demand(ctx context.Context, db *DB, opts DemandOptions) ([]DemandSeries, error) {
-	switch opts.By {
-	case ByCounterKey, BySubscription, ByProduct, ByTeam, ByModel:
-	default:
-		return nil, fmt.Errorf("demand: unknown dimension %q", opts.By)
+	if _, err := ParseDimension(string(opts.By)); err != nil {
+		return nil, fmt.Errorf("demand: %w", err)
 	}
 	rows, err := db.db.QueryContext(ctx, query("demand_minutes.sql"),
 		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))

@@ -211,6 +211,9 @@ func (o *RecommendOptions) defaults() error {
 	if o.Mode != policy.ModeAPIM && o.Mode != policy.ModeStrict {
 		return fmt.Errorf("recommend: unknown mode %q (want apim or strict)", o.Mode)
 	}
+	if _, err := ParseDimension(string(o.By)); err != nil {
+		return fmt.Errorf("recommend: %w", err)
+	}
 	return nil
 }
 
