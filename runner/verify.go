@@ -12,6 +12,7 @@ import (
 	"github.com/aiload/aiload/analytics"
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/scenario"
+	"github.com/aiload/aiload/vclock"
 )
 
 // VerifyOptions configure Verify.
@@ -112,6 +113,9 @@ func Verify(ctx context.Context, opts VerifyOptions) (*Verification, error) {
 	}
 	if !sc.Target.Embedded() {
 		return nil, fmt.Errorf("verify: scenario %s targets %s; only the embedded gateway can be rerun on the virtual clock", sc.Name, sc.Target.URL)
+	}
+	if _, err := virtualMocks(sc, vclock.New(virtualStart(sc))); err != nil {
+		return nil, err
 	}
 	opts.defaults()
 	plan := planVerify(sc.Gateway, rec)

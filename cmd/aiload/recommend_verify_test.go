@@ -110,3 +110,25 @@ func TestRecommendVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecommendVerifyExternal: a scenario that cannot be rerun on the
+// virtual clock (its backend is a URL) leaves the recommendation standing
+// and says why it was not verified.
+func TestRecommendVerifyExternal(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "r.duckdb")
+	if code, _, stderr := execute(t, "ingest", "../../analytics/testdata/recommend.jsonl", "--db", db); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, stderr)
+	}
+	sc := filepath.Join(t.TempDir(), "external.yaml")
+	src := "name: external\ngateway:\n  products: [{name: p, tokens_per_minute: 1000}]\n" +
+		"  subscriptions: [{id: sub-a, key: k, product: p}]\n  backends: [{name: real, url: 'http://127.0.0.1:9'}]\n" +
+		"personas:\n  - {name: a, subscription: sub-a, rate: 1/s, prompt_tokens: 10, completion_tokens: 10}\n"
+	if err := os.WriteFile(sc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := execute(t, "recommend", "--db", db, "--unit", "100", "--scenario", sc)
+	if code != 0 || !strings.Contains(out, "not verified: virtual clock: backend real has a url") || !strings.Contains(out, "sub-a") {
+		t.Errorf("exit %d (%s):\n%s", code, stderr, out)
+	}
+}
