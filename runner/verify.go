@@ -101,11 +101,13 @@ func VerifySeeds(base uint64, n int) []uint64 {
 
 // Verify reruns the scenario on the virtual clock with the recommended
 // limits and other seeds, and searches on the simulator for each
-// consumer's limit: the smallest multiple of the unit whose share of first
-// attempts refused, averaged over the seeds, is at most the target and, where
-// the unit allows, within the tolerance of it. Every consumer's limit
-// changes in the same rerun (their counters are independent); the seeds of
-// a round run in parallel.
+// consumer's limit: a multiple of the unit whose share of first attempts
+// refused, averaged over the seeds, lands within the tolerance of the
+// target (see propose and best). Every consumer's limit changes in the
+// same rerun (their counters are independent), so a consumer's figures
+// come from the round its limit ran in; the seeds of a round run in
+// parallel. A scenario that cannot run on the virtual clock (an external
+// target, a backend with a URL) is an error.
 func Verify(ctx context.Context, opts VerifyOptions) (*Verification, error) {
 	sc, rec := opts.Scenario, opts.Recommendation
 	if sc == nil || rec == nil {
