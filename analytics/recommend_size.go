@@ -75,9 +75,12 @@ func (s *sizing) searched(lo, hi int64) bool {
 // The smallest limit L (a multiple of the unit) whose replay refuses at
 // most the target share of first attempts is found by bisection between
 // one unit and the peak window rounded up (above it nothing is refused by
-// the token limit). The curve adds the replay one unit below L, at the
-// per-minute p99, and at ½, ¾, 0.9, 1.1, 1¼, 1½ and 2 times L; the
-// interval comes from those replays (bootstrap).
+// the token limit), on the native window. The curve, on the policy's
+// window (every figure reported), adds the replay one unit below L, at the
+// per-minute p99, and at ½, 1¼, 1½ and 2 times L. The interval
+// (bootstrap) uses those replays, the search's that met the target (run
+// to the end), and native replays at ¾ and 0.9 times L, and at 1.1 unless
+// the search replayed a limit between L and 1¼ L.
 func (s *sizing) size(c *ConsumerRecommendation) {
 	s.runs, s.byBlock = map[int64]ReplayResult{}, map[int64][]blockCounts{}
 	rp, unit := s.rp, s.opts.Unit
