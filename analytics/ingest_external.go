@@ -63,7 +63,7 @@ func (d *DB) ingestExternal(ctx context.Context, path string, res *IngestResult)
 	}
 	for _, c := range required[res.Format] {
 		if _, ok := have[strings.ToLower(c)]; !ok {
-			return &FieldError{File: path, Line: 1, Field: c, Msg: fmt.Sprintf("missing: a %s export needs this column", res.Format)}
+			return &FieldError{File: path, Line: 1, Field: c, Msg: fmt.Sprintf("missing: the %s format needs this column", res.Format)}
 		}
 	}
 	_, tokens := have["prompttokens"]
