@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/scenario"
 )
@@ -148,5 +150,55 @@ func TestRecordsCallersFromScenario(t *testing.T) {
 	}
 	if b := got["batch"]; b.BackoffInitial != 2*time.Second || b.BackoffMax != 20*time.Second {
 		t.Errorf("batch backoff %v–%v, want 2s–20s", b.BackoffInitial, b.BackoffMax)
+	}
+}
+
+// From the records of a run under tight limits (every persona refused and
+// retrying), the replay reads each persona's reaction to 429s from its
+// attempts alone, as the scenario says it: retry after Retry-After 3 or 4
+// times, back off 6 times.
+func TestCallersInferredFromAThrottledRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sc, err := scenario.Load("testdata/recommend-shapes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Duration = loadgen.Duration(time.Hour)
+	tight := map[string]int64{"steady": 17000, "chat": 43000, "bursty": 27000, "batch": 392000, "agent": 209000}
+	for i := range sc.Gateway.Products {
+		sc.Gateway.Products[i].TokensPerMinute = tight[strings.TrimSuffix(sc.Gateway.Products[i].Name, "-tier")]
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "tokens.jsonl")
+	w, err := record.Create(log, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Simulate(ctx, sc, w, "tight", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := analytics.Open(ctx, filepath.Join(dir, "a.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.IngestJSONL(ctx, log); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := analytics.Recommend(ctx, db, analytics.RecommendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Callers(sc)
+	for _, c := range rec.Consumers {
+		w := want[c.Team]
+		if len(c.Callers) != 1 || c.Callers[0] != fmt.Sprintf("%s: %s (records)", c.Team, w) {
+			t.Errorf("%s: callers %v, want %s read from the records", c.Key, c.Callers, w)
+		}
+		t.Logf("%s: %s", c.Key, c.Explanation)
 	}
 }
