@@ -54,6 +54,9 @@ type DemandPoint struct {
 	Requests, Throttled int64
 	// Retries counts later attempts; RetriesThrottled those refused.
 	Retries, RetriesThrottled int64
+	// RefusedTokens are the tokens the refused first attempts asked for
+	// (part of Demand).
+	RefusedTokens int64
 }
 
 // DemandSeries is the zero-filled per-minute series of one key: every
@@ -83,7 +86,7 @@ func Demand(ctx context.Context, db *DB, opts DemandOptions) ([]DemandSeries, er
 		var p DemandPoint
 		var minute int64
 		if err := rows.Scan(&key, &limit, &minute, &p.Demand, &p.Served, &p.Requests, &p.Throttled,
-			&p.Retries, &p.RetriesThrottled); err != nil {
+			&p.Retries, &p.RetriesThrottled, &p.RefusedTokens); err != nil {
 			return nil, fmt.Errorf("demand scan: %w", err)
 		}
 		p.Minute = time.Unix(minute*60, 0).UTC()

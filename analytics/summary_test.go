@@ -94,8 +94,9 @@ func TestThrottledShareCountsFirstAttempts(t *testing.T) {
 	if err != nil || len(series) != 1 || len(series[0].Points) != 1 {
 		t.Fatalf("demand %v, %v", series, err)
 	}
-	if p := series[0].Points[0]; p.Requests != 2 || p.Throttled != 1 || p.Retries != 3 || p.RetriesThrottled != 2 {
-		t.Errorf("demand point %+v; want 2 requests, 1 throttled, 3 retries of which 2 throttled", p)
+	if p := series[0].Points[0]; p.Requests != 2 || p.Throttled != 1 || p.Retries != 3 || p.RetriesThrottled != 2 ||
+		p.Demand != 200 || p.RefusedTokens != 100 {
+		t.Errorf("demand point %+v; want 2 requests, 1 throttled, 3 retries of which 2 throttled, 100 of 200 tokens refused", p)
 	}
 }
 

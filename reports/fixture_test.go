@@ -85,7 +85,8 @@ func sampleReport() Report {
 
 // sampleActivity is 90 minutes of demand that rises over the team's limit.
 func sampleActivity(team string, start time.Time, k int64) TeamActivity {
-	a := TeamActivity{Team: team, Requests: 1000 * k, Throttled: 17 * k, Retries: 25 * k, RetriesThrottled: 9 * k}
+	a := TeamActivity{Team: team, Requests: 1000 * k, Throttled: 17 * k, Retries: 25 * k, RetriesThrottled: 9 * k,
+		RefusedTokens: 17_000 * k}
 	limit := 40_000 * k
 	for m := range 90 {
 		d := int64(m) * 600 * k

@@ -147,6 +147,9 @@ type TeamActivity struct {
 	// refused.
 	Requests, Throttled       int64
 	Retries, RetriesThrottled int64
+	// RefusedTokens are the tokens the refused first attempts asked for;
+	// the minutes' Demand adds up to the tokens all first attempts asked for.
+	RefusedTokens int64
 	// Demand is the team's per-minute token demand (zero-filled), in time
 	// order.
 	Demand []MinutePoint

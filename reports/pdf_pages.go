@@ -211,7 +211,8 @@ func (d *doc) teamPage(team string) {
 
 // activityLines say how many requests a team sent and how many were
 // throttled: the share of requests whose first attempt was refused (429 or
-// 403), with retries counted apart.
+// 403), the tokens those asked for against all first attempts' tokens, and
+// the retries, counted apart.
 func activityLines(a TeamActivity) []string {
 	rate := 0.0
 	if a.Requests > 0 {
@@ -219,6 +220,14 @@ func activityLines(a TeamActivity) []string {
 	}
 	out := []string{fmt.Sprintf("Requests: %s   ·   throttled: %s (%.2f %%), first attempt refused with 429 or 403",
 		groupInt(a.Requests), groupInt(a.Throttled), rate)}
+	var asked int64
+	for _, p := range a.Demand {
+		asked += p.Demand
+	}
+	if asked > 0 && a.RefusedTokens > 0 {
+		out = append(out, fmt.Sprintf("Tokens refused: %s of %s asked by first attempts (%.2f %%)",
+			groupInt(a.RefusedTokens), groupInt(asked), 100*float64(a.RefusedTokens)/float64(asked)))
+	}
 	if a.Retries > 0 {
 		out = append(out, fmt.Sprintf("Retries: %s, of which %s refused (not in the throttled share)",
 			groupInt(a.Retries), groupInt(a.RetriesThrottled)))

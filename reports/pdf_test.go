@@ -53,7 +53,7 @@ func TestPDFTeamTotalsMatchCSV(t *testing.T) {
 	checkTotalsAgainstCSV(t, r, text)
 	for _, s := range []string{"Period 2026-11: 2026-11-01 to 2026-12-01", "Contents", "Cost by team",
 		"Team: Équipe Données", "Capacity: provisioned throughput", "PTU plan: gpt-4o", "Methodology",
-		"Pricing source", "Rounding", "throttled: 34 (1.70 %), first attempt refused", "Retries: 50, of which 18 refused",
+		"Pricing source", "Rounding", "throttled: 34 (1.70 %), first attempt refused", "Retries: 50, of which 18 refused", "Tokens refused: 34,000 of 4,806,000 asked by first attempts (0.71 %)",
 		"PAYG input", "PAYG cached", "PAYG output", "On PTU (input-eq.)", `Not billed: no price for model "llama-3"`, "p99 minute was 106k tokens",
 		"Page 1 of 10", "Page 10 of 10"} {
 		if !strings.Contains(text, s) {

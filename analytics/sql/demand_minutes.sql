@@ -10,6 +10,8 @@
 -- requests / throttled: first attempts, and those refused (429 or 403), so
 --   throttled / requests is the share of requests whose first attempt was
 --   refused; retries / retries_throttled: later attempts, and those refused.
+-- refused_tokens: the tokens the refused first attempts asked for (part of
+--   demand_tokens).
 -- limit_tpm: the largest limit recorded for the key (0 when none).
 -- Minutes are Unix minutes (epoch_us // 60,000,000): UTC, whatever the
 -- session time zone, and cheaper than date_trunc on TIMESTAMPTZ.
@@ -29,6 +31,8 @@ WITH sel AS MATERIALIZED (
            count(*) FILTER (WHERE coalesce(attempt, 1) <= 1)               AS requests,
            count(*) FILTER (WHERE coalesce(attempt, 1) <= 1
                               AND outcome IN ('throttled', 'quota_exceeded'))       AS throttled,
+           sum(total_tokens) FILTER (WHERE coalesce(attempt, 1) <= 1
+                              AND outcome IN ('throttled', 'quota_exceeded'))       AS refused_tokens,
            count(*) FILTER (WHERE attempt > 1)                             AS retries,
            count(*) FILTER (WHERE attempt > 1
                               AND outcome IN ('throttled', 'quota_exceeded'))       AS retries_throttled,
@@ -47,6 +51,6 @@ WITH sel AS MATERIALIZED (
 SELECT g.key, g.limit_tpm, g.minute,
        coalesce(a.demand_tokens, 0), coalesce(a.served_tokens, 0),
        coalesce(a.requests, 0), coalesce(a.throttled, 0),
-       coalesce(a.retries, 0), coalesce(a.retries_throttled, 0)
+       coalesce(a.retries, 0), coalesce(a.retries_throttled, 0), coalesce(a.refused_tokens, 0)
 FROM grid g LEFT JOIN agg a ON a.key = g.key AND a.minute = g.minute
 ORDER BY g.key, g.minute;

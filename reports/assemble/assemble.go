@@ -331,6 +331,7 @@ func Activity(series []analytics.DemandSeries, limits map[string]int64) []report
 			a.Throttled += p.Throttled
 			a.Retries += p.Retries
 			a.RetriesThrottled += p.RetriesThrottled
+			a.RefusedTokens += p.RefusedTokens
 		}
 		out = append(out, a)
 	}
