@@ -358,7 +358,7 @@ func verificationTable(w io.Writer, out recommendOutput) error {
 	fmt.Fprintf(w, "\nVerified on the virtual clock: %d rounds of %d reruns of %v (seeds %s); share of first attempts refused (429/403), target %.3g%% ± %.2g pp\n\n",
 		v.Rounds, len(v.Seeds), v.SimulatedDuration, strings.Join(seeds, ", "), 100*v.Target, 100*v.Tolerance)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "consumer\trecommended\ttarget\treplay estimate\tmeasured\tmin–max\tfirst attempts\tretries\tmet\t")
+	fmt.Fprintln(tw, "consumer\trecommended\ttarget\treplay estimate\tmeasured\tmin–max\tfirst attempts/run\tretries/run\tmet\t")
 	for _, c := range v.Consumers {
 		if c.RecommendedTPM == 0 {
 			fmt.Fprintf(tw, "%s\t-\t%.2f%%\t%.2f%% at %d\t-\t-\t-\t-\tno\t\n", c.Key, 100*v.Target, 100*c.EstimateShare, c.EstimateTPM)
