@@ -90,6 +90,9 @@ func DetectFormat(path string) (Format, error) {
 			return s.format, nil
 		}
 	}
+	if tornStart(head) {
+		return FormatAiload, nil
+	}
 	return "", &DetectError{File: path, Columns: cols, Missing: missing}
 }
 

@@ -58,6 +58,24 @@ func (d *DB) ingestJSONL(ctx context.Context, path string, res *IngestResult) er
 	return nil
 }
 
+// tornStart reports whether head is aiload JSONL whose first lines are
+// not records (torn): one of the next lines of head is a whole record with
+// the aiload columns.
+func tornStart(head []byte) bool {
+	lines := bytes.Split(head, []byte("\n"))
+	for i := 1; i < len(lines)-1 && i <= 20; i++ { // the last may be cut by the head
+		var rec struct {
+			TS        *string `json:"ts"`
+			RequestID *string `json:"request_id"`
+		}
+		l := bytes.TrimSpace(lines[i])
+		if len(l) > 0 && l[0] == '{' && json.Unmarshal(l, &rec) == nil && rec.TS != nil && rec.RequestID != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // maxLine bounds one JSONL line; a longer one is skipped as malformed.
 const maxLine = 16 << 20
 

@@ -31,6 +31,8 @@ func TestIngestSkipsTornLinesAnywhere(t *testing.T) {
 		{"torn line then new line", []string{recordLine("a"), torn, recordLine("b"), recordLine("c")}, "a b c", []int{2}, "not valid JSON"},
 		// An older gateway that appended to the torn line.
 		{"continued on the torn line", []string{recordLine("a"), torn + recordLine("b"), recordLine("c")}, "a b c", []int{2}, "the whole record after it was loaded"},
+		// The first line torn: the format is still recognised.
+		{"first line torn", []string{torn, recordLine("a"), recordLine("b")}, "a b", []int{1}, "not valid JSON"},
 		// Garbage and a JSON value that is not an object, twice.
 		{"garbage", []string{recordLine("a"), "\x00\x00\x00", "[1,2]", recordLine("b"), "}{"}, "a b", []int{2, 3, 5}, "not a JSON object"},
 	} {
