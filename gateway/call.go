@@ -73,6 +73,7 @@ func (g *Gateway) attemptCall(x *exchange, m *member) (*leg, error) {
 func (g *Gateway) relayCallStream(x *exchange, a *admission, l *leg) {
 	h := x.respHeader()
 	copyBackendHeaders(h, l.header, l.status)
+	x.rec.UtilizationPct = utilizationOf(l.header)
 	h.Set("Cache-Control", "no-cache")
 	if len(a.checks) > 0 {
 		a.setHeaders(h, false, 0)

@@ -181,7 +181,7 @@ func TestCallMatchesHTTP(t *testing.T) {
 		if b.Err != nil || a.status != b.Status {
 			t.Fatalf("case %d: over HTTP %d %s, in process %d %v", i, a.status, a.body, b.Status, b.Err)
 		}
-		for _, h := range []string{"x-left", "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens", "Retry-After", "retry-after-ms", "x-wait", "x-quota-left", "x-ms-request-id"} {
+		for _, h := range []string{"x-left", "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens", "Retry-After", "retry-after-ms", "x-wait", "x-quota-left", "x-ms-request-id", gateway.UtilizationHeader} {
 			if a.header.Get(h) != b.Header.Get(h) {
 				t.Errorf("case %d: header %s over HTTP %q, in process %q", i, h, a.header.Get(h), b.Header.Get(h))
 			}

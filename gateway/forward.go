@@ -289,6 +289,7 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 		x.rec.BackendLatencyMS = ms(g.since(l.bstart))
 	}
 	x.rec.Status, x.rec.Outcome = l.status, outcomeOf(l.status)
+	x.rec.UtilizationPct = utilizationOf(l.header)
 	if l.status == http.StatusTooManyRequests {
 		x.rec.RetryAfterMS = retryAfter(l.header).Milliseconds()
 	}
@@ -366,11 +367,13 @@ func (g *Gateway) countCompletion(x *exchange, text string) int64 {
 	return n
 }
 
-// copyBackendHeaders keeps the content type and, on a relayed 429, the
-// backend's retry advice.
+// copyBackendHeaders keeps the content type, a provisioned deployment's
+// utilization and, on a relayed 429, the backend's retry advice.
 func copyBackendHeaders(dst headerSetter, src interface{ Get(string) string }, status int) {
-	if ct := src.Get("Content-Type"); ct != "" {
-		dst.Set("Content-Type", ct)
+	for _, k := range []string{"Content-Type", UtilizationHeader} {
+		if v := src.Get(k); v != "" {
+			dst.Set(k, v)
+		}
 	}
 	if status == http.StatusTooManyRequests {
 		for _, k := range []string{"Retry-After", "retry-after-ms"} {

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/aiload/aiload/record"
 )
@@ -30,4 +33,23 @@ func (g *Gateway) headersFit(x *exchange) bool {
 	g.reject(x, http.StatusRequestHeaderFieldsTooLarge, record.OutcomeBadRequest, "invalid_request_error", "request_headers_too_large",
 		fmt.Sprintf("request headers exceed %d bytes", limit))
 	return false
+}
+
+// UtilizationHeader is the header in which a provisioned (PTU) Azure OpenAI
+// deployment reports its load with each answer ("42.5%"); the gateway
+// passes it on to the caller and keeps it in the record.
+const UtilizationHeader = "azure-openai-deployment-utilization"
+
+// utilizationOf reads UtilizationHeader as a percentage ("42.5%" or
+// "42.5"); nil when absent or unreadable.
+func utilizationOf(h interface{ Get(string) string }) *float64 {
+	v := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(h.Get(UtilizationHeader)), "%"))
+	if v == "" {
+		return nil
+	}
+	u, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(u) || math.IsInf(u, 0) || u < 0 {
+		return nil
+	}
+	return &u
 }

@@ -33,6 +33,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 	resp := l.resp
 	h := x.w.Header()
 	copyBackendHeaders(h, resp.Header, resp.StatusCode)
+	x.rec.UtilizationPct = utilizationOf(resp.Header)
 	h.Set("Cache-Control", "no-cache")
 	if len(a.checks) > 0 {
 		a.setHeaders(h, false, 0)

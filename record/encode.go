@@ -12,7 +12,8 @@ import (
 // second. Strings that need escaping, dimensions, non-finite numbers and
 // times outside years 0-9999 take encoding/json's own path.
 func (r *Record) AppendJSON(b []byte) ([]byte, error) {
-	if y := r.TS.Year(); y < 0 || y > 9999 || !finite(r.LatencyMS, r.BackendLatencyMS, r.TTFTMS) {
+	if y := r.TS.Year(); y < 0 || y > 9999 || !finite(r.LatencyMS, r.BackendLatencyMS, r.TTFTMS) ||
+		r.UtilizationPct != nil && !finite(*r.UtilizationPct) {
 		return appendMarshal(b, r)
 	}
 	b = append(b, `{"schema":`...)
@@ -58,6 +59,9 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 			return b, err
 		}
 		b = append(append(b, `,"dims":`...), dims...)
+	}
+	if r.UtilizationPct != nil {
+		b = appendFloat(append(b, `,"utilization_pct":`...), *r.UtilizationPct)
 	}
 	return append(b, '}'), nil
 }

@@ -34,6 +34,10 @@ func TestAppendJSONIsMarshal(t *testing.T) {
 		if i%5 == 0 {
 			r.Dims = map[string]string{pick(strs): pick(strs), "z": "1", "a<": pick(strs)}
 		}
+		if i%7 < 3 {
+			u := floats[(i/7)%len(floats)]
+			r.UtilizationPct = &u
+		}
 		want, werr := json.Marshal(&r)
 		got, gerr := r.AppendJSON([]byte("prefix"))
 		if (werr != nil) != (gerr != nil) || werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {

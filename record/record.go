@@ -112,4 +112,10 @@ type Record struct {
 
 	// Dims holds custom dimensions (name → value), as llm-emit-token-metric allows.
 	Dims map[string]string `json:"dims,omitempty"`
+
+	// UtilizationPct is the load a provisioned (PTU) backend reported in
+	// its azure-openai-deployment-utilization header with this answer, in
+	// percent (42.5 for "42.5%"); absent (nil) when it sent none, as
+	// pay-as-you-go deployments do.
+	UtilizationPct *float64 `json:"utilization_pct,omitempty"`
 }

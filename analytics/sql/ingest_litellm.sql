@@ -77,7 +77,8 @@ SELECT DISTINCT ON (s.request_id)
     epoch_ms(s.completionStartTime) - epoch_ms(s.startTime) AS ttft_ms,
     NULL                                                AS stream,
     NULL AS scenario, NULL AS persona, NULL AS attempt,
-    MAP {'source': 'litellm', 'spend': coalesce(CAST(s.spend AS VARCHAR), '')} AS dims
+    MAP {'source': 'litellm', 'spend': coalesce(CAST(s.spend AS VARCHAR), '')} AS dims,
+    NULL                                                AS utilization_pct
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.request_id
 WHERE s.request_id IS NOT NULL AND s.startTime IS NOT NULL;

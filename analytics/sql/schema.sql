@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS records (
     dims                   MAP(VARCHAR, VARCHAR)
 );
 
+-- Columns of records added after its first version: the utilization a
+-- provisioned backend reported with the answer, in percent (NULL when it
+-- reported none, and in records written before it was kept).
+ALTER TABLE records ADD COLUMN IF NOT EXISTS utilization_pct DOUBLE;
+
 -- The value of a record's dimension, as demand series and recommendations
 -- key them: 'counter_key' (the subscription when no counter key was
 -- recorded), 'subscription', 'product', 'team' or 'model'; '' when unset.

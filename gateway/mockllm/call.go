@@ -39,7 +39,11 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	v := s.decide(ctx, request{model: model, maxOut: b.MaxTokens, given: b.MaxTokens != 0, invalid: invalid,
 		prompt: func() (int64, error) { return s.counter.Messages(model, b.Messages) }})
 	if v.kind != serve {
-		return s.refusal(v)
+		a := s.refusal(v)
+		if a.Err == nil {
+			s.setUtilization(&a.Header)
+		}
+		return a
 	}
 	a := &chat.Answer{Status: http.StatusOK, Text: s.reply(v.completion), TextTokens: s.replyTokens(model, v.completion)}
 	usage := &chat.Usage{PromptTokens: v.prompt, CompletionTokens: v.completion, TotalTokens: v.prompt + v.completion}
@@ -49,10 +53,13 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 		}
 		a.Header, a.Usage = chat.Header{{Name: "Content-Type", Value: "application/json"}}, usage
 		s.done(c.Header.Get(PersonaHeader), v)
+		s.setUtilization(&a.Header)
 		return a
 	}
 	// the chunks' pacing of stream, slept in two parts: to the role chunk,
-	// then to the end
+	// then to the end; its headers leave before the first
+	var atHeaders chat.Header
+	s.setUtilization(&atHeaders)
 	if s.sleep(ctx, s.cfg.FirstTokenDelay) != nil {
 		return &chat.Answer{Err: errGone}
 	}
@@ -61,7 +68,7 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	if s.sleep(ctx, time.Duration(v.completion)*s.cfg.PerTokenDelay) != nil {
 		return &chat.Answer{Err: errGone}
 	}
-	a.Header = chat.Header{{Name: "Content-Type", Value: "text/event-stream"}, {Name: "Cache-Control", Value: "no-cache"}}
+	a.Header = append(chat.Header{{Name: "Content-Type", Value: "text/event-stream"}, {Name: "Cache-Control", Value: "no-cache"}}, atHeaders...)
 	if b.IncludeUsage && !s.cfg.OmitStreamUsage {
 		a.Usage = usage
 	}

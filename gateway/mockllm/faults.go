@@ -2,6 +2,7 @@ package mockllm
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -106,5 +107,36 @@ func sleepTimer(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// UtilizationHeader is the response header in which a provisioned (PTU)
+// deployment reports how full it is, as Azure OpenAI sends it: a
+// percentage with a trailing "%", e.g. "42.5%".
+const UtilizationHeader = "azure-openai-deployment-utilization"
+
+// Utilization returns the PTU bucket's level now as a share of its
+// capacity in percent (above 100 only after a request larger than the
+// whole capacity), and false for a pay-as-you-go mock, which has none.
+func (s *Server) Utilization() (float64, bool) {
+	if s.cfg.PTUTPM <= 0 {
+		return 0, false
+	}
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	capacity := float64(s.cfg.PTUTPM)
+	level := s.bucket
+	if !s.drained.IsZero() {
+		level = max(0, level-now.Sub(s.drained).Seconds()*capacity/time.Minute.Seconds())
+	}
+	return 100 * level / capacity, true
+}
+
+// setUtilization sets UtilizationHeader on h from the PTU bucket's level
+// now; a pay-as-you-go mock sends none.
+func (s *Server) setUtilization(h interface{ Set(name, value string) }) {
+	if u, ok := s.Utilization(); ok {
+		h.Set(UtilizationHeader, strconv.FormatFloat(u, 'f', 1, 64)+"%")
 	}
 }

@@ -263,12 +263,14 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return // client went away
 	}
 	s.done(r.Header.Get(PersonaHeader), v)
+	s.setUtilization(w.Header()) // as the answer leaves
 	s.writeCompletion(w, model, v.prompt, v.completion)
 }
 
 // writeVerdict answers a request the mock does not serve and reports
 // whether it is to be served.
 func (s *Server) writeVerdict(w http.ResponseWriter, v verdict) bool {
+	s.setUtilization(w.Header())
 	switch v.kind {
 	case serve:
 		return true

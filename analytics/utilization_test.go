@@ -1,0 +1,47 @@
+package analytics
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestIngestUtilization: a record's utilization_pct (what a provisioned
+// backend reported) lands in the column of that name; records without it
+// (pay-as-you-go answers, and files written before the field existed) load
+// with NULL. A database made before the column gains it when opened.
+func TestIngestUtilization(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.duckdb")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a database from before the column
+	if _, err := db.SQL().Exec(`ALTER TABLE records DROP COLUMN utilization_pct`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = Open(context.Background(), path); err != nil {
+		t.Fatalf("reopen a database without utilization_pct: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+
+	jsonl := filepath.Join(t.TempDir(), "records.jsonl")
+	lines := `{"schema":1,"ts":"2026-11-03T09:00:00Z","request_id":"u1","team":"a","backend":"ptu-1","backend_tier":"ptu","total_tokens":10,"status":200,"outcome":"ok","utilization_pct":42.5}
+{"schema":1,"ts":"2026-11-03T09:00:01Z","request_id":"u2","team":"a","backend":"payg-1","backend_tier":"payg","total_tokens":10,"status":200,"outcome":"ok"}
+{"schema":1,"ts":"2026-11-03T09:00:02Z","request_id":"u3","team":"a","backend":"ptu-1","backend_tier":"ptu","total_tokens":10,"status":429,"outcome":"backend_throttled","utilization_pct":100}
+`
+	if err := os.WriteFile(jsonl, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, db, jsonl, FormatAuto); res.Added != 3 {
+		t.Fatalf("added %d records, want 3", res.Added)
+	}
+	var got string
+	row(t, db, `SELECT string_agg(request_id || ':' || coalesce(CAST(utilization_pct AS VARCHAR), 'null'), ' ' ORDER BY ts) FROM records`, &got)
+	if want := "u1:42.5 u2:null u3:100.0"; got != want {
+		t.Errorf("utilization_pct by record: got %s, want %s", got, want)
+	}
+}
