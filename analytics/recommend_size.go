@@ -28,7 +28,7 @@ func (s *sizing) setBlocks(originUS, spanUS, minutes int64) {
 		return
 	}
 	n := (minutes*60_000_000 + spanUS - 1) / spanUS
-	s.nBlocks = int(max(n, 1))
+	s.nBlocks = int(min(max(n, 1), 1<<16))
 	s.rp.blocks = make([]blockCounts, s.nBlocks)
 	s.rp.blockOrigin, s.rp.blockSpan = originUS, spanUS
 }
@@ -79,8 +79,8 @@ func (s *sizing) searched(lo, hi int64) bool {
 // window (every figure reported), adds the replay one unit below L, at the
 // per-minute p99, and at ½, 1¼, 1½ and 2 times L. The interval
 // (bootstrap) uses those replays, the search's that met the target (run
-// to the end), and native replays at ¾ and 0.9 times L, and at 1.1 unless
-// the search replayed a limit between L and 1¼ L.
+// to the end), and native replays at 0.85 times L, and at 1.1 unless the
+// search replayed a limit between L and 1¼ L.
 func (s *sizing) size(c *ConsumerRecommendation) {
 	s.runs, s.byBlock = map[int64]ReplayResult{}, map[int64][]blockCounts{}
 	rp, unit := s.rp, s.opts.Unit
@@ -129,9 +129,7 @@ func (s *sizing) size(c *ConsumerRecommendation) {
 	for _, f := range []float64{0.5, 1.25, 1.5, 2} {
 		s.run(roundUp(int64(f*float64(hi)), unit))
 	}
-	for _, f := range []float64{0.75, 0.9} {
-		s.blocksAt(roundUp(int64(f*float64(hi)), unit))
-	}
+	s.blocksAt(roundUp(int64(0.85*float64(hi)), unit))
 	if !s.searched(hi, roundUp(int64(1.25*float64(hi)), unit)) {
 		s.blocksAt(roundUp(int64(1.1*float64(hi)), unit))
 	}

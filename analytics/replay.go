@@ -20,6 +20,7 @@ type event struct {
 	tokens, charge int32
 	prompt         int32 // prompt tokens: the estimate reserved at arrival
 	caller         uint16
+	block          uint16 // its bootstrap block, when the replayer counts blocks
 	flags          uint8
 }
 
@@ -92,6 +93,12 @@ func (r replayRule) demand(e *event) policy.Demand {
 	return policy.DemandFor(r.mode, r.estimate || e.flags&evStream != 0, int64(e.prompt), int64(e.tokens-e.prompt))
 }
 
+// reserves reports whether e's demand can reserve at arrival (else it is
+// charged at completion, need 1): strict mode, estimation, streams.
+func (r replayRule) reserves(e *event) bool {
+	return r.mode == policy.ModeStrict || r.estimate || e.flags&evStream != 0
+}
+
 // blockCounts are the first attempts and refused first attempts of one
 // block of time, for the bootstrap.
 type blockCounts struct{ requests, refused int64 }
@@ -112,8 +119,9 @@ type replayer struct {
 	admitted []uint32
 	epoch    uint32
 	seqs     []int64 // native reservation of each admitted first attempt
-	// blocks, when set, receives per-block counts: block
-	// (at - blockOrigin) / blockSpan, clamped to the blocks.
+	// blocks, when set before the first replay, receives per-block counts:
+	// block (at - blockOrigin) / blockSpan, clamped to the blocks (at most
+	// 65,536).
 	blocks                 []blockCounts
 	blockOrigin, blockSpan int64
 	// native replays on the window of replay_window.go instead of the
@@ -214,6 +222,13 @@ func (rp *replayer) prepare() {
 	}
 	rp.admitted = make([]uint32, len(rp.events))
 	rp.seqs = make([]int64, len(rp.events))
+	if len(rp.blocks) > 0 {
+		last := int64(len(rp.blocks) - 1)
+		for i := range rp.events {
+			e := &rp.events[i]
+			e.block = uint16(min(max((e.atUS-rp.blockOrigin)/rp.blockSpan, 0), last))
+		}
+	}
 	type key struct {
 		at int64
 		i  int32
@@ -224,7 +239,9 @@ func (rp *replayer) prepare() {
 			keys = append(keys, key{e.atUS + int64(e.latUS), int32(i)})
 		}
 	}
-	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.i, b.i)) })
+	// Completions at one instant may settle in any order: no check comes
+	// between them.
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Compare(a.at, b.at) })
 	rp.done = make([]int32, len(keys))
 	for k, x := range keys {
 		rp.done[k] = x.i
@@ -236,6 +253,10 @@ func (rp *replayer) prepare() {
 // the usage is charged now.
 func (rp *replayer) settle(w *replayWindow, p pending) {
 	e := &rp.events[p.ev]
+	if !rp.rule.reserves(e) {
+		w.add(p.atUS, int64(e.charge))
+		return
+	}
 	if r := rp.rule.demand(e).Reserve; r > 0 {
 		w.adjust(p.arrUS, p.seq, int64(e.charge)-r)
 		return
@@ -263,7 +284,7 @@ func (rp *replayer) attempt(w *replayWindow, p pending, limit int64, rng *rand.R
 	}
 	b := -1
 	if first && rp.blocks != nil {
-		b = int(min(max((p.atUS-rp.blockOrigin)/rp.blockSpan, 0), int64(len(rp.blocks)-1)))
+		b = int(e.block)
 		rp.blocks[b].requests++
 	}
 	if allowed {

@@ -9,7 +9,12 @@ package analytics
 func (rp *replayer) peakWindow() int64 {
 	rp.prepare()
 	ev, done := rp.events, rp.done
-	reserve := func(e *event) int64 { return rp.rule.demand(e).Reserve }
+	reserve := func(e *event) int64 {
+		if !rp.rule.reserves(e) {
+			return 0
+		}
+		return rp.rule.demand(e).Reserve
+	}
 	var peak, sum int64
 	var win []wEntry
 	head := 0
@@ -60,6 +65,7 @@ func (rp *replayer) replayAbovePeak(limit, peak int64) ReplayResult {
 	if limit <= peak {
 		return rp.replay(limit, 1<<62)
 	}
+	rp.prepare()
 	res := ReplayResult{LimitTPM: limit, Requests: int64(len(rp.events))}
 	for i := range rp.blocks {
 		rp.blocks[i] = blockCounts{}
@@ -68,7 +74,7 @@ func (rp *replayer) replayAbovePeak(limit, peak int64) ReplayResult {
 		res.Tokens += int64(e.tokens)
 		quota := e.flags&evQuota != 0
 		if rp.blocks != nil {
-			b := &rp.blocks[min(max((e.atUS-rp.blockOrigin)/rp.blockSpan, 0), int64(len(rp.blocks)-1))]
+			b := &rp.blocks[e.block]
 			b.requests++
 			if quota {
 				b.refused++
