@@ -172,21 +172,20 @@ func (v *jwtValidator) due() bool {
 }
 
 func (v *jwtValidator) load(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
+	b, err := v.get(ctx, v.cfg.JWKSURL)
 	if err != nil {
-		return fmt.Errorf("jwks_url: %w", err)
+		return err
 	}
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetch jwks_url: %w", err)
+	// An OpenID Connect discovery document (API Management's openid-config)
+	// names the key set's URL.
+	var doc struct {
+		Keys    json.RawMessage `json:"keys"`
+		JWKSURI string          `json:"jwks_uri"`
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch jwks_url: status %d", resp.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("fetch jwks_url: %w", err)
+	if json.Unmarshal(b, &doc) == nil && doc.Keys == nil && doc.JWKSURI != "" {
+		if b, err = v.get(ctx, doc.JWKSURI); err != nil {
+			return err
+		}
 	}
 	ks, err := parseJWKS(b)
 	if err != nil {
@@ -200,6 +199,27 @@ func (v *jwtValidator) load(ctx context.Context) error {
 		v.keys = append(v.keys, k)
 	}
 	return nil
+}
+
+// get reads a key set (or discovery document) from url.
+func (v *jwtValidator) get(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("jwks_url: %w", err)
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch jwks_url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch jwks_url: status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("fetch jwks_url: %w", err)
+	}
+	return b, nil
 }
 
 // candidates returns the keys a token of alg and kid may be checked with.

@@ -21,6 +21,9 @@ import (
 type ServeOptions struct {
 	// Config is the gateway config file (see LoadConfig).
 	Config string
+	// Load, when set, reads the config instead of LoadConfig (e.g. to add
+	// API Management policy documents to it).
+	Load func(path string) (Config, error)
 	// Listen is the address of the API listener (default 127.0.0.1:8080).
 	Listen string
 	// Admin is the address of /metrics and /healthz (default
@@ -71,7 +74,11 @@ type ServeOptions struct {
 // Serve runs the gateway in front of the configured backends until ctx is
 // cancelled, then drains in-flight requests and flushes the record log.
 func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
-	cfg, err := LoadConfig(opts.Config)
+	load := LoadConfig
+	if opts.Load != nil {
+		load = opts.Load
+	}
+	cfg, err := load(opts.Config)
 	if err != nil {
 		return err
 	}

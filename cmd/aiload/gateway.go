@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/apimxml"
 	"github.com/aiload/aiload/gateway/store/redisstore"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard/gatewayview"
@@ -26,16 +28,33 @@ func newGatewayCmd(stdout, stderr io.Writer) *cobra.Command {
 
 func newGatewayCheckCmd(stdout io.Writer) *cobra.Command {
 	var path string
+	var policies []string
 	cmd := &cobra.Command{
-		Use:     "check --config gateway.yaml",
-		Short:   "Check a gateway config file and report every problem with file:line:column",
-		Example: `  aiload gateway check --config docs/gateway.example.yaml`,
-		Args:    exactArgs(0),
+		Use:   "check --config gateway.yaml [--policy policy.xml]",
+		Short: "Check a gateway config file (and API Management policy documents) and report every problem with file:line:column",
+		Example: `  aiload gateway check --config docs/gateway.example.yaml
+  aiload gateway check --config policy.xml                       # an API Management policy document alone
+  aiload gateway check --config gateway.yaml --policy policy.xml --policy product:standard=standard.xml`,
+		Args: exactArgs(0),
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if path == "" {
 				return usageError{errors.New("--config is required")}
 			}
-			cfg, err := gateway.LoadConfig(path)
+			if strings.HasSuffix(strings.ToLower(path), ".xml") && len(policies) == 0 {
+				pol, warnings, err := apimxml.ReadFile(path)
+				printWarnings(stdout, warnings)
+				if err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintf(stdout, "%s: ok (%s); serve it with --config gateway.yaml --policy %s (the YAML holds subscriptions and backends)\n", path, apimxml.Describe(pol), path)
+				return nil
+			}
+			files, err := policyFiles(policies)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg, warnings, err := apimxml.Load(path, files)
+			printWarnings(stdout, warnings)
 			if err != nil {
 				return usageError{err}
 			}
@@ -43,15 +62,39 @@ func newGatewayCheckCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&path, "config", "", "gateway config file (YAML)")
+	cmd.Flags().StringVar(&path, "config", "", "gateway config file (YAML), or an API Management policy document (.xml) to check alone")
+	cmd.Flags().StringArrayVar(&policies, "policy", nil, policyFlagHelp)
 	return cmd
+}
+
+// policyFlagHelp describes --policy.
+const policyFlagHelp = "API Management policy document applied on top of the config: FILE (all APIs), product:NAME=FILE or api:NAME=FILE; repeatable"
+
+// policyFiles parses the --policy values.
+func policyFiles(values []string) ([]apimxml.PolicyFile, error) {
+	var files []apimxml.PolicyFile
+	for _, v := range values {
+		f, err := apimxml.ParsePolicyFlag(v)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func printWarnings(w io.Writer, warnings []apimxml.Warning) {
+	for _, x := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", x)
+	}
 }
 
 func newGatewayServeCmd(stderr io.Writer) *cobra.Command {
 	var opts gateway.ServeOptions
 	var redisURL, failMode string
+	var policies []string
 	cmd := &cobra.Command{
-		Use:   "serve --config gateway.yaml",
+		Use:   "serve --config gateway.yaml [--policy policy.xml]",
 		Short: "Serve the gateway in front of real OpenAI-compatible backends",
 		Long: `Serve runs the enforcement gateway (subscription keys, validate-jwt,
 llm-token-limit policies, backend pool with circuit breakers) in front of the
@@ -63,6 +106,7 @@ on a separate admin listener (loopback by default). Ctrl-C drains in-flight requ
 the log. See docs/gateway.md for the config reference.`,
 		Example: `  aiload gateway serve --config gateway.yaml
   aiload gateway serve --config gateway.yaml --listen :8080 --admin 127.0.0.1:9090 --log /var/log/aiload/tokens.jsonl
+  aiload gateway serve --config gateway.yaml --policy policy.xml            # API Management policies on top
   aiload gateway serve --config gateway.yaml --redis redis://10.0.0.5:6379/0   # several instances, one limit
   aiload gateway serve --config gateway.yaml --on-record-error refuse            # no request goes unmetered
   aiload dash --gateway http://127.0.0.1:9090`,
@@ -70,6 +114,18 @@ the log. See docs/gateway.md for the config reference.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Config == "" {
 				return usageError{errors.New("--config is required")}
+			}
+			if strings.HasSuffix(strings.ToLower(opts.Config), ".xml") {
+				return usageError{fmt.Errorf("%s is an API Management policy document: give the gateway config (subscriptions, backends) with --config and the document with --policy %s", opts.Config, opts.Config)}
+			}
+			files, err := policyFiles(policies)
+			if err != nil {
+				return usageError{err}
+			}
+			opts.Load = func(path string) (gateway.Config, error) {
+				cfg, warnings, err := apimxml.Load(path, files)
+				printWarnings(stderr, warnings)
+				return cfg, err
 			}
 			if opts.OnRecordError != gateway.RecordErrorServe && opts.OnRecordError != gateway.RecordErrorRefuse {
 				return usageError{fmt.Errorf("--on-record-error must be serve or refuse, got %q", opts.OnRecordError)}
@@ -106,9 +162,10 @@ the log. See docs/gateway.md for the config reference.`,
 				defer st.Close()
 				opts.Store = st
 			}
-			err := gateway.Serve(cmd.Context(), opts, stderr)
+			err = gateway.Serve(cmd.Context(), opts, stderr)
 			var ce *gateway.ConfigError
-			if errors.As(err, &ce) {
+			var pe *apimxml.Error
+			if errors.As(err, &ce) || errors.As(err, &pe) {
 				return usageError{err}
 			}
 			return err
@@ -116,6 +173,7 @@ the log. See docs/gateway.md for the config reference.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Config, "config", "", "gateway config file (YAML)")
+	f.StringArrayVar(&policies, "policy", nil, policyFlagHelp)
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the API listener")
 	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9090", "address of /metrics, /healthz and /admin/snapshot")
 	f.StringVar(&opts.Log, "log", "tokens.jsonl", "JSONL file the token-metric records are appended to")

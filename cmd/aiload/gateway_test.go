@@ -86,3 +86,28 @@ func TestGatewayCheck(t *testing.T) {
 		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestGatewayCheckPolicies: API Management policy documents are checked
+// alone or on top of a config; what the gateway does not enforce is a
+// warning with its line; a policy document given as serve's config is
+// refused with the way to give it.
+func TestGatewayCheckPolicies(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := execute(t, "gateway", "check", "--config", "../../examples/apim/policy.xml")
+	if code != 0 || !strings.Contains(stdout, "policy.xml: ok (1 token limits, emit-token-metric with 3 dimensions, backend openai-backend-pool)") {
+		t.Fatalf("check policy.xml: exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = execute(t, "gateway", "check", "--config", "../../examples/apim/gateway.yaml",
+		"--policy", "../../examples/apim/policy.xml", "--policy", "product:standard=../../examples/apim/standard.xml")
+	if code != 0 || !strings.Contains(stdout, "standard.xml:8:9: <rate-limit-by-key> is not emulated") || !strings.Contains(stdout, "gateway.yaml: ok (2 products, 2 subscriptions, 1 backends)") {
+		t.Fatalf("check with policies: exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = execute(t, "gateway", "check", "--config", "../../examples/apim/gateway.yaml", "--policy", "product:gold=../../examples/apim/standard.xml")
+	if code != 2 || !strings.Contains(stderr, `no product "gold" in the config (products: standard, premium)`) {
+		t.Fatalf("unknown product: exit %d stderr %q", code, stderr)
+	}
+	code, _, stderr = execute(t, "gateway", "serve", "--config", "../../examples/apim/policy.xml")
+	if code != 2 || !strings.Contains(stderr, "--policy ../../examples/apim/policy.xml") {
+		t.Fatalf("serve policy.xml: exit %d stderr %q", code, stderr)
+	}
+}

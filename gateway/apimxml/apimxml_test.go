@@ -1,0 +1,185 @@
+package apimxml_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/apimxml"
+)
+
+// serve starts the gateway on loopback with the YAML config (its backend
+// the returned server, which answers 12 tokens) and the policy documents.
+func serve(t *testing.T, yaml string, files ...apimxml.PolicyFile) (string, string) {
+	t.Helper()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}`)
+	}))
+	t.Cleanup(backend.Close)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	yaml = strings.ReplaceAll(yaml, "BACKEND", backend.URL)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, served := make(chan string, 1), make(chan error, 1)
+	log := filepath.Join(dir, "tokens.jsonl")
+	go func() {
+		served <- gateway.Serve(ctx, gateway.ServeOptions{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Log: log,
+			Load: func(p string) (gateway.Config, error) {
+				c, _, err := apimxml.Load(p, files)
+				return c, err
+			},
+			Ready: func(api, _ string) { ready <- api }}, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case api := <-ready:
+		return "http://" + api, log
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	return "", ""
+}
+
+func chat(t *testing.T, url string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
+		strings.NewReader(`{"messages":[{"role":"user","content":"hi"}]}`))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+const twoSubs = `products: [{name: standard}]
+subscriptions:
+  - {id: sub-a, key: key-a, product: standard, team: t1}
+  - {id: sub-b, key: key-b, product: standard, team: t2}
+backends: [{name: openai-backend-pool, url: "BACKEND"}]
+`
+
+// TestTokenLimitPolicyEnforced: an API-wide llm-token-limit of 20 tokens a
+// minute per subscription, read from a policy document, lets a
+// subscription's first two 12-token requests through (API Management
+// admits while fewer than 20 are used) and refuses the third with 429 and
+// Retry-After, while another subscription still passes.
+func TestTokenLimitPolicyEnforced(t *testing.T) {
+	t.Parallel()
+	url, _ := serve(t, twoSubs, apimxml.PolicyFile{Scope: apimxml.ScopeAll, Path: "testdata/ai-gateway.xml"})
+	a := map[string]string{"api-key": "key-a", "x-user-id": "alice"}
+	for i, want := range []string{"8", "0"} { // remaining after 12, then after 24 tokens
+		resp := chat(t, url, a)
+		if resp.StatusCode != 200 || resp.Header.Get("remaining-tokens") != want || resp.Header.Get("consumed-tokens") != "12" {
+			t.Fatalf("request %d: status %d remaining-tokens %q consumed-tokens %q; want 200, %s, 12", i+1, resp.StatusCode,
+				resp.Header.Get("remaining-tokens"), resp.Header.Get("consumed-tokens"), want)
+		}
+	}
+	resp := chat(t, url, a)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third request: status %d Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp := chat(t, url, map[string]string{"api-key": "key-b"}); resp.StatusCode != 200 {
+		t.Fatalf("other subscription: status %d, want 200 (its own counter)", resp.StatusCode)
+	}
+}
+
+// TestProductQuotaPolicy: a product-scope quota keyed by a header, with
+// renamed headers, refuses with 403 once the user's 15 tokens are spent;
+// another user of the same subscription still passes.
+func TestProductQuotaPolicy(t *testing.T) {
+	t.Parallel()
+	url, _ := serve(t, twoSubs, apimxml.PolicyFile{Scope: apimxml.ScopeProduct, Name: "standard", Path: "testdata/quota.xml"})
+	alice := map[string]string{"api-key": "key-a", "x-user-id": "alice"}
+	if resp := chat(t, url, alice); resp.StatusCode != 200 || resp.Header.Get("x-quota-left") == "" {
+		t.Fatalf("first request: status %d x-quota-left %q; want 200 with the header", resp.StatusCode, resp.Header.Get("x-quota-left"))
+	}
+	resp := chat(t, url, alice)
+	if resp.StatusCode != 403 || resp.Header.Get("x-retry-after") == "" {
+		t.Fatalf("second request: status %d x-retry-after %q; want 403 with x-retry-after", resp.StatusCode, resp.Header.Get("x-retry-after"))
+	}
+	if resp := chat(t, url, map[string]string{"api-key": "key-a", "x-user-id": "bob"}); resp.StatusCode != 200 {
+		t.Fatalf("bob: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestErrorsAndWarnings: problems are placed at file:line:column; elements
+// the gateway does not enforce are warnings naming them and their line.
+func TestErrorsAndWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		// a misspelt attribute, at its column
+		{"typo", `<policies><inbound>
+  <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minut="5" estimate-prompt-tokens="false" />
+</inbound></policies>`, `p.xml:2:61: unknown attribute "tokens-per-minut" on <llm-token-limit>`},
+		// the gateway's own check, worded with the attribute's name
+		{"no limit", `<policies><inbound>
+  <llm-token-limit counter-key="@(context.Subscription.Id)" estimate-prompt-tokens="false" />
+</inbound></policies>`, `p.xml:2:3: <llm-token-limit>: set tokens-per-minute, token-quota (with token-quota-period), or both`},
+		// an expression outside the supported set is named
+		{"expression", `<policies><inbound>
+  <llm-token-limit counter-key="@(context.Variables.GetValueOrDefault(&quot;k&quot;,&quot;&quot;))" tokens-per-minute="5" estimate-prompt-tokens="false" />
+</inbound></policies>`, `p.xml:2:20: <llm-token-limit>: counter key expression "@(context.Variables.GetValueOrDefault(\"k\",\"\"))": unsupported term`},
+		{"required", `<policies><inbound><llm-token-limit tokens-per-minute="5" /></inbound></policies>`,
+			`p.xml:1:20: <llm-token-limit> needs the counter-key attribute`},
+		{"section", `<policies><outbound><llm-token-limit counter-key="x" tokens-per-minute="5" estimate-prompt-tokens="false"/></outbound></policies>`,
+			`p.xml:1:21: <llm-token-limit> belongs in the inbound section, not outbound`},
+		{"bool", `<policies><inbound><validate-jwt require-expiration-time="yes"><openid-config url="https://login.example/.well-known/openid-configuration"/></validate-jwt></inbound></policies>`,
+			`p.xml:1:34: require-expiration-time on <validate-jwt> must be true or false, got "yes"`},
+		{"malformed", "<policies>\n<inbound>\n</policies>", `p.xml:3:`},
+		{"root", `<inbound/>`, `p.xml:1:1: root element is <inbound>, want <policies>`},
+	} {
+		_, _, err := apimxml.Parse("p.xml", []byte(tc.doc))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	pol, warnings, err := apimxml.ReadFile("testdata/ai-gateway.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || warnings[0].String() != "testdata/ai-gateway.xml:16:9: <cors> is not emulated by aiload and is ignored" {
+		t.Errorf("warnings %v, want the one for <cors> at line 16", warnings)
+	}
+	if len(pol.TokenLimits) != 1 || pol.EmitTokenMetric == nil || len(pol.EmitTokenMetric.Dimensions) != 3 || pol.BackendID != "openai-backend-pool" {
+		t.Errorf("translated %+v", pol)
+	}
+}
+
+// TestPolicyFlag: the --policy forms and their scopes.
+func TestPolicyFlag(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]apimxml.PolicyFile{
+		"p.xml":                  {Scope: apimxml.ScopeAll, Path: "p.xml"},
+		"product:standard=s.xml": {Scope: apimxml.ScopeProduct, Name: "standard", Path: "s.xml"},
+		"api:azure-openai=a.xml": {Scope: apimxml.ScopeAPI, Name: "azure-openai", Path: "a.xml"},
+	} {
+		if got, err := apimxml.ParsePolicyFlag(in); err != nil || got != want {
+			t.Errorf("ParsePolicyFlag(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if _, err := apimxml.ParsePolicyFlag("group:x=p.xml"); err == nil {
+		t.Error("ParsePolicyFlag accepted an unknown scope")
+	}
+}

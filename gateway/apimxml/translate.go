@@ -1,0 +1,198 @@
+// Package apimxml reads Azure API Management policy documents
+// (<policies><inbound>…</inbound>…</policies>) and translates the AI
+// policies the gateway enforces into its Config: llm-token-limit and
+// azure-openai-token-limit, validate-jwt, llm-emit-token-metric and
+// azure-openai-emit-token-metric, set-backend-service. Elements the gateway
+// does not enforce come back as warnings naming the element and its line;
+// unknown or invalid attributes are errors at file:line:column.
+package apimxml
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aiload/aiload/gateway"
+)
+
+// Policy is what one policy document asks of the gateway.
+type Policy struct {
+	// TokenLimits are the document's token limit policies, in order.
+	TokenLimits []gateway.TokenLimit
+	// JWT is its validate-jwt, if any.
+	JWT *gateway.JWTConfig
+	// EmitTokenMetric is its emit-token-metric policy, if any.
+	EmitTokenMetric *gateway.EmitTokenMetric
+	// BackendID is set-backend-service's backend-id ("" without one).
+	BackendID string
+
+	// File is the document's path; JWTAt, EmitAt and BackendAt are where
+	// those policies are in it.
+	File                     string
+	JWTAt, EmitAt, BackendAt Pos
+}
+
+// sections are the sections of a policy document.
+var sections = map[string]bool{"inbound": true, "backend": true, "outbound": true, "on-error": true}
+
+// translator collects what a document translates to and its problems.
+type translator struct {
+	file     string
+	pol      Policy
+	errs     []error
+	warnings []Warning
+}
+
+func (t *translator) errorf(p Pos, format string, a ...any) {
+	t.errs = append(t.errs, &Error{File: t.file, Pos: p, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (t *translator) warnf(p Pos, format string, a ...any) {
+	t.warnings = append(t.warnings, Warning{File: t.file, Pos: p, Msg: fmt.Sprintf(format, a...)})
+}
+
+// ReadFile reads and translates the policy document at path.
+func ReadFile(path string) (Policy, []Warning, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Policy{}, nil, fmt.Errorf("read policy document: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse translates a policy document; file names it in errors and
+// warnings. Every problem comes back, joined; each is an *Error.
+func Parse(file string, src []byte) (Policy, []Warning, error) {
+	root, err := parseXML(file, src)
+	if err != nil {
+		return Policy{}, nil, err
+	}
+	t := &translator{file: file, pol: Policy{File: file}}
+	if root.Name != "policies" {
+		t.errorf(root.Pos, "root element is <%s>, want <policies>", root.Name)
+		return t.pol, nil, errors.Join(t.errs...)
+	}
+	t.noAttrs(root)
+	for _, s := range root.Children {
+		if !sections[s.Name] {
+			t.errorf(s.Pos, "unknown section <%s> (want inbound, backend, outbound or on-error)", s.Name)
+			continue
+		}
+		t.noAttrs(s)
+		for _, e := range s.Children {
+			t.statement(s.Name, e)
+		}
+	}
+	return t.pol, t.warnings, errors.Join(t.errs...)
+}
+
+// statement translates one policy element of a section.
+func (t *translator) statement(section string, e *element) {
+	translated := map[string]func(*element){
+		"llm-token-limit":                t.tokenLimit,
+		"azure-openai-token-limit":       t.tokenLimit,
+		"validate-jwt":                   t.validateJWT,
+		"llm-emit-token-metric":          t.emitTokenMetric,
+		"azure-openai-emit-token-metric": t.emitTokenMetric,
+		"set-backend-service":            t.setBackendService,
+	}
+	switch f, ok := translated[e.Name]; {
+	case e.Name == "base":
+		t.noAttrs(e)
+	case ok && section != "inbound":
+		t.errorf(e.Pos, "<%s> belongs in the inbound section, not %s", e.Name, section)
+	case ok:
+		f(e)
+	case e.Name == "forward-request" && section == "backend":
+		if len(e.Attrs) > 0 {
+			t.warnf(e.Pos, "<forward-request> attributes are not emulated (the config's backends set timeouts); the request is forwarded as without them")
+		}
+	case e.Name == "retry" && section == "backend":
+		t.warnf(e.Pos, "<retry> is not emulated: the gateway retries a backend's 429 or 5xx on the next backend of the pool whatever the policy says")
+	default:
+		t.warnf(e.Pos, "<%s> is not emulated by aiload and is ignored", e.Name)
+	}
+}
+
+// noAttrs reports every attribute of e as unknown.
+func (t *translator) noAttrs(e *element) {
+	for _, a := range e.Attrs {
+		t.errorf(a.Pos, "unknown attribute %q on <%s>", a.Name, e.Name)
+	}
+}
+
+// attrs checks e's attributes against known and returns them by name.
+func (t *translator) attrs(e *element, known ...string) map[string]attr {
+	out := map[string]attr{}
+	for _, a := range e.Attrs {
+		if !contains(known, a.Name) {
+			t.errorf(a.Pos, "unknown attribute %q on <%s> (known: %s)", a.Name, e.Name, strings.Join(known, ", "))
+			continue
+		}
+		out[a.Name] = a
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// boolAttr parses a true/false attribute.
+func (t *translator) boolAttr(a attr, e *element) bool {
+	switch strings.ToLower(strings.TrimSpace(a.Value)) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	t.errorf(a.Pos, "%s on <%s> must be true or false, got %q", a.Name, e.Name, a.Value)
+	return false
+}
+
+// intAttr parses a whole-number attribute; expressions are refused.
+func (t *translator) intAttr(a attr, e *element) int64 {
+	v := strings.TrimSpace(a.Value)
+	if strings.HasPrefix(v, "@") {
+		t.errorf(a.Pos, "%s on <%s>: policy expressions are not supported here, give a number", a.Name, e.Name)
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		t.errorf(a.Pos, "%s on <%s> must be a whole number, got %q", a.Name, e.Name, a.Value)
+	}
+	return n
+}
+
+// fieldErrors places the gateway's validation of a translated policy at
+// the attribute whose name matches the failing field (else at e).
+func (t *translator) fieldErrors(e *element, err error, prefix string) {
+	if err == nil {
+		return
+	}
+	for _, fe := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var f *gateway.FieldError
+		if !errors.As(fe, &f) {
+			t.errorf(e.Pos, "<%s>: %v", e.Name, fe)
+			continue
+		}
+		field, _ := strings.CutPrefix(f.Path, prefix)
+		p := e.Pos
+		if a, ok := e.attr(strings.ReplaceAll(strings.TrimPrefix(field, "."), "_", "-")); ok {
+			p = a.Pos
+		}
+		t.errorf(p, "<%s>: %s", e.Name, yamlField.ReplaceAllStringFunc(f.Msg, func(s string) string { return strings.ReplaceAll(s, "_", "-") }))
+	}
+}
+
+// yamlField matches the config's field names (token_quota_period) in the
+// gateway's messages, to be given as attribute names (token-quota-period).
+var yamlField = regexp.MustCompile(`\b[a-z]+(?:_[a-z]+)+\b`)
