@@ -56,7 +56,7 @@ func (e *engine) run(c *call, msgs []message, maxTokens int64) callResult {
 	intended := c.intended
 	throttled := false
 	for n := 1; ; n++ {
-		a := &attempt{intended: intended}
+		a := &attempt{intended: intended, utilization: -1}
 		r := e.do(e.inflight, c, msgs, maxTokens, a, n)
 		e.collect(c, func(col *collector) { col.done(a) })
 		end := a.sent.Add(a.latency)

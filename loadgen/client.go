@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -28,6 +29,9 @@ const (
 const (
 	HeaderRemainingTokens = "X-Ratelimit-Remaining-Tokens"
 	HeaderLimitTokens     = "X-Ratelimit-Limit-Tokens"
+	// HeaderUtilization is where a provisioned (PTU) Azure OpenAI
+	// deployment reports its load with each answer, as a percentage ("42.5%").
+	HeaderUtilization = "Azure-Openai-Deployment-Utilization"
 )
 
 // message is one chat message; tokens is its length as drawn (or as the
@@ -167,6 +171,7 @@ func (e *engine) send(ctx context.Context, c *call, msgs []message, maxTokens in
 func (e *engine) readAnswer(resp *http.Response, a *attempt, r *reply) {
 	defer resp.Body.Close()
 	e.limitHeaders(resp.Header, r)
+	a.utilization = utilizationOf(resp.Header)
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		err := readStreamSince(resp.Body, a, r, e.since)
 		a.latency = e.since(a.sent)
@@ -293,6 +298,17 @@ var (
 	_ getter = http.Header{}
 	_ getter = chat.Header{}
 )
+
+// utilizationOf reads HeaderUtilization in percent ("42.5%" or "42.5"),
+// -1 when absent or unreadable.
+func utilizationOf(h getter) float64 {
+	v := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(h.Get(HeaderUtilization)), "%"))
+	u, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(u >= 0) || math.IsInf(u, 0) {
+		return -1
+	}
+	return u
+}
 
 func headerInt(h getter, name string) int64 {
 	v, err := strconv.ParseInt(h.Get(name), 10, 64)

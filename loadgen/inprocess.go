@@ -107,6 +107,7 @@ func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n 
 	}
 	a.ttft, a.status = a.latency, ans.Status
 	e.limitHeaders(ans.Header, &r)
+	a.utilization = utilizationOf(ans.Header)
 	switch {
 	case ans.Status == 200 && ans.Stream:
 		// as readStream: TTFT at the first content, usage from the usage

@@ -15,11 +15,15 @@ const (
 	TagTTFT        = "ttft"         // Stats.TTFT
 	TagEndToEnd    = "end_to_end"   // Stats.EndToEnd
 	TagScheduleLag = "schedule_lag" // Stats.ScheduleLag
+	// TagUtilization is Stats.Utilization: percent × 10⁶ (42.5 % is
+	// recorded as 42,500,000), so that it shares the latency histograms'
+	// range and reads in "milliseconds" as percent.
+	TagUtilization = "utilization"
 )
 
 // RunHistogramTags lists the whole-run histogram suffixes in .hlog order.
 func RunHistogramTags() []string {
-	return []string{TagLatency, TagTTFT, TagEndToEnd, TagScheduleLag}
+	return []string{TagLatency, TagTTFT, TagEndToEnd, TagScheduleLag, TagUtilization}
 }
 
 // ReadHistogramLog reads an aiload .hlog and merges its histograms by tag:
@@ -82,7 +86,7 @@ func MergeResults(results []*Result, hists map[string]*hdrhistogram.Histogram) *
 		tag := HistogramTag(name)
 		for dst, suffix := range map[*Percentiles]string{
 			&m.LatencyCorrected: "", &m.Latency: TagLatency, &m.TTFT: TagTTFT,
-			&m.EndToEnd: TagEndToEnd, &m.ScheduleLag: TagScheduleLag,
+			&m.EndToEnd: TagEndToEnd, &m.ScheduleLag: TagScheduleLag, &m.Utilization: TagUtilization,
 		} {
 			t := tag
 			if suffix != "" {
@@ -117,6 +121,8 @@ func (c *collector) histogram(suffix string) *hdrhistogram.Histogram {
 		return c.e2e
 	case TagScheduleLag:
 		return c.lag
+	case TagUtilization:
+		return c.util
 	}
 	return c.corr
 }

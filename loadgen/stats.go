@@ -108,6 +108,11 @@ type Stats struct {
 	EndToEnd Percentiles `json:"end_to_end_ms"`
 	// ScheduleLag is per attempt, actual send minus intended send.
 	ScheduleLag Percentiles `json:"schedule_lag_ms"`
+	// Utilization is per answered attempt that carried a provisioned
+	// deployment's azure-openai-deployment-utilization header (200s and
+	// 429s alike), in percent: Mean is the average, P95 the 95th
+	// percentile. Absent when no answer carried one (pay-as-you-go).
+	Utilization Percentiles `json:"utilization_pct,omitzero"`
 	// Pipelines is set for agents.
 	Pipelines *PipelineStats `json:"pipelines,omitempty"`
 	// Jobs is set for batch personas.
@@ -158,6 +163,7 @@ type collector struct {
 	ttft  *hdrhistogram.Histogram
 	e2e   *hdrhistogram.Histogram
 	lag   *hdrhistogram.Histogram
+	util  *hdrhistogram.Histogram // utilization, percent × 10⁶ (TagUtilization)
 	pdur  *hdrhistogram.Histogram
 	ivl   *hdrhistogram.Histogram // corrected latency in the current interval
 	prev  Stats                   // counts at the last interval
@@ -167,7 +173,7 @@ type collector struct {
 func newCollector(name, kind, team string) *collector {
 	c := &collector{
 		s:   Stats{Name: name, Kind: kind, Team: team, Statuses: map[string]int64{}},
-		lat: newHist(), corr: newHist(), ttft: newHist(), e2e: newHist(), lag: newHist(), ivl: newHist(),
+		lat: newHist(), corr: newHist(), ttft: newHist(), e2e: newHist(), lag: newHist(), ivl: newHist(), util: newHist(),
 	}
 	switch kind {
 	case KindAgent:
@@ -188,7 +194,13 @@ type attempt struct {
 	retryAfter     bool
 	streamed       bool // TTFT is the first content token, not the headers
 	usage          usage
+	// utilization is the deployment's azure-openai-deployment-utilization
+	// in percent, -1 when the answer carried none.
+	utilization float64
 }
+
+// utilizationUnit is how a percent of utilization is recorded in a histogram.
+const utilizationUnit = 1e6
 
 func (c *collector) send(a *attempt, lateAfter time.Duration) {
 	c.mu.Lock()
@@ -212,6 +224,9 @@ func (c *collector) done(a *attempt) {
 		return
 	}
 	c.s.Responses++
+	if a.utilization >= 0 {
+		recordDur(c.util, time.Duration(a.utilization*utilizationUnit))
+	}
 	recordDur(c.lat, a.latency)
 	corrected := a.sent.Add(a.latency).Sub(a.intended)
 	recordDur(c.corr, corrected)
@@ -252,7 +267,7 @@ func (c *collector) runHistograms() map[string]*hdrhistogram.Histogram {
 	defer c.mu.Unlock()
 	out := map[string]*hdrhistogram.Histogram{}
 	for suffix, h := range map[string]*hdrhistogram.Histogram{
-		TagLatency: c.lat, TagTTFT: c.ttft, TagEndToEnd: c.e2e, TagScheduleLag: c.lag,
+		TagLatency: c.lat, TagTTFT: c.ttft, TagEndToEnd: c.e2e, TagScheduleLag: c.lag, TagUtilization: c.util,
 	} {
 		if h.TotalCount() > 0 {
 			out[suffix] = hdrhistogram.Import(h.Export())
@@ -274,6 +289,7 @@ func totalOf(cs []*collector) Stats {
 		t.ttft.Merge(c.ttft)
 		t.e2e.Merge(c.e2e)
 		t.lag.Merge(c.lag)
+		t.util.Merge(c.util)
 		c.mu.Unlock()
 	}
 	return t.snapshotLocked()
@@ -316,6 +332,7 @@ func (c *collector) snapshotLocked() Stats {
 	s.Statuses = maps.Clone(c.s.Statuses)
 	s.Latency, s.LatencyCorrected = PercentilesOf(c.lat), PercentilesOf(c.corr)
 	s.TTFT, s.EndToEnd, s.ScheduleLag = PercentilesOf(c.ttft), PercentilesOf(c.e2e), PercentilesOf(c.lag)
+	s.Utilization = PercentilesOf(c.util)
 	if s.OK > 0 {
 		s.OutputTokensPerSec = c.tps / float64(s.OK)
 	}

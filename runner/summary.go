@@ -127,6 +127,9 @@ func printSummary(w io.Writer, res *Result) {
 	t := res.Load.Totals()
 	fmt.Fprintf(w, "\nload generator: sent %d, answered %d, ok %d, 429 %d (retried %d, gave up %d), errors %d, late starts %d\n",
 		t.Sent, t.Responses, t.OK, t.Throttled, t.Retries, t.GaveUp, t.Errors, t.LateStarts)
+	if u := t.Utilization; u.Count > 0 {
+		fmt.Fprintf(w, "deployment utilization (azure-openai-deployment-utilization): avg %.1f%%, p95 %.1f%% over %d answers\n", u.Mean, u.P95, u.Count)
+	}
 	if res.Scenario.Target.Embedded() {
 		fmt.Fprintf(w, "records: %d in %s\ndatabase: %s\n", res.Records, res.Log, res.DB)
 	}

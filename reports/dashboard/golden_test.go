@@ -39,7 +39,8 @@ func script() []Snapshot {
 				{Team: "support", Subscription: "support-sub", Product: "standard", TPMUsed: 300 * n, TPMLimit: 60000, Requests: 4 * n, Tokens: 300 * n, P50MS: 250, P99MS: 390, CostUSD: 0.00009 * float64(n), CostKnown: true},
 			},
 			Backends: []BackendRow{
-				{Name: "ptu-eastus", Tier: "ptu", Priority: 1, Requests: 9 * n, TPM: min(1100*n, 10000), CapacityTPM: 10000, Tokens: 1100 * n, Share: 0.79, Breaker: BreakerClosed},
+				{Name: "ptu-eastus", Tier: "ptu", Priority: 1, Requests: 9 * n, TPM: min(1100*n, 10000), CapacityTPM: 10000, Tokens: 1100 * n, Share: 0.79, Breaker: BreakerClosed,
+					UtilizationCount: 9 * n, UtilizationAvg: 71.4, UtilizationP95: 98.2},
 				{Name: "payg-westus", Tier: "payg", Priority: 2, Requests: n, TPM: 300 * n, Tokens: 300 * n, Share: 0.21, Breaker: BreakerHalfOpen, Trips: 1, Errors: 1},
 			},
 			Personas: []PersonaRow{

@@ -149,6 +149,13 @@ type BackendRow struct {
 	// when the gateway has no breaker for it or did not say.
 	Breaker string `json:"breaker,omitempty"`
 	Trips   int64  `json:"trips,omitempty"`
+	// UtilizationCount counts the answers that carried the backend's
+	// azure-openai-deployment-utilization (a provisioned deployment's own
+	// load report); UtilizationAvg and UtilizationP95 are their average and
+	// 95th percentile in percent. All 0 when it reported none.
+	UtilizationCount int64   `json:"utilization_count,omitempty"`
+	UtilizationAvg   float64 `json:"utilization_avg_pct,omitempty"`
+	UtilizationP95   float64 `json:"utilization_p95_pct,omitempty"`
 }
 
 // Utilisation is TPM against CapacityTPM (0..1+), or -1 when the capacity

@@ -70,6 +70,7 @@ type keyTally struct {
 type backendTally struct {
 	row    BackendRow
 	tokens window
+	util   *hdrhistogram.Histogram // reported utilization, hundredths of a percent; nil until one
 }
 
 type personaTally struct {
@@ -251,6 +252,12 @@ func (t *Tally) countBackend(r *record.Record, at time.Time, tokens int64) {
 	b.row.Requests++
 	b.row.Tokens += tokens
 	b.tokens.add(at, tokens)
+	if u := r.UtilizationPct; u != nil {
+		if b.util == nil {
+			b.util = hdrhistogram.New(1, 1_000_000, histSigFigs) // 0.01 % to 10,000 %
+		}
+		_ = b.util.RecordValue(min(max(int64(*u*100+0.5), 1), 1_000_000))
+	}
 	if r.Outcome != record.OutcomeOK {
 		b.row.Errors++
 	}
@@ -320,6 +327,10 @@ func (t *Tally) backendRows(now time.Time) []BackendRow {
 	for _, b := range t.backends {
 		row := b.row
 		row.TPM = b.tokens.sum(now, windowSeconds)
+		if b.util != nil {
+			row.UtilizationCount = b.util.TotalCount()
+			row.UtilizationAvg, row.UtilizationP95 = b.util.Mean()/100, float64(b.util.ValueAtQuantile(95))/100
+		}
 		if t.totals.Tokens > 0 {
 			row.Share = float64(row.Tokens) / float64(t.totals.Tokens)
 		}

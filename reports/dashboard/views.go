@@ -147,7 +147,9 @@ func (m Model) usedCell(used, limit int64) cell {
 	}
 }
 
-// backendsView: PTU utilisation, spill-over share and breaker per backend.
+// backendsView: PTU utilisation (tokens served against the capacity, and
+// the utilization the backend itself reported), spill-over share and
+// breaker per backend.
 func (m Model) backendsView(width int) []string {
 	cols := []column{
 		{title: "BACKEND", width: 12},
@@ -183,6 +185,9 @@ func (m Model) backendsView(width int) []string {
 		return []string{m.st.faint.Render("no backend has served a request yet")}
 	}
 	lines := table(m.st, cols, rows, width)
+	if u := utilizationLines(m.snap.Backends); len(u) > 0 {
+		lines = append(append(lines, ""), u...)
+	}
 	if !hasPTU { // PAYG tokens spill over from nothing
 		return append(lines, "", "no PTU backend: every token is PAYG, nothing spills over")
 	}
@@ -191,6 +196,19 @@ func (m Model) backendsView(width int) []string {
 		share = float64(spill) / float64(all)
 	}
 	return append(lines, "", fmt.Sprintf("PAYG spill-over: %s of %s tokens (%s)", count(spill), count(all), percent(share)))
+}
+
+// utilizationLines say, per backend that reported it, what it said of its
+// own load in azure-openai-deployment-utilization.
+func utilizationLines(rows []BackendRow) []string {
+	var out []string
+	for _, b := range rows {
+		if b.UtilizationCount > 0 {
+			out = append(out, fmt.Sprintf("%s reported utilization: avg %.1f%%, p95 %.1f%% over %s answers",
+				b.Name, b.UtilizationAvg, b.UtilizationP95, count(b.UtilizationCount)))
+		}
+	}
+	return out
 }
 
 func (m Model) capacityCell(b BackendRow) cell {

@@ -1,0 +1,80 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSummaryUtilization runs a scenario whose PTU backend fills up
+// (virtual clock) and checks that the utilization the load generator read
+// from azure-openai-deployment-utilization — its count, average and p95 in
+// summary.json, per persona and in total, and the printed line — agrees
+// with the utilization_pct the gateway kept in the run's DuckDB records.
+func TestSummaryUtilization(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Scenario: "testdata/clocks.yaml", OutDir: t.TempDir(), Clock: "virtual",
+		Duration: 3 * time.Minute}, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	raw, err := os.ReadFile(res.SummaryJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type util struct {
+		Count int64   `json:"count"`
+		Mean  float64 `json:"mean"`
+		P95   float64 `json:"p95"`
+	}
+	var sf struct {
+		Total struct {
+			Utilization util `json:"utilization_pct"`
+		} `json:"total"`
+		Load struct {
+			Personas []struct {
+				Name        string `json:"name"`
+				Utilization *util  `json:"utilization_pct"`
+			} `json:"personas"`
+		} `json:"load"`
+	}
+	if err := json.Unmarshal(raw, &sf); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, res.DB)
+	check := func(who string, got util, where string) {
+		t.Helper()
+		var n int64
+		var avg, p95 float64
+		q := `SELECT count(utilization_pct), coalesce(avg(utilization_pct), 0), coalesce(quantile_disc(utilization_pct, 0.95), 0) FROM records WHERE ` + where
+		if err := db.QueryRow(q).Scan(&n, &avg, &p95); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || got.Count != n || math.Abs(got.Mean-avg) > 0.002*avg+0.01 || math.Abs(got.P95-p95) > 0.002*p95+0.01 {
+			t.Errorf("%s: summary utilization count %d avg %.2f%% p95 %.2f%%; records %d, %.2f%%, %.2f%%", who, got.Count, got.Mean, got.P95, n, avg, p95)
+		}
+	}
+	check("total", sf.Total.Utilization, "true")
+	for _, p := range sf.Load.Personas {
+		if p.Utilization == nil {
+			t.Fatalf("persona %s: no utilization_pct in summary.json", p.Name)
+		}
+		check(p.Name, *p.Utilization, "persona = '"+p.Name+"'")
+	}
+	if sf.Total.Utilization.P95 < 50 {
+		t.Errorf("p95 utilization %.1f%%: the scenario fills its PTU backend, want well over 50%%", sf.Total.Utilization.P95)
+	}
+	line := fmt.Sprintf("deployment utilization (azure-openai-deployment-utilization): avg %.1f%%, p95 %.1f%% over %d answers",
+		sf.Total.Utilization.Mean, sf.Total.Utilization.P95, sf.Total.Utilization.Count)
+	if !strings.Contains(out.String(), line) {
+		t.Errorf("printed summary lacks %q:\n%s", line, out.String())
+	}
+}
