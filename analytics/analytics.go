@@ -30,7 +30,8 @@ func query(name string) string {
 
 // DB is an aiload analytics database (a DuckDB file).
 type DB struct {
-	db *sql.DB
+	db   *sql.DB
+	path string // "" for an in-memory database
 }
 
 // storageVersion is the DuckDB storage format new database files are
@@ -60,7 +61,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, path: path}, nil
 }
 
 // SQL returns the underlying database handle, for queries of callers' own.

@@ -86,10 +86,14 @@ func (d *DB) Ingest(ctx context.Context, path string, format Format) (IngestResu
 		}
 		res.Format = f
 	}
+	restore, err := d.boundIngest(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer restore()
 	if isGlob(path) && res.Format != FormatParquet {
 		return d.ingestGlob(ctx, path, res.Format)
 	}
-	var err error
 	switch res.Format {
 	case FormatAiload:
 		err = d.ingestJSONL(ctx, path, &res)
