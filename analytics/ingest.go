@@ -86,14 +86,17 @@ func (d *DB) Ingest(ctx context.Context, path string, format Format) (IngestResu
 		}
 		res.Format = f
 	}
-	restore, err := d.boundIngest(ctx)
-	if err != nil {
-		return res, err
-	}
-	defer restore()
 	if isGlob(path) && res.Format != FormatParquet {
 		return d.ingestGlob(ctx, path, res.Format)
 	}
+	if res.Format == FormatAiload || res.Format == FormatParquet {
+		restore, err := d.boundIngest(ctx)
+		if err != nil {
+			return res, err
+		}
+		defer restore()
+	}
+	var err error
 	switch res.Format {
 	case FormatAiload:
 		err = d.ingestJSONL(ctx, path, &res)

@@ -5,13 +5,16 @@ import (
 	"fmt"
 )
 
-// Ingest's bounds on DuckDB, for a database file: an insert keeps the new
-// rows in memory until it commits (a day of a busy run's records is about
-// 450 MB there, and DuckDB's buffers on top), so Ingest caps DuckDB's memory
+// Ingest's bounds on DuckDB while it loads aiload JSONL or Parquet into a
+// database file: an insert keeps the new rows in memory until it commits
+// (a day of a busy run's records is about 450 MB there, and DuckDB's
+// buffers on top), so Ingest caps DuckDB's memory
 // and lets it spill the rest to a temporary folder beside the database
 // (<file>.tmp, removed when done). Each thread reading JSON needs its own
 // buffers, so the threads are capped too: with more of them the same limit
-// runs out of memory. Analyses keep DuckDB's defaults.
+// runs out of memory. Analyses keep DuckDB's defaults, and so do API
+// Management and LiteLLM exports: a JSON array is read whole, in one buffer
+// the size of the file.
 const (
 	ingestMemoryLimit = "200MB"
 	ingestThreads     = 2
