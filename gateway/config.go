@@ -42,6 +42,27 @@ type Config struct {
 	Backend Backend `yaml:"backend" json:"backend,omitempty"`
 	// Backends is the backend pool.
 	Backends []Backend `yaml:"backends" json:"backends,omitempty"`
+	// Identity is where Entra ID tokens for managed_identity and
+	// client_credentials backends come from (nil: IMDS and Entra ID).
+	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
+}
+
+// Identity points token requests at another identity endpoint.
+type Identity struct {
+	// Endpoint receives every identity request (IMDS's
+	// /metadata/identity/oauth2/token, Entra ID's /{tenant}/oauth2/v2.0/token)
+	// the gateway would send to Azure; for tests and offline runs.
+	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
+	// Mock starts aiload's built-in mock identity endpoint (aiload run,
+	// gateway serve) and has the embedded mock backends of token-auth
+	// backends require its tokens.
+	Mock *IdentityMock `yaml:"mock" json:"mock,omitempty"`
+}
+
+// IdentityMock shapes the built-in mock identity endpoint.
+type IdentityMock struct {
+	// TokenLifetime is how long its tokens live (default 1h).
+	TokenLifetime time.Duration `yaml:"token_lifetime" json:"token_lifetime,omitempty"`
 }
 
 // Product is a tier with its own token limits.
@@ -127,10 +148,25 @@ type Backend struct {
 	// URL is the base URL; requests keep their path and query. Empty with
 	// Mock set: `aiload run` starts an embedded mock backend for it.
 	URL string `yaml:"url" json:"url,omitempty"`
-	// APIKey is the gateway's own credential for this backend.
-	APIKey string `yaml:"api_key" json:"-"`
-	// Auth is how APIKey is sent: api-key (default, Azure) or bearer.
+	// Auth is how the gateway authenticates to this backend: api_key
+	// (default; "api-key" is accepted too) sends the key in the api-key
+	// header, bearer sends it as Authorization: Bearer, managed_identity and
+	// client_credentials send an Entra ID token (see docs/gateway.md).
 	Auth string `yaml:"auth" json:"auth,omitempty"`
+	// APIKey is a literal key (gateway check warns: prefer APIKeyEnv or
+	// APIKeyFile); APIKeyEnv names an environment variable and APIKeyFile
+	// a file holding the key.
+	APIKey     string `yaml:"api_key" json:"-"`
+	APIKeyEnv  string `yaml:"api_key_env" json:"api_key_env,omitempty"`
+	APIKeyFile string `yaml:"api_key_file" json:"api_key_file,omitempty"`
+	// ClientID is the user-assigned managed identity (empty: the
+	// system-assigned one) or the app registration of client_credentials.
+	ClientID string `yaml:"client_id" json:"client_id,omitempty"`
+	// TenantID is the Entra ID tenant of client_credentials.
+	TenantID string `yaml:"tenant_id" json:"tenant_id,omitempty"`
+	// SecretEnv or SecretFile hold the client_credentials secret.
+	SecretEnv  string `yaml:"secret_env" json:"secret_env,omitempty"`
+	SecretFile string `yaml:"secret_file" json:"secret_file,omitempty"`
 	// Tier is ptu or payg (default payg).
 	Tier string `yaml:"tier" json:"tier,omitempty"`
 	// Priority groups backends: 1 is the highest (default 1).
@@ -242,8 +278,8 @@ func (b *Backend) defaults(i int) {
 	if b.Weight == 0 {
 		b.Weight = 1
 	}
-	if b.Auth == "" {
-		b.Auth = "api-key"
+	if b.Auth == "" || b.Auth == "api-key" {
+		b.Auth = AuthAPIKey
 	}
 	if b.Timeout == 0 {
 		b.Timeout = 120 * time.Second

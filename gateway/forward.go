@@ -59,14 +59,14 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 		if m == nil {
 			if last != nil {
 				x.member = last.from
-				x.rec.Backend, x.rec.BackendTier = last.from.cfg.Name, last.from.cfg.Tier
+				x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = last.from.cfg.Name, last.from.cfg.Tier, last.from.cred.method()
 			}
 			g.exhausted(x, a, sawOpen, last, lastErr)
 			return
 		}
 		tried[m] = true
 		x.member = m
-		x.rec.Backend, x.rec.BackendTier = m.cfg.Name, m.cfg.Tier
+		x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = m.cfg.Name, m.cfg.Tier, m.cred.method()
 		var l *leg
 		var err error
 		if x.call != nil {
@@ -131,7 +131,7 @@ func (g *Gateway) exhausted(x *exchange, a *admission, sawOpen bool, last *leg, 
 		g.internalError(x, status, outcome, code, msg, fmt.Errorf("backend %s: %w", x.rec.Backend, lastErr))
 	default:
 		g.settle(x, a, 0)
-		x.rec.Backend, x.rec.BackendTier = "", ""
+		x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = "", "", ""
 		msg := "No backend is available for this request."
 		if sawOpen {
 			msg = "Every backend's circuit breaker is open. Try again later."
@@ -211,12 +211,10 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 	if x.stream {
 		breq.Header.Set("Accept", "text/event-stream")
 	}
-	if k := m.cfg.APIKey; k != "" {
-		if m.cfg.Auth == "bearer" {
-			breq.Header.Set("Authorization", "Bearer "+k)
-		} else {
-			breq.Header.Set("api-key", k)
-		}
+	if err := m.cred.apply(ctx, breq.Header); err != nil {
+		timer.Stop()
+		cancel(nil)
+		return nil, err
 	}
 	for _, h := range passedOn {
 		if v := x.r.Header.Get(h); v != "" {

@@ -188,6 +188,11 @@ func (g *Gateway) compile(backendURL string) error {
 	if g.pool, err = newPool(g.cfg.Backends, g.opts.BackendURLs, backendURL, g.opts.InProcess); err != nil {
 		return fmt.Errorf("gateway config: %w", err)
 	}
+	for _, m := range g.pool.members {
+		if m.cred, err = newCredential(m.cfg, g.cfg.Identity); err != nil {
+			return fmt.Errorf("gateway config: %w", err)
+		}
+	}
 	if g.cfg.JWT != nil {
 		if g.jwt, err = newJWTValidator(*g.cfg.JWT, g.opts.Clock, g.client); err != nil {
 			return fmt.Errorf("gateway config: gateway.jwt: %w", err)

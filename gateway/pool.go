@@ -21,7 +21,8 @@ type member struct {
 	failures [][2]int // failing status ranges
 	// inProcess answers Gateway.Call's requests in process (nil: none).
 	inProcess chat.Caller
-	current   int // smooth weighted round-robin state
+	cred      credential // the gateway's own credential for this backend
+	current   int        // smooth weighted round-robin state
 }
 
 // pool picks backends: the highest priority group (1) whose backends are not

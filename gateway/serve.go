@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aiload/aiload/gateway/mockidentity"
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/record"
@@ -100,6 +101,7 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 		return err
 	}
 	defer mocks.close()
+	cfg = mocks.withIdentity(cfg)
 	logf := lockedLogf(stderr)
 	log, health, err := openRecordLog(opts, logf)
 	if err != nil {
@@ -216,10 +218,16 @@ func lockedLogf(w io.Writer) func(string, ...any) {
 type embeddedMocks struct {
 	urls    map[string]string // backend name → URL
 	servers []*http.Server
+	// identity is the built-in mock identity endpoint (identity.mock).
+	identity    *mockidentity.Server
+	identityURL string
 }
 
 func startMocks(cfg Config, stderr io.Writer) (*embeddedMocks, error) {
 	m := &embeddedMocks{urls: map[string]string{}}
+	if err := m.startIdentity(cfg.Identity, stderr); err != nil {
+		return nil, err
+	}
 	for i, b := range cfg.Backends {
 		if b.URL != "" || b.Mock == nil {
 			continue
@@ -237,7 +245,7 @@ func startMocks(cfg Config, stderr io.Writer) (*embeddedMocks, error) {
 			m.close()
 			return nil, fmt.Errorf("backend %q: start its mock: %w", b.Name, err)
 		}
-		srv := &http.Server{Handler: mockllm.New(mc), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: m.guard(b, mockllm.New(mc)), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		m.servers = append(m.servers, srv)
 		m.urls[b.Name] = "http://" + ln.Addr().String()

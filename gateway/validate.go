@@ -75,6 +75,11 @@ func (c *Config) Validate() error {
 	if c.JWT != nil {
 		c.JWT.validate(&errs, "gateway.jwt")
 	}
+	if c.Identity != nil && c.Identity.Endpoint != "" {
+		if u, err := url.Parse(c.Identity.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.add("gateway.identity.endpoint", "must be an absolute http(s) URL, got %q", c.Identity.Endpoint)
+		}
+	}
 	if c.TrustedProxyHops < 0 {
 		errs.add("gateway.trusted_proxy_hops", "must be >= 0, got %d", c.TrustedProxyHops)
 	}
@@ -135,9 +140,7 @@ func (b Backend) validate(errs *problems, path string) {
 	if b.Tier != "ptu" && b.Tier != "payg" {
 		errs.add(path+".tier", "must be ptu or payg, got %q", b.Tier)
 	}
-	if b.Auth != "api-key" && b.Auth != "bearer" {
-		errs.add(path+".auth", "must be api-key or bearer, got %q", b.Auth)
-	}
+	b.validateAuth(errs, path)
 	if b.Priority < 1 {
 		errs.add(path+".priority", "must be >= 1 (1 is the highest), got %d", b.Priority)
 	}

@@ -29,6 +29,9 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	} {
 		b = appendString(append(b, f.key...), f.v)
 	}
+	if r.BackendAuth != "" {
+		b = appendString(append(b, `,"backend_auth":`...), r.BackendAuth)
+	}
 	for _, f := range [...]struct {
 		key string
 		v   int64

@@ -77,6 +77,10 @@ type Record struct {
 	Model       string `json:"model"`
 	Backend     string `json:"backend"`
 	BackendTier string `json:"backend_tier"` // "ptu" or "payg"; empty when no backend was called
+	// BackendAuth is how the gateway authenticated to Backend: api_key,
+	// bearer, managed_identity or client_credentials; empty when no backend
+	// was called (and in records written before it existed).
+	BackendAuth string `json:"backend_auth,omitempty"`
 
 	PromptTokens     int64 `json:"prompt_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`

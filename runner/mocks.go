@@ -2,10 +2,12 @@ package runner
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/mockidentity"
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/scenario"
 )
@@ -18,6 +20,9 @@ type mockSet struct {
 	fallback string            // the shared mock's URL, if started
 	mocks    []*mockllm.Server
 	servers  []*server
+	// identity is the built-in mock identity endpoint (gateway.identity.mock).
+	identity    *mockidentity.Server
+	identityURL string
 }
 
 func startMocks(sc *scenario.Scenario) (*mockSet, error) {
@@ -25,23 +30,26 @@ func startMocks(sc *scenario.Scenario) (*mockSet, error) {
 	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
 	cfg.Defaults()
 	ms := &mockSet{urls: map[string]string{}}
-	shared := false
+	if err := ms.startIdentity(cfg.Identity); err != nil {
+		return nil, err
+	}
+	shared, sharedTokens := false, true
 	for i, b := range cfg.Backends {
 		switch {
 		case b.URL != "":
 		case b.Mock != nil:
-			url, err := ms.start(backendMock(sc, *b.Mock, uint64(i)))
+			url, err := ms.start(backendMock(sc, *b.Mock, uint64(i)), gateway.TokenAuth(b))
 			if err != nil {
 				ms.close()
 				return nil, err
 			}
 			ms.urls[b.Name] = url
 		default:
-			shared = true
+			shared, sharedTokens = true, sharedTokens && gateway.TokenAuth(b)
 		}
 	}
 	if shared {
-		url, err := ms.start(mockConfig(sc))
+		url, err := ms.start(mockConfig(sc), sharedTokens)
 		if err != nil {
 			ms.close()
 			return nil, err
@@ -92,9 +100,15 @@ func backendMock(sc *scenario.Scenario, c mockllm.Config, i uint64) mockllm.Conf
 	return c
 }
 
-func (ms *mockSet) start(c mockllm.Config) (string, error) {
+// start serves a mock backend; with guarded and a mock identity endpoint
+// running, it answers only requests with that endpoint's tokens.
+func (ms *mockSet) start(c mockllm.Config, guarded bool) (string, error) {
 	m := mockllm.New(c)
-	srv, err := serve(m)
+	var h http.Handler = m
+	if guarded && ms.identity != nil {
+		h = ms.identity.Require(m)
+	}
+	srv, err := serve(h)
 	if err != nil {
 		return "", err
 	}
@@ -135,4 +149,32 @@ func (ms *mockSet) close() {
 	for _, s := range ms.servers {
 		s.close()
 	}
+}
+
+// startIdentity starts the mock identity endpoint when id asks for one.
+func (ms *mockSet) startIdentity(id *gateway.Identity) error {
+	if id == nil || id.Mock == nil {
+		return nil
+	}
+	m, err := mockidentity.New(mockidentity.Config{TokenLifetime: id.Mock.TokenLifetime})
+	if err != nil {
+		return fmt.Errorf("mock identity endpoint: %w", err)
+	}
+	srv, err := serve(m)
+	if err != nil {
+		return fmt.Errorf("mock identity endpoint: %w", err)
+	}
+	ms.identity, ms.identityURL = m, srv.url
+	ms.servers = append(ms.servers, srv)
+	return nil
+}
+
+// withIdentity points cfg's token requests at the mock identity endpoint, if one runs.
+func (ms *mockSet) withIdentity(cfg gateway.Config) gateway.Config {
+	if ms.identityURL != "" {
+		id := *cfg.Identity
+		id.Endpoint = ms.identityURL
+		cfg.Identity = &id
+	}
+	return cfg
 }

@@ -274,7 +274,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		return nil, err
 	}
 	runID := filepath.Base(res.Dir)
-	gw, err := gateway.New(embeddedConfig(sc), mocks.fallback, gateway.Options{Sink: l.sink(opts.logSink(log)), RunID: runID, BackendURLs: mocks.urls})
+	gw, err := gateway.New(mocks.withIdentity(embeddedConfig(sc)), mocks.fallback, gateway.Options{Sink: l.sink(opts.logSink(log)), RunID: runID, BackendURLs: mocks.urls})
 	if err != nil {
 		log.Close()
 		return nil, err

@@ -59,6 +59,9 @@ func newGatewayCheckCmd(stdout io.Writer) *cobra.Command {
 				return usageError{err}
 			}
 			fmt.Fprintf(stdout, "%s: ok (%d products, %d subscriptions, %d backends)\n", path, len(cfg.Products), len(cfg.Subscriptions), len(cfg.Backends))
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(stdout, "%s: warning: %s\n", path, w)
+			}
 			return nil
 		},
 	}

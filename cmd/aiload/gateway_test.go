@@ -111,3 +111,15 @@ func TestGatewayCheckPolicies(t *testing.T) {
 		t.Fatalf("serve policy.xml: exit %d stderr %q", code, stderr)
 	}
 }
+
+// A literal backend key is accepted with a warning that names the field, not the key.
+func TestGatewayCheckWarnsLiteralKey(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "gateway.yaml")
+	_ = os.WriteFile(cfg, []byte("backends: [{name: east, url: https://east.example.com, api_key: sk-literal-1234}]\nsubscriptions: [{id: s1, key: k1}]\n"), 0o600)
+	code, stdout, stderr := execute(t, "gateway", "check", "--config", cfg)
+	want := "warning: backends[0].api_key: a literal key is stored in the config"
+	if code != 0 || !strings.Contains(stdout, want) || strings.Contains(stdout+stderr, "sk-literal-1234") {
+		t.Fatalf("exit %d stdout %q stderr %q; want exit 0, %q and no key", code, stdout, stderr, want)
+	}
+}
