@@ -96,14 +96,18 @@ type ConsumerRecommendation struct {
 	Curve []ReplayResult
 	// Explanation says in one line why.
 	Explanation string
+	// Verified is what reruns of the scenario measured (nil when the
+	// limits were not verified); see ApplyVerification and LimitTPM.
+	Verified *VerifiedLimit `json:",omitempty"`
 }
 
 // TierRecommendation is a proposed product (tier) of consumers.
 type TierRecommendation struct {
 	Name      string
 	Consumers []string
-	// TPM is the largest recommended TPM among the tier's consumers, so
-	// each meets the throttle target.
+	// TPM is the largest limit to set (LimitTPM: verified when reruns
+	// measured it, else the replay's estimate) among the tier's consumers,
+	// so each meets the throttle target.
 	TPM int64
 	// MonthlyQuota is a per-consumer token quota (Monthly period): the
 	// largest consumer's demand scaled to 30 days, plus 20%, rounded up to
@@ -135,6 +139,9 @@ type Recommendation struct {
 	// "default" when consumers were split into TierNames by size.
 	TierSource string
 	Tiers      []TierRecommendation
+	// tierNames are the names consumers were split into by size
+	// (RecommendOptions.TierNames), kept to recompute the tiers.
+	tierNames []string
 }
 
 // Recommend proposes a TPM limit per consumer by replaying its recorded
@@ -185,6 +192,7 @@ func Recommend(ctx context.Context, db *DB, opts RecommendOptions) (*Recommendat
 		s.setBlocks(keys.lo*60_000_000, rec.BlockMinutes*60_000_000, rec.Minutes)
 		s.size(c)
 	})
+	rec.tierNames = opts.TierNames
 	rec.tiers(opts)
 	return rec, nil
 }
@@ -341,7 +349,7 @@ func (r *Recommendation) tiers(opts RecommendOptions) {
 			order[i] = i
 		}
 		sort.SliceStable(order, func(a, b int) bool {
-			return r.Consumers[order[a]].RecommendedTPM < r.Consumers[order[b]].RecommendedTPM
+			return r.Consumers[order[a]].LimitTPM() < r.Consumers[order[b]].LimitTPM()
 		})
 		for k, i := range order {
 			name := names[k*len(names)/len(order)]
@@ -363,12 +371,15 @@ func (r *Recommendation) tiers(opts RecommendOptions) {
 func (r *Recommendation) tier(name string, idx []int) TierRecommendation {
 	t := TierRecommendation{Name: name}
 	var maxTokens int64
-	var biggest string
+	var biggest, basis string
 	for _, i := range idx {
-		c := r.Consumers[i]
+		c := &r.Consumers[i]
 		t.Consumers = append(t.Consumers, c.Key)
-		if c.RecommendedTPM > t.TPM {
-			t.TPM, biggest = c.RecommendedTPM, c.Key
+		if l := c.LimitTPM(); l > t.TPM {
+			t.TPM, biggest, basis = l, c.Key, ""
+			if c.Verified != nil && c.Verified.TPM > 0 {
+				basis = ", verified on reruns"
+			}
 		}
 		maxTokens = max(maxTokens, c.Tokens)
 	}
@@ -379,6 +390,6 @@ func (r *Recommendation) tier(name string, idx []int) TierRecommendation {
 			t.QuotaNote = fmt.Sprintf("extrapolated to a month from %s of data, less than a day", plural(r.Minutes, "minute"))
 		}
 	}
-	t.Explanation = fmt.Sprintf("%s; %s needs the most (%s TPM)", plural(int64(len(idx)), "consumer"), biggest, kTokens(float64(t.TPM)))
+	t.Explanation = fmt.Sprintf("%s; %s needs the most (%s TPM%s)", plural(int64(len(idx)), "consumer"), biggest, kTokens(float64(t.TPM)), basis)
 	return t
 }

@@ -29,7 +29,8 @@ type CheckOptions struct {
 }
 
 // CheckRecommendation verifies rec by rerunning the scenario its records
-// came from (see Verify). When the records carry no scenario and none is
+// came from (see Verify) and, when it ran, applies the verified limits to
+// rec (its tiers then use them). When the records carry no scenario and none is
 // given it returns nil and no note; when they name one it cannot find, or
 // the scenario cannot be rerun on the virtual clock (an external target, a
 // backend with a URL), it returns nil and says so in words. A scenario
@@ -59,7 +60,22 @@ func CheckRecommendation(ctx context.Context, db *analytics.DB, rec *analytics.R
 		// The limits stand on their own; say why they are not verified.
 		return nil, "not verified: " + err.Error(), nil
 	}
+	if err == nil {
+		rec.ApplyVerification(v.Limits())
+	}
 	return v, "", err
+}
+
+// Limits are the verified limits by consumer key, for
+// analytics.Recommendation.ApplyVerification: the tiers and every limit to
+// set then use what the reruns measured.
+func (v *Verification) Limits() map[string]analytics.VerifiedLimit {
+	out := make(map[string]analytics.VerifiedLimit, len(v.Consumers))
+	for _, c := range v.Consumers {
+		out[c.Key] = analytics.VerifiedLimit{TPM: c.RecommendedTPM, Mean: c.Mean, Min: c.Min, Max: c.Max,
+			Reruns: len(c.Runs), Met: c.Met, Note: c.Note}
+	}
+	return out
 }
 
 // recordScenarios returns the scenario names the records carry.

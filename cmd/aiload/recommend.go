@@ -251,7 +251,11 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\trecommended\t80% interval\trefused 1st\trefused tok\tretries\tgave up\t")
+	recommendedCol := "recommended"
+	if out.Verification != nil { // the limits to set are the verified ones, printed below
+		recommendedCol = "replay estimate"
+	}
+	fmt.Fprintf(tw, "consumer\tteam\trequests\tp50\tp95\tp99\tmax/min\tpeak 60s\tburst\tnow\t%s\t80%% interval\trefused 1st\trefused tok\tretries\tgave up\t\n", recommendedCol)
 	for _, c := range r.Consumers {
 		recommended, interval := strconv.FormatInt(c.RecommendedTPM, 10), "-"
 		if c.Status == analytics.StatusNotEnoughData {
@@ -279,6 +283,9 @@ func recommendTable(w io.Writer, out recommendOutput, currency string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nTiers (%s):\n", r.TierSource)
+	if out.Verification != nil {
+		fmt.Fprintln(w, "  (a tier's TPM is the largest verified limit among its consumers; the replay's estimate where none was verified)")
+	}
 	for _, t := range r.Tiers {
 		fmt.Fprintf(w, "  %s: %d TPM, monthly quota %d tokens per consumer — %s\n", t.Name, t.TPM, t.MonthlyQuota, t.Explanation)
 		if t.QuotaNote != "" {
@@ -327,15 +334,23 @@ func recommendCSV(w io.Writer, r *analytics.Recommendation) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"consumer", "team", "product", "requests", "tokens", "p50_tpm", "p95_tpm", "p99_tpm", "max_tpm",
 		"peak_window_tpm", "burstiness", "current_limit_tpm", "status", "recommended_tpm", "low_tpm", "high_tpm",
-		"throttled_requests_share", "throttled_tokens_share", "retries", "gave_up_share", "explanation"})
+		"throttled_requests_share", "throttled_tokens_share", "retries", "gave_up_share", "explanation",
+		"estimate_tpm", "verified_tpm", "measured_mean_share", "measured_min_share", "measured_max_share", "verification_note"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	for _, c := range r.Consumers {
-		_ = cw.Write([]string{c.Key, c.Team, c.Product, strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Tokens, 10),
+	for i := range r.Consumers {
+		c := &r.Consumers[i]
+		row := []string{c.Key, c.Team, c.Product, strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Tokens, 10),
 			f(c.P50), f(c.P95), f(c.P99), f(c.Max), strconv.FormatInt(c.PeakWindowTPM, 10), f(c.Burstiness),
-			strconv.FormatInt(c.CurrentLimitTPM, 10), c.Status, strconv.FormatInt(c.RecommendedTPM, 10),
+			strconv.FormatInt(c.CurrentLimitTPM, 10), c.Status, strconv.FormatInt(c.LimitTPM(), 10),
 			strconv.FormatInt(c.LowTPM, 10), strconv.FormatInt(c.HighTPM, 10),
 			f(c.AtRecommended.RequestShare()), f(c.AtRecommended.TokenShare()),
-			strconv.FormatInt(c.AtRecommended.Retries, 10), f(c.AtRecommended.GaveUpShare()), c.Explanation})
+			strconv.FormatInt(c.AtRecommended.Retries, 10), f(c.AtRecommended.GaveUpShare()), c.Explanation}
+		v := c.Verified
+		if v == nil {
+			v = &analytics.VerifiedLimit{}
+		}
+		row = append(row, strconv.FormatInt(c.RecommendedTPM, 10), strconv.FormatInt(v.TPM, 10), f(v.Mean), f(v.Min), f(v.Max), v.Note)
+		_ = cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()

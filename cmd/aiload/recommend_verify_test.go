@@ -30,6 +30,18 @@ func TestRecommendVerifies(t *testing.T) {
 		t.Fatalf("recommend: exit %d: %s", code, stderr)
 	}
 	var doc struct {
+		Limits struct {
+			Consumers []struct {
+				Key            string
+				RecommendedTPM int64
+				Verified       *struct{ TPM int64 }
+			}
+			Tiers []struct {
+				Name      string
+				Consumers []string
+				TPM       int64
+			}
+		}
 		Verification struct {
 			Seeds             []uint64
 			Target            float64
@@ -71,6 +83,36 @@ func TestRecommendVerifies(t *testing.T) {
 			officeTPM = c.RecommendedTPM
 		}
 	}
+	// The tiers are sized on the verified limits, not the replay's.
+	verified := map[string]int64{}
+	for _, c := range doc.Limits.Consumers {
+		if c.Verified == nil {
+			t.Errorf("%s: the recommendation does not carry its verified limit", c.Key)
+			continue
+		}
+		verified[c.Key] = c.Verified.TPM
+	}
+	for _, c := range v.Consumers {
+		if verified[c.Key] != c.RecommendedTPM {
+			t.Errorf("%s: recommendation carries %d TPM as verified, the reruns settled on %d", c.Key, verified[c.Key], c.RecommendedTPM)
+		}
+	}
+	differs := false
+	for _, tier := range doc.Limits.Tiers {
+		var want int64
+		for _, k := range tier.Consumers {
+			want = max(want, verified[k])
+		}
+		if tier.TPM != want {
+			t.Errorf("tier %s: %d TPM, want %d (the largest verified limit of %v)", tier.Name, tier.TPM, want, tier.Consumers)
+		}
+	}
+	for _, c := range doc.Limits.Consumers {
+		differs = differs || (c.Verified != nil && c.Verified.TPM != c.RecommendedTPM)
+	}
+	if !differs {
+		t.Log("every verified limit equals the replay's estimate; the tier check above did not tell them apart")
+	}
 	for _, k := range []string{"support-sub", "finance-batch", "research-agents"} {
 		if !keys[k] {
 			t.Errorf("no verification for %s: %v", k, keys)
@@ -82,7 +124,7 @@ func TestRecommendVerifies(t *testing.T) {
 
 	code, out, _ = execute(t, "recommend", "--db", dbs[0], "--verify-seeds", "1", "--target-throttle", "5%", "--min-requests", "50")
 	for _, want := range []string{"Verified on the virtual clock", "rounds of 1 reruns of 8m0s (seeds 1022)", "target 5% ± 0.5 pp",
-		"replay estimate", "measured", "support-sub", "busiest key"} {
+		"replay estimate", "measured", "support-sub", "busiest key", "largest verified limit among its consumers"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("table (exit %d) lacks %q:\n%s", code, want, out)
 		}
