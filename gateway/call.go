@@ -92,6 +92,7 @@ func (g *Gateway) relayCallStream(x *exchange, a *admission, l *leg) {
 	g.deliver(x, ans)
 	x.answer.Stream = true
 	x.answer.FirstChunk, x.answer.FirstContent = sent+ans.FirstChunk, sent+ans.FirstContent
+	x.answer.ContentGaps = ans.ContentGaps
 	if !x.wantsUse {
 		x.answer.Usage = nil // the usage chunk the gateway asked for is not passed on
 	}

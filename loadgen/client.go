@@ -232,7 +232,8 @@ func retryAfter(h getter, name string, now time.Time) (time.Duration, bool) {
 }
 
 // readStream reads a server-sent-events chat completion: the time to the
-// first content token becomes the attempt's TTFT, the content is gathered
+// first content token becomes the attempt's TTFT, the times between
+// content chunks its inter-token latencies, the content is gathered
 // and the usage chunk (stream_options.include_usage) gives the token counts;
 // without one, completion tokens are estimated from the words received.
 func readStream(body io.Reader, a *attempt, r *reply) error {
@@ -246,6 +247,7 @@ func readStreamSince(body io.Reader, a *attempt, r *reply, since func(time.Time)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	var content strings.Builder
 	first := true
+	var last time.Duration // since a.sent, of the latest content chunk
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data:")
 		if !ok {
@@ -266,12 +268,19 @@ func readStreamSince(body io.Reader, a *attempt, r *reply, since func(time.Time)
 		if json.Unmarshal([]byte(data), &chunk) != nil {
 			continue
 		}
+		got := false
 		for _, ch := range chunk.Choices {
-			if ch.Delta.Content != "" && first {
-				first = false
-				a.ttft = since(a.sent)
-			}
+			got = got || ch.Delta.Content != ""
 			content.WriteString(ch.Delta.Content)
+		}
+		if got {
+			at := since(a.sent)
+			if first {
+				first, a.ttft = false, at
+			} else {
+				a.gaps = append(a.gaps, at-last)
+			}
+			last = at
 		}
 		if chunk.Usage != nil {
 			a.usage = *chunk.Usage

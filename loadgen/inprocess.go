@@ -113,7 +113,7 @@ func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n 
 		// as readStream: TTFT at the first content, usage from the usage
 		// chunk, else the words received
 		if ans.Text != "" {
-			a.ttft = ans.FirstContent
+			a.ttft, a.gaps = ans.FirstContent, ans.ContentGaps
 		}
 		if u := ans.Usage; u != nil {
 			a.usage = usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}

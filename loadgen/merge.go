@@ -15,6 +15,7 @@ const (
 	TagTTFT        = "ttft"         // Stats.TTFT
 	TagEndToEnd    = "end_to_end"   // Stats.EndToEnd
 	TagScheduleLag = "schedule_lag" // Stats.ScheduleLag
+	TagITL         = "itl"          // Stats.ITL
 	// TagUtilization is Stats.Utilization: percent × 10⁶ (42.5 % is
 	// recorded as 42,500,000), so that it shares the latency histograms'
 	// range and reads in "milliseconds" as percent.
@@ -23,7 +24,7 @@ const (
 
 // RunHistogramTags lists the whole-run histogram suffixes in .hlog order.
 func RunHistogramTags() []string {
-	return []string{TagLatency, TagTTFT, TagEndToEnd, TagScheduleLag, TagUtilization}
+	return []string{TagLatency, TagTTFT, TagEndToEnd, TagScheduleLag, TagUtilization, TagITL}
 }
 
 // ReadHistogramLog reads an aiload .hlog and merges its histograms by tag:
@@ -86,7 +87,7 @@ func MergeResults(results []*Result, hists map[string]*hdrhistogram.Histogram) *
 		tag := HistogramTag(name)
 		for dst, suffix := range map[*Percentiles]string{
 			&m.LatencyCorrected: "", &m.Latency: TagLatency, &m.TTFT: TagTTFT,
-			&m.EndToEnd: TagEndToEnd, &m.ScheduleLag: TagScheduleLag, &m.Utilization: TagUtilization,
+			&m.EndToEnd: TagEndToEnd, &m.ScheduleLag: TagScheduleLag, &m.Utilization: TagUtilization, &m.ITL: TagITL,
 		} {
 			t := tag
 			if suffix != "" {
@@ -123,6 +124,8 @@ func (c *collector) histogram(suffix string) *hdrhistogram.Histogram {
 		return c.lag
 	case TagUtilization:
 		return c.util
+	case TagITL:
+		return c.itl
 	}
 	return c.corr
 }

@@ -72,7 +72,7 @@ func (e *engine) newSnapshotter() *snapshotter {
 		s.hlog = hdrhistogram.NewHistogramLogWriter(e.opts.HistogramLog)
 		ms := e.start.UnixMilli()
 		s.setErr(s.hlog.OutputLogFormatVersion())
-		s.setErr(s.hlog.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds; whole-run histograms tagged persona/latency, /ttft, /end_to_end, /schedule_lag, /utilization (percent × 10⁶) at the end]", e.opts.Scenario)))
+		s.setErr(s.hlog.OutputComment(fmt.Sprintf("[aiload %s: corrected latency per persona, nanoseconds; whole-run histograms tagged persona/latency, /ttft, /end_to_end, /schedule_lag, /utilization (percent × 10⁶), /itl at the end]", e.opts.Scenario)))
 		s.setErr(s.hlog.OutputStartTime(ms))
 		s.hlog.SetBaseTime(ms)
 		s.setErr(s.hlog.OutputBaseTime(ms))

@@ -103,6 +103,10 @@ type Stats struct {
 	// content token when streamed, to the response headers otherwise (for a
 	// non-streamed answer that is the whole generation).
 	TTFT Percentiles `json:"ttft_ms"`
+	// ITL is the inter-token latency of streamed answers: the time
+	// between consecutive content chunks of successful streamed attempts
+	// (one value per gap), from the load generator's reading of the stream.
+	ITL Percentiles `json:"itl_ms"`
 	// EndToEnd is per request, from the intended start of the first attempt
 	// to the last answer, retries and waits included.
 	EndToEnd Percentiles `json:"end_to_end_ms"`
@@ -161,6 +165,7 @@ type collector struct {
 	lat   *hdrhistogram.Histogram
 	corr  *hdrhistogram.Histogram
 	ttft  *hdrhistogram.Histogram
+	itl   *hdrhistogram.Histogram // time between content chunks
 	e2e   *hdrhistogram.Histogram
 	lag   *hdrhistogram.Histogram
 	util  *hdrhistogram.Histogram // utilization, percent × 10⁶ (TagUtilization)
@@ -173,7 +178,7 @@ type collector struct {
 func newCollector(name, kind, team string) *collector {
 	c := &collector{
 		s:   Stats{Name: name, Kind: kind, Team: team, Statuses: map[string]int64{}},
-		lat: newHist(), corr: newHist(), ttft: newHist(), e2e: newHist(), lag: newHist(), ivl: newHist(), util: newHist(),
+		lat: newHist(), corr: newHist(), ttft: newHist(), e2e: newHist(), lag: newHist(), ivl: newHist(), util: newHist(), itl: newHist(),
 	}
 	switch kind {
 	case KindAgent:
@@ -194,6 +199,8 @@ type attempt struct {
 	retryAfter     bool
 	streamed       bool // TTFT is the first content token, not the headers
 	usage          usage
+	// gaps are a streamed answer's times between consecutive content chunks.
+	gaps []time.Duration
 	// utilization is the deployment's azure-openai-deployment-utilization
 	// in percent, -1 when the answer carried none.
 	utilization float64
@@ -237,6 +244,9 @@ func (c *collector) done(a *attempt) {
 		c.s.PromptTokens += a.usage.PromptTokens
 		c.s.CompletionTokens += a.usage.CompletionTokens
 		recordDur(c.ttft, a.ttft)
+		for _, g := range a.gaps {
+			recordDur(c.itl, g)
+		}
 		gen := a.latency
 		if a.streamed && a.ttft < a.latency {
 			gen = a.latency - a.ttft // tokens after the first, as streamed
@@ -267,7 +277,7 @@ func (c *collector) runHistograms() map[string]*hdrhistogram.Histogram {
 	defer c.mu.Unlock()
 	out := map[string]*hdrhistogram.Histogram{}
 	for suffix, h := range map[string]*hdrhistogram.Histogram{
-		TagLatency: c.lat, TagTTFT: c.ttft, TagEndToEnd: c.e2e, TagScheduleLag: c.lag, TagUtilization: c.util,
+		TagLatency: c.lat, TagTTFT: c.ttft, TagEndToEnd: c.e2e, TagScheduleLag: c.lag, TagUtilization: c.util, TagITL: c.itl,
 	} {
 		if h.TotalCount() > 0 {
 			out[suffix] = hdrhistogram.Import(h.Export())
@@ -290,6 +300,7 @@ func totalOf(cs []*collector) Stats {
 		t.e2e.Merge(c.e2e)
 		t.lag.Merge(c.lag)
 		t.util.Merge(c.util)
+		t.itl.Merge(c.itl)
 		c.mu.Unlock()
 	}
 	return t.snapshotLocked()
@@ -332,7 +343,7 @@ func (c *collector) snapshotLocked() Stats {
 	s.Statuses = maps.Clone(c.s.Statuses)
 	s.Latency, s.LatencyCorrected = PercentilesOf(c.lat), PercentilesOf(c.corr)
 	s.TTFT, s.EndToEnd, s.ScheduleLag = PercentilesOf(c.ttft), PercentilesOf(c.e2e), PercentilesOf(c.lag)
-	s.Utilization = PercentilesOf(c.util)
+	s.Utilization, s.ITL = PercentilesOf(c.util), PercentilesOf(c.itl)
 	if s.OK > 0 {
 		s.OutputTokensPerSec = c.tps / float64(s.OK)
 	}

@@ -47,7 +47,7 @@ func personaRows(ls *loadgen.Snapshot, fromGateway []dashboard.PersonaRow, sc *s
 		row := dashboard.PersonaRow{
 			Persona: p.Name, Team: p.Team, Kind: p.Kind, Requests: p.Sent, OK: p.OK,
 			Throttled: p.Throttled, Errors: p.Errors, Retries: p.Retries,
-			P50MS: p.Latency.P50, P99MS: p.Latency.P99,
+			P50MS: p.Latency.P50, P99MS: p.Latency.P99, ITLP50MS: p.ITL.P50, ITLP99MS: p.ITL.P99,
 		}
 		if pl := p.Pipelines; pl != nil {
 			row.RunsPipelines = true

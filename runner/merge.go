@@ -189,7 +189,7 @@ func (res *MergeResult) write(shards []*shard, hists map[string]*hdrhistogram.Hi
 	w := hdrhistogram.NewHistogramLogWriter(f)
 	start := res.Load.Started.UnixMilli()
 	err = errors.Join(w.OutputLogFormatVersion(),
-		w.OutputComment(fmt.Sprintf("[aiload %s: latency per persona, nanoseconds, merged from %d shards; persona = corrected, persona/latency, /ttft, /end_to_end, /schedule_lag, /utilization (percent × 10⁶)]", first.Scenario, len(shards))),
+		w.OutputComment(fmt.Sprintf("[aiload %s: latency per persona, nanoseconds, merged from %d shards; persona = corrected, persona/latency, /ttft, /end_to_end, /schedule_lag, /utilization (percent × 10⁶), /itl]", first.Scenario, len(shards))),
 		w.OutputStartTime(start), w.OutputLegend())
 	w.SetBaseTime(start)
 	end := res.Load.Started.Add(res.Load.Elapsed).UnixMilli()

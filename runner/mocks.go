@@ -89,7 +89,7 @@ func backendMock(sc *scenario.Scenario, c mockllm.Config, i uint64) mockllm.Conf
 		c.FirstTokenDelay = base.FirstTokenDelay
 	}
 	if c.PerTokenDelay == 0 {
-		c.PerTokenDelay = base.PerTokenDelay
+		c.PerTokenDelay, c.PerTokenDelayP95 = base.PerTokenDelay, max(c.PerTokenDelayP95, base.PerTokenDelayP95)
 	}
 	if c.MinFraction == 0 {
 		c.MinFraction = base.MinFraction

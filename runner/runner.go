@@ -315,6 +315,9 @@ func mockConfig(sc *scenario.Scenario) mockllm.Config {
 	if sc.Mock.PerTokenDelay != nil {
 		c.PerTokenDelay = sc.Mock.PerTokenDelay.D()
 	}
+	if sc.Mock.PerTokenDelayP95 != nil {
+		c.PerTokenDelayP95 = sc.Mock.PerTokenDelayP95.D()
+	}
 	return c
 }
 

@@ -190,6 +190,11 @@ func printPersonas(w io.Writer, load *loadgen.Result) {
 			p.TTFT.P50, p.Latency.P50, p.Latency.P99, p.LatencyCorrected.P99, p.OutputTokensPerSec, p.RetryWaitSeconds, outcome(p))
 	}
 	_ = tw.Flush()
+	for _, p := range load.Personas {
+		if i := p.ITL; i.Count > 0 {
+			fmt.Fprintf(w, "inter-token latency %s: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms over %d gaps between streamed chunks\n", p.Name, i.P50, i.P95, i.P99, i.Count)
+		}
+	}
 }
 
 // outcome describes pipelines or jobs in a few words.

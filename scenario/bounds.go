@@ -82,6 +82,9 @@ func (s *Scenario) bounds() []error {
 	if d := s.Mock.PerTokenDelay; d != nil {
 		b.duration("mock.per_token_delay", *d, 0, MaxPerTokenDelay)
 	}
+	if d := s.Mock.PerTokenDelayP95; d != nil {
+		b.duration("mock.per_token_delay_p95", *d, 0, MaxPerTokenDelay)
+	}
 	b.duration("target.timeout", s.Target.Timeout, 0, MaxTimeout)
 	if s.Target.MaxConnections > MaxConnections {
 		b.bad("target.max_connections", "at most %d, got %d", MaxConnections, s.Target.MaxConnections)
@@ -219,6 +222,7 @@ func (b *bounder) mock(path string, m *mockllm.Config) {
 	b.duration(path+".first_token_delay", loadgen.Duration(m.FirstTokenDelay), 0, MaxFirstTokenDelay)
 	b.duration(path+".slow_first_byte", loadgen.Duration(m.SlowFirstByte), 0, MaxFirstTokenDelay)
 	b.duration(path+".per_token_delay", loadgen.Duration(m.PerTokenDelay), 0, MaxPerTokenDelay)
+	b.duration(path+".per_token_delay_p95", loadgen.Duration(m.PerTokenDelayP95), 0, MaxPerTokenDelay)
 	for _, r := range []struct {
 		name string
 		v    float64

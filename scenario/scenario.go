@@ -71,6 +71,10 @@ type Mock struct {
 	FirstTokenDelay *loadgen.Duration `yaml:"first_token_delay" json:"first_token_delay,omitempty"`
 	// PerTokenDelay is added per completion token (default 1ms).
 	PerTokenDelay *loadgen.Duration `yaml:"per_token_delay" json:"per_token_delay,omitempty"`
+	// PerTokenDelayP95 makes the per-token delay vary: lognormal, median
+	// PerTokenDelay, this 95th percentile, drawn per streamed chunk
+	// (default none: every token takes PerTokenDelay).
+	PerTokenDelayP95 *loadgen.Duration `yaml:"per_token_delay_p95" json:"per_token_delay_p95,omitempty"`
 	// MinFraction is the smallest share of max_tokens a completion uses (default 0.6).
 	MinFraction float64 `yaml:"min_fraction" json:"min_fraction,omitempty"`
 }
@@ -260,6 +264,11 @@ func (s *Scenario) validate(dir string) []error {
 	}
 	if s.Mock.MinFraction < 0 || s.Mock.MinFraction > 1 {
 		bad("mock.min_fraction", "must be within [0, 1]")
+	}
+	if p95 := s.Mock.PerTokenDelayP95; p95 != nil && *p95 > 0 {
+		if d := s.Mock.PerTokenDelay; d == nil || *p95 < *d {
+			bad("mock.per_token_delay_p95", "must be at least mock.per_token_delay (the median), got %s", p95.D())
+		}
 	}
 	errs = append(errs, s.Target.Validate("target")...)
 	if err := s.Gateway.Validate(); err != nil {

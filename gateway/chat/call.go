@@ -84,6 +84,10 @@ type Answer struct {
 	// assistant role), FirstContent to the first content token.
 	Stream                   bool
 	FirstChunk, FirstContent time.Duration
+	// ContentGaps are a stream's times between consecutive content chunks
+	// (one fewer than its content chunks), as a caller reading it would
+	// measure them.
+	ContentGaps []time.Duration
 }
 
 // Fail returns an answer with an OpenAI-style error body, as WriteError

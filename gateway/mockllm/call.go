@@ -64,8 +64,17 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 		return &chat.Answer{Err: errGone}
 	}
 	a.Stream, a.FirstChunk = true, s.cfg.Clock.Now().Sub(start)
-	a.FirstContent = a.FirstChunk + time.Duration(min(chunkTokens, v.completion))*s.cfg.PerTokenDelay
-	if s.sleep(ctx, time.Duration(v.completion)*s.cfg.PerTokenDelay) != nil {
+	var gen time.Duration
+	for sent := int64(0); sent < v.completion; sent += chunkTokens {
+		d := s.chunkDelay(min(chunkTokens, v.completion-sent))
+		if sent == 0 {
+			a.FirstContent = a.FirstChunk + d
+		} else {
+			a.ContentGaps = append(a.ContentGaps, d)
+		}
+		gen += d
+	}
+	if s.sleep(ctx, gen) != nil {
 		return &chat.Answer{Err: errGone}
 	}
 	a.Header = append(chat.Header{{Name: "Content-Type", Value: "text/event-stream"}, {Name: "Cache-Control", Value: "no-cache"}}, atHeaders...)

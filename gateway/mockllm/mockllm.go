@@ -46,6 +46,14 @@ type Config struct {
 	FirstTokenDelay time.Duration `yaml:"first_token_delay" json:"first_token_delay,omitempty"`
 	// PerTokenDelay is added per completion token (default 0).
 	PerTokenDelay time.Duration `yaml:"per_token_delay" json:"per_token_delay,omitempty"`
+	// PerTokenDelayP95 gives the per-token delay jitter: when set, each
+	// streamed chunk's per-token delay is drawn from a lognormal
+	// distribution with median PerTokenDelay and 95th percentile
+	// PerTokenDelayP95 (at least PerTokenDelay), so the time between a
+	// stream's chunks varies as a real deployment's does; a whole answer
+	// waits for the sum of its chunks' draws. 0 = every token takes
+	// exactly PerTokenDelay.
+	PerTokenDelayP95 time.Duration `yaml:"per_token_delay_p95" json:"per_token_delay_p95,omitempty"`
 	// DefaultMaxTokens caps completions of requests without max_tokens (default 256).
 	DefaultMaxTokens int64 `yaml:"default_max_tokens" json:"default_max_tokens,omitempty"`
 	// MinFraction is the smallest share of max_tokens a completion uses; a
@@ -100,10 +108,14 @@ func (c Config) Validate() error {
 		name string
 		v    int64
 	}{{"ptu_tpm", c.PTUTPM}, {"default_max_tokens", c.DefaultMaxTokens}, {"first_token_delay", int64(c.FirstTokenDelay)},
-		{"per_token_delay", int64(c.PerTokenDelay)}, {"slow_first_byte", int64(c.SlowFirstByte)}} {
+		{"per_token_delay", int64(c.PerTokenDelay)}, {"per_token_delay_p95", int64(c.PerTokenDelayP95)},
+		{"slow_first_byte", int64(c.SlowFirstByte)}} {
 		if n.v < 0 {
 			errs = append(errs, &FieldError{Field: n.name, Msg: "must be >= 0"})
 		}
+	}
+	if c.PerTokenDelayP95 > 0 && c.PerTokenDelayP95 < c.PerTokenDelay {
+		errs = append(errs, &FieldError{Field: "per_token_delay_p95", Msg: fmt.Sprintf("must be at least per_token_delay (%s), got %s", c.PerTokenDelay, c.PerTokenDelayP95)})
 	}
 	if c.PTUOutputRatio < 0 {
 		errs = append(errs, &FieldError{Field: "ptu_output_ratio", Msg: "must be >= 0"})
@@ -369,9 +381,10 @@ func (s *Server) decide(ctx context.Context, req request) verdict {
 	return v
 }
 
-// wait sleeps for the modelled latency: first-token delay + per-token delay.
+// wait sleeps for the modelled latency: first-token delay + per-token
+// delay, drawn chunk by chunk as a stream would be sent.
 func (s *Server) wait(ctx context.Context, completion int64) error {
-	return s.sleep(ctx, s.cfg.FirstTokenDelay+time.Duration(completion)*s.cfg.PerTokenDelay)
+	return s.sleep(ctx, s.cfg.FirstTokenDelay+s.generation(completion))
 }
 
 // done settles an answered request: the PTU bucket's estimate is

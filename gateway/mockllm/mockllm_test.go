@@ -168,7 +168,8 @@ func TestStreaming(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
-	for _, c := range []mockllm.Config{{ErrorRate: 1.5}, {ResetRate: -0.1}, {PTUTPM: -1}, {PTUOutputRatio: -1}, {FirstTokenDelay: -time.Second}} {
+	for _, c := range []mockllm.Config{{ErrorRate: 1.5}, {ResetRate: -0.1}, {PTUTPM: -1}, {PTUOutputRatio: -1}, {FirstTokenDelay: -time.Second},
+		{PerTokenDelay: 20 * time.Millisecond, PerTokenDelayP95: 10 * time.Millisecond}} { // the p95 below the median
 		if c.Validate() == nil {
 			t.Errorf("%+v: want an error", c)
 		}

@@ -3,6 +3,7 @@ package mockllm
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -11,6 +12,37 @@ import (
 
 // chunkTokens is how many completion tokens one streamed chunk carries.
 const chunkTokens = 8
+
+// z95 is the standard normal quantile at 0.95.
+const z95 = 1.6448536269514722
+
+// chunkDelay is the time to generate a chunk of n tokens: n ×
+// PerTokenDelay, or with PerTokenDelayP95 set n × a lognormal draw of
+// median PerTokenDelay and p95 PerTokenDelayP95 (one draw per chunk).
+func (s *Server) chunkDelay(n int64) time.Duration {
+	d := s.cfg.PerTokenDelay
+	if p95 := s.cfg.PerTokenDelayP95; p95 > d && d > 0 {
+		sigma := math.Log(float64(p95)/float64(d)) / z95
+		s.mu.Lock()
+		z := s.rng.NormFloat64()
+		s.mu.Unlock()
+		d = time.Duration(float64(d) * math.Exp(sigma*z))
+	}
+	return time.Duration(n) * d
+}
+
+// generation is the time to generate a completion of n tokens, chunk by
+// chunk as stream sends it.
+func (s *Server) generation(n int64) time.Duration {
+	if s.cfg.PerTokenDelayP95 <= s.cfg.PerTokenDelay {
+		return time.Duration(n) * s.cfg.PerTokenDelay
+	}
+	var total time.Duration
+	for sent := int64(0); sent < n; sent += chunkTokens {
+		total += s.chunkDelay(min(chunkTokens, n-sent))
+	}
+	return total
+}
 
 // stream answers with server-sent events: a role chunk, content chunks of
 // chunkTokens words each paced by the latency model, a finish chunk, the
@@ -50,7 +82,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		if sent > 0 {
 			text = " " + text
 		}
-		if s.sleep(r.Context(), time.Duration(n)*s.cfg.PerTokenDelay) != nil {
+		if s.sleep(r.Context(), s.chunkDelay(n)) != nil {
 			return false
 		}
 		send(chunk(map[string]any{"content": text}, nil))

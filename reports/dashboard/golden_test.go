@@ -44,7 +44,7 @@ func script() []Snapshot {
 				{Name: "payg-westus", Tier: "payg", Priority: 2, Requests: n, TPM: 300 * n, Tokens: 300 * n, Share: 0.21, Breaker: BreakerHalfOpen, Trips: 1, Errors: 1},
 			},
 			Personas: []PersonaRow{
-				{Persona: "office-users", Team: "marketing", Kind: "nat", BehindNAT: true, Requests: 2 * n, OK: 2 * n, NATIPs: 4, NATIPsThrottled: 1, P99MS: 480},
+				{Persona: "office-users", Team: "marketing", Kind: "nat", BehindNAT: true, Requests: 2 * n, OK: 2 * n, NATIPs: 4, NATIPsThrottled: 1, P99MS: 480, ITLP50MS: 41, ITLP99MS: 118},
 				{Persona: "research-agents", Team: "research", Kind: "agent", RunsPipelines: true, Requests: 6 * n, OK: 4 * n, Throttled: 2 * n, Retries: n, PipelinesDone: n, PipelinesBroken: n / 4, P99MS: 911},
 				{Persona: "nightly-embed", Team: "support", Kind: "batch", Requests: 4 * n, OK: 4 * n, BatchDone: n / 2, BatchTotal: n/2 + 1, BatchFailed: n / 5, ItemsDone: 38 * n, ItemsTotal: 100 * (n/2 + 1), P99MS: 390},
 			},

@@ -179,6 +179,11 @@ type PersonaRow struct {
 	Retries   int64   `json:"retries"`
 	P50MS     float64 `json:"p50_ms"`
 	P99MS     float64 `json:"p99_ms"`
+	// ITLP50MS and ITLP99MS are the inter-token latency of the persona's
+	// streamed answers (time between content chunks), as its callers
+	// measured it; 0 when it streamed nothing.
+	ITLP50MS float64 `json:"itl_p50_ms,omitempty"`
+	ITLP99MS float64 `json:"itl_p99_ms,omitempty"`
 	// RunsPipelines is set for personas that run multi-step pipelines
 	// (agents): their pipeline counts show even while 0.
 	RunsPipelines bool `json:"runs_pipelines,omitempty"`

@@ -244,13 +244,18 @@ func (m Model) personasView(width int) []string {
 		{title: "429", width: 5, right: true},
 		{title: "RETRIES", width: 7, right: true, drop: 7},
 		{title: "p99 ms", width: 6, right: true, drop: 8},
+		{title: "ITL p50/p99", width: 11, right: true, drop: 9},
 		{title: "PROGRESS", width: 26, max: 44, flex: true, drop: 1},
 	}
 	var rows [][]cell
 	for _, p := range m.snap.Personas {
+		itl := "–"
+		if p.ITLP50MS > 0 {
+			itl = millis(p.ITLP50MS) + "/" + millis(p.ITLP99MS)
+		}
 		rows = append(rows, []cell{
 			txt(p.Persona), txt(p.Team), txt(p.Kind), txt(count(p.Requests)), txt(count(p.OK)),
-			styledCount(m, p.Throttled), txt(count(p.Retries)), txt(millis(p.P99MS)), m.progressCell(p),
+			styledCount(m, p.Throttled), txt(count(p.Retries)), txt(millis(p.P99MS)), txt(itl), m.progressCell(p),
 		})
 	}
 	if len(rows) == 0 {
