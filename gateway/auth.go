@@ -85,7 +85,7 @@ func (g *Gateway) validateJWT(x *exchange) bool {
 		g.setUser(x)
 		return true
 	}
-	claims, err := g.jwt.validate(x.ctx(), x.header)
+	claims, err := g.jwt.validate(x.ctx(), x.header, x.query)
 	if err != nil {
 		status, outcome := cmp.Or(g.cfg.JWT.FailedValidationHTTPCode, http.StatusUnauthorized), record.OutcomeUnauthorized
 		if status == http.StatusForbidden {

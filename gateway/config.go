@@ -208,6 +208,12 @@ type CircuitBreaker struct {
 type JWTConfig struct {
 	// HeaderName carries the token (default Authorization, scheme Bearer).
 	HeaderName string `yaml:"header_name" json:"header_name,omitempty"`
+	// QueryParameterName, when set, carries the token instead of a header;
+	// the parameter is not forwarded to the backend.
+	QueryParameterName string `yaml:"query_parameter_name" json:"query_parameter_name,omitempty"`
+	// RequireScheme, when set, is the scheme the header's token must come
+	// with ("Bearer" on Authorization when unset).
+	RequireScheme string `yaml:"require_scheme" json:"require_scheme,omitempty"`
 	// Issuer, when set, must equal the iss claim; Issuers lists more
 	// accepted issuers (iss must equal one of all given).
 	Issuer  string   `yaml:"issuer" json:"issuer,omitempty"`
@@ -222,6 +228,9 @@ type JWTConfig struct {
 	// RequiredClaims must be present with the value (a space-separated or
 	// array claim must contain it; "" requires presence only).
 	RequiredClaims map[string]string `yaml:"required_claims" json:"required_claims,omitempty"`
+	// RequiredClaimValues are claims with several values (validate-jwt's
+	// <claim match="all|any" separator="…">).
+	RequiredClaimValues []ClaimRule `yaml:"required_claim_values" json:"required_claim_values,omitempty"`
 	// ClockSkew is tolerated on exp and nbf (default 0).
 	ClockSkew time.Duration `yaml:"clock_skew" json:"clock_skew,omitempty"`
 	// RequireExpirationTime rejects tokens without exp (default true).
@@ -231,6 +240,16 @@ type JWTConfig struct {
 	// FailedValidationErrorMessage replaces the refusal's message (the
 	// reason is then not disclosed).
 	FailedValidationErrorMessage string `yaml:"failed_validation_error_message" json:"failed_validation_error_message,omitempty"`
+}
+
+// ClaimRule requires a claim to hold all (Match "all", the default) or any
+// ("any") of Values. A string claim is split at Separator when one is
+// given, else at spaces; an array claim's members are its values.
+type ClaimRule struct {
+	Name      string   `yaml:"name" json:"name"`
+	Match     string   `yaml:"match" json:"match,omitempty"`
+	Separator string   `yaml:"separator" json:"separator,omitempty"`
+	Values    []string `yaml:"values" json:"values"`
 }
 
 // JWTKey is one signing key.

@@ -201,7 +201,7 @@ func capField(model string) string {
 func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 	ctx, cancel := context.WithCancelCause(x.r.Context())
 	timer := time.AfterFunc(m.cfg.Timeout, func() { cancel(errAttemptTimeout) })
-	breq, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url+x.r.URL.Path+upstreamQuery(x.r), bytes.NewReader(body))
+	breq, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url+x.r.URL.Path+upstreamQuery(x.r, g.tokenParam()), bytes.NewReader(body))
 	if err != nil {
 		timer.Stop()
 		cancel(nil)
@@ -238,16 +238,28 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 // passedOn are the request headers a backend receives from the caller.
 var passedOn = [...]string{HeaderScenario, HeaderPersona, HeaderAttempt}
 
-// upstreamQuery keeps the query (api-version) minus the subscription key.
-func upstreamQuery(r *http.Request) string {
+// tokenParam is the query parameter validate-jwt reads its token from ("" for none).
+func (g *Gateway) tokenParam() string {
+	if g.cfg.JWT == nil {
+		return ""
+	}
+	return g.cfg.JWT.QueryParameterName
+}
+
+// upstreamQuery keeps the query (api-version) minus the subscription key
+// and the token parameter.
+func upstreamQuery(r *http.Request, tokenParam string) string {
 	q := r.URL.Query()
-	if !q.Has("subscription-key") {
+	if !q.Has("subscription-key") && (tokenParam == "" || !q.Has(tokenParam)) {
 		if r.URL.RawQuery == "" {
 			return ""
 		}
 		return "?" + r.URL.RawQuery
 	}
 	q.Del("subscription-key")
+	if tokenParam != "" {
+		q.Del(tokenParam)
+	}
 	if len(q) == 0 {
 		return ""
 	}

@@ -73,6 +73,18 @@ func (c *JWTConfig) validate(errs *problems, path string) {
 	if u, err := url.Parse(c.JWKSURL); c.JWKSURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		errs.add(path+".jwks_url", "must be an absolute http(s) URL, got %q", c.JWKSURL)
 	}
+	for i, r := range c.RequiredClaimValues {
+		p := fmt.Sprintf("%s.required_claim_values[%d]", path, i)
+		if r.Name == "" {
+			errs.add(p+".name", "must be set")
+		}
+		if r.Match != "" && r.Match != "all" && r.Match != "any" {
+			errs.add(p+".match", "must be all or any, got %q", r.Match)
+		}
+		if len(r.Values) == 0 {
+			errs.add(p+".values", "must list at least one value")
+		}
+	}
 	if code := c.FailedValidationHTTPCode; code != 0 && (code < 400 || code > 499) {
 		errs.add(path+".failed_validation_httpcode", "must be a 4xx status, got %d", code)
 	}
@@ -237,24 +249,13 @@ func (v *jwtValidator) candidates(alg, kid string) []any {
 }
 
 // validate checks the request's token and returns its claims.
-func (v *jwtValidator) validate(ctx context.Context, header func(name string) string) (map[string]any, error) {
-	name := v.cfg.HeaderName
-	if name == "" {
-		name = "Authorization"
-	}
-	raw := strings.TrimSpace(header(name))
-	if raw == "" {
-		return nil, fmt.Errorf("no token in the %s header", name)
-	}
-	if strings.EqualFold(name, "Authorization") {
-		tok, ok := strings.CutPrefix(raw, "Bearer ")
-		if !ok {
-			return nil, errors.New("the Authorization header must use the Bearer scheme")
-		}
-		raw = strings.TrimSpace(tok)
+func (v *jwtValidator) validate(ctx context.Context, header, query func(name string) string) (map[string]any, error) {
+	raw, err := v.token(header, query)
+	if err != nil {
+		return nil, err
 	}
 	claims := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) { return v.keyFor(ctx, t) })
+	_, err = v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) { return v.keyFor(ctx, t) })
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +266,34 @@ func (v *jwtValidator) validate(ctx context.Context, header func(name string) st
 		return nil, err
 	}
 	return claims, nil
+}
+
+// token reads the token from the query parameter or header, checking the
+// header's scheme.
+func (v *jwtValidator) token(header, query func(name string) string) (string, error) {
+	if q := v.cfg.QueryParameterName; q != "" {
+		if raw := strings.TrimSpace(query(q)); raw != "" {
+			return raw, nil
+		}
+		return "", fmt.Errorf("no token in the %s query parameter", q)
+	}
+	name := cmp.Or(v.cfg.HeaderName, "Authorization")
+	raw := strings.TrimSpace(header(name))
+	if raw == "" {
+		return "", fmt.Errorf("no token in the %s header", name)
+	}
+	scheme := v.cfg.RequireScheme
+	if scheme == "" && strings.EqualFold(name, "Authorization") {
+		scheme = "Bearer"
+	}
+	if scheme == "" {
+		return raw, nil
+	}
+	s, tok, ok := strings.Cut(raw, " ")
+	if !ok || !strings.EqualFold(s, scheme) {
+		return "", fmt.Errorf("the %s header must use the %s scheme", name, scheme)
+	}
+	return strings.TrimSpace(tok), nil
 }
 
 func (v *jwtValidator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
@@ -323,7 +352,45 @@ func (v *jwtValidator) requiredClaims(c jwt.MapClaims) error {
 			return fmt.Errorf("required claim %q does not contain %q", name, want)
 		}
 	}
+	for _, r := range v.cfg.RequiredClaimValues {
+		got, ok := c[r.Name]
+		if !ok {
+			return fmt.Errorf("required claim %q is missing", r.Name)
+		}
+		have := claimValues(got, r.Separator)
+		n := 0
+		for _, want := range r.Values {
+			if slices.Contains(have, want) {
+				n++
+			}
+		}
+		if (r.Match == "any" && n == 0) || (r.Match != "any" && n < len(r.Values)) {
+			return fmt.Errorf("required claim %q does not contain %s of %q", r.Name, cmp.Or(r.Match, "all"), r.Values)
+		}
+	}
 	return nil
+}
+
+// claimValues lists a claim's values: an array's members, or a string split
+// at sep (at spaces without one).
+func claimValues(v any, sep string) []string {
+	var out []string
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			out = append(out, fmt.Sprint(e))
+		}
+	case string:
+		if sep == "" {
+			return strings.Fields(t)
+		}
+		for _, p := range strings.Split(t, sep) {
+			out = append(out, strings.TrimSpace(p))
+		}
+	default:
+		out = append(out, fmt.Sprint(t))
+	}
+	return out
 }
 
 func claimHas(v any, want string) bool {

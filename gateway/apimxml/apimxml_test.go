@@ -15,10 +15,13 @@ import (
 )
 
 // serve starts the gateway on loopback with the YAML config (its backend
-// the returned server, which answers 12 tokens) and the policy documents.
-func serve(t *testing.T, yaml string, files ...apimxml.PolicyFile) (string, string) {
+// a server that answers 12 tokens) and the policy documents; it returns
+// the gateway's URL and the query strings the backend received.
+func serve(t *testing.T, yaml string, files ...apimxml.PolicyFile) (string, chan string) {
 	t.Helper()
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	queries := make(chan string, 100)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries <- r.URL.RawQuery
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}`)
 	}))
@@ -48,16 +51,21 @@ func serve(t *testing.T, yaml string, files ...apimxml.PolicyFile) (string, stri
 	})
 	select {
 	case api := <-ready:
-		return "http://" + api, log
+		return "http://" + api, queries
 	case err := <-served:
 		t.Fatalf("serve: %v", err)
 	}
-	return "", ""
+	return "", nil
 }
 
 func chat(t *testing.T, url string, headers map[string]string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
+	return chatQuery(t, url, "", headers)
+}
+
+func chatQuery(t *testing.T, url, query string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"+query,
 		strings.NewReader(`{"messages":[{"role":"user","content":"hi"}]}`))
 	for k, v := range headers {
 		req.Header.Set(k, v)

@@ -117,11 +117,13 @@ func (t *translator) validateJWT(e *element) {
 		return
 	}
 	a := t.attrs(e, validateJWTAttrs...)
-	j := &gateway.JWTConfig{HeaderName: a["header-name"].Value, FailedValidationErrorMessage: a["failed-validation-error-message"].Value}
-	for _, name := range []string{"query-parameter-name", "token-value"} {
-		if v, ok := a[name]; ok {
-			t.errorf(v.Pos, "validate-jwt %s is not emulated yet: the gateway reads the token from a header (header-name)", name)
-		}
+	j := &gateway.JWTConfig{HeaderName: a["header-name"].Value, QueryParameterName: a["query-parameter-name"].Value,
+		RequireScheme: a["require-scheme"].Value, FailedValidationErrorMessage: a["failed-validation-error-message"].Value}
+	if v, ok := a["token-value"]; ok {
+		t.errorf(v.Pos, "validate-jwt token-value is not emulated: give header-name or query-parameter-name")
+	}
+	if j.HeaderName != "" && j.QueryParameterName != "" {
+		t.errorf(e.Pos, "<validate-jwt> takes header-name or query-parameter-name, not both")
 	}
 	if v, ok := a["failed-validation-httpcode"]; ok {
 		j.FailedValidationHTTPCode = int(t.intAttr(v, e))
@@ -132,9 +134,6 @@ func (t *translator) validateJWT(e *element) {
 	}
 	if v, ok := a["require-signed-tokens"]; ok && !t.boolAttr(v, e) {
 		t.errorf(v.Pos, "require-signed-tokens=\"false\" is not emulated: the gateway accepts signed tokens only")
-	}
-	if v, ok := a["require-scheme"]; ok && !(strings.EqualFold(v.Value, "Bearer") && (j.HeaderName == "" || strings.EqualFold(j.HeaderName, "Authorization"))) {
-		t.errorf(v.Pos, "require-scheme %q is emulated only as Bearer on the Authorization header", v.Value)
 	}
 	if v, ok := a["clock-skew"]; ok {
 		j.ClockSkew = time.Duration(t.intAttr(v, e)) * time.Second
@@ -255,8 +254,13 @@ func (t *translator) requiredClaim(j *gateway.JWTConfig, c *element) {
 	if m, ok := a["match"]; ok && m.Value != "all" && m.Value != "any" {
 		t.errorf(m.Pos, "match must be all or any, got %q", m.Value)
 	}
-	if len(values) > 1 || a["separator"].Name != "" {
-		t.errorf(c.Pos, "claim %q: several values (match, separator) are not emulated yet; give one <value>", name.Value)
+	if len(values) > 1 || a["separator"].Name != "" || a["match"].Value == "any" {
+		if len(values) == 0 {
+			t.errorf(c.Pos, "claim %q: match and separator need <value> elements", name.Value)
+			return
+		}
+		j.RequiredClaimValues = append(j.RequiredClaimValues, gateway.ClaimRule{Name: name.Value, Match: a["match"].Value,
+			Separator: a["separator"].Value, Values: values})
 		return
 	}
 	if j.RequiredClaims == nil {

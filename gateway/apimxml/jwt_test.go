@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,11 +32,17 @@ func token(t *testing.T, kid string, claims jwt.MapClaims) string {
 
 func claims(scp string) jwt.MapClaims {
 	return jwt.MapClaims{"iss": "https://login.example/tenant/v2.0", "aud": "api://aiload", "scp": scp, "oid": "o-1",
-		"exp": time.Now().Add(time.Hour).Unix()}
+		"roles": []any{"Writer"}, "groups": "eu,ai,us", "exp": time.Now().Add(time.Hour).Unix()}
+}
+
+func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
+	c[k] = v
+	return c
 }
 
 // TestValidateJWTPolicy: validate-jwt from a policy document admits a
-// token that satisfies it and refuses (401) one
+// token that satisfies it (multi-value required claims included) and
+// refuses (401) one
 // without the required claim and a request without a token.
 func TestValidateJWTPolicy(t *testing.T) {
 	t.Parallel()
@@ -48,14 +55,32 @@ func TestValidateJWTPolicy(t *testing.T) {
 		{"valid", token(t, "k1", claims("chat embeddings")), 200},
 		{"claim missing", token(t, "k1", claims("embeddings")), 401},
 		{"no token", "", 401},
+		{"none of the any-roles", token(t, "k1", with(claims("chat"), "roles", []any{"Admin"})), 401},
+		{"one of the all-groups", token(t, "k1", with(claims("chat"), "groups", "ai")), 401},
+		{"wrong scheme", "Token " + token(t, "k1", claims("chat")), 401},
 	} {
 		h := map[string]string{"api-key": "key-a"}
-		if tc.bearer != "" {
+		if strings.HasPrefix(tc.bearer, "Token ") {
+			h["Authorization"] = tc.bearer
+		} else if tc.bearer != "" {
 			h["Authorization"] = "Bearer " + tc.bearer
 		}
 		if resp := chat(t, url, h); resp.StatusCode != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
 		}
+	}
+	// The token limit is keyed by the token's oid claim: o-1 has used 12 of
+	// its 20 tokens; one more request passes, the next gets 429; o-2 passes.
+	bearer := func(oid string) map[string]string {
+		return map[string]string{"api-key": "key-a", "Authorization": "Bearer " + token(t, "k1", with(claims("chat"), "oid", oid))}
+	}
+	for i, want := range []int{200, 429} {
+		if resp := chat(t, url, bearer("o-1")); resp.StatusCode != want {
+			t.Errorf("o-1 request %d: status %d, want %d", i+2, resp.StatusCode, want)
+		}
+	}
+	if resp := chat(t, url, bearer("o-2")); resp.StatusCode != 200 {
+		t.Errorf("o-2: status %d, want 200 (its own counter)", resp.StatusCode)
 	}
 }
 
@@ -85,5 +110,25 @@ func TestOpenIDConfig(t *testing.T) {
 	bad["aud"] = "api://other"
 	if resp := chat(t, url, map[string]string{"api-key": "key-a", "Authorization": "Bearer " + token(t, "k2", bad)}); resp.StatusCode != 401 {
 		t.Errorf("other audience: status %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestJWTInQuery: query-parameter-name reads the token from the query; the
+// parameter does not reach the backend.
+func TestJWTInQuery(t *testing.T) {
+	t.Parallel()
+	doc := filepath.Join(t.TempDir(), "q.xml")
+	_ = os.WriteFile(doc, []byte(`<policies><inbound><validate-jwt query-parameter-name="access_token">
+  <issuer-signing-keys><key>`+base64.StdEncoding.EncodeToString([]byte(secret))+`</key></issuer-signing-keys></validate-jwt>
+</inbound></policies>`), 0o600)
+	url, queries := serve(t, twoSubs, apimxml.PolicyFile{Scope: apimxml.ScopeAll, Path: doc})
+	if resp := chatQuery(t, url, "", map[string]string{"api-key": "key-a", "Authorization": "Bearer " + token(t, "", claims("chat"))}); resp.StatusCode != 401 {
+		t.Errorf("token in the header only: status %d, want 401", resp.StatusCode)
+	}
+	if resp := chatQuery(t, url, "&access_token="+token(t, "", claims("chat")), map[string]string{"api-key": "key-a"}); resp.StatusCode != 200 {
+		t.Fatalf("token in the query: status %d, want 200", resp.StatusCode)
+	}
+	if q := <-queries; q != "api-version=2024-10-21" {
+		t.Errorf("backend got query %q, want only api-version", q)
 	}
 }
