@@ -32,6 +32,8 @@ type recommendOptions struct {
 	Scenario                  string
 	VerifySeeds, VerifyRounds int
 	NoVerify                  bool
+	// Emit is "apim" to write policy documents into Out.
+	Emit, Out string
 }
 
 func newRecommendCmd(stdout io.Writer) *cobra.Command {
@@ -77,7 +79,8 @@ The table shows the replay's estimate beside what the reruns measured
   aiload recommend --db aiload.duckdb --billing yearly_reservation --ptu-min 50 --ptu-increment 50
   aiload recommend --db runs/mixed-day-20260105T070000Z/aiload.duckdb --verify-seeds 5
   aiload recommend --db merged/aiload.duckdb --scenario scenarios/mixed-day.yaml
-  aiload recommend --db aiload.duckdb --no-verify`,
+  aiload recommend --db aiload.duckdb --no-verify
+  aiload recommend --db aiload.duckdb --emit apim --out policies/   # one llm-token-limit policy per product`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRecommend(cmd.Context(), opts, stdout)
@@ -105,6 +108,8 @@ The table shows the replay's estimate beside what the reruns measured
 	f.IntVar(&opts.VerifySeeds, "verify-seeds", 3, "reruns per verification round, each with its own seed; 0 skips verification")
 	f.IntVar(&opts.VerifyRounds, "verify-rounds", 4, "most verification rounds; each reruns the scenario once per seed")
 	f.BoolVar(&opts.NoVerify, "no-verify", false, "skip verification (same as --verify-seeds 0)")
+	f.StringVar(&opts.Emit, "emit", "", "also write the products' limits: apim (an API Management policy document per product, into --out)")
+	f.StringVar(&opts.Out, "out", "", "folder --emit writes into")
 	return cmd
 }
 
@@ -140,6 +145,9 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 	}
 	if opts.NoVerify {
 		opts.VerifySeeds = 0
+	}
+	if (opts.Emit != "" && opts.Emit != "apim") || (opts.Emit != "") != (opts.Out != "") {
+		return usageError{fmt.Errorf("--emit %q --out %q: want --emit apim with --out DIR, or neither", opts.Emit, opts.Out)}
 	}
 	by := analytics.Dimension(opts.By)
 	switch by {
@@ -207,6 +215,15 @@ func runRecommend(ctx context.Context, opts recommendOptions, stdout io.Writer) 
 		out.Verification, out.VerifyNote, err = runner.CheckRecommendation(ctx, db, out.Limits,
 			runner.CheckOptions{DBPath: opts.DB, ScenarioFile: opts.Scenario, Seeds: opts.VerifySeeds, Unit: opts.Unit, Rounds: opts.VerifyRounds})
 		if err != nil {
+			return err
+		}
+	}
+	if opts.Emit == "apim" {
+		msgs := stdout
+		if opts.Format != "table" { // keep JSON and CSV output whole
+			msgs = io.Discard
+		}
+		if err := emitAPIM(msgs, opts.Out, out.Limits); err != nil {
 			return err
 		}
 	}
