@@ -142,6 +142,9 @@ func (ms *mockSet) describe() string {
 	for name, url := range ms.urls {
 		parts = append(parts, fmt.Sprintf("%s=%s", name, url))
 	}
+	if ms.identityURL != "" {
+		parts = append(parts, "identity="+ms.identityURL)
+	}
 	return strings.Join(parts, ", ")
 }
 

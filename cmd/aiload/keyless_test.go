@@ -61,3 +61,23 @@ func TestRunKeyless(t *testing.T) {
 		return nil
 	})
 }
+
+// A scenario whose backend holds a literal key validates, with a warning
+// that names the field and not the key.
+func TestValidateWarnsLiteralKey(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../../scenarios/keyless.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "literal.yaml")
+	lit := bytes.Replace(src, []byte("auth: managed_identity "), []byte("api_key: sk-lit-99 "), 1)
+	if err := os.WriteFile(path, lit, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := execute(t, "validate", path)
+	want := "warning: gateway.backends[0].api_key: a literal key is stored in the config"
+	if code != 0 || !bytes.Contains([]byte(stdout), []byte(want)) || bytes.Contains([]byte(stdout+stderr), []byte("sk-lit-99")) {
+		t.Fatalf("exit %d stdout %q stderr %q; want %q and no key", code, stdout, stderr, want)
+	}
+}

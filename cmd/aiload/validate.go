@@ -26,6 +26,12 @@ func newValidateCmd(stdout io.Writer) *cobra.Command {
 				noun = "persona"
 			}
 			fmt.Fprintf(stdout, "%s: ok (%d %s, %v)\n", args[0], len(sc.Personas), noun, sc.Duration.D())
+			gw := sc.Gateway
+			gw.Backends = append(gw.Backends[:0:0], gw.Backends...)
+			gw.Defaults()
+			for _, w := range gw.Warnings() {
+				fmt.Fprintf(stdout, "%s: warning: gateway.%s\n", args[0], w)
+			}
 			return nil
 		},
 	}
