@@ -27,7 +27,8 @@ func TestManagedIdentityTokensRefreshAhead(t *testing.T) {
 	cfg := Config{
 		Identity:      &Identity{Endpoint: idSrv.URL},
 		Subscriptions: []Subscription{{ID: "s1", Key: "k1"}},
-		Backends:      []Backend{{Name: "b", URL: backend.URL, Auth: AuthManagedIdentity}},
+		Backends: []Backend{{Name: "b", URL: backend.URL, Auth: AuthManagedIdentity,
+			ClientID: "refresh-test"}}, // its own token cache entry: the SDK's is process-wide
 	}
 	g, err := New(cfg, "", Options{Sink: record.SinkFunc(func(*record.Record) error { return nil })})
 	if err != nil {

@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/aiload/aiload/gateway/mockidentity"
 	"github.com/aiload/aiload/gateway/mockllm"
@@ -77,14 +81,15 @@ func TestKeylessBackends(t *testing.T) {
 func TestMockBackendRefusesBadTokens(t *testing.T) {
 	t.Parallel()
 	_, _, backendURL := identityEnv(t, time.Hour)
-	other, _ := mockidentity.New(mockidentity.Config{}) // a different signing key
-	otherTok := issueIMDS(t, other)
+	expired, _ := mockidentity.New(mockidentity.Config{Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }})
+	expiredTok := issueIMDS(t, expired)
 	for name, auth := range map[string]string{
 		"no token":       "",
 		"not a jwt":      "Bearer abc.def.ghi",
-		"foreign signer": "Bearer " + otherTok,
+		"expired":        "Bearer " + expiredTok,
+		"foreign signer": "Bearer " + foreignToken(t),
 		"api-key style":  "api-key-value",
-		"wrong scheme":   "Basic " + otherTok,
+		"wrong scheme":   "Basic " + expiredTok,
 	} {
 		req, _ := http.NewRequest(http.MethodPost, backendURL+chatPath, strings.NewReader(chatBody(5)))
 		if auth != "" {
@@ -118,3 +123,36 @@ func issueIMDS(t *testing.T, s *mockidentity.Server) string {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// foreignToken is a well-formed token for the right audience signed by another key.
+func foreignToken(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": mockidentity.Audience, "exp": time.Now().Add(time.Hour).Unix()})
+	tok.Header["kid"] = "aiload-mock-1"
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A token for another resource is refused.
+func TestMockBackendRefusesOtherAudience(t *testing.T) {
+	t.Parallel()
+	id, _, _ := identityEnv(t, time.Hour)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/metadata/identity/oauth2/token?resource=https://storage.azure.com", nil)
+	req.Header.Set("Metadata", "true")
+	id.ServeHTTP(rec, req)
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	if err := id.Verify(body.AccessToken); err == nil || strings.Contains(err.Error(), body.AccessToken) {
+		t.Errorf("storage token: %v, want refused without the token in the error", err)
+	}
+}

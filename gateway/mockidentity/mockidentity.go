@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,7 +54,13 @@ type Server struct {
 
 var _ http.Handler = (*Server)(nil)
 
-// New returns a mock identity endpoint with a fresh signing key.
+// signingKey is generated once per process and shared by every Server:
+// the Azure SDK caches managed identity tokens process-wide, so a token one
+// mock issued may be sent to a backend guarded by another (two runs in one
+// process) and must verify there too.
+var signingKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
+// New returns a mock identity endpoint signing with the process's mock key.
 func New(cfg Config) (*Server, error) {
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = time.Hour
@@ -64,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := signingKey()
 	if err != nil {
 		return nil, fmt.Errorf("generate signing key: %w", err)
 	}
