@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestIngestUtilization: a record's utilization_pct (what a provisioned
@@ -43,5 +44,18 @@ func TestIngestUtilization(t *testing.T) {
 	row(t, db, `SELECT string_agg(request_id || ':' || coalesce(CAST(utilization_pct AS VARCHAR), 'null'), ' ' ORDER BY ts) FROM records`, &got)
 	if want := "u1:42.5 u2:null u3:100.0"; got != want {
 		t.Errorf("utilization_pct by record: got %s, want %s", got, want)
+	}
+	// per backend: ptu-1 reported 42.5 and 100; the payg backend nothing
+	us, err := db.ReportedUtilization(context.Background(), time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us) != 1 || us[0] != (BackendUtilization{Backend: "ptu-1", Answers: 2, AvgPct: 71.25, P95Pct: 100}) {
+		t.Errorf("ReportedUtilization = %+v, want ptu-1: 2 answers, avg 71.25, p95 100", us)
+	}
+	// a period that ends before the 429 keeps the first answer only
+	us, err = db.ReportedUtilization(context.Background(), time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 9, 0, 2, 0, time.UTC))
+	if err != nil || len(us) != 1 || us[0].Answers != 1 || us[0].AvgPct != 42.5 {
+		t.Errorf("ReportedUtilization over [0:00, 9:00:02) = %+v, %v; want ptu-1 with one answer at 42.5", us, err)
 	}
 }

@@ -92,6 +92,15 @@ type CapacityCharge struct {
 	Utilization float64
 }
 
+// BackendUtilization is one provisioned backend's reported utilization:
+// how many answers carried it, their average and 95th percentile, in
+// percent.
+type BackendUtilization struct {
+	Backend        string
+	Answers        int64
+	AvgPct, P95Pct float64
+}
+
 // Allocation is one team's part of a capacity charge.
 type Allocation struct {
 	Team string
@@ -120,6 +129,9 @@ type Report struct {
 	Usage []Line
 	// Capacity are the provisioned-throughput charges with their split.
 	Capacity []CapacityCharge
+	// Utilization is what provisioned backends reported of their own load
+	// (azure-openai-deployment-utilization), per backend; empty when none did.
+	Utilization []BackendUtilization
 	// Teams carry the per-team activity shown on the team pages.
 	Teams []TeamActivity
 	// Plans are the capacity (PTU) plans per model.

@@ -340,6 +340,24 @@ func (d *doc) reasonLines(a TeamActivity) int {
 	return n
 }
 
+// utilization says what each provisioned backend reported of its own load,
+// when any did.
+func (d *doc) utilization() {
+	if len(d.r.Utilization) == 0 {
+		return
+	}
+	d.f.SetFont("sans", "B", 10)
+	d.f.CellFormat(contentW, 6, "Utilization the provisioned deployments reported", "", 1, "L", false, 0, "")
+	for i, u := range d.r.Utilization {
+		if i == maxChargeRows {
+			break
+		}
+		d.text(9, fmt.Sprintf("%s: average %.1f %%, p95 %.1f %% over %s answers (azure-openai-deployment-utilization).",
+			u.Backend, u.AvgPct, u.P95Pct, groupInt(u.Answers)))
+	}
+	d.f.Ln(3)
+}
+
 func (d *doc) capacity() {
 	d.startSection("Capacity: provisioned throughput", 0)
 	d.heading("Capacity: provisioned throughput", 16)
@@ -369,6 +387,7 @@ func (d *doc) capacity() {
 		}
 	}
 	d.f.Ln(3)
+	d.utilization()
 	if len(d.r.Plans) == 0 {
 		d.text(9.5, "No PTU plan was computed for this period.")
 		return

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiload/aiload/reports/reporttest"
 )
 
 // TestSummaryUtilization runs a scenario whose PTU backend fills up
@@ -71,6 +73,20 @@ func TestSummaryUtilization(t *testing.T) {
 	}
 	if sf.Total.Utilization.P95 < 50 {
 		t.Errorf("p95 utilization %.1f%%: the scenario fills its PTU backend, want well over 50%%", sf.Total.Utilization.P95)
+	}
+	// the report's capacity page gives what the PTU backend reported, from the records
+	var n int64
+	var avg, p95 float64
+	if err := db.QueryRow(`SELECT count(*), avg(utilization_pct), quantile_disc(utilization_pct, 0.95) FROM records WHERE backend = 'ptu' AND utilization_pct IS NOT NULL`).Scan(&n, &avg, &p95); err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := os.ReadFile(res.ReportPDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(reporttest.PDFText(t, pdf)), " ")
+	if want := fmt.Sprintf("ptu: average %.1f %%, p95 %.1f %% over %d answers", avg, p95, n); !strings.Contains(text, want) {
+		t.Errorf("report.pdf lacks %q", want)
 	}
 	line := fmt.Sprintf("deployment utilization (azure-openai-deployment-utilization): avg %.1f%%, p95 %.1f%% over %d answers",
 		sf.Total.Utilization.Mean, sf.Total.Utilization.P95, sf.Total.Utilization.Count)

@@ -56,6 +56,13 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 	if err != nil {
 		return nil, nil, err
 	}
+	util, err := db.ReportedUtilization(ctx, dopts.From, dopts.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, u := range util {
+		r.Utilization = append(r.Utilization, reports.BackendUtilization{Backend: u.Backend, Answers: u.Answers, AvgPct: u.AvgPct, P95Pct: u.P95Pct})
+	}
 	subs, err := db.Summary(ctx)
 	if err != nil {
 		return nil, nil, err
