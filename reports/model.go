@@ -137,6 +137,22 @@ type Report struct {
 	// Plans are the capacity (PTU) plans per model.
 	Plans  []PTUPlan
 	Method Methodology
+	// Limits say what the team pages' TPM recommendations rest on.
+	Limits LimitsBasis
+}
+
+// LimitsBasis is what the TPM recommendations rest on: the target, the
+// range of data replayed and whether reruns verified the limits.
+type LimitsBasis struct {
+	// Target is the largest share of first attempts refused (429 or 403).
+	Target float64
+	// From and To are the minutes replayed, [From, To).
+	From, To time.Time
+	// Verified is true when reruns of the scenario verified the limits.
+	Verified bool
+	// Note says in words how they were verified, or that they are the
+	// replay's estimate, why not verified and how to verify them.
+	Note string
 }
 
 // Account describes who bills whom, for the FOCUS columns.
@@ -197,10 +213,33 @@ type MinutePoint struct {
 
 // Recommendation is a TPM limit proposal for one consumer.
 type Recommendation struct {
-	Consumer       string // subscription or counter key
-	Product        string
-	CurrentTPM     int64 // 0 means unlimited
+	Consumer   string // subscription or counter key
+	Product    string
+	CurrentTPM int64 // 0 means unlimited
+	// RecommendedTPM is the limit to set: the verified one when reruns
+	// measured it (VerifiedTPM), else the replay's estimate (EstimateTPM).
 	RecommendedTPM int64
+	// NotEnoughData: too few first attempts to size a limit on; the
+	// consumer keeps its current limit.
+	NotEnoughData bool
+	// Requests are the consumer's first attempts.
+	Requests int64
+	// EstimateTPM is the replay's limit and EstimateShare the share of
+	// first attempts its replay refused there.
+	EstimateTPM   int64
+	EstimateShare float64
+	// LowTPM and HighTPM are the replay's 80% interval (0 when none).
+	LowTPM, HighTPM int64
+	// Verified is set when reruns tried this consumer: VerifiedTPM is the
+	// limit they settled on (0 when it could not be verified) and Mean,
+	// Min, Max the share of first attempts refused over Reruns reruns.
+	Verified       bool
+	VerifiedTPM    int64
+	Mean, Min, Max float64
+	Reruns         int
+	// VerifyNote says in words why the target is not met or the consumer
+	// could not be verified.
+	VerifyNote string
 	// Explanation is one line, e.g. "p99 minute was 41k tokens; 45k
 	// throttles 0.6% of requests".
 	Explanation string

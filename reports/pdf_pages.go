@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -197,8 +198,8 @@ func (d *doc) teamPage(team string) {
 	// The chart takes what the activity lines and recommendations leave.
 	activity := activityLines(a)
 	below := 8 + 5.5*float64(len(activity)) + 5.0
-	if n := min(len(a.Recommendations), maxRecRows); n > 0 {
-		below = 8 + 5.5*float64(len(activity)) + rowH*float64(n+1) + 3 + 4.2*float64(d.reasonLines(a))
+	if len(a.Recommendations) > 0 {
+		below = 8 + 5.5*float64(len(activity)) + 2 + 4.2*float64(d.reasonLines(a))
 	}
 	d.imageFit(d.teamChart[team], contentW, footerY-f.GetY()-3-below)
 	f.SetFont("sans", "", 9.5)
@@ -283,6 +284,10 @@ func (d *doc) modelRows(team string) [][]string {
 	return rows
 }
 
+// recommendations draws the team's TPM limit recommendations: what they
+// rest on (verified by reruns, or the replay's estimate and how to verify
+// it), then one wrapped paragraph per consumer: a figure a reader acts on
+// is never cut short.
 func (d *doc) recommendations(a TeamActivity) {
 	f := d.f
 	f.SetFont("sans", "B", 10)
@@ -291,50 +296,87 @@ func (d *doc) recommendations(a TeamActivity) {
 		d.text(9, "No recommendation for this team's consumers.")
 		return
 	}
-	var rows [][]string
-	recs := a.Recommendations
-	for i, r := range recs {
-		if i == maxRecRows-1 && len(recs) > maxRecRows {
-			rows = append(rows, []string{fmt.Sprintf("… %d more consumers", len(recs)-i), "", "", ""})
-			break
-		}
-		cur := "unlimited"
-		if r.CurrentTPM > 0 {
-			cur = groupInt(r.CurrentTPM)
-		}
-		proposed := "-" // not enough data and no current limit: the explanation says so
-		if r.RecommendedTPM > 0 {
-			proposed = groupInt(r.RecommendedTPM)
-		}
-		rows = append(rows, []string{r.Consumer, r.Product, cur, proposed})
-	}
-	d.table([]column{{"Consumer", 70, "L"}, {"Product", 34, "L"}, {"Current TPM", 35, "R"},
-		{"Proposed TPM", 35, "R"}}, rows)
 	f.SetFont("sans", "", 8.5)
-	for _, w := range reasons(a) { // whole, wrapped: a reason is what a reader acts on
+	for _, w := range d.reasons(a) {
 		f.MultiCell(contentW, 4.2, w, "", "L", false)
 	}
 }
 
-// reasons are the explanations of the recommendations a team page shows.
-func reasons(a TeamActivity) []string {
-	var why []string
+// reasons are the paragraphs of a team's recommendations: the basis, then
+// one per consumer (at most maxRecRows, then how many more).
+func (d *doc) reasons(a TeamActivity) []string {
+	out := []string{d.r.Limits.Note}
 	for i, r := range a.Recommendations {
 		if i == maxRecRows-1 && len(a.Recommendations) > maxRecRows {
+			out = append(out, fmt.Sprintf("And %d more consumers: aiload recommend lists them all.", len(a.Recommendations)-i))
 			break
 		}
-		if r.Explanation != "" {
-			why = append(why, r.Consumer+": "+r.Explanation)
+		out = append(out, recParagraph(r, d.r.Limits.Target))
+	}
+	if out[0] == "" {
+		out = out[1:]
+	}
+	return out
+}
+
+// recParagraph says one consumer's recommendation in words: the limit to
+// set (verified when reruns measured it), the target, the replay's
+// estimate, what the reruns measured (mean, min–max), the interval, and
+// "not enough data" or why it could not be verified.
+func recParagraph(r Recommendation, target float64) string {
+	var b strings.Builder
+	b.WriteString(r.Consumer)
+	if r.Product != "" {
+		b.WriteString(" (product " + r.Product + ")")
+	}
+	b.WriteString(": ")
+	cur := "unlimited"
+	if r.CurrentTPM > 0 {
+		cur = groupInt(r.CurrentTPM) + " TPM"
+	}
+	if r.NotEnoughData {
+		fmt.Fprintf(&b, "not enough data (%s first attempts) to size a limit; it keeps its current limit, %s.", groupInt(r.Requests), cur)
+		return b.String()
+	}
+	estimate := cmp.Or(r.EstimateTPM, r.RecommendedTPM)
+	switch {
+	case r.Verified && r.VerifiedTPM > 0:
+		fmt.Fprintf(&b, "recommended %s TPM, verified on %d reruns: %s of first attempts refused on average (min–max %s–%s), target %s.",
+			groupInt(r.VerifiedTPM), r.Reruns, pctWords(r.Mean), pctWords(r.Min), pctWords(r.Max), pctWords(target))
+		fmt.Fprintf(&b, " The replay estimated %s TPM (%s refused there)", groupInt(estimate), pctWords(r.EstimateShare))
+	case r.Verified:
+		why := strings.TrimPrefix(r.VerifyNote, "not verified: ")
+		r.VerifyNote = ""
+		fmt.Fprintf(&b, "recommended %s TPM, the replay's estimate (%s of first attempts refused there, target %s); could not be verified: %s",
+			groupInt(estimate), pctWords(r.EstimateShare), pctWords(target), cmp.Or(why, "no reason given"))
+	default:
+		fmt.Fprintf(&b, "recommended %s TPM, replay estimate, not verified (%s of first attempts refused there, target %s)",
+			groupInt(estimate), pctWords(r.EstimateShare), pctWords(target))
+	}
+	if r.LowTPM > 0 {
+		fmt.Fprintf(&b, "; 80 %% interval %s–%s TPM", groupInt(r.LowTPM), groupInt(r.HighTPM))
+	}
+	fmt.Fprintf(&b, "; current limit %s.", cur)
+	if r.VerifyNote != "" {
+		b.WriteString(" " + strings.ToUpper(r.VerifyNote[:1]) + r.VerifyNote[1:])
+		if !strings.HasSuffix(r.VerifyNote, ".") {
+			b.WriteString(".")
 		}
 	}
-	return why
+	if r.Explanation != "" {
+		b.WriteString(" Replay: " + r.Explanation)
+	}
+	return b.String()
 }
+
+// pctWords renders a share as the team pages do: "0.95 %".
+func pctWords(f float64) string { return fmt.Sprintf("%.2f %%", 100*f) }
 
 // reasonLines is how many lines the reasons take, wrapped to the page.
 func (d *doc) reasonLines(a TeamActivity) int {
 	d.f.SetFont("sans", "", 8.5)
 	n := 0
-	for _, w := range reasons(a) {
+	for _, w := range d.reasons(a) {
 		n += len(d.f.SplitText(w, contentW))
 	}
 	return n

@@ -252,7 +252,36 @@ func TestPDFReasonsWrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Join(strings.Fields(reporttest.PDFText(t, buf.Bytes())), " ")
-	if !strings.Contains(text, "wrapped-consumer: "+strings.Join(strings.Fields(long), " ")) {
+	if !strings.Contains(text, "Replay: "+strings.Join(strings.Fields(long), " ")) {
 		t.Errorf("the reason is not printed whole:\n%s", text)
+	}
+}
+
+// TestPDFRecommendationsVerified: each consumer says in words the limit
+// to set, the target, the replay's estimate, what the reruns measured
+// (mean, min–max) and the interval; a consumer with too few requests says
+// "not enough data", one the reruns could not verify says why; the
+// basis of the limits heads them.
+func TestPDFRecommendationsVerified(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	r.Limits = LimitsBasis{Target: 0.01, Verified: true, Note: "Verified by rerunning the scenario on the virtual clock with other seeds."}
+	r.Teams[0].Recommendations = []Recommendation{
+		{Consumer: "steady-sub", Product: "standard", CurrentTPM: 90_000, RecommendedTPM: 54_000, EstimateTPM: 47_000, EstimateShare: 0.008,
+			LowTPM: 45_000, HighTPM: 49_000, Verified: true, VerifiedTPM: 54_000, Mean: 0.0095, Min: 0.0081, Max: 0.0112, Reruns: 3},
+		{Consumer: "batch-sub", CurrentTPM: 300_000, RecommendedTPM: 515_000, EstimateTPM: 515_000, EstimateShare: 0.006, Verified: true,
+			VerifyNote: "not verified: its limit is a per-key limit the scenario does not set"},
+		{Consumer: "tiny-sub", CurrentTPM: 10_000, RecommendedTPM: 10_000, NotEnoughData: true, Requests: 42},
+	}
+	text := strings.Join(strings.Fields(reporttest.PDFText(t, renderPDF(t, r))), " ")
+	for _, want := range []string{
+		"Verified by rerunning the scenario on the virtual clock",
+		"steady-sub (product standard): recommended 54,000 TPM, verified on 3 reruns: 0.95 % of first attempts refused on average (min–max 0.81 %–1.12 %), target 1.00 %. The replay estimated 47,000 TPM (0.80 % refused there); 80 % interval 45,000–49,000 TPM; current limit 90,000 TPM.",
+		"batch-sub: recommended 515,000 TPM, the replay's estimate (0.60 % of first attempts refused there, target 1.00 %); could not be verified: its limit is a per-key limit the scenario does not set",
+		"tiny-sub: not enough data (42 first attempts) to size a limit; it keeps its current limit, 10,000 TPM.",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
 	}
 }

@@ -34,7 +34,10 @@ func (res *Result) writeReports(ctx context.Context, now func() time.Time) error
 	if err != nil || !ok {
 		return err // no records: nothing to charge
 	}
-	r, _, err := assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source})
+	// The run's own report does not rerun the scenario to verify its
+	// limits (that costs reruns); it labels them and says how.
+	r, _, err := assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source,
+		VerifyHint: "aiload recommend --db " + res.DB})
 	if err != nil {
 		return err
 	}

@@ -16,12 +16,18 @@ import (
 	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/reports"
 	"github.com/aiload/aiload/reports/assemble"
+	"github.com/aiload/aiload/runner"
 )
 
 // reportOptions are the flags of aiload report.
 type reportOptions struct {
 	DB, Pricing, Period, Format, Out, Charts string
 	Method, Shares, IdleTo                   string
+	// Scenario and VerifySeeds verify the team pages' TPM limits as
+	// aiload recommend does (0 seeds: not verified, labelled so).
+	Scenario     string
+	VerifySeeds  int
+	VerifyRounds int
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -41,11 +47,19 @@ writes it for people who do not run aiload:
   focus  FinOps FOCUS 1.2 Cost and Usage columns, with FOCUS 1.3
          AllocatedMethodId/AllocatedMethodDetails on the PTU split rows
 
+The team pages' TPM limit recommendations are sized on the period's records
+(as aiload recommend --period does) and labelled as the replay's estimate;
+with --verify-seeds N they are verified first, as aiload recommend does, by
+rerunning the records' scenario on the virtual clock with N other seeds, and
+each consumer shows the verified limit, the target, the replay's estimate
+and what the reruns measured.
+
 Money is exact to the cent: team totals add up to the bill. Set
 SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 		Example: `  aiload report --db aiload.duckdb --pricing pricing.yaml --period 2026-11 --format pdf --out report.pdf --charts charts/
   aiload report --db aiload.duckdb --period 2026-11 --format focus --out focus.csv
-  aiload report --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv`,
+  aiload report --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv
+  aiload report --db runs/mixed-day-20260105T070000Z/aiload.duckdb --period 2026-01-05 --out report.pdf --verify-seeds 3`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			created, err := reports.CreationTime(os.Getenv, time.Now)
@@ -71,6 +85,9 @@ SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 	f.StringVar(&opts.Method, "method", "proportional", "PTU split: proportional, even, fixed or used")
 	f.StringVar(&opts.Shares, "shares", "", "fixed weights for --method fixed, e.g. web=60,data=40")
 	f.StringVar(&opts.IdleTo, "idle-to", "(unallocated)", "line that receives idle PTU capacity (--method used)")
+	f.IntVar(&opts.VerifySeeds, "verify-seeds", 0, "verify the TPM recommendations with this many reruns per round, as aiload recommend does (0: replay estimate, labelled so)")
+	f.IntVar(&opts.VerifyRounds, "verify-rounds", 4, "most verification rounds (with --verify-seeds)")
+	f.StringVar(&opts.Scenario, "scenario", "", "scenario to rerun for verification (default: the one the run folder's summary.json names)")
 	return cmd
 }
 
@@ -100,6 +117,14 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 		return err
 	}
 	defer db.Close()
+	aopts.VerifyHint = fmt.Sprintf("aiload recommend --db %s --period %s (or this report with --verify-seeds 3)", opts.DB, opts.Period)
+	if opts.VerifySeeds > 0 {
+		aopts.Verify = func(ctx context.Context, rec *analytics.Recommendation) (string, error) {
+			_, note, err := runner.CheckRecommendation(ctx, db, rec, runner.CheckOptions{DBPath: opts.DB, ScenarioFile: opts.Scenario,
+				Seeds: opts.VerifySeeds, Rounds: opts.VerifyRounds})
+			return note, err
+		}
+	}
 	r, res, err := assemble.Build(ctx, db, aopts)
 	if err != nil {
 		return err
@@ -124,6 +149,9 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 func reportAssembleOptions(opts reportOptions) (assemble.Options, error) {
 	if opts.Period == "" {
 		return assemble.Options{}, fmt.Errorf("--period is required (e.g. --period 2026-11)")
+	}
+	if opts.VerifySeeds < 0 || (opts.VerifySeeds > 0 && opts.VerifyRounds < 1) {
+		return assemble.Options{}, fmt.Errorf("--verify-seeds %d, --verify-rounds %d: want 0 or more seeds and 1 or more rounds", opts.VerifySeeds, opts.VerifyRounds)
 	}
 	period, err := analytics.ParsePeriod(opts.Period)
 	if err != nil {

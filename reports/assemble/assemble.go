@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,14 @@ type Options struct {
 	// DataRange makes the demand charts span the minutes that have data
 	// instead of the whole period (for a run's own report).
 	DataRange bool
+	// Verify, when set, verifies the TPM recommendation (runner's reruns
+	// of the scenario on the virtual clock; ApplyVerification on rec) and
+	// says why not when it could not. Without it the team pages label the
+	// limits as the replay's estimate.
+	Verify func(ctx context.Context, rec *analytics.Recommendation) (note string, err error)
+	// VerifyHint is the command that verifies the limits, shown when they
+	// are not verified (e.g. "aiload recommend --db run/aiload.duckdb").
+	VerifyHint string
 }
 
 // Build runs the chargeback and the demand queries and returns the report
@@ -75,7 +84,14 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 	if err != nil {
 		return nil, nil, err
 	}
+	var note string
+	if opts.Verify != nil {
+		if note, err = opts.Verify(ctx, rec); err != nil {
+			return nil, nil, err
+		}
+	}
 	r.Teams = AddRecommendations(r.Teams, rec)
+	r.Limits = limitsBasis(rec, note, opts.VerifyHint)
 	plans, err := analytics.PTUPlan(ctx, db, opts.Pricing, analytics.PTUPlanOptions{From: opts.Period.Start, To: opts.Period.End})
 	if err != nil {
 		return nil, nil, err
@@ -103,11 +119,44 @@ func AddRecommendations(teams []reports.TeamActivity, rec *analytics.Recommendat
 		if key == "" {
 			key = "(no counter key)"
 		}
-		teams[i].Recommendations = append(teams[i].Recommendations, reports.Recommendation{
-			Consumer: key, Product: c.Product, CurrentTPM: c.CurrentLimitTPM,
-			RecommendedTPM: c.RecommendedTPM, Explanation: c.Explanation})
+		r := reports.Recommendation{Consumer: key, Product: c.Product, CurrentTPM: c.CurrentLimitTPM,
+			RecommendedTPM: c.LimitTPM(), NotEnoughData: c.Status == analytics.StatusNotEnoughData, Requests: c.Requests,
+			EstimateTPM: c.RecommendedTPM, EstimateShare: c.AtRecommended.RequestShare(), LowTPM: c.LowTPM, HighTPM: c.HighTPM,
+			Explanation: c.Explanation}
+		if v := c.Verified; v != nil {
+			r.Verified, r.VerifiedTPM, r.Mean, r.Min, r.Max, r.Reruns, r.VerifyNote = true, v.TPM, v.Mean, v.Min, v.Max, v.Reruns, v.Note
+		}
+		teams[i].Recommendations = append(teams[i].Recommendations, r)
 	}
 	return teams
+}
+
+// limitsBasis says what the recommendation rests on: the range replayed,
+// and the reruns that verified it or that it is the replay's estimate,
+// why, and how to verify it.
+func limitsBasis(rec *analytics.Recommendation, note, hint string) reports.LimitsBasis {
+	b := reports.LimitsBasis{Target: rec.TargetThrottle, From: rec.From, To: rec.To}
+	if rec.Minutes == 0 {
+		return b
+	}
+	span := fmt.Sprintf("Limits sized on %d minutes of data, %s to %s, for at most %.3g %% of first attempts refused (429 or 403).",
+		rec.Minutes, rec.From.Format(time.RFC3339), rec.To.Format(time.RFC3339), 100*rec.TargetThrottle)
+	verified := slices.ContainsFunc(rec.Consumers, func(c analytics.ConsumerRecommendation) bool { return c.Verified != nil })
+	switch {
+	case verified:
+		b.Verified = true
+		b.Note = span + " Verified by rerunning the scenario on the virtual clock with other seeds: the recommended limit is the one the reruns measured; the replay's figure is its estimate."
+	default:
+		b.Note = span + " Replay estimate, not verified"
+		if note != "" {
+			b.Note += " (" + strings.TrimPrefix(note, "not verified: ") + ")"
+		}
+		b.Note += "."
+		if hint != "" {
+			b.Note += " To verify them by rerunning the scenario with other seeds: " + hint + "."
+		}
+	}
+	return b
 }
 
 // Plans turns the analytics PTU plans into the report's: the monthly cost
