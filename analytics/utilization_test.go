@@ -19,9 +19,12 @@ func TestIngestUtilization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a database from before the column
-	if _, err := db.SQL().Exec(`ALTER TABLE records DROP COLUMN utilization_pct`); err != nil {
-		t.Fatal(err)
+	// a database from before the columns added later (utilization_pct,
+	// then backend_auth)
+	for _, col := range []string{"backend_auth", "utilization_pct"} {
+		if _, err := db.SQL().Exec(`ALTER TABLE records DROP COLUMN ` + col); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db.Close()
 	if db, err = Open(context.Background(), path); err != nil {

@@ -29,9 +29,6 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	} {
 		b = appendString(append(b, f.key...), f.v)
 	}
-	if r.BackendAuth != "" {
-		b = appendString(append(b, `,"backend_auth":`...), r.BackendAuth)
-	}
 	for _, f := range [...]struct {
 		key string
 		v   int64
@@ -65,6 +62,9 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	}
 	if r.UtilizationPct != nil {
 		b = appendFloat(append(b, `,"utilization_pct":`...), *r.UtilizationPct)
+	}
+	if r.BackendAuth != "" {
+		b = appendString(append(b, `,"backend_auth":`...), r.BackendAuth)
 	}
 	return append(b, '}'), nil
 }

@@ -77,10 +77,6 @@ type Record struct {
 	Model       string `json:"model"`
 	Backend     string `json:"backend"`
 	BackendTier string `json:"backend_tier"` // "ptu" or "payg"; empty when no backend was called
-	// BackendAuth is how the gateway authenticated to Backend: api_key,
-	// bearer, managed_identity or client_credentials; empty when no backend
-	// was called (and in records written before it existed).
-	BackendAuth string `json:"backend_auth,omitempty"`
 
 	PromptTokens     int64 `json:"prompt_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`
@@ -122,4 +118,9 @@ type Record struct {
 	// percent (42.5 for "42.5%"); absent (nil) when it sent none, as
 	// pay-as-you-go deployments do.
 	UtilizationPct *float64 `json:"utilization_pct,omitempty"`
+
+	// BackendAuth is how the gateway authenticated to Backend: api_key,
+	// bearer, managed_identity or client_credentials; empty when no backend
+	// was called (and in records written before it existed).
+	BackendAuth string `json:"backend_auth,omitempty"`
 }

@@ -106,6 +106,7 @@ SELECT
     NULL AS scenario, NULL AS persona, NULL AS attempt,
     MAP {'source': 'apim', 'deployment': coalesce(s.deployment, ''),
          'request_bytes': coalesce(CAST(s.request_size AS VARCHAR), '')} AS dims,
-    NULL                                                AS utilization_pct
+    NULL                                                AS utilization_pct,
+    NULL                                                AS backend_auth
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;

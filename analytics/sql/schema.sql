@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS records (
 -- provisioned backend reported with the answer, in percent (NULL when it
 -- reported none, and in records written before it was kept).
 ALTER TABLE records ADD COLUMN IF NOT EXISTS utilization_pct DOUBLE;
+-- How the gateway authenticated to the backend (api_key, bearer,
+-- managed_identity, client_credentials); NULL in older records.
+ALTER TABLE records ADD COLUMN IF NOT EXISTS backend_auth VARCHAR;
 
 -- The value of a record's dimension, as demand series and recommendations
 -- key them: 'counter_key' (the subscription when no counter key was
