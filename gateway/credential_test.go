@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/aiload/aiload/gateway/mockidentity"
 	"github.com/aiload/aiload/gateway/mockllm"
@@ -154,5 +157,31 @@ func TestMockBackendRefusesOtherAudience(t *testing.T) {
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
 	if err := id.Verify(body.AccessToken); err == nil || strings.Contains(err.Error(), body.AccessToken) {
 		t.Errorf("storage token: %v, want refused without the token in the error", err)
+	}
+}
+
+// An OpenAI SDK client of a gateway whose backend takes only Entra ID
+// tokens gets answers, streamed and not.
+func TestKeylessBackendSDKClient(t *testing.T) {
+	t.Parallel()
+	_, idURL, backendURL := identityEnv(t, time.Hour)
+	e := start(t, keylessConfig(idURL, "    url: "+backendURL+"\n    auth: managed_identity\n    client_id: sdk-client-test\n"), "", nil)
+	client := openai.NewClient(option.WithBaseURL(e.url+"/v1/"), option.WithAPIKey("k1"), option.WithMaxRetries(0))
+	params := openai.ChatCompletionNewParams{
+		Model:     "gpt-4o-mini",
+		Messages:  []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello.")},
+		MaxTokens: openai.Int(20),
+	}
+	resp, err := client.Chat.Completions.New(context.Background(), params)
+	if err != nil || resp.Choices[0].Message.Content == "" {
+		t.Fatalf("completion: %v", err)
+	}
+	stream := client.Chat.Completions.NewStreaming(context.Background(), params)
+	n := 0
+	for stream.Next() {
+		n++
+	}
+	if err := stream.Err(); err != nil || n == 0 {
+		t.Fatalf("stream: %d chunks, %v", n, err)
 	}
 }
