@@ -38,6 +38,9 @@ func TestAppendJSONIsMarshal(t *testing.T) {
 			u := floats[(i/7)%len(floats)]
 			r.UtilizationPct = &u
 		}
+		if i%4 == 1 {
+			r.BackendAuth = pick(strs)
+		}
 		want, werr := json.Marshal(&r)
 		got, gerr := r.AppendJSON([]byte("prefix"))
 		if (werr != nil) != (gerr != nil) || werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {
