@@ -105,6 +105,7 @@ func (k CounterKey) UsesClaims() bool {
 //	@(context.Request.Headers.GetValueOrDefault("x-user-id",""))   (also request.Headers…)
 //	@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject)
 //	@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Claims.GetValueOrDefault("oid",""))
+//	(the token also as GetValueOrDefault("Authorization","").Split(' ').Last().AsJwt())
 //
 // Anything else is an error naming the unsupported part; an expression is
 // never taken as a constant.
@@ -151,7 +152,7 @@ const strLit = `"((?:[^"\\]|\\.)*)"`
 
 var (
 	reHeader  = regexp.MustCompile(`^(?:context\.Request|request)\.Headers\.GetValueOrDefault\(\s*` + strLit + `\s*,\s*` + strLit + `\s*\)$`)
-	reJWT     = regexp.MustCompile(`^(?:context\.Request|request)\.Headers\.GetValueOrDefault\(\s*"Authorization"\s*,\s*""\s*\)\.AsJwt\(\)\?\.(.+)$`)
+	reJWT     = regexp.MustCompile(`^(?:context\.Request|request)\.Headers\.GetValueOrDefault\(\s*"Authorization"\s*,\s*""\s*\)(?:\.Split\(\s*' '\s*\)\.Last\(\))?\.AsJwt\(\)\?\.(.+)$`)
 	reClaim   = regexp.MustCompile(`^Claims\.GetValueOrDefault\(\s*` + strLit + `\s*(?:,\s*` + strLit + `\s*)?\)$`)
 	reLiteral = regexp.MustCompile(`^` + strLit + `$`)
 	jwtProps  = map[string]string{"Subject": "sub", "Id": "jti", "Issuer": "iss"}

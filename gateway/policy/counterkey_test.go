@@ -31,6 +31,8 @@ func TestCounterKeys(t *testing.T) {
 		{`@(request.Headers.GetValueOrDefault("x-missing","anon"))`, "anon"}, // default value
 		{`@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject)`, "user-42"},
 		{`@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Claims.GetValueOrDefault("oid",""))`, "obj-7"},
+		// Microsoft's samples strip the scheme before AsJwt()
+		{`@(context.Request.Headers.GetValueOrDefault("Authorization","").Split(' ').Last().AsJwt()?.Claims.GetValueOrDefault("oid",""))`, "obj-7"},
 		{`@(context.Subscription.Id + "-" + context.Request.IpAddress)`, "sub-a-10.0.0.9"}, // concatenation
 	} {
 		k, err := ParseCounterKey(tc.key)
