@@ -66,6 +66,9 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	if r.BackendAuth != "" {
 		b = appendString(append(b, `,"backend_auth":`...), r.BackendAuth)
 	}
+	if r.Operation != "" {
+		b = appendString(append(b, `,"operation":`...), r.Operation)
+	}
 	return append(b, '}'), nil
 }
 

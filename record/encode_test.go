@@ -41,6 +41,9 @@ func TestAppendJSONIsMarshal(t *testing.T) {
 		if i%4 == 1 {
 			r.BackendAuth = pick(strs)
 		}
+		if i%6 < 4 {
+			r.Operation = pick(strs)
+		}
 		want, werr := json.Marshal(&r)
 		got, gerr := r.AppendJSON([]byte("prefix"))
 		if (werr != nil) != (gerr != nil) || werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {

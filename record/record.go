@@ -123,4 +123,10 @@ type Record struct {
 	// bearer, managed_identity or client_credentials; empty when no backend
 	// was called (and in records written before it existed).
 	BackendAuth string `json:"backend_auth,omitempty"`
+
+	// Operation is the API operation called: chat (chat completions),
+	// responses (the Responses API), completions (legacy completions) or
+	// embeddings; empty in records written before it existed, which are
+	// chat completions.
+	Operation string `json:"operation,omitempty"`
 }

@@ -107,6 +107,7 @@ SELECT
     MAP {'source': 'apim', 'deployment': coalesce(s.deployment, ''),
          'request_bytes': coalesce(CAST(s.request_size AS VARCHAR), '')} AS dims,
     NULL                                                AS utilization_pct,
-    NULL                                                AS backend_auth
+    NULL                                                AS backend_auth,
+    NULL                                                AS operation
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;

@@ -79,7 +79,8 @@ SELECT DISTINCT ON (s.request_id)
     NULL AS scenario, NULL AS persona, NULL AS attempt,
     MAP {'source': 'litellm', 'spend': coalesce(CAST(s.spend AS VARCHAR), '')} AS dims,
     NULL                                                AS utilization_pct,
-    NULL                                                AS backend_auth
+    NULL                                                AS backend_auth,
+    NULL                                                AS operation
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.request_id
 WHERE s.request_id IS NOT NULL AND s.startTime IS NOT NULL;

@@ -47,6 +47,9 @@ ALTER TABLE records ADD COLUMN IF NOT EXISTS utilization_pct DOUBLE;
 -- How the gateway authenticated to the backend (api_key, bearer,
 -- managed_identity, client_credentials); NULL in older records.
 ALTER TABLE records ADD COLUMN IF NOT EXISTS backend_auth VARCHAR;
+-- The API operation: chat, responses, completions or embeddings; NULL in
+-- older records (chat completions).
+ALTER TABLE records ADD COLUMN IF NOT EXISTS operation VARCHAR;
 
 -- The value of a record's dimension, as demand series and recommendations
 -- key them: 'counter_key' (the subscription when no counter key was
