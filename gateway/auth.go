@@ -190,21 +190,11 @@ func (g *Gateway) readRequest(x *exchange) bool {
 		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_body", "read request body: "+err.Error())
 		return false
 	}
+	if x.op() != chat.OpChat {
+		return g.readOp(x, body)
+	}
 	if err := json.Unmarshal(body, &x.req); err != nil {
-		var wrongType *json.UnmarshalTypeError
-		if errors.As(err, &wrongType) {
-			msg := fmt.Sprintf("Invalid type for '%s': expected %s, but got %s instead.", wrongType.Field, jsonKind(wrongType.Type), article(wrongType.Value))
-			if wrongType.Field == "" {
-				msg = fmt.Sprintf("We could not parse the JSON body of your request: expected an object, but got %s instead.", article(wrongType.Value))
-				g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_type", msg)
-				return false
-			}
-			g.rejectRequest(x, &chat.FieldError{Param: wrongType.Field, Code: "invalid_type", Msg: msg})
-			return false
-		}
-		g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json",
-			"We could not parse the JSON body of your request: "+err.Error())
-		return false
+		return g.rejectJSON(x, err)
 	}
 	if err := chat.CheckKeys(body); err != nil {
 		// The gateway must decide on what it forwards: "MAX_TOKENS" or a
@@ -215,6 +205,25 @@ func (g *Gateway) readRequest(x *exchange) bool {
 	x.body = body
 	maxOut, _ := x.req.MaxOutput()
 	return g.accept(x, x.req.Validate(), x.req.Model, x.req.Stream, x.req.StreamOptions != nil && x.req.StreamOptions.IncludeUsage, maxOut)
+}
+
+// rejectJSON answers a body that does not decode: a value of the wrong
+// type is named by its field, as OpenAI words it. It returns false.
+func (g *Gateway) rejectJSON(x *exchange, err error) bool {
+	var wrongType *json.UnmarshalTypeError
+	if errors.As(err, &wrongType) {
+		msg := fmt.Sprintf("Invalid type for '%s': expected %s, but got %s instead.", wrongType.Field, jsonKind(wrongType.Type), article(wrongType.Value))
+		if wrongType.Field == "" {
+			msg = fmt.Sprintf("We could not parse the JSON body of your request: expected an object, but got %s instead.", article(wrongType.Value))
+			g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_type", msg)
+			return false
+		}
+		g.rejectRequest(x, &chat.FieldError{Param: wrongType.Field, Code: "invalid_type", Msg: msg})
+		return false
+	}
+	g.reject(x, http.StatusBadRequest, record.OutcomeBadRequest, "invalid_request_error", "invalid_json",
+		"We could not parse the JSON body of your request: "+err.Error())
+	return false
 }
 
 // jsonKind names what JSON value a Go type decodes from, as OpenAI's
@@ -308,6 +317,9 @@ const imageTokens = 1200
 func (g *Gateway) estimatePrompt(x *exchange) int64 {
 	if x.call != nil {
 		return g.estimateCall(x)
+	}
+	if x.op() == chat.OpCompletions {
+		return g.estimateText(x)
 	}
 	n, err := g.counter.Prompt(x.rec.Model, x.req.Messages)
 	if err != nil {

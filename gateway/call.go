@@ -27,6 +27,7 @@ var _ chat.Caller = (*Gateway)(nil)
 func (g *Gateway) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	x := &exchange{call: c, callCtx: ctx, answer: &chat.Answer{TextTokens: -1}}
 	g.open(x, c.Deployment, cmp.Or(c.RemoteAddr, "127.0.0.1"))
+	x.rec.Operation = cmp.Or(c.Operation, chat.OpChat)
 	g.serve(x)
 	return x.answer
 }
@@ -50,7 +51,7 @@ func (g *Gateway) attemptCall(x *exchange, m *member) (*leg, error) {
 	if m.inProcess == nil {
 		return nil, fmt.Errorf("dial %s: no in-process backend", strings.TrimPrefix(m.url, "http://"))
 	}
-	c := &chat.Call{Deployment: x.deployment, Body: x.call.Body}
+	c := &chat.Call{Deployment: x.deployment, Body: x.call.Body, Operation: x.call.Operation}
 	if x.capMaxTokens > 0 {
 		c.Body.MaxTokens = x.capMaxTokens
 	}

@@ -381,9 +381,9 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		code             string
 	}{
 		{"malformed JSON", chatPath, `{"model":`, 400, "invalid_json"},
-		{"missing messages", chatPath, `{"model":"gpt-4o-mini"}`, 400, "invalid_request"},
+		{"missing messages", chatPath, `{"model":"gpt-4o-mini"}`, 400, "missing_required_parameter"},
 		{"missing model", chatPath, `{"messages":[{"role":"user","content":"x"}]}`, 400, "missing_model"},
-		{"empty messages", chatPath, `{"model":"gpt-4o-mini","messages":[]}`, 400, "invalid_request"},
+		{"empty messages", chatPath, `{"model":"gpt-4o-mini","messages":[]}`, 400, "empty_array"},
 		{"body over the limit", chatPath, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("x", 4096) + `"}]}`, 413, "request_too_large"},
 		{"unknown deployment", "/openai/deployments/nope/chat/completions", chatBody(5), 404, "DeploymentNotFound"},
 		{"unknown model", chatPath, `{"model":"nope","messages":[{"role":"user","content":"x"}]}`, 404, "model_not_found"},
@@ -413,7 +413,8 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 	}
 	// The field at fault is named in param, as OpenAI names it.
 	for _, tc := range []struct{ body, param, code string }{
-		{`{"model":"gpt-4o-mini","messages":[]}`, "messages", "invalid_request"},
+		{`{"model":"gpt-4o-mini","messages":[]}`, "messages", "empty_array"},
+		{`{"model":"gpt-4o-mini"}`, "messages", "missing_required_parameter"},
 		{`{"model":"gpt-4o-mini","messages":"hello"}`, "messages", "invalid_type"},
 		{`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":-3}`, "max_tokens", "integer_below_min_value"},
 	} {

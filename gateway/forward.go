@@ -153,7 +153,7 @@ func (g *Gateway) cancelled(x *exchange, a *admission) {
 // set when strict mode reserved a default cap, and with
 // stream_options.include_usage on for streams so usage can be charged.
 func (g *Gateway) upstreamBody(x *exchange) ([]byte, error) {
-	needUsage := x.stream && !x.wantsUse
+	needUsage := x.stream && !x.wantsUse && x.op() != chat.OpResponses
 	if x.capMaxTokens == 0 && !needUsage {
 		return x.body, nil
 	}
@@ -162,7 +162,7 @@ func (g *Gateway) upstreamBody(x *exchange) ([]byte, error) {
 		return nil, fmt.Errorf("request body must be a JSON object: %w", err)
 	}
 	if x.capMaxTokens > 0 {
-		m[capField(x.rec.Model)] = json.RawMessage(strconv.FormatInt(x.capMaxTokens, 10))
+		m[opCapField(x)] = json.RawMessage(strconv.FormatInt(x.capMaxTokens, 10))
 	}
 	if needUsage {
 		// Keep the caller's other stream options (include_obfuscation, …).
@@ -332,6 +332,10 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 // gateway's estimate, the completion is counted from the answer's text, and
 // the record is flagged estimated.
 func (g *Gateway) usageOf(x *exchange, body []byte) {
+	if x.op() != chat.OpChat {
+		g.opUsage(x, body)
+		return
+	}
 	// The usage block alone first: the choices' text is decoded only when
 	// it has to be counted.
 	var ur struct {

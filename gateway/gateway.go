@@ -140,12 +140,11 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	}
 	go g.counter.Warm()
 	g.metrics = newMetrics(g)
-	g.mux.HandleFunc("POST /v1/chat/completions", g.handleChat)
-	g.mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", g.handleChat)
+	g.routes()
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		chat.WriteError(w, http.StatusNotFound, "invalid_request_error", "not_found",
-			fmt.Sprintf("Unknown route %s %s: this gateway serves POST /v1/chat/completions and POST /openai/deployments/{deployment}/chat/completions.", r.Method, r.URL.Path))
+			fmt.Sprintf("Unknown route %s %s: this gateway serves %s.", r.Method, r.URL.Path, routeList))
 	})
 	return g, nil
 }
@@ -232,6 +231,10 @@ type exchange struct {
 	// (strict mode reserved it for a request that gave none).
 	capMaxTokens int64
 	member       *member
+	// promptText and promptIDs are a legacy completions request's prompt:
+	// its text and the count of token ids it gave as numbers.
+	promptText string
+	promptIDs  int64
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
@@ -388,14 +391,6 @@ func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errTyp
 	x.rec.Status, x.rec.Outcome = status, outcome
 	g.finish(x)
 	x.fail(status, errType, code, msg)
-}
-
-func (g *Gateway) handleChat(w http.ResponseWriter, r *http.Request) {
-	x := g.newExchange(w, r)
-	if !g.headersFit(x) {
-		return
-	}
-	g.serve(x)
 }
 
 // serve is the pipeline every request goes through, over HTTP or in

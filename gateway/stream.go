@@ -13,14 +13,36 @@ import (
 	"github.com/aiload/aiload/record"
 )
 
-// streamChunk is the part of a chat.completion.chunk the gateway reads.
+// streamChunk is the part of a streamed event the gateway reads: a
+// chat.completion.chunk (choices[].delta.content), a legacy completions
+// chunk (choices[].text) or a Responses API event (type, delta, and
+// response.usage in response.completed).
 type streamChunk struct {
 	Choices []struct {
 		Delta struct {
 			Content string `json:"content"`
 		} `json:"delta"`
+		Text string `json:"text"`
 	} `json:"choices"`
 	Usage *chat.Usage `json:"usage"`
+
+	Type     string `json:"type"`
+	Delta    string `json:"delta"`
+	Response *struct {
+		Usage *chat.ResponsesUsage `json:"usage"`
+	} `json:"response"`
+}
+
+// responsesEvent reads a Responses API event: whether it carries output
+// (a *.delta event), its output text and the usage of response.completed.
+func (c *streamChunk) responsesEvent(text *strings.Builder) (output bool, usage *chat.Usage) {
+	if c.Type == "response.output_text.delta" {
+		text.WriteString(c.Delta)
+	}
+	if c.Type == "response.completed" && c.Response != nil {
+		usage = c.Response.Usage.Usage()
+	}
+	return strings.HasSuffix(c.Type, ".delta"), usage
 }
 
 // relayStream passes a server-sent-events answer through event by event,
@@ -90,11 +112,22 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, cal
 		if json.Unmarshal(data, &c) != nil {
 			continue
 		}
+		if x.op() == chat.OpResponses {
+			output, u := c.responsesEvent(text)
+			if x.rec.TTFTMS == 0 && output {
+				x.rec.TTFTMS = ms(g.since(x.wall))
+			}
+			if u != nil && u.Plausible() {
+				return u, false
+			}
+			continue
+		}
 		if x.rec.TTFTMS == 0 && len(c.Choices) > 0 {
 			x.rec.TTFTMS = ms(g.since(x.wall))
 		}
 		for _, ch := range c.Choices {
 			text.WriteString(ch.Delta.Content)
+			text.WriteString(ch.Text)
 		}
 		if c.Usage != nil && c.Usage.Plausible() {
 			return c.Usage, len(c.Choices) == 0 && !callerWantsUsage

@@ -30,6 +30,10 @@ type Call struct {
 	RemoteAddr string
 	// Body is the request body.
 	Body Body
+	// Operation is the API operation the request stands for (chat.OpChat,
+	// OpResponses, OpCompletions; "" is OpChat): the record names it, the
+	// exchange is the same.
+	Operation string
 }
 
 // Body is a chat completions request body, parsed: the parts of Request
@@ -47,6 +51,10 @@ type Body struct {
 
 // Validate checks what every chat request must have (as Request.Validate).
 func (b *Body) Validate() error {
+	if len(b.Messages) == 0 {
+		// an in-process body cannot tell a missing array from an empty one
+		return missing("messages")
+	}
 	return validate(len(b.Messages), b.MaxTokens, b.MaxTokens != 0)
 }
 

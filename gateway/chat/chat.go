@@ -117,6 +117,9 @@ func (r *Request) MaxOutput() (int64, bool) {
 
 // Validate checks what every chat request must have.
 func (r *Request) Validate() error {
+	if r.Messages == nil {
+		return missing("messages")
+	}
 	n, given := r.MaxOutput()
 	return validate(len(r.Messages), n, given)
 }
@@ -124,7 +127,8 @@ func (r *Request) Validate() error {
 // validate checks a request's message count and completion cap.
 func validate(messages int, maxOut int64, given bool) error {
 	if messages == 0 {
-		return &FieldError{Param: "messages", Code: "invalid_request", Msg: "'messages' is a required property and must not be empty"}
+		return &FieldError{Param: "messages", Code: "empty_array",
+			Msg: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead."}
 	}
 	if given && maxOut < 1 {
 		return &FieldError{Param: "max_tokens", Code: "integer_below_min_value",

@@ -7,6 +7,9 @@
 //
 //	POST /v1/chat/completions                                  (OpenAI)
 //	POST /openai/deployments/{deployment}/chat/completions     (Azure, ?api-version=…)
+//	POST /v1/responses, /openai/responses, /openai/v1/responses (the Responses API)
+//	POST /v1/completions                                       (legacy completions)
+//	POST /openai/deployments/{deployment}/completions          (Azure, ?api-version=…)
 //	GET  /mock/stats                                           (tokens served, JSON)
 //
 // A mock can model a provisioned (PTU) deployment's capacity ceiling,
@@ -19,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -85,6 +87,12 @@ type Config struct {
 	// OmitStreamUsage leaves the usage chunk out of streams even when
 	// stream_options.include_usage asks for it.
 	OmitStreamUsage bool `yaml:"omit_stream_usage" json:"omit_stream_usage,omitempty"`
+	// ToolCallShare is the share (0-1) of chat requests offering function
+	// tools that are answered with a tool call (finish_reason tool_calls)
+	// rather than text; unset = 1. tool_choice "none" and a request whose
+	// last message is a tool's result always get text; tool_choice
+	// "required" or a named function always a call.
+	ToolCallShare *float64 `yaml:"tool_call_share" json:"tool_call_share,omitempty"`
 	// Clock times the PTU bucket (default the wall clock).
 	Clock policy.Clock `yaml:"-" json:"-"`
 	// Sleep waits d for the modelled latency, or until ctx ends (default:
@@ -117,6 +125,9 @@ func (c Config) Validate() error {
 	if c.PerTokenDelayP95 > 0 && c.PerTokenDelayP95 < c.PerTokenDelay {
 		errs = append(errs, &FieldError{Field: "per_token_delay_p95", Msg: fmt.Sprintf("must be at least per_token_delay (%s), got %s", c.PerTokenDelay, c.PerTokenDelayP95)})
 	}
+	if c.ToolCallShare != nil && (*c.ToolCallShare < 0 || *c.ToolCallShare > 1) {
+		errs = append(errs, &FieldError{Field: "tool_call_share", Msg: fmt.Sprintf("must be within [0, 1], got %g", *c.ToolCallShare)})
+	}
 	if c.PTUOutputRatio < 0 {
 		errs = append(errs, &FieldError{Field: "ptu_output_ratio", Msg: "must be >= 0"})
 	}
@@ -147,6 +158,14 @@ func (c Config) withDefaults() Config {
 		c.Sleep = sleepTimer
 	}
 	return c
+}
+
+// toolCallShare is ToolCallShare, 1 when unset.
+func (c Config) toolCallShare() float64 {
+	if c.ToolCallShare == nil {
+		return 1
+	}
+	return *c.ToolCallShare
 }
 
 // Usage is a tally of tokens served.
@@ -192,6 +211,11 @@ func New(cfg Config) *Server {
 	}
 	s.mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	s.mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", s.handleChat)
+	for _, p := range []string{"POST /v1/responses", "POST /openai/responses", "POST /openai/v1/responses"} {
+		s.mux.HandleFunc(p, s.handleResponses)
+	}
+	s.mux.HandleFunc("POST /v1/completions", s.handleCompletions)
+	s.mux.HandleFunc("POST /openai/deployments/{deployment}/completions", s.handleCompletions)
 	s.mux.HandleFunc("GET /mock/stats", s.handleStats)
 	return s
 }
@@ -237,14 +261,10 @@ func (s *Server) completionTokens(maxOut int64) int64 {
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("deployment") != "" && r.URL.Query().Get("api-version") == "" {
-		// as Azure OpenAI answers a deployment route without api-version
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"error":{"code":"404","message":"Resource not found"}}`)
+	if !checkAPIVersion(w, r, chat.OpChat) {
 		return
 	}
-	var req chat.Request
+	var req chatRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
 	if err := dec.Decode(&req); err != nil {
 		chat.WriteError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "parse request body: "+err.Error())
@@ -264,9 +284,20 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if !s.writeVerdict(w, v) {
 		return
 	}
+	var call *toolCall
+	if t := s.pickTool(&req); t != nil {
+		c := s.newToolCall(t, v.completion)
+		call = &c
+	}
 	if req.Stream {
 		includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !s.cfg.OmitStreamUsage
-		if s.stream(w, r, model, v.prompt, v.completion, includeUsage) {
+		var sent bool
+		if call != nil {
+			sent = s.streamToolCall(w, r, model, *call, v.prompt, v.completion, includeUsage)
+		} else {
+			sent = s.stream(w, r, model, v.prompt, v.completion, includeUsage)
+		}
+		if sent {
 			s.done(r.Header.Get(PersonaHeader), v)
 		}
 		return
@@ -276,6 +307,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.done(r.Header.Get(PersonaHeader), v)
 	s.setUtilization(w.Header()) // as the answer leaves
+	if call != nil {
+		s.writeToolCall(w, model, *call, v.prompt, v.completion)
+		return
+	}
 	s.writeCompletion(w, model, v.prompt, v.completion)
 }
 

@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/aiload/aiload/gateway/chat"
+)
+
+// The Responses API and legacy completions go through the same pipeline as
+// chat completions (subscription key, validate-jwt, token limits, the
+// backend pool, charging and the record); what differs is read here: the
+// request's prompt, stream and completion cap, the answer's usage and text,
+// and the field a strict mode's default cap is set in.
+
+// routes registers the gateway's token-metered routes.
+func (g *Gateway) routes() {
+	for _, r := range []struct {
+		pattern, op string
+	}{
+		{"POST /v1/chat/completions", chat.OpChat},
+		{"POST /openai/deployments/{deployment}/chat/completions", chat.OpChat},
+		{"POST /v1/responses", chat.OpResponses},
+		{"POST /openai/responses", chat.OpResponses},
+		{"POST /openai/v1/responses", chat.OpResponses},
+		{"POST /v1/completions", chat.OpCompletions},
+		{"POST /openai/deployments/{deployment}/completions", chat.OpCompletions},
+	} {
+		g.mux.HandleFunc(r.pattern, g.handle(r.op))
+	}
+}
+
+// routeList names the routes in the 404 of an unknown one.
+const routeList = "POST /v1/chat/completions, /v1/responses, /v1/completions, /openai/deployments/{deployment}/chat/completions, /openai/deployments/{deployment}/completions, /openai/responses and /openai/v1/responses"
+
+// handle serves op's route.
+func (g *Gateway) handle(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		x := g.newExchange(w, r)
+		x.rec.Operation = op
+		if strings.HasPrefix(r.URL.Path, "/openai/") {
+			x.rec.API = apiAzure
+		}
+		if !g.headersFit(x) {
+			return
+		}
+		g.serve(x)
+	}
+}
+
+// op is x's operation.
+func (x *exchange) op() string {
+	if x.rec.Operation == "" {
+		return chat.OpChat
+	}
+	return x.rec.Operation
+}
+
+// readOp parses the body of a Responses or legacy completions request and
+// accepts it as readRequest accepts a chat request. x.req gets what the
+// estimates read: the prompt as messages (Responses) or as text
+// (completions, see promptText).
+func (g *Gateway) readOp(x *exchange, body []byte) bool {
+	switch x.op() {
+	case chat.OpResponses:
+		var req chat.ResponsesRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return g.rejectJSON(x, err)
+		}
+		x.body = body
+		x.req.Messages = req.Messages()
+		maxOut, _ := req.MaxOutput()
+		// A Responses stream always ends with response.completed and its usage.
+		return g.accept(x, req.Validate(), req.Model, req.Stream, true, maxOut)
+	default:
+		var req chat.CompletionsRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return g.rejectJSON(x, err)
+		}
+		x.body = body
+		invalid := req.Validate()
+		if invalid == nil {
+			x.promptText, x.promptIDs, _ = req.PromptText()
+		}
+		return g.accept(x, invalid, req.Model, req.Stream, req.StreamOptions != nil && req.StreamOptions.IncludeUsage, req.MaxOutput())
+	}
+}
+
+// estimateText is estimatePrompt for a legacy completions request: its
+// prompt's text plus the token ids it gave.
+func (g *Gateway) estimateText(x *exchange) int64 {
+	n, err := g.counter.Text(x.rec.Model, x.promptText)
+	if err != nil {
+		n = int64(len(x.promptText) / 4)
+	}
+	return n + x.promptIDs
+}
+
+// opCapField is the field of x's request that caps its completion.
+func opCapField(x *exchange) string {
+	switch x.op() {
+	case chat.OpResponses:
+		return "max_output_tokens"
+	case chat.OpCompletions:
+		return "max_tokens"
+	}
+	return capField(x.rec.Model)
+}
+
+// opUsage charges a complete answer of a Responses or legacy completions
+// request from its usage block, or counts its text when it has none.
+func (g *Gateway) opUsage(x *exchange, body []byte) {
+	if x.op() == chat.OpResponses {
+		var r struct {
+			Usage *chat.ResponsesUsage `json:"usage"`
+		}
+		_ = json.Unmarshal(body, &r)
+		g.charge(x, r.Usage.Usage(), func() int64 { return g.countCompletion(x, chat.ResponsesOutputText(body)) })
+		return
+	}
+	var r struct {
+		Usage *chat.Usage `json:"usage"`
+	}
+	_ = json.Unmarshal(body, &r)
+	g.charge(x, r.Usage, func() int64 { return g.countCompletion(x, chat.CompletionsText(body)) })
+}
