@@ -160,6 +160,7 @@ func unverifiedClaims(auth string) map[string]any {
 func (g *Gateway) facts(x *exchange) policy.Facts {
 	return policy.Facts{
 		SubscriptionID: x.rec.SubscriptionID, ClientIP: x.rec.ClientIP, Product: x.rec.Product, API: x.rec.API,
+		UserID: x.rec.UserID, Operation: x.rec.Operation,
 		Header: func(n string) (string, bool) {
 			v := x.headerValues(n)
 			if len(v) == 0 {

@@ -19,6 +19,8 @@ const (
 	FromAPI                           // the API name
 	FromHeader                        // a request header (Name), or Default when absent
 	FromClaim                         // a claim (Name) of the caller's JWT, or Default
+	FromUser                          // the end user (record.user_id)
+	FromOperation                     // the API operation (chat, responses, completions, embeddings)
 )
 
 // KeyPart is one part of a counter key.
@@ -38,6 +40,8 @@ type CounterKey struct {
 // Facts are what a counter key can be resolved from.
 type Facts struct {
 	SubscriptionID, ClientIP, Product, API string
+	// UserID is the end user; Operation the API operation ("" reads as chat).
+	UserID, Operation string
 	// Header returns a request header's value and whether it was present.
 	Header func(name string) (string, bool)
 	// Claim returns a claim of the caller's JWT as a string and whether it
@@ -68,6 +72,13 @@ func (p KeyPart) value(f Facts) string {
 		return f.Product
 	case FromAPI:
 		return f.API
+	case FromUser:
+		return f.UserID
+	case FromOperation:
+		if f.Operation == "" {
+			return "chat"
+		}
+		return f.Operation
 	case FromHeader:
 		if f.Header != nil {
 			v, ok = f.Header(p.Name)
@@ -101,7 +112,9 @@ func (k CounterKey) UsesClaims() bool {
 //
 //	@(context.Subscription.Id)           @(context.Subscription.Name)
 //	@(context.Request.IpAddress)         @(context.Product.Name) / .Id
-//	@(context.Api.Name) / .Id
+//	@(context.Api.Name) / .Id            @(context.Operation.Id) / .Name
+//	@(context.User.Id)                   @(context.Subscription.Key) (one counter per subscription)
+//	@(String.Concat(a, b, …))            (the same as a + b + …)
 //	@(context.Request.Headers.GetValueOrDefault("x-user-id",""))   (also request.Headers…)
 //	@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject)
 //	@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Claims.GetValueOrDefault("oid",""))
@@ -161,6 +174,11 @@ var (
 		"context.Request.IpAddress": FromIP,
 		"context.Product.Name":      FromProduct, "context.Product.Id": FromProduct,
 		"context.Api.Name": FromAPI, "context.Api.Id": FromAPI,
+		// The key's value would put a credential into records and counter
+		// stores: its counter is the subscription's, shared by both keys.
+		"context.Subscription.Key": FromSubscription,
+		"context.User.Id":          FromUser,
+		"context.Operation.Id":     FromOperation, "context.Operation.Name": FromOperation,
 	}
 )
 
@@ -171,29 +189,57 @@ func parseExpression(s string) (CounterKey, error) {
 	}
 	body = strings.TrimSuffix(body, ")")
 	k := CounterKey{}
-	for _, term := range splitTerms(body) {
-		p, err := parseTerm(strings.TrimSpace(term))
-		if err != nil {
-			return CounterKey{}, fmt.Errorf("counter key expression %q: %w", s, err)
-		}
-		k.Parts = append(k.Parts, p)
+	if err := k.addTerms(body); err != nil {
+		return CounterKey{}, fmt.Errorf("counter key expression %q: %w", s, err)
 	}
 	return k, nil
 }
 
-// splitTerms splits on "+" outside string literals.
-func splitTerms(s string) []string {
+// addTerms adds the parts of a "+"-concatenation; String.Concat(a, b, …)
+// concatenates its arguments the same way.
+func (k *CounterKey) addTerms(body string) error {
+	for _, term := range splitTerms(body, '+') {
+		term = strings.TrimSpace(term)
+		if args, ok := strings.CutPrefix(term, "String.Concat("); ok && strings.HasSuffix(args, ")") {
+			for _, a := range splitTerms(strings.TrimSuffix(args, ")"), ',') {
+				if err := k.addTerms(a); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		p, err := parseTerm(term)
+		if err != nil {
+			return err
+		}
+		k.Parts = append(k.Parts, p)
+	}
+	return nil
+}
+
+// splitTerms splits on sep outside string and character literals and
+// parentheses.
+func splitTerms(s string, sep rune) []string {
 	var out []string
-	inStr, esc, start := false, false, 0
+	var quote rune
+	esc, depth, start := false, 0, 0
 	for i, r := range s {
 		switch {
 		case esc:
 			esc = false
-		case r == '\\' && inStr:
+		case r == '\\' && quote != 0:
 			esc = true
-		case r == '"':
-			inStr = !inStr
-		case r == '+' && !inStr:
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '(':
+			depth++
+		case r == ')':
+			depth--
+		case r == sep && depth == 0:
 			out = append(out, s[start:i])
 			start = i + 1
 		}

@@ -12,6 +12,7 @@ func TestCounterKeys(t *testing.T) {
 	claims := map[string]string{"sub": "user-42", "oid": "obj-7"}
 	f := Facts{
 		SubscriptionID: "sub-a", ClientIP: "10.0.0.9", Product: "standard", API: "openai",
+		UserID: "alice@contoso", Operation: "embeddings",
 		Header: func(n string) (string, bool) { v, ok := headers[strings.ToLower(n)]; return v, ok },
 		Claim:  func(n string) (string, bool) { v, ok := claims[n]; return v, ok },
 	}
@@ -33,7 +34,11 @@ func TestCounterKeys(t *testing.T) {
 		{`@(context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Claims.GetValueOrDefault("oid",""))`, "obj-7"},
 		// Microsoft's samples strip the scheme before AsJwt()
 		{`@(context.Request.Headers.GetValueOrDefault("Authorization","").Split(' ').Last().AsJwt()?.Claims.GetValueOrDefault("oid",""))`, "obj-7"},
-		{`@(context.Subscription.Id + "-" + context.Request.IpAddress)`, "sub-a-10.0.0.9"}, // concatenation
+		{`@(context.Subscription.Id + "-" + context.Request.IpAddress)`, "sub-a-10.0.0.9"},           // concatenation
+		{`@(String.Concat(context.Subscription.Id, "|", context.Operation.Id))`, "sub-a|embeddings"}, // String.Concat
+		{`@(String.Concat("u-", String.Concat(context.User.Id, "+")) + "x")`, "u-alice@contoso+x"},   // nested, "+" inside a literal
+		{`@(context.Subscription.Key)`, "sub-a"},                                                     // never the key itself: the subscription's counter
+		{`@(context.User.Id)`, "alice@contoso"},                                                      // the record's user_id
 	} {
 		k, err := ParseCounterKey(tc.key)
 		if err != nil {
