@@ -42,9 +42,38 @@ type Config struct {
 	Backend Backend `yaml:"backend" json:"backend,omitempty"`
 	// Backends is the backend pool.
 	Backends []Backend `yaml:"backends" json:"backends,omitempty"`
+	// APIM names API Management policy documents per scope and backends in
+	// their ARM JSON shape, translated on load by package apimxml (see
+	// docs/apim.md).
+	APIM *APIMSources `yaml:"apim" json:"apim,omitempty"`
 	// Identity is where Entra ID tokens for managed_identity and
 	// client_credentials backends come from (nil: IMDS and Entra ID).
 	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
+}
+
+// APIMSources are API Management policy documents per scope. Paths are
+// relative to the config file (or the scenario) that names them.
+type APIMSources struct {
+	// Global is the policy for all APIs.
+	Global string `yaml:"global" json:"global,omitempty"`
+	// Products maps a product name to its policy document.
+	Products map[string]string `yaml:"products" json:"products,omitempty"`
+	// APIs maps an API (openai, azure-openai) to its policy document.
+	APIs map[string]string `yaml:"apis" json:"apis,omitempty"`
+	// Operations maps "API/operation" (azure-openai/chat,
+	// openai/embeddings) to its policy document.
+	Operations map[string]string `yaml:"operations" json:"operations,omitempty"`
+	// Backends is a JSON file of Microsoft.ApiManagement/service/backends
+	// resources: backends and pools.
+	Backends string `yaml:"backends" json:"backends,omitempty"`
+	// NamedValues resolve {{name}} in the documents; a name not here is
+	// read from the environment.
+	NamedValues map[string]string `yaml:"named_values" json:"-"`
+	// Dir is the folder relative paths are read from; loaders set it.
+	Dir string `yaml:"-" json:"-"`
+	// Translated is set once the documents are part of the config; a
+	// gateway refuses a config whose documents were not translated.
+	Translated bool `yaml:"-" json:"-"`
 }
 
 // Identity points token requests at another identity endpoint.
@@ -80,7 +109,20 @@ type Product struct {
 type API struct {
 	Name        string       `yaml:"name" json:"name"`
 	TokenLimits []TokenLimit `yaml:"token_limits" json:"token_limits,omitempty"`
+	// Operations carry token limits of single operations of the API, on
+	// top of the API's own.
+	Operations []APIOperation `yaml:"operations" json:"operations,omitempty"`
 }
+
+// APIOperation is an operation policy scope: chat, responses, completions
+// or embeddings (record.operation's values).
+type APIOperation struct {
+	Name        string       `yaml:"name" json:"name"`
+	TokenLimits []TokenLimit `yaml:"token_limits" json:"token_limits,omitempty"`
+}
+
+// Operations are the operation names an APIOperation takes.
+var Operations = []string{"chat", "responses", "completions", "embeddings"}
 
 // TokenLimit is one llm-token-limit policy. At least one of TokensPerMinute
 // and TokenQuota (with TokenQuotaPeriod) must be set.

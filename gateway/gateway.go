@@ -105,6 +105,9 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
+	if cfg.APIM != nil && !cfg.APIM.Translated {
+		return nil, errors.New("gateway config: apim: the policy documents were not translated (load the config with package apimxml)")
+	}
 	if opts.Sink == nil {
 		return nil, errors.New("gateway: a record sink is required")
 	}
@@ -175,6 +178,12 @@ func (g *Gateway) compile(backendURL string) error {
 		for _, l := range a.TokenLimits {
 			r, _ := compileLimit(l)
 			g.apis[a.Name] = append(g.apis[a.Name], r)
+		}
+		for _, o := range a.Operations {
+			for _, l := range o.TokenLimits {
+				r, _ := compileLimit(l)
+				g.apis[a.Name+"/"+o.Name] = append(g.apis[a.Name+"/"+o.Name], r)
+			}
 		}
 	}
 	if m := g.cfg.EmitTokenMetric; m != nil {

@@ -145,11 +145,12 @@ func (a *admission) left(i int, limit int64) int64 {
 // rem returns the tokens check i's counter has left under its lowest limit.
 func (a *admission) rem(i int) int64 { return a.left(i, a.low[i]) }
 
-// admit applies the token limits of the subscription's product and of the
-// API. It answers 403 (quota) or 429 (tokens per minute) and returns nil
+// admit applies the token limits of the subscription's product, of the
+// API and of the operation. It answers 403 (quota) or 429 (tokens per minute) and returns nil
 // when the request may not pass.
 func (g *Gateway) admit(x *exchange) *admission {
 	rules := append(append([]*limitRule(nil), g.products[x.sub.Product]...), g.apis[x.rec.API]...)
+	rules = append(rules, g.apis[x.rec.API+"/"+cmp.Or(x.rec.Operation, "chat")]...)
 	if len(rules) == 0 {
 		return &admission{}
 	}

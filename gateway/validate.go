@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,6 +54,20 @@ func (c *Config) Validate() error {
 		}
 		for j, l := range a.TokenLimits {
 			l.validate(&errs, fmt.Sprintf("%s.token_limits[%d]", path, j))
+		}
+		for j, o := range a.Operations {
+			opath := fmt.Sprintf("%s.operations[%d]", path, j)
+			if !slices.Contains(Operations, o.Name) {
+				errs.add(opath+".name", "must be one of %s, got %q", strings.Join(Operations, ", "), o.Name)
+			}
+			for k, l := range o.TokenLimits {
+				l.validate(&errs, fmt.Sprintf("%s.token_limits[%d]", opath, k))
+			}
+		}
+	}
+	if c.APIM != nil {
+		for name := range c.APIM.Products { // a product may be defined by its policy document alone
+			products[name] = true
 		}
 	}
 	c.validateSubscriptions(&errs, products)

@@ -3,6 +3,7 @@ package apimxml
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/aiload/aiload/gateway"
@@ -46,6 +47,14 @@ func Load(configPath string, files []PolicyFile) (gateway.Config, []Warning, err
 	}
 	var warnings []Warning
 	var errs []error
+	if cfg.APIM != nil {
+		cfg.APIM.Dir = filepath.Dir(configPath)
+		w, err := Resolve(&cfg)
+		warnings = append(warnings, w...)
+		if err != nil {
+			return cfg, warnings, err
+		}
+	}
 	for _, f := range files {
 		pol, w, err := ReadFile(f.Path)
 		warnings = append(warnings, w...)
@@ -62,6 +71,7 @@ func Load(configPath string, files []PolicyFile) (gateway.Config, []Warning, err
 	if len(errs) > 0 {
 		return cfg, warnings, errors.Join(errs...)
 	}
+	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return cfg, warnings, fmt.Errorf("%s with its policies: %w", configPath, err)
 	}

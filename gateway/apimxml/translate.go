@@ -42,8 +42,11 @@ var sections = map[string]bool{"inbound": true, "backend": true, "outbound": tru
 type translator struct {
 	file     string
 	pol      Policy
+	doc      Document
 	errs     []error
 	warnings []Warning
+	// value resolves {{named-value}} references (nil: none are resolved).
+	value func(name string) (string, bool)
 }
 
 func (t *translator) errorf(p Pos, format string, a ...any) {
@@ -66,14 +69,28 @@ func ReadFile(path string) (Policy, []Warning, error) {
 // Parse translates a policy document; file names it in errors and
 // warnings. Every problem comes back, joined; each is an *Error.
 func Parse(file string, src []byte) (Policy, []Warning, error) {
-	root, err := parseXML(file, src)
+	t, err := translate(file, src, nil)
 	if err != nil {
 		return Policy{}, nil, err
 	}
-	t := &translator{file: file, pol: Policy{File: file}}
+	return t.pol, t.warnings, errors.Join(t.errs...)
+}
+
+// translate parses and translates a document; value resolves named values
+// (nil: a {{name}} reference stays as written). The error is a malformed
+// document's; the translator holds every other problem.
+func translate(file string, src []byte, value func(string) (string, bool)) (*translator, error) {
+	root, err := parseXML(file, src)
+	if err != nil {
+		return nil, err
+	}
+	t := &translator{file: file, pol: Policy{File: file}, doc: Document{File: file, Sections: map[string][]*Item{}}, value: value}
+	if value != nil {
+		t.namedValues(root)
+	}
 	if root.Name != "policies" {
 		t.errorf(root.Pos, "root element is <%s>, want <policies>", root.Name)
-		return t.pol, nil, errors.Join(t.errs...)
+		return t, nil
 	}
 	t.noAttrs(root)
 	for _, s := range root.Children {
@@ -82,11 +99,12 @@ func Parse(file string, src []byte) (Policy, []Warning, error) {
 			continue
 		}
 		t.noAttrs(s)
+		t.doc.Sections[s.Name] = []*Item{}
 		for _, e := range s.Children {
 			t.statement(s.Name, e)
 		}
 	}
-	return t.pol, t.warnings, errors.Join(t.errs...)
+	return t, nil
 }
 
 // statement translates one policy element of a section.
@@ -102,10 +120,13 @@ func (t *translator) statement(section string, e *element) {
 	switch f, ok := translated[e.Name]; {
 	case e.Name == "base":
 		t.noAttrs(e)
+		t.doc.Sections[section] = append(t.doc.Sections[section], &Item{Base: true, File: t.file, Pos: e.Pos, Name: e.Name})
 	case ok && section != "inbound":
 		t.errorf(e.Pos, "<%s> belongs in the inbound section, not %s", e.Name, section)
 	case ok:
+		before := t.pol
 		f(e)
+		t.doc.Sections[section] = append(t.doc.Sections[section], t.itemSince(before, e))
 	case e.Name == "forward-request" && section == "backend":
 		if len(e.Attrs) > 0 {
 			t.warnf(e.Pos, "<forward-request> attributes are not emulated (the config's backends set timeouts); the request is forwarded as without them")
