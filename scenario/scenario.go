@@ -20,6 +20,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/aiload/aiload/gateway"
+	"github.com/aiload/aiload/gateway/apimxml"
 	"github.com/aiload/aiload/internal/inputfile"
 	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/pricing"
@@ -197,6 +198,7 @@ func Parse(file string, src []byte) (*Scenario, error) {
 	}
 	zeros := explicitZeros(body, &s)
 	s.defaults(file)
+	c.errs = append(c.errs, resolveAPIM(&s.Gateway, srcs)...)
 	var checked []string
 	for _, err := range append(zeros, s.validate(filepath.Dir(file))...) {
 		if e := locate(srcs, err); !c.covered(e.Path) {
@@ -217,6 +219,30 @@ func Parse(file string, src []byte) (*Scenario, error) {
 		return nil, c.errs
 	}
 	return &s, nil
+}
+
+// resolveAPIM translates the API Management documents the gateway section
+// names (paths relative to the file holding the section).
+func resolveAPIM(cfg *gateway.Config, srcs []source) []*Error {
+	if cfg.APIM == nil {
+		return nil
+	}
+	cfg.APIM.Dir = filepath.Dir(srcs[len(srcs)-1].file)
+	_, err := apimxml.Resolve(cfg)
+	cfg.Defaults()
+	if err == nil {
+		return nil
+	}
+	var out []*Error
+	for _, e := range unjoin(err) {
+		var pe *apimxml.Error
+		if errors.As(e, &pe) {
+			out = append(out, &Error{File: pe.File, Line: pe.Line, Column: pe.Column, Msg: pe.Msg})
+			continue
+		}
+		out = append(out, locate(srcs, &gateway.FieldError{Path: "gateway.apim", Msg: e.Error()}))
+	}
+	return out
 }
 
 func (s *Scenario) defaults(file string) {

@@ -239,7 +239,7 @@ func (r *resolver) merge(path string, src []byte, armName string, be gateway.Bac
 		return
 	}
 	c := &r.cfg.Backends[i]
-	if c.URL == "" {
+	if c.URL == "" && c.Mock == nil { // a config's mock stands in for the backend
 		c.URL = be.URL
 	}
 	if be.CircuitBreaker != nil {
