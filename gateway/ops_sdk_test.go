@@ -328,3 +328,40 @@ func countOutcome(recs []record.Record, o record.Outcome) int {
 	}
 	return n
 }
+
+// TestOperationRequestErrors: malformed Responses and completions requests
+// are answered 400 by the gateway, naming the parameter as OpenAI does, and
+// recorded as bad requests of their operation; no backend is called.
+func TestOperationRequestErrors(t *testing.T) {
+	t.Parallel()
+	b := newSpy(t, 20)
+	e := start(t, `
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, b.srv.URL, nil)
+	for _, tc := range []struct{ path, body, op, param, code string }{
+		{"/v1/responses", `{"model":"gpt-4o-mini"}`, "responses", "input", "missing_required_parameter"},
+		{"/v1/responses", `{"model":"gpt-4o-mini","input":"x","max_output_tokens":8}`, "responses", "max_output_tokens", "integer_below_min_value"},
+		{"/v1/responses", `{"model":"gpt-4o-mini","input":"x","stream":"yes"}`, "responses", "stream", "invalid_type"},
+		{"/v1/completions", `{"model":"gpt-3.5-turbo-instruct"}`, "completions", "prompt", "missing_required_parameter"},
+		{"/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":{"a":1}}`, "completions", "prompt", "invalid_type"},
+		{"/openai/deployments/d/completions?api-version=2024-10-21", `{"prompt":"x","max_tokens":-1}`, "completions", "max_tokens", "integer_below_min_value"},
+	} {
+		a := post(t, e.url, tc.path, "k1", tc.body, nil)
+		var got struct {
+			Error struct {
+				Param *string
+				Code  string
+			}
+		}
+		_ = json.Unmarshal(a.body, &got)
+		r := e.sink.last(t)
+		if a.status != 400 || got.Error.Param == nil || *got.Error.Param != tc.param || got.Error.Code != tc.code ||
+			r.Outcome != record.OutcomeBadRequest || r.Operation != tc.op {
+			t.Errorf("%s %s: %d %s, record %s/%s; want 400 %s %s, bad_request of %s", tc.path, tc.body, a.status, a.body, r.Outcome, r.Operation, tc.param, tc.code, tc.op)
+		}
+	}
+	if n := b.hits.Load(); n != 0 {
+		t.Fatalf("backend called %d times", n)
+	}
+}

@@ -206,5 +206,7 @@ func WriteError(w http.ResponseWriter, status int, errType, code, msg string) {
 func WriteErrorDetail(w http.ResponseWriter, status int, d ErrorDetail) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ErrorBody{Error: d})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // ">= 1" as OpenAI writes it, not "\u003e= 1"
+	_ = enc.Encode(ErrorBody{Error: d})
 }
