@@ -112,7 +112,7 @@ func (e *engine) do(ctx context.Context, c *call, msgs []message, maxTokens int6
 		return r
 	}
 	a.ttft = e.since(a.sent)
-	e.readAnswer(resp, a, &r)
+	e.readAnswer(resp, c.p.API, a, &r)
 	return r
 }
 
@@ -152,11 +152,11 @@ func (e *engine) send(ctx context.Context, c *call, msgs []message, maxTokens in
 	}
 	before := e.tb.now()
 	defer markSent(before) // no connection was obtained, or a transport without traces
-	body, err := chatRequest(c, msgs, maxTokens)
+	body, err := requestBody(c, msgs, maxTokens)
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model), bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model, c.p.API), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -166,9 +166,9 @@ func (e *engine) send(ctx context.Context, c *call, msgs []message, maxTokens in
 	return c.client.Do(hr.WithContext(httptrace.WithClientTrace(ctx, trace)))
 }
 
-// readAnswer reads a response's body (a stream or a whole completion), its
+// readAnswer reads a response's body (a stream or a whole answer of op), its
 // status, limit headers and Retry-After, and closes it.
-func (e *engine) readAnswer(resp *http.Response, a *attempt, r *reply) {
+func (e *engine) readAnswer(resp *http.Response, op string, a *attempt, r *reply) {
 	defer resp.Body.Close()
 	e.limitHeaders(resp.Header, r)
 	a.utilization = utilizationOf(resp.Header)
@@ -188,18 +188,7 @@ func (e *engine) readAnswer(resp *http.Response, a *attempt, r *reply) {
 	a.status = resp.StatusCode
 	switch resp.StatusCode {
 	case http.StatusOK:
-		var cr struct {
-			Choices []struct {
-				Message message `json:"message"`
-			} `json:"choices"`
-			Usage usage `json:"usage"`
-		}
-		if json.Unmarshal(data, &cr) == nil {
-			a.usage = cr.Usage
-			if len(cr.Choices) > 0 {
-				r.content = cr.Choices[0].Message.Content
-			}
-		}
+		parseAnswer(op, data, a, r)
 	case http.StatusTooManyRequests:
 		r.retryAfter, a.retryAfter = retryAfter(resp.Header, e.opts.Target.RetryAfterHeader, e.tb.now())
 	}
@@ -257,23 +246,13 @@ func readStreamSince(body io.Reader, a *attempt, r *reply, since func(time.Time)
 		if data == "[DONE]" {
 			break
 		}
-		var chunk struct {
-			Choices []struct {
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-			Usage *usage `json:"usage"`
-		}
+		var chunk streamEvent
 		if json.Unmarshal([]byte(data), &chunk) != nil {
 			continue
 		}
-		got := false
-		for _, ch := range chunk.Choices {
-			got = got || ch.Delta.Content != ""
-			content.WriteString(ch.Delta.Content)
-		}
-		if got {
+		text, u := chunk.content()
+		content.WriteString(text)
+		if text != "" {
 			at := since(a.sent)
 			if first {
 				first, a.ttft = false, at
@@ -282,8 +261,8 @@ func readStreamSince(body io.Reader, a *attempt, r *reply, since func(time.Time)
 			}
 			last = at
 		}
-		if chunk.Usage != nil {
-			a.usage = *chunk.Usage
+		if u != nil {
+			a.usage = *u
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -327,12 +306,14 @@ func headerInt(h getter, name string) int64 {
 	return v
 }
 
-func (e *engine) endpoint(model string) string {
-	if u, ok := e.urls.Load(model); ok {
+// endpoint is the URL of op's requests for model.
+func (e *engine) endpoint(model, op string) string {
+	k := op + "\x00" + model
+	if u, ok := e.urls.Load(k); ok {
 		return u.(string)
 	}
-	u := e.opts.Target.endpoint(model)
-	e.urls.Store(model, u)
+	u := e.opts.Target.opEndpoint(model, op)
+	e.urls.Store(k, u)
 	return u
 }
 

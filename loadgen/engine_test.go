@@ -165,7 +165,7 @@ func TestEndpoint(t *testing.T) {
 		{Target{URL: "https://x.azure-api.net", API: "azure", APIVersion: "2024-10-21"}, "https://x.azure-api.net/openai/deployments/gpt%2F4o/chat/completions?api-version=2024-10-21"},
 		{Target{URL: "https://x.openai.azure.com/openai", API: "azure", APIVersion: "v"}, "https://x.openai.azure.com/openai/deployments/gpt%2F4o/chat/completions?api-version=v"}, // base with /openai
 	} {
-		if got := tc.t.endpoint("gpt/4o"); got != tc.want {
+		if got := tc.t.opEndpoint("gpt/4o", "chat"); got != tc.want {
 			t.Errorf("%+v: got %s, want %s", tc.t, got, tc.want)
 		}
 	}

@@ -90,7 +90,7 @@ func (t *texts) system(c *call) message {
 func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
 	r := reply{remaining: -1, limit: -1, counted: -1}
 	req := &chat.Call{RemoteAddr: c.src, Body: chat.Body{Model: c.model, MaxTokens: maxTokens, Stream: c.p.Stream,
-		IncludeUsage: c.p.Stream, User: c.userID, Messages: make([]chat.Msg, len(msgs))}}
+		IncludeUsage: c.p.Stream, User: c.userID, Messages: make([]chat.Msg, len(msgs))}, Operation: c.p.API}
 	if e.opts.Target.API != APIOpenAI {
 		req.Deployment = c.model
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/aiload/aiload/gateway/chat"
 )
 
 // Persona kinds.
@@ -66,7 +68,7 @@ var Arrivals = []string{ArrivalPoisson, ArrivalGamma, ArrivalConstant}
 // Enums names Persona's fields that take one of a closed set of values (the
 // JSON Schema's enums come from here).
 func (Persona) Enums() map[string][]string {
-	return map[string][]string{"kind": Kinds, "arrival": Arrivals, "on_throttle": ThrottlePolicies}
+	return map[string][]string{"kind": Kinds, "arrival": Arrivals, "on_throttle": ThrottlePolicies, "api": Operations}
 }
 
 // Persona is one kind of caller in a scenario.
@@ -100,6 +102,12 @@ type Persona struct {
 	// Stream asks for server-sent events (stream_options.include_usage),
 	// which makes TTFT the time to the first content token.
 	Stream bool `yaml:"stream" json:"stream,omitempty"`
+	// API is the operation the persona's requests call: chat (chat
+	// completions, the default), responses (the Responses API: the
+	// conversation as input messages, completion_tokens as
+	// max_output_tokens, at least 16) or completions (legacy completions:
+	// the conversation's texts as one prompt).
+	API string `yaml:"api" json:"api,omitempty"`
 
 	// Rate is, per user: conversations (chat, nat), pipelines (agent) or,
 	// for a batch, the job's request rate.
@@ -204,6 +212,9 @@ func (p *Persona) Defaults() {
 	if p.Kind == "" {
 		p.Kind = KindChat
 	}
+	if p.API == "" {
+		p.API = chat.OpChat
+	}
 	if p.Count == 0 {
 		p.Count = 1
 	}
@@ -270,6 +281,9 @@ func (p *Persona) Validate(prefix string) []error {
 	}
 	if j := p.UserJWT; j != nil && j.Secret != "" && j.SecretEnv != "" {
 		v.bad("user_jwt.secret_env", "set secret or secret_env, not both")
+	}
+	if !slices.Contains(Operations, p.API) {
+		v.bad("api", "unknown api %q (want %s)", p.API, strings.Join(Operations, ", "))
 	}
 	if !slices.Contains(ThrottlePolicies, p.OnThrottle) {
 		v.bad("on_throttle", "unknown policy %q (want %s)", p.OnThrottle, strings.Join(ThrottlePolicies, ", "))

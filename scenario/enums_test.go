@@ -29,6 +29,7 @@ func TestSchemaEnumsAreTheGoLists(t *testing.T) {
 		persona + "kind.":                   loadgen.Kinds,
 		persona + "arrival.":                loadgen.Arrivals,
 		persona + "on_throttle.":            loadgen.ThrottlePolicies,
+		persona + "api.":                    loadgen.Operations,
 		persona + "shape.properties.kind.":  loadgen.ShapeKinds,
 		"properties.target.properties.api.": loadgen.APIs,
 	}

@@ -118,6 +118,7 @@ personas:
     rate: -2/s
     prompt_tokens: {dist: lognormal, median: 500, p95: 100}
     completion_tokens: 10
+    api: chat-completions
   - 42
 `
 	_, err := Parse("t.yaml", []byte(src))
@@ -133,7 +134,8 @@ personas:
 		"t.yaml:11:5: personas[0].colour: unknown field",
 		"t.yaml:12:11: personas[0].rate: must be > 0",
 		"t.yaml:13:20: personas[0].prompt_tokens: p95 (100) must not be below the median (500)",
-		"t.yaml:15:5: personas[1]: want a mapping",
+		"t.yaml:15:10: personas[0].api: unknown api \"chat-completions\" (want chat, responses, completions)",
+		"t.yaml:16:5: personas[1]: want a mapping",
 	}
 	if len(es) != len(want) {
 		t.Errorf("got %d errors, want %d:\n%v", len(es), len(want), es)
@@ -223,7 +225,7 @@ func TestSchemaCoversScenarioFields(t *testing.T) {
 			t.Errorf("schema lacks %q", k)
 		}
 	}
-	for _, k := range []string{"on_throttle", "egress_ips", "user_header", "steps", "think_time", "shape", "every"} {
+	for _, k := range []string{"on_throttle", "egress_ips", "user_header", "steps", "think_time", "shape", "every", "api"} {
 		if !strings.Contains(string(s.Properties["personas"]), `"`+k+`"`) {
 			t.Errorf("persona schema lacks %q", k)
 		}
