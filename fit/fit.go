@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -40,6 +41,22 @@ const (
 	byPersona = "persona"
 )
 
+// ErrNoRequests is returned (wrapped) by Fit when the period holds no
+// request to fit.
+var ErrNoRequests = errors.New("no requests")
+
+// ParseBy reads the consumer kind a persona stands for; "" is
+// BySubscription.
+func ParseBy(s string) (string, error) {
+	switch s {
+	case "":
+		return BySubscription, nil
+	case BySubscription, ByUser, ByIP, ByTeam:
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown consumer %q (want subscription, user, ip or team)", s)
+}
+
 // Options say what to fit.
 type Options struct {
 	// By is the consumer a persona stands for: subscription (default),
@@ -61,13 +78,12 @@ type Options struct {
 }
 
 func (o *Options) normalise() error {
-	if o.By == "" {
-		o.By = BySubscription
-	}
-	switch o.By {
-	case BySubscription, ByUser, ByIP, ByTeam, byPersona:
-	default:
-		return fmt.Errorf("by %q: want subscription, user, ip or team", o.By)
+	if o.By != byPersona {
+		by, err := ParseBy(o.By)
+		if err != nil {
+			return fmt.Errorf("fit: %w", err)
+		}
+		o.By = by
 	}
 	if o.Quantiles <= 0 {
 		o.Quantiles = 50
@@ -154,7 +170,7 @@ func Fit(ctx context.Context, db *analytics.DB, opts Options) (*Twin, error) {
 		return nil, err
 	}
 	if len(tw.Personas) == 0 {
-		return nil, fmt.Errorf("fit: no requests between %s and %s", tw.From.Format(time.RFC3339), tw.To.Format(time.RFC3339))
+		return nil, fmt.Errorf("fit: %w between %s and %s", ErrNoRequests, tw.From.Format(time.RFC3339), tw.To.Format(time.RFC3339))
 	}
 	if err := tw.readBins(ctx, conn); err != nil {
 		return nil, err

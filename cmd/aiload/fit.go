@@ -71,7 +71,7 @@ p50, p95 and p99 and tokens per day, flagging any more than 10 % apart.`,
 }
 
 func runFit(ctx context.Context, opts fitOptions, stdout, stderr io.Writer) error {
-	fo := fit.Options{By: opts.By, Gateway: opts.Gateway, Duration: opts.Duration, Seed: opts.Seed}
+	fo := fit.Options{Gateway: opts.Gateway, Duration: opts.Duration, Seed: opts.Seed}
 	if opts.Period != "" {
 		p, err := analytics.ParsePeriod(opts.Period)
 		if err != nil {
@@ -79,11 +79,11 @@ func runFit(ctx context.Context, opts fitOptions, stdout, stderr io.Writer) erro
 		}
 		fo.From, fo.To = p.Start, p.End
 	}
-	switch opts.By {
-	case fit.BySubscription, fit.ByUser, fit.ByIP, fit.ByTeam:
-	default:
-		return usageError{fmt.Errorf("--by %q: want subscription, user, ip or team", opts.By)}
+	by, err := fit.ParseBy(opts.By)
+	if err != nil {
+		return usageError{fmt.Errorf("--by: %w", err)}
 	}
+	fo.By = by
 	if opts.Duration < 0 {
 		return usageError{fmt.Errorf("--duration %v: must be >= 0", opts.Duration)}
 	}

@@ -73,3 +73,22 @@ subscriptions:
 		t.Errorf("twin with --gateway: %v\n%s", err, b)
 	}
 }
+
+// A twin of a sparse log that sends nothing in its check run is compared as
+// zeros and flagged, not an error.
+func TestFitCheckOfASilentTwin(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "apim.duckdb")
+	if code, _, stderr := execute(t, "ingest", "../../examples/apim-llm-log.csv", "--db", db); code != 0 {
+		t.Fatalf("ingest: exit %d, %s", code, stderr)
+	}
+	// 40 requests over five days: a minute of the twin sends none.
+	code, out, stderr := execute(t, "fit", "--db", db, "--check", "--duration", "1m", "-o", filepath.Join(dir, "twin.yaml"))
+	if code != 0 {
+		t.Fatalf("fit --check: exit %d, %s", code, stderr)
+	}
+	if !strings.Contains(out, "3 of 3 consumers have a figure more than 10% off the source") {
+		t.Errorf("fit --check of a silent twin:\n%s", out)
+	}
+}
