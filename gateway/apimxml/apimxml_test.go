@@ -191,3 +191,27 @@ func TestPolicyFlag(t *testing.T) {
 		t.Error("ParsePolicyFlag accepted an unknown scope")
 	}
 }
+
+// TestEmitTokenMetricLimits: at most five dimensions, as API Management
+// allows; a namespace takes no expression; Location is left out with a
+// warning.
+func TestEmitTokenMetricLimits(t *testing.T) {
+	t.Parallel()
+	six := `<policies><inbound><llm-emit-token-metric namespace="ai">
+  <dimension name="API ID" /><dimension name="Operation ID" /><dimension name="Product ID" />
+  <dimension name="User ID" /><dimension name="Subscription ID" />
+  <dimension name="Backend ID" />
+</llm-emit-token-metric></inbound></policies>`
+	_, _, err := apimxml.Parse("m.xml", []byte(six))
+	if want := "m.xml:4:3: <llm-emit-token-metric> takes at most 5 dimensions"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("six dimensions: error %v, want %q", err, want)
+	}
+	_, _, err = apimxml.Parse("m.xml", []byte(`<policies><inbound><llm-emit-token-metric namespace="@(context.Api.Name)"><dimension name="API ID" /></llm-emit-token-metric></inbound></policies>`))
+	if want := "m.xml:1:43: namespace on <llm-emit-token-metric> takes no policy expression"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("namespace expression: error %v, want %q", err, want)
+	}
+	pol, warnings, err := apimxml.Parse("m.xml", []byte(`<policies><inbound><llm-emit-token-metric namespace="ai"><dimension name="Location" /><dimension name="API ID" /></llm-emit-token-metric></inbound></policies>`))
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0].String(), "dimension Location is not emulated") || len(pol.EmitTokenMetric.Dimensions) != 1 {
+		t.Errorf("Location: %v, warnings %v, dimensions %+v", err, warnings, pol.EmitTokenMetric)
+	}
+}

@@ -71,19 +71,36 @@ func (t *translator) noChildren(e *element) {
 	}
 }
 
+// maxDimensions is how many dimensions an emit-token-metric policy takes:
+// Azure Monitor allows 10 dimension keys a metric and API Management uses 5
+// of them itself.
+const maxDimensions = 5
+
 func (t *translator) emitTokenMetric(e *element) {
 	if t.pol.EmitTokenMetric != nil {
 		t.errorf(e.Pos, "a second <%s>: aiload takes one emit-token-metric policy (first at line %d)", e.Name, t.pol.EmitAt.Line)
 		return
 	}
-	t.attrs(e, "namespace", "value") // the metric namespace has no equivalent: records carry the dimensions
+	// The metric namespace has no equivalent: records carry the dimensions.
+	if ns, ok := t.attrs(e, "namespace", "value")["namespace"]; ok && strings.HasPrefix(strings.TrimSpace(ns.Value), "@") {
+		t.errorf(ns.Pos, "namespace on <%s> takes no policy expression", e.Name)
+	}
 	m := &gateway.EmitTokenMetric{}
+	n := 0
 	for _, d := range e.Children {
 		if d.Name != "dimension" {
 			t.errorf(d.Pos, "<%s> takes <dimension> elements, not <%s>", e.Name, d.Name)
 			continue
 		}
+		if n++; n > maxDimensions {
+			t.errorf(d.Pos, "<%s> takes at most %d dimensions (Azure Monitor allows 10 dimension keys a metric and API Management uses 5 of them)", e.Name, maxDimensions)
+			continue
+		}
 		a := t.attrs(d, "name", "value")
+		if strings.EqualFold(a["name"].Value, "Location") && a["value"].Name == "" {
+			t.warnf(d.Pos, "dimension Location is not emulated (a gateway of aiload has no Azure region): left out of records")
+			continue
+		}
 		m.Dimensions = append(m.Dimensions, gateway.Dimension{Name: a["name"].Value, Value: a["value"].Value})
 		cfg := gateway.Config{EmitTokenMetric: &gateway.EmitTokenMetric{Dimensions: m.Dimensions[len(m.Dimensions)-1:]}}
 		cfg.Defaults()
