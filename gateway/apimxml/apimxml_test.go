@@ -147,8 +147,12 @@ func TestErrorsAndWarnings(t *testing.T) {
 </inbound></policies>`, `p.xml:2:3: <llm-token-limit>: set tokens-per-minute, token-quota (with token-quota-period), or both`},
 		// an expression outside the supported set is named
 		{"expression", `<policies><inbound>
-  <llm-token-limit counter-key="@(context.Variables.GetValueOrDefault(&quot;k&quot;,&quot;&quot;))" tokens-per-minute="5" estimate-prompt-tokens="false" />
-</inbound></policies>`, `p.xml:2:20: <llm-token-limit>: counter key expression "@(context.Variables.GetValueOrDefault(\"k\",\"\"))": unsupported term`},
+  <llm-token-limit counter-key="@(context.Deployment.Region)" tokens-per-minute="5" estimate-prompt-tokens="false" />
+</inbound></policies>`, `p.xml:2:20: <llm-token-limit>: counter key expression "@(context.Deployment.Region)": unsupported term "context.Deployment.Region"`},
+		// a variable nothing sets, read without a default
+		{"variable", `<policies><inbound>
+  <llm-token-limit counter-key="@((string)context.Variables[&quot;team&quot;])" tokens-per-minute="5" estimate-prompt-tokens="false" />
+</inbound></policies>`, `p.xml:2:20: variable "team" is not set by a <set-variable> before this policy`},
 		{"required", `<policies><inbound><llm-token-limit tokens-per-minute="5" /></inbound></policies>`,
 			`p.xml:1:20: <llm-token-limit> needs the counter-key attribute`},
 		{"section", `<policies><outbound><llm-token-limit counter-key="x" tokens-per-minute="5" estimate-prompt-tokens="false"/></outbound></policies>`,
@@ -213,5 +217,40 @@ func TestEmitTokenMetricLimits(t *testing.T) {
 	pol, warnings, err := apimxml.Parse("m.xml", []byte(`<policies><inbound><llm-emit-token-metric namespace="ai"><dimension name="Location" /><dimension name="API ID" /></llm-emit-token-metric></inbound></policies>`))
 	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0].String(), "dimension Location is not emulated") || len(pol.EmitTokenMetric.Dimensions) != 1 {
 		t.Errorf("Location: %v, warnings %v, dimensions %+v", err, warnings, pol.EmitTokenMetric)
+	}
+}
+
+// TestVariables: set-variable defines what a later counter key reads, an
+// unset variable read with a default is the default, and an outbound
+// set-header that sends a token limit's variable becomes the limit's header.
+func TestVariables(t *testing.T) {
+	t.Parallel()
+	doc := `<policies>
+  <inbound>
+    <set-variable name="user" value="@(context.Request.Headers.GetValueOrDefault(&quot;x-user-id&quot;,&quot;anon&quot;))" />
+    <llm-token-limit counter-key="@(String.Concat((string)context.Variables[&quot;user&quot;], &quot;@&quot;, context.Variables.GetValueOrDefault&lt;string&gt;(&quot;tenant&quot;, &quot;t0&quot;)))"
+        tokens-per-minute="20" estimate-prompt-tokens="false" remaining-tokens-variable-name="left" />
+  </inbound>
+  <outbound>
+    <set-header name="x-tokens-left" exists-action="override"><value>@(context.Variables.GetValueOrDefault&lt;int&gt;("left"))</value></set-header>
+  </outbound>
+</policies>`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "global.xml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := gateway.Config{Subscriptions: []gateway.Subscription{{ID: "s", Key: "k"}},
+		APIM: &gateway.APIMSources{Global: "global.xml", Dir: dir}}
+	cfg.Defaults()
+	if _, err := apimxml.Resolve(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.APIs[0].TokenLimits[0]
+	want := `@(String.Concat((context.Request.Headers.GetValueOrDefault("x-user-id","anon")), "@", "t0"))`
+	if l.CounterKey != want || l.RemainingTokensHeaderName != "x-tokens-left" {
+		t.Errorf("limit %+v, want counter key %s and header x-tokens-left", l, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
 	}
 }

@@ -88,6 +88,7 @@ type resolver struct {
 	backend   string // what a global set-backend-service names
 	backendAt *Item
 	pools     map[string][]poolMember // from the backends file
+	vars map[string]string // set-variable definitions of every document
 }
 
 func (r *resolver) path(p string) string {
@@ -105,7 +106,10 @@ func (r *resolver) read(p string) *Document {
 		r.errs = append(r.errs, fmt.Errorf("read policy document: %w", err))
 		return nil
 	}
-	t, err := translate(p, src, r.value)
+	if r.vars == nil {
+		r.vars = map[string]string{}
+	}
+	t, err := translate(p, src, r.value, r.vars)
 	if err != nil {
 		r.errs = append(r.errs, err)
 		return nil
@@ -115,9 +119,9 @@ func (r *resolver) read(p string) *Document {
 	return &t.doc
 }
 
-// inbound is the composed inbound section of c: the operation's
-// statements with each <base/> replaced by the enclosing scope's.
-func (sc scopes) inbound(c combo) []*Item {
+// section is the composed section of c: the operation's statements with
+// each <base/> replaced by the enclosing scope's.
+func (sc scopes) section(c combo, name string) []*Item {
 	chain := []*Document{sc.operations[c.api+"/"+c.op], sc.apis[c.api], sc.products[c.product], sc.global}
 	var expand func(level int) []*Item
 	expand = func(level int) []*Item {
@@ -128,7 +132,7 @@ func (sc scopes) inbound(c combo) []*Item {
 		if doc == nil {
 			return expand(level + 1) // no document: as <base/> alone
 		}
-		items, ok := doc.Sections["inbound"]
+		items, ok := doc.Sections[name]
 		if !ok {
 			return expand(level + 1)
 		}
@@ -160,7 +164,7 @@ func (r *resolver) apply(sc scopes) {
 			for _, o := range gateway.Operations {
 				c := combo{p, a, o}
 				combos = append(combos, c)
-				for _, it := range sc.inbound(c) {
+				for _, it := range append(sc.section(c, "inbound"), sc.section(c, "outbound")...) {
 					if _, seen := active[it]; !seen {
 						order = append(order, it)
 					}
@@ -170,8 +174,12 @@ func (r *resolver) apply(sc scopes) {
 		}
 	}
 	w := where{products: products, combos: len(combos)}
+	r.headers(order, active)
 	var jwt, emit *Item
 	for _, it := range order {
+		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" {
+			continue // set-variable, or an outbound set-header done above
+		}
 		scope := w.classify(active[it])
 		if it.Limit != nil {
 			r.placeLimit(it, scope)
@@ -231,6 +239,54 @@ func (r *resolver) setBackendID(it *Item) {
 	if err != nil {
 		r.errs = append(r.errs, err)
 	}
+}
+
+// headers makes each outbound set-header that sends a token limit's
+// variable that limit's header, where both apply to the same requests.
+func (r *resolver) headers(order []*Item, active map[*Item][]combo) {
+	for _, h := range order {
+		if h.Header == nil {
+			continue
+		}
+		var found bool
+		for _, l := range order {
+			kind, ok := varKind(l.Vars, h.Header.Variable)
+			if l.Limit == nil || !ok {
+				continue
+			}
+			found = true
+			if !slices.Equal(active[l], active[h]) {
+				r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(
+					"<set-header> sends variable %q to other requests than the token limit at %s:%d:%d sets it for: give both the same scopes", h.Header.Variable, l.File, l.Line, l.Column)})
+				continue
+			}
+			switch kind {
+			case "remaining-tokens":
+				l.Limit.RemainingTokensHeaderName = h.Header.Name
+			case "remaining-quota-tokens":
+				l.Limit.RemainingQuotaTokensHeaderName = h.Header.Name
+			case "tokens-consumed":
+				l.Limit.TokensConsumedHeaderName = h.Header.Name
+			default:
+				r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(
+					"variable %q is set when the limit refuses a request, whose answer skips outbound: use retry-after-header-name", h.Header.Variable)})
+			}
+		}
+		if !found {
+			r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(
+				"<set-header> sends variable %q, which no token limit's *-variable-name sets for these requests", h.Header.Variable)})
+		}
+	}
+}
+
+// varKind is the kind of the token-limit variable called name.
+func varKind(vars map[string]string, name string) (string, bool) {
+	for kind, v := range vars {
+		if v == name {
+			return kind, true
+		}
+	}
+	return "", false
 }
 
 // usePool keeps the pool's members as the gateway's backends, with the

@@ -31,6 +31,11 @@ type Item struct {
 	JWT       *gateway.JWTConfig
 	Emit      *gateway.EmitTokenMetric
 	BackendID string
+	// Header is an outbound set-header sending a variable.
+	Header *headerVar
+	// Vars names the variables a token limit sets, by kind
+	// (remaining-tokens, …).
+	Vars map[string]string
 }
 
 // itemSince makes the item of element e from what its translation added
@@ -39,7 +44,8 @@ func (t *translator) itemSince(before Policy, e *element) *Item {
 	it := &Item{File: t.file, Pos: e.Pos, Name: e.Name}
 	switch {
 	case len(t.pol.TokenLimits) > len(before.TokenLimits):
-		it.Limit = &t.pol.TokenLimits[len(t.pol.TokenLimits)-1]
+		l := t.pol.TokenLimits[len(t.pol.TokenLimits)-1]
+		it.Limit, it.Vars, t.pendingVars = &l, t.pendingVars, nil
 	case t.pol.JWT != before.JWT:
 		it.JWT = t.pol.JWT
 	case t.pol.EmitTokenMetric != before.EmitTokenMetric:

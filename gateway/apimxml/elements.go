@@ -36,7 +36,17 @@ func (t *translator) tokenLimit(e *element) {
 		}
 	}
 	if k, ok := a["counter-key"]; ok {
+		k.Value = t.expandKey(k)
 		l.CounterKey = counterKey(k.Value)
+	}
+	for _, kind := range limitVarKinds {
+		if v, ok := a[kind+"-variable-name"]; ok && v.Value != "" {
+			t.limitVars[v.Value] = kind
+			if t.pendingVars == nil {
+				t.pendingVars = map[string]string{}
+			}
+			t.pendingVars[kind] = v.Value
+		}
 	}
 	if v, ok := a["estimate-prompt-tokens"]; ok {
 		l.EstimatePromptTokens = t.boolAttr(v, e)
@@ -100,6 +110,9 @@ func (t *translator) emitTokenMetric(e *element) {
 		if strings.EqualFold(a["name"].Value, "Location") && a["value"].Name == "" {
 			t.warnf(d.Pos, "dimension Location is not emulated (a gateway of aiload has no Azure region): left out of records")
 			continue
+		}
+		if v, ok := a["value"]; ok {
+			a["value"] = attr{Name: v.Name, Value: t.expandKey(v), Pos: v.Pos}
 		}
 		m.Dimensions = append(m.Dimensions, gateway.Dimension{Name: a["name"].Value, Value: a["value"].Value})
 		cfg := gateway.Config{EmitTokenMetric: &gateway.EmitTokenMetric{Dimensions: m.Dimensions[len(m.Dimensions)-1:]}}

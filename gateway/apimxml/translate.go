@@ -47,6 +47,11 @@ type translator struct {
 	warnings []Warning
 	// value resolves {{named-value}} references (nil: none are resolved).
 	value func(name string) (string, bool)
+	// vars are the set-variable definitions seen so far (shared by the
+	// documents of one config); limitVars the token limits' variables.
+	vars, limitVars map[string]string
+	// pendingVars are the variables of the token limit just translated.
+	pendingVars map[string]string
 }
 
 func (t *translator) errorf(p Pos, format string, a ...any) {
@@ -69,7 +74,7 @@ func ReadFile(path string) (Policy, []Warning, error) {
 // Parse translates a policy document; file names it in errors and
 // warnings. Every problem comes back, joined; each is an *Error.
 func Parse(file string, src []byte) (Policy, []Warning, error) {
-	t, err := translate(file, src, nil)
+	t, err := translate(file, src, nil, map[string]string{})
 	if err != nil {
 		return Policy{}, nil, err
 	}
@@ -79,12 +84,13 @@ func Parse(file string, src []byte) (Policy, []Warning, error) {
 // translate parses and translates a document; value resolves named values
 // (nil: a {{name}} reference stays as written). The error is a malformed
 // document's; the translator holds every other problem.
-func translate(file string, src []byte, value func(string) (string, bool)) (*translator, error) {
+func translate(file string, src []byte, value func(string) (string, bool), vars map[string]string) (*translator, error) {
 	root, err := parseXML(file, src)
 	if err != nil {
 		return nil, err
 	}
-	t := &translator{file: file, pol: Policy{File: file}, doc: Document{File: file, Sections: map[string][]*Item{}}, value: value}
+	t := &translator{file: file, pol: Policy{File: file}, doc: Document{File: file, Sections: map[string][]*Item{}}, value: value,
+		vars: vars, limitVars: map[string]string{}}
 	if value != nil {
 		t.namedValues(root)
 	}
@@ -116,11 +122,14 @@ func (t *translator) statement(section string, e *element) {
 		"llm-emit-token-metric":          t.emitTokenMetric,
 		"azure-openai-emit-token-metric": t.emitTokenMetric,
 		"set-backend-service":            t.setBackendService,
+		"set-variable":                   t.setVariable,
 	}
 	switch f, ok := translated[e.Name]; {
 	case e.Name == "base":
 		t.noAttrs(e)
 		t.doc.Sections[section] = append(t.doc.Sections[section], &Item{Base: true, File: t.file, Pos: e.Pos, Name: e.Name})
+	case e.Name == "set-header" && section == "outbound":
+		t.doc.Sections[section] = append(t.doc.Sections[section], t.setHeader(e))
 	case ok && section != "inbound":
 		t.errorf(e.Pos, "<%s> belongs in the inbound section, not %s", e.Name, section)
 	case ok:

@@ -200,6 +200,12 @@ func parseExpression(s string) (CounterKey, error) {
 func (k *CounterKey) addTerms(body string) error {
 	for _, term := range splitTerms(body, '+') {
 		term = strings.TrimSpace(term)
+		if inner, ok := parenthesised(term); ok {
+			if err := k.addTerms(inner); err != nil {
+				return err
+			}
+			continue
+		}
 		if args, ok := strings.CutPrefix(term, "String.Concat("); ok && strings.HasSuffix(args, ")") {
 			for _, a := range splitTerms(strings.TrimSuffix(args, ")"), ',') {
 				if err := k.addTerms(a); err != nil {
@@ -215,6 +221,37 @@ func (k *CounterKey) addTerms(body string) error {
 		k.Parts = append(k.Parts, p)
 	}
 	return nil
+}
+
+// parenthesised returns what one pair of parentheses around s holds.
+func parenthesised(s string) (string, bool) {
+	if !strings.HasPrefix(s, "(") || !strings.HasSuffix(s, ")") {
+		return "", false
+	}
+	inner := s[1 : len(s)-1]
+	var quote rune
+	esc, depth := false, 0
+	for _, r := range inner {
+		switch {
+		case esc:
+			esc = false
+		case r == '\\' && quote != 0:
+			esc = true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '(':
+			depth++
+		case r == ')':
+			if depth--; depth < 0 {
+				return "", false // "(a) + (b)": two groups
+			}
+		}
+	}
+	return inner, depth == 0
 }
 
 // splitTerms splits on sep outside string and character literals and

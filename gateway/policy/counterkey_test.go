@@ -37,6 +37,7 @@ func TestCounterKeys(t *testing.T) {
 		{`@(context.Subscription.Id + "-" + context.Request.IpAddress)`, "sub-a-10.0.0.9"},           // concatenation
 		{`@(String.Concat(context.Subscription.Id, "|", context.Operation.Id))`, "sub-a|embeddings"}, // String.Concat
 		{`@(String.Concat("u-", String.Concat(context.User.Id, "+")) + "x")`, "u-alice@contoso+x"},   // nested, "+" inside a literal
+		{`@((context.Subscription.Id) + ("-" + context.Api.Name))`, "sub-a-openai"},                  // parenthesised terms
 		{`@(context.Subscription.Key)`, "sub-a"},                                                     // never the key itself: the subscription's counter
 		{`@(context.User.Id)`, "alice@contoso"},                                                      // the record's user_id
 	} {
