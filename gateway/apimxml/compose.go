@@ -88,7 +88,7 @@ type resolver struct {
 	backend   string // what a global set-backend-service names
 	backendAt *Item
 	pools     map[string][]poolMember // from the backends file
-	vars map[string]string // set-variable definitions of every document
+	vars      map[string]string       // set-variable definitions of every document
 }
 
 func (r *resolver) path(p string) string {
