@@ -13,7 +13,7 @@ import (
 // times outside years 0-9999 take encoding/json's own path.
 func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	if y := r.TS.Year(); y < 0 || y > 9999 || !finite(r.LatencyMS, r.BackendLatencyMS, r.TTFTMS) ||
-		r.UtilizationPct != nil && !finite(*r.UtilizationPct) {
+		r.UtilizationPct != nil && !finite(*r.UtilizationPct) || !attemptsFinite(r.BackendAttempts) {
 		return appendMarshal(b, r)
 	}
 	b = append(b, `{"schema":`...)
@@ -69,7 +69,28 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	if r.Operation != "" {
 		b = appendString(append(b, `,"operation":`...), r.Operation)
 	}
+	if len(r.BackendAttempts) > 0 {
+		b = append(b, `,"backend_attempts":[`...)
+		for i, a := range r.BackendAttempts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(append(b, `{"backend":`...), a.Backend)
+			b = strconv.AppendInt(append(b, `,"status":`...), int64(a.Status), 10)
+			b = append(appendFloat(append(b, `,"latency_ms":`...), a.LatencyMS), '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
+}
+
+func attemptsFinite(as []Attempt) bool {
+	for _, a := range as {
+		if !finite(a.LatencyMS) {
+			return false
+		}
+	}
+	return true
 }
 
 func appendMarshal(b []byte, v any) ([]byte, error) {

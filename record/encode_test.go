@@ -44,6 +44,10 @@ func TestAppendJSONIsMarshal(t *testing.T) {
 		if i%6 < 4 {
 			r.Operation = pick(strs)
 		}
+		for j := range i % 4 {
+			r.BackendAttempts = append(r.BackendAttempts, Attempt{Backend: pick(strs), Status: []int{0, 429, 200, 503}[(i+j)%4],
+				LatencyMS: floats[(i+j)%len(floats)]})
+		}
 		want, werr := json.Marshal(&r)
 		got, gerr := r.AppendJSON([]byte("prefix"))
 		if (werr != nil) != (gerr != nil) || werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {

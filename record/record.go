@@ -129,4 +129,21 @@ type Record struct {
 	// embeddings; empty in records written before it existed, which are
 	// chat completions.
 	Operation string `json:"operation,omitempty"`
+
+	// BackendAttempts lists every backend attempt of the request in order,
+	// the last one being the answer relayed: a PTU's 429 before a
+	// pay-as-you-go answer shows here. Absent when no backend was called.
+	BackendAttempts []Attempt `json:"backend_attempts,omitempty"`
+}
+
+// Attempt is one backend attempt of a request.
+type Attempt struct {
+	// Backend is the backend's name.
+	Backend string `json:"backend"`
+	// Status is the backend's HTTP status; 0 when it gave none (the
+	// connection failed or the attempt timed out).
+	Status int `json:"status"`
+	// LatencyMS is the time from sending the attempt to its answer's end
+	// (for an attempt that was not relayed, to its response headers).
+	LatencyMS float64 `json:"latency_ms"`
 }

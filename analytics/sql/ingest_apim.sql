@@ -108,6 +108,7 @@ SELECT
          'request_bytes': coalesce(CAST(s.request_size AS VARCHAR), '')} AS dims,
     NULL                                                AS utilization_pct,
     NULL                                                AS backend_auth,
-    NULL                                                AS operation
+    NULL                                                AS operation,
+    NULL                                                AS backend_attempts
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;

@@ -19,7 +19,8 @@ FROM read_json($1,
         retry_after_ms: 'BIGINT', latency_ms: 'DOUBLE', backend_latency_ms: 'DOUBLE', ttft_ms: 'DOUBLE',
         stream: 'BOOLEAN', scenario: 'VARCHAR', persona: 'VARCHAR', attempt: 'INTEGER',
         dims: 'MAP(VARCHAR, VARCHAR)', utilization_pct: 'DOUBLE',
-        backend_auth: 'VARCHAR', operation: 'VARCHAR'
+        backend_auth: 'VARCHAR', operation: 'VARCHAR',
+        backend_attempts: 'STRUCT(backend VARCHAR, status INTEGER, latency_ms DOUBLE)[]'
     }) AS j
 ANTI JOIN records r ON r.request_id = j.request_id
 WHERE j.request_id IS NOT NULL AND j.ts IS NOT NULL;

@@ -80,7 +80,8 @@ SELECT DISTINCT ON (s.request_id)
     MAP {'source': 'litellm', 'spend': coalesce(CAST(s.spend AS VARCHAR), '')} AS dims,
     NULL                                                AS utilization_pct,
     NULL                                                AS backend_auth,
-    NULL                                                AS operation
+    NULL                                                AS operation,
+    NULL                                                AS backend_attempts
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.request_id
 WHERE s.request_id IS NOT NULL AND s.startTime IS NOT NULL;

@@ -50,6 +50,10 @@ ALTER TABLE records ADD COLUMN IF NOT EXISTS backend_auth VARCHAR;
 -- The API operation: chat, responses, completions or embeddings; NULL in
 -- older records (chat completions).
 ALTER TABLE records ADD COLUMN IF NOT EXISTS operation VARCHAR;
+-- Every backend attempt of the request, in order (the last one relayed):
+-- spill-over from a PTU's 429 to pay-as-you-go shows as two; NULL when no
+-- backend was called and in older records.
+ALTER TABLE records ADD COLUMN IF NOT EXISTS backend_attempts STRUCT(backend VARCHAR, status INTEGER, latency_ms DOUBLE)[];
 
 -- The value of a record's dimension, as demand series and recommendations
 -- key them: 'counter_key' (the subscription when no counter key was
