@@ -336,6 +336,10 @@ func (g *Gateway) estimatePrompt(x *exchange) int64 {
 // texts are counted unless their counts came with them; if the tokenizer
 // fails, a quarter of the texts' bytes.
 func (g *Gateway) estimateCall(x *exchange) int64 {
+	if x.op() == chat.OpCompletions {
+		x.promptText = x.call.Body.PromptText()
+		return g.estimateText(x)
+	}
 	msgs := x.call.Body.Messages
 	n, err := g.counter.Messages(x.rec.Model, msgs)
 	if err != nil {

@@ -89,6 +89,9 @@ func (t *texts) system(c *call) message {
 // whole; a stream's time to first token is when its first content was sent.
 func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n int) reply {
 	r := reply{remaining: -1, limit: -1, counted: -1}
+	if c.p.API == chat.OpResponses {
+		maxTokens = max(maxTokens, responsesMinOutput) // as requestBody sends it
+	}
 	req := &chat.Call{RemoteAddr: c.src, Body: chat.Body{Model: c.model, MaxTokens: maxTokens, Stream: c.p.Stream,
 		IncludeUsage: c.p.Stream, User: c.userID, Messages: make([]chat.Msg, len(msgs))}, Operation: c.p.API}
 	if e.opts.Target.API != APIOpenAI {

@@ -41,14 +41,11 @@ func requestBody(c *call, msgs []message, maxTokens int64) ([]byte, error) {
 		return marshalRequest(req)
 	case chat.OpCompletions:
 		req := chat.CompletionsRequest{Model: c.model, MaxTokens: &maxTokens, Stream: c.p.Stream, User: c.userID}
-		var prompt strings.Builder
+		body := chat.Body{Messages: make([]chat.Msg, len(msgs))}
 		for i, m := range msgs {
-			if i > 0 {
-				prompt.WriteString("\n")
-			}
-			prompt.WriteString(m.Content)
+			body.Messages[i].Text = m.Content
 		}
-		req.Prompt, _ = json.Marshal(prompt.String())
+		req.Prompt, _ = json.Marshal(body.PromptText())
 		if c.p.Stream {
 			req.StreamOptions = &chat.StreamOptions{IncludeUsage: true}
 		}

@@ -33,7 +33,7 @@ func TestVirtualCallMatchesWire(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		dur  time.Duration
-	}{{"testdata/paths.yaml", 0}, {"../scenarios/mixed-day.yaml", 20 * time.Minute}} {
+	}{{"testdata/paths.yaml", 0}, {"testdata/ops.yaml", 0}, {"../scenarios/mixed-day.yaml", 20 * time.Minute}} {
 		sim := func(wire bool) (*linesSink, *Simulation) {
 			sc, err := scenario.Load(tc.file)
 			if err != nil {

@@ -58,6 +58,16 @@ func (b *Body) Validate() error {
 	return validate(len(b.Messages), b.MaxTokens, b.MaxTokens != 0)
 }
 
+// PromptText is the body's messages as a legacy completions prompt: their
+// texts joined by newlines, as the load generator sends them.
+func (b *Body) PromptText() string {
+	texts := make([]string, len(b.Messages))
+	for i, m := range b.Messages {
+		texts[i] = m.Text
+	}
+	return strings.Join(texts, "\n")
+}
+
 // Msg is one message of a Body: its text, and the text's token count when
 // the sender knows it.
 type Msg struct {

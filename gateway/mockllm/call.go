@@ -36,8 +36,11 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	if invalid == nil {
 		invalid = b.CheckRoles()
 	}
-	v := s.decide(ctx, request{model: model, maxOut: b.MaxTokens, given: b.MaxTokens != 0, invalid: invalid,
-		prompt: func() (int64, error) { return s.counter.Messages(model, b.Messages) }})
+	prompt := func() (int64, error) { return s.counter.Messages(model, b.Messages) }
+	if c.Operation == chat.OpCompletions {
+		prompt = func() (int64, error) { return s.counter.Text(model, b.PromptText()) }
+	}
+	v := s.decide(ctx, request{model: model, maxOut: b.MaxTokens, given: b.MaxTokens != 0, invalid: invalid, prompt: prompt})
 	if v.kind != serve {
 		a := s.refusal(v)
 		if a.Err == nil {
