@@ -319,7 +319,7 @@ func (g *Gateway) estimatePrompt(x *exchange) int64 {
 	if x.call != nil {
 		return g.estimateCall(x)
 	}
-	if x.op() == chat.OpCompletions {
+	if x.op() == chat.OpCompletions || x.op() == chat.OpEmbeddings {
 		return g.estimateText(x)
 	}
 	n, err := g.counter.Prompt(x.rec.Model, x.req.Messages)

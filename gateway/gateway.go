@@ -240,7 +240,8 @@ type exchange struct {
 	// (strict mode reserved it for a request that gave none).
 	capMaxTokens int64
 	member       *member
-	// promptText and promptIDs are a legacy completions request's prompt:
+	// promptText and promptIDs are a legacy completions request's prompt
+	// (or an embeddings request's inputs, joined by newlines):
 	// its text and the count of token ids it gave as numbers.
 	promptText string
 	promptIDs  int64

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/policy"
 	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/record"
@@ -96,7 +97,7 @@ func (g *Gateway) buildChecks(x *exchange, rules []*limitRule) *admission {
 	facts := g.facts(x)
 	for _, r := range rules {
 		maxOut := x.maxOut
-		if maxOut == 0 && r.mode == policy.ModeStrict {
+		if maxOut == 0 && r.mode == policy.ModeStrict && x.op() != chat.OpEmbeddings {
 			maxOut = r.defaultMax
 			x.capMaxTokens = max(x.capMaxTokens, maxOut)
 		}

@@ -26,13 +26,15 @@ func (g *Gateway) routes() {
 		{"POST /openai/v1/responses", chat.OpResponses},
 		{"POST /v1/completions", chat.OpCompletions},
 		{"POST /openai/deployments/{deployment}/completions", chat.OpCompletions},
+		{"POST /v1/embeddings", chat.OpEmbeddings},
+		{"POST /openai/deployments/{deployment}/embeddings", chat.OpEmbeddings},
 	} {
 		g.mux.HandleFunc(r.pattern, g.handle(r.op))
 	}
 }
 
 // routeList names the routes in the 404 of an unknown one.
-const routeList = "POST /v1/chat/completions, /v1/responses, /v1/completions, /openai/deployments/{deployment}/chat/completions, /openai/deployments/{deployment}/completions, /openai/responses and /openai/v1/responses"
+const routeList = "POST /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, /openai/deployments/{deployment}/chat/completions, /openai/deployments/{deployment}/completions, /openai/deployments/{deployment}/embeddings, /openai/responses and /openai/v1/responses"
 
 // handle serves op's route.
 func (g *Gateway) handle(op string) http.HandlerFunc {
@@ -57,10 +59,11 @@ func (x *exchange) op() string {
 	return x.rec.Operation
 }
 
-// readOp parses the body of a Responses or legacy completions request and
+// readOp parses the body of a Responses, legacy completions or embeddings
+// request and
 // accepts it as readRequest accepts a chat request. x.req gets what the
 // estimates read: the prompt as messages (Responses) or as text
-// (completions, see promptText).
+// (completions and embeddings, see promptText).
 func (g *Gateway) readOp(x *exchange, body []byte) bool {
 	switch x.op() {
 	case chat.OpResponses:
@@ -73,6 +76,24 @@ func (g *Gateway) readOp(x *exchange, body []byte) bool {
 		maxOut, _ := req.MaxOutput()
 		// A Responses stream always ends with response.completed and its usage.
 		return g.accept(x, req.Validate(), req.Model, req.Stream, true, maxOut)
+	case chat.OpEmbeddings:
+		var req chat.EmbeddingsRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return g.rejectJSON(x, err)
+		}
+		x.body = body
+		invalid := req.Validate()
+		if invalid == nil {
+			inputs, _ := req.Inputs()
+			texts := make([]string, 0, len(inputs))
+			for _, in := range inputs {
+				texts = append(texts, in.Text)
+				x.promptIDs += int64(len(in.IDs))
+			}
+			x.promptText = strings.Join(texts, "\n")
+		}
+		// An embedding has no completion: nothing to cap, nothing to stream.
+		return g.accept(x, invalid, req.Model, false, false, 0)
 	default:
 		var req chat.CompletionsRequest
 		if err := json.Unmarshal(body, &req); err != nil {
@@ -108,9 +129,18 @@ func opCapField(x *exchange) string {
 	return capField(x.rec.Model)
 }
 
-// opUsage charges a complete answer of a Responses or legacy completions
-// request from its usage block, or counts its text when it has none.
+// opUsage charges a complete answer of a Responses, legacy completions or
+// embeddings request from its usage block, or counts its text when it has
+// none (an embedding's completion is 0 tokens).
 func (g *Gateway) opUsage(x *exchange, body []byte) {
+	if x.op() == chat.OpEmbeddings {
+		var r struct {
+			Usage *chat.EmbeddingsUsage `json:"usage"`
+		}
+		_ = json.Unmarshal(body, &r)
+		g.charge(x, r.Usage.Usage(), func() int64 { return 0 })
+		return
+	}
 	if x.op() == chat.OpResponses {
 		var r struct {
 			Usage *chat.ResponsesUsage `json:"usage"`

@@ -10,6 +10,8 @@
 //	POST /v1/responses, /openai/responses, /openai/v1/responses (the Responses API)
 //	POST /v1/completions                                       (legacy completions)
 //	POST /openai/deployments/{deployment}/completions          (Azure, ?api-version=…)
+//	POST /v1/embeddings                                        (embeddings, see embeddings.go)
+//	POST /openai/deployments/{deployment}/embeddings           (Azure, ?api-version=…)
 //	GET  /mock/stats                                           (tokens served, JSON)
 //
 // A mock can model a provisioned (PTU) deployment's capacity ceiling,
@@ -216,6 +218,8 @@ func New(cfg Config) *Server {
 	}
 	s.mux.HandleFunc("POST /v1/completions", s.handleCompletions)
 	s.mux.HandleFunc("POST /openai/deployments/{deployment}/completions", s.handleCompletions)
+	s.mux.HandleFunc("POST /v1/embeddings", s.handleEmbeddings)
+	s.mux.HandleFunc("POST /openai/deployments/{deployment}/embeddings", s.handleEmbeddings)
 	s.mux.HandleFunc("GET /mock/stats", s.handleStats)
 	return s
 }
