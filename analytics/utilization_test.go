@@ -20,8 +20,10 @@ func TestIngestUtilization(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a database from before the columns added later (utilization_pct,
-	// then backend_auth, then operation, then backend_attempts)
-	for _, col := range []string{"backend_attempts", "operation", "backend_auth", "utilization_pct"} {
+	// then backend_auth, then operation, then backend_attempts, then the
+	// semantic cache's)
+	for _, col := range []string{"embedding_model", "embedding_tokens", "cache_completion_tokens", "cache_prompt_tokens",
+		"backend_attempts", "operation", "backend_auth", "utilization_pct"} {
 		if _, err := db.SQL().Exec(`ALTER TABLE records DROP COLUMN ` + col); err != nil {
 			t.Fatal(err)
 		}

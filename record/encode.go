@@ -81,6 +81,18 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if r.CachePromptTokens != 0 {
+		b = strconv.AppendInt(append(b, `,"cache_prompt_tokens":`...), r.CachePromptTokens, 10)
+	}
+	if r.CacheCompletionTokens != 0 {
+		b = strconv.AppendInt(append(b, `,"cache_completion_tokens":`...), r.CacheCompletionTokens, 10)
+	}
+	if r.EmbeddingTokens != 0 {
+		b = strconv.AppendInt(append(b, `,"embedding_tokens":`...), r.EmbeddingTokens, 10)
+	}
+	if r.EmbeddingModel != "" {
+		b = appendString(append(b, `,"embedding_model":`...), r.EmbeddingModel)
+	}
 	return append(b, '}'), nil
 }
 

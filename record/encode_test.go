@@ -48,6 +48,10 @@ func TestAppendJSONIsMarshal(t *testing.T) {
 			r.BackendAttempts = append(r.BackendAttempts, Attempt{Backend: pick(strs), Status: []int{0, 429, 200, 503}[(i+j)%4],
 				LatencyMS: floats[(i+j)%len(floats)]})
 		}
+		if i%5 < 2 {
+			r.CachePromptTokens, r.CacheCompletionTokens = rng.Int64N(1e4)-3, rng.Int64N(1e4)
+			r.EmbeddingTokens, r.EmbeddingModel = rng.Int64N(1e4), pick(strs)
+		}
 		want, werr := json.Marshal(&r)
 		got, gerr := r.AppendJSON([]byte("prefix"))
 		if (werr != nil) != (gerr != nil) || werr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {

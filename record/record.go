@@ -31,6 +31,9 @@ const (
 	// store (Redis) could not be reached, so the token limits could not be
 	// checked; no backend was called.
 	OutcomeStoreUnavailable Outcome = "store_unavailable"
+	// OutcomeCacheHit is a 200 answered from the semantic cache
+	// (llm-semantic-cache-lookup): no model backend was called.
+	OutcomeCacheHit Outcome = "cache_hit"
 )
 
 // Outcomes lists every valid Outcome, in a stable order.
@@ -39,6 +42,7 @@ func Outcomes() []Outcome {
 		OutcomeOK, OutcomeThrottled, OutcomeQuotaExceeded, OutcomeUnauthorized,
 		OutcomeForbidden, OutcomeBadRequest, OutcomeBackendError, OutcomeBackendThrottled,
 		OutcomeCircuitOpen, OutcomeTimeout, OutcomeClientCancelled, OutcomeStoreUnavailable,
+		OutcomeCacheHit,
 	}
 }
 
@@ -134,6 +138,17 @@ type Record struct {
 	// the last one being the answer relayed: a PTU's 429 before a
 	// pay-as-you-go answer shows here. Absent when no backend was called.
 	BackendAttempts []Attempt `json:"backend_attempts,omitempty"`
+
+	// CachePromptTokens and CacheCompletionTokens are, on a cache_hit, the
+	// usage of the cached answer the caller got: tokens no model processed
+	// for this request (prompt_tokens and completion_tokens are then 0).
+	CachePromptTokens     int64 `json:"cache_prompt_tokens,omitempty"`
+	CacheCompletionTokens int64 `json:"cache_completion_tokens,omitempty"`
+	// EmbeddingTokens are the tokens of the semantic cache's embeddings call
+	// for this request's lookup (hit or miss), EmbeddingModel the model it
+	// called; absent when no lookup was made.
+	EmbeddingTokens int64  `json:"embedding_tokens,omitempty"`
+	EmbeddingModel  string `json:"embedding_model,omitempty"`
 }
 
 // Attempt is one backend attempt of a request.

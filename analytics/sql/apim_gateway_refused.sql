@@ -25,6 +25,6 @@ SELECT
     coalesce(s.RequestSize, 0) > 0, s.ResponseCode, apim_outcome(s.ResponseCode, s.BackendResponseCode),
     NULL, NULL, NULL, NULL, s.TotalTime, s.BackendTime, NULL, NULL, NULL, NULL, NULL,
     MAP {'source': 'apim', 'deployment': coalesce(s.deployment, ''),
-         'request_bytes': coalesce(CAST(s.RequestSize AS VARCHAR), '')}, NULL, NULL, NULL, NULL
+         'request_bytes': coalesce(CAST(s.RequestSize AS VARCHAR), '')}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM refused s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;

@@ -109,6 +109,10 @@ SELECT
     NULL                                                AS utilization_pct,
     NULL                                                AS backend_auth,
     NULL                                                AS operation,
-    NULL                                                AS backend_attempts
+    NULL                                                AS backend_attempts,
+    NULL                                                AS cache_prompt_tokens,
+    NULL                                                AS cache_completion_tokens,
+    NULL                                                AS embedding_tokens,
+    NULL                                                AS embedding_model
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.CorrelationId;

@@ -20,7 +20,9 @@ FROM read_json($1,
         stream: 'BOOLEAN', scenario: 'VARCHAR', persona: 'VARCHAR', attempt: 'INTEGER',
         dims: 'MAP(VARCHAR, VARCHAR)', utilization_pct: 'DOUBLE',
         backend_auth: 'VARCHAR', operation: 'VARCHAR',
-        backend_attempts: 'STRUCT(backend VARCHAR, status INTEGER, latency_ms DOUBLE)[]'
+        backend_attempts: 'STRUCT(backend VARCHAR, status INTEGER, latency_ms DOUBLE)[]',
+        cache_prompt_tokens: 'BIGINT', cache_completion_tokens: 'BIGINT',
+        embedding_tokens: 'BIGINT', embedding_model: 'VARCHAR'
     }) AS j
 ANTI JOIN records r ON r.request_id = j.request_id
 WHERE j.request_id IS NOT NULL AND j.ts IS NOT NULL;

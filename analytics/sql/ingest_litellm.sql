@@ -81,7 +81,11 @@ SELECT DISTINCT ON (s.request_id)
     NULL                                                AS utilization_pct,
     NULL                                                AS backend_auth,
     NULL                                                AS operation,
-    NULL                                                AS backend_attempts
+    NULL                                                AS backend_attempts,
+    NULL                                                AS cache_prompt_tokens,
+    NULL                                                AS cache_completion_tokens,
+    NULL                                                AS embedding_tokens,
+    NULL                                                AS embedding_model
 FROM counted s
 ANTI JOIN records r ON r.request_id = s.request_id
 WHERE s.request_id IS NOT NULL AND s.startTime IS NOT NULL;

@@ -54,6 +54,13 @@ ALTER TABLE records ADD COLUMN IF NOT EXISTS operation VARCHAR;
 -- spill-over from a PTU's 429 to pay-as-you-go shows as two; NULL when no
 -- backend was called and in older records.
 ALTER TABLE records ADD COLUMN IF NOT EXISTS backend_attempts STRUCT(backend VARCHAR, status INTEGER, latency_ms DOUBLE)[];
+-- The semantic cache: on a cache_hit, the usage of the cached answer served
+-- (no model processed it); on every lookup, the embeddings call's tokens and
+-- model. NULL when absent and in older records.
+ALTER TABLE records ADD COLUMN IF NOT EXISTS cache_prompt_tokens BIGINT;
+ALTER TABLE records ADD COLUMN IF NOT EXISTS cache_completion_tokens BIGINT;
+ALTER TABLE records ADD COLUMN IF NOT EXISTS embedding_tokens BIGINT;
+ALTER TABLE records ADD COLUMN IF NOT EXISTS embedding_model VARCHAR;
 
 -- The value of a record's dimension, as demand series and recommendations
 -- key them: 'counter_key' (the subscription when no counter key was
