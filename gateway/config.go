@@ -35,6 +35,9 @@ type Config struct {
 	Subscriptions []Subscription `yaml:"subscriptions" json:"subscriptions"`
 	// JWT turns on validate-jwt for every request.
 	JWT *JWTConfig `yaml:"jwt" json:"jwt,omitempty"`
+	// CheckHeaders are check-header policies, applied in order after the
+	// subscription key.
+	CheckHeaders []CheckHeader `yaml:"check_headers" json:"check_headers,omitempty"`
 	// EmitTokenMetric lists the llm-emit-token-metric dimensions written
 	// into each record's dims.
 	EmitTokenMetric *EmitTokenMetric `yaml:"emit_token_metric" json:"emit_token_metric,omitempty"`
@@ -273,6 +276,10 @@ type JWTConfig struct {
 	// RequiredClaimValues are claims with several values (validate-jwt's
 	// <claim match="all|any" separator="…">).
 	RequiredClaimValues []ClaimRule `yaml:"required_claim_values" json:"required_claim_values,omitempty"`
+	// ClientApplicationIDs, when set, must include the token's appid (v1
+	// tokens) or azp (v2) claim: validate-azure-ad-token's
+	// client-application-ids.
+	ClientApplicationIDs []string `yaml:"client_application_ids" json:"client_application_ids,omitempty"`
 	// ClockSkew is tolerated on exp and nbf (default 0).
 	ClockSkew time.Duration `yaml:"clock_skew" json:"clock_skew,omitempty"`
 	// RequireExpirationTime rejects tokens without exp (default true).

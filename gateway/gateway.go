@@ -404,10 +404,10 @@ func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errTyp
 }
 
 // serve is the pipeline every request goes through, over HTTP or in
-// process: subscription key, validate-jwt, the request's checks, token
+// process: subscription key, check-header, validate-jwt, the request's checks, token
 // limits, then the backend pool.
 func (g *Gateway) serve(x *exchange) {
-	if !g.metered(x) || !g.authenticate(x) || !g.validateJWT(x) || !g.readRequest(x) {
+	if !g.metered(x) || !g.authenticate(x) || !g.checkHeaders(x) || !g.validateJWT(x) || !g.readRequest(x) {
 		return
 	}
 	a := g.admit(x)

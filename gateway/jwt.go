@@ -352,6 +352,15 @@ func (v *jwtValidator) requiredClaims(c jwt.MapClaims) error {
 			return fmt.Errorf("required claim %q does not contain %q", name, want)
 		}
 	}
+	if ids := v.cfg.ClientApplicationIDs; len(ids) > 0 {
+		app, _ := c["appid"].(string)
+		if app == "" {
+			app, _ = c["azp"].(string)
+		}
+		if !slices.Contains(ids, app) {
+			return fmt.Errorf("token's client application %q is not allowed", app)
+		}
+	}
 	for _, r := range v.cfg.RequiredClaimValues {
 		got, ok := c[r.Name]
 		if !ok {

@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for i, h := range c.CheckHeaders {
+		h.validate(&errs, fmt.Sprintf("gateway.check_headers[%d]", i))
+	}
 	if c.JWT != nil {
 		c.JWT.validate(&errs, "gateway.jwt")
 	}

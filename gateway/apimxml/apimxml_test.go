@@ -254,3 +254,51 @@ func TestVariables(t *testing.T) {
 		t.Errorf("validate: %v", err)
 	}
 }
+
+// TestValidateAzureADToken: the sample's validate-azure-ad-token becomes
+// validate-jwt against the tenant's OpenID configuration, v1 and v2
+// issuers, and the client application ids.
+func TestValidateAzureADToken(t *testing.T) {
+	t.Parallel()
+	pol, _, err := apimxml.Parse("aad.xml", []byte(`<policies><inbound>
+  <validate-azure-ad-token tenant-id="contoso.onmicrosoft.com" failed-validation-httpcode="403">
+    <client-application-ids><application-id>11111111-aaaa</application-id></client-application-ids>
+    <backend-application-ids><application-id>22222222-bbbb</application-id></backend-application-ids>
+  </validate-azure-ad-token>
+</inbound></policies>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := pol.JWT
+	if j == nil || j.JWKSURL != "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration" ||
+		len(j.Issuers) != 2 || j.Issuers[1] != "https://sts.windows.net/contoso.onmicrosoft.com/" ||
+		len(j.ClientApplicationIDs) != 1 || j.ClientApplicationIDs[0] != "11111111-aaaa" ||
+		len(j.Audiences) != 2 || j.Audiences[1] != "api://22222222-bbbb" || j.FailedValidationHTTPCode != 403 {
+		t.Errorf("translated %+v", j)
+	}
+	_, _, err = apimxml.Parse("aad.xml", []byte(`<policies><inbound><validate-azure-ad-token /></inbound></policies>`))
+	if want := "aad.xml:1:20: <validate-azure-ad-token> needs a tenant-id"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("no tenant: %v, want %q", err, want)
+	}
+}
+
+// TestCheckHeaderTranslated: check-header's attributes and values.
+func TestCheckHeaderTranslated(t *testing.T) {
+	t.Parallel()
+	pol, _, err := apimxml.Parse("c.xml", []byte(`<policies><inbound>
+  <check-header name="x-tenant" failed-check-httpcode="401" failed-check-error-message="Tenant missing" ignore-case="true">
+    <value>contoso</value><value>fabrikam</value>
+  </check-header>
+</inbound></policies>`))
+	if err != nil || len(pol.CheckHeaders) != 1 {
+		t.Fatalf("%v %+v", err, pol)
+	}
+	c := pol.CheckHeaders[0]
+	if c.Name != "x-tenant" || c.FailedCheckHTTPCode != 401 || c.FailedCheckErrorMessage != "Tenant missing" || !c.IgnoreCase || len(c.Values) != 2 {
+		t.Errorf("translated %+v", c)
+	}
+	_, _, err = apimxml.Parse("c.xml", []byte(`<policies><inbound><check-header name="x" failed-check-httpcode="200" failed-check-error-message="m" ignore-case="false" /></inbound></policies>`))
+	if want := `c.xml:1:43: <check-header>: must be an error status (400-599), got 200`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("status 200: %v, want %q", err, want)
+	}
+}

@@ -108,6 +108,13 @@ func Apply(cfg *gateway.Config, f PolicyFile, pol Policy) ([]Warning, error) {
 		}
 	}
 	global := f.Scope == ScopeAll
+	if len(pol.CheckHeaders) > 0 {
+		if !global {
+			errs = append(errs, fmt.Errorf("%s: check-header applies to every request in aiload: give it in a policy for all APIs (--policy FILE)", pol.File))
+		} else {
+			cfg.CheckHeaders = append(cfg.CheckHeaders, pol.CheckHeaders...)
+		}
+	}
 	if pol.JWT != nil {
 		switch {
 		case !global:

@@ -177,7 +177,7 @@ func (r *resolver) apply(sc scopes) {
 	r.headers(order, active)
 	var jwt, emit *Item
 	for _, it := range order {
-		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" {
+		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil {
 			continue // set-variable, or an outbound set-header done above
 		}
 		scope := w.classify(active[it])
@@ -203,6 +203,8 @@ func (r *resolver) apply(sc scopes) {
 			r.setEmit(it)
 		case it.BackendID != "":
 			r.setBackendID(it)
+		case it.Check != nil:
+			r.cfg.CheckHeaders = append(r.cfg.CheckHeaders, *it.Check)
 		}
 	}
 }

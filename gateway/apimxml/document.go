@@ -31,6 +31,7 @@ type Item struct {
 	JWT       *gateway.JWTConfig
 	Emit      *gateway.EmitTokenMetric
 	BackendID string
+	Check     *gateway.CheckHeader
 	// Header is an outbound set-header sending a variable.
 	Header *headerVar
 	// Vars names the variables a token limit sets, by kind
@@ -50,6 +51,9 @@ func (t *translator) itemSince(before Policy, e *element) *Item {
 		it.JWT = t.pol.JWT
 	case t.pol.EmitTokenMetric != before.EmitTokenMetric:
 		it.Emit = t.pol.EmitTokenMetric
+	case len(t.pol.CheckHeaders) > len(before.CheckHeaders):
+		c := t.pol.CheckHeaders[len(t.pol.CheckHeaders)-1]
+		it.Check = &c
 	case t.pol.BackendID != before.BackendID:
 		it.BackendID = t.pol.BackendID
 	}

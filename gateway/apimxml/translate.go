@@ -26,6 +26,8 @@ type Policy struct {
 	JWT *gateway.JWTConfig
 	// EmitTokenMetric is its emit-token-metric policy, if any.
 	EmitTokenMetric *gateway.EmitTokenMetric
+	// CheckHeaders are its check-header policies, in order.
+	CheckHeaders []gateway.CheckHeader
 	// BackendID is set-backend-service's backend-id ("" without one).
 	BackendID string
 
@@ -123,6 +125,8 @@ func (t *translator) statement(section string, e *element) {
 		"azure-openai-emit-token-metric": t.emitTokenMetric,
 		"set-backend-service":            t.setBackendService,
 		"set-variable":                   t.setVariable,
+		"check-header":                   t.checkHeader,
+		"validate-azure-ad-token":        t.validateAzureADToken,
 	}
 	switch f, ok := translated[e.Name]; {
 	case e.Name == "base":
