@@ -553,7 +553,7 @@ func unknownRoute(t *testing.T) {
 products: [{name: p}]
 subscriptions: [{id: s1, key: k1, product: p, team: t}]
 `, "http://127.0.0.1:9", nil)
-	a := post(t, e.url, "/v1/embeddings", "k1", `{}`, nil)
+	a := post(t, e.url, "/v1/images/generations", "k1", `{}`, nil)
 	if a.status != 404 || a.errorCode(t) != "not_found" {
 		t.Fatalf("status %d body %s", a.status, a.body)
 	}
