@@ -48,6 +48,10 @@ func ParseMethod(s string) (Method, error) {
 
 // Allocation chooses the split method and its parameters.
 type Allocation struct {
+	// By is the column the bill is split by (the team when zero); the
+	// lines' and totals' Team fields hold its values, and Shares and
+	// IdleTo name them.
+	By     Grouping
 	Method Method // default Proportional
 	// Shares are fixed weights per team for Fixed; they override the
 	// pricing file's per-deployment shares.
@@ -69,6 +73,8 @@ const (
 
 // ChargeLine is one team × model × cost type amount.
 type ChargeLine struct {
+	// Team is the group charged: the team, or the value of the column the
+	// bill is split by (ChargebackResult.By).
 	Team     string
 	Model    string // as priced (pricing.Resolve of the logged model)
 	Tier     Tier
@@ -115,7 +121,10 @@ type DeploymentCost struct {
 
 // ChargebackResult is a period's bill split per team.
 type ChargebackResult struct {
-	Period   Period
+	Period Period
+	// By names the column the bill is split by ("team", "user",
+	// "cost_center", "dims.region"); Team fields hold its values.
+	By       string
 	Currency string
 	Method   Method
 	// MethodDescription says in words how PTU cost was split.
@@ -152,10 +161,14 @@ func Chargeback(ctx context.Context, db *DB, prices *pricing.Pricing, period Per
 		return nil, fmt.Errorf("chargeback: %w", err)
 	}
 	alloc.Method = method
+	alloc.By = alloc.By.orTeam()
 	if alloc.IdleTo == "" {
 		alloc.IdleTo = "(unallocated)"
 	}
-	rows, err := loadUsage(ctx, db, period)
+	if err := checkGrouping(ctx, db, alloc.By, period); err != nil {
+		return nil, fmt.Errorf("chargeback: %w", err)
+	}
+	rows, err := loadUsage(ctx, db, period, alloc.By)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +186,9 @@ func Chargeback(ctx context.Context, db *DB, prices *pricing.Pricing, period Per
 	return b.result(), nil
 }
 
-func loadUsage(ctx context.Context, db *DB, period Period) ([]usageRow, error) {
-	rs, err := db.db.QueryContext(ctx, query("chargeback_usage.sql"), period.Start, period.End)
+func loadUsage(ctx context.Context, db *DB, period Period, by Grouping) ([]usageRow, error) {
+	grp, dim := by.sqlArgs()
+	rs, err := db.db.QueryContext(ctx, query("chargeback_usage.sql"), period.Start, period.End, grp, dim, by.None())
 	if err != nil {
 		return nil, fmt.Errorf("chargeback usage: %w", err)
 	}
@@ -256,8 +270,8 @@ func (b *bill) hasDeployment(model string) bool {
 func (b *bill) add(r usageRow) {
 	model := b.prices.Resolve(r.model)
 	if model == "" {
-		b.warnings = append(b.warnings, fmt.Sprintf("no price for model %q: %s of team %s not charged",
-			r.model, plural(r.requests, "request"), r.team))
+		b.warnings = append(b.warnings, fmt.Sprintf("no price for model %q: %s of %s %s not charged",
+			r.model, plural(r.requests, "request"), b.alloc.By.Name, r.team))
 		return
 	}
 	m := b.prices.Models[model]
@@ -267,8 +281,8 @@ func (b *bill) add(r usageRow) {
 		return
 	}
 	if r.tier == "ptu" {
-		b.warnings = append(b.warnings, fmt.Sprintf("model %s: %s of team %s served on PTU backend %q with no ptu_deployments entry; charged at PAYG prices",
-			model, plural(r.requests, "request"), r.team, r.backend))
+		b.warnings = append(b.warnings, fmt.Sprintf("model %s: %s of %s %s served on PTU backend %q with no ptu_deployments entry; charged at PAYG prices",
+			model, plural(r.requests, "request"), b.alloc.By.Name, r.team, r.backend))
 	}
 	tier := TierPAYG
 	if b.hasDeployment(model) {

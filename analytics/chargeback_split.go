@@ -119,7 +119,7 @@ func (b *bill) ptuLine(team, model string, idle bool, dep string, tokens int64, 
 
 // result rounds the bill (see RoundingRule and roundBill) and orders it.
 func (b *bill) result() *ChargebackResult {
-	res := &ChargebackResult{Period: b.period, Currency: b.prices.Currency, Method: b.alloc.Method,
+	res := &ChargebackResult{Period: b.period, By: b.alloc.By.Name, Currency: b.prices.Currency, Method: b.alloc.Method,
 		MethodDescription: methodDescription(b.alloc), RoundingRule: RoundingRule,
 		Deployments: b.deps, Warnings: b.warnings}
 	pending := make([]*pendingLine, 0, len(b.lines))

@@ -34,8 +34,12 @@ func ParseDimension(s string) (Dimension, error) {
 
 // DemandOptions selects the records of a demand query.
 type DemandOptions struct {
-	By    Dimension // required
-	Model string    // only this model; "" means every model
+	By Dimension // required, unless Group is set
+	// Group, when its Name is set, keys the series by a bill's grouping
+	// (a team, a user, a subscription metadata key, a dimension) instead
+	// of By.
+	Group Grouping
+	Model string // only this model; "" means every model
 	// From and To bound the series to [From, To); zero values mean the
 	// first and last minute with data.
 	From, To time.Time
@@ -70,11 +74,14 @@ type DemandSeries struct {
 // Demand returns one zero-filled per-minute series per value of opts.By,
 // ordered by key.
 func Demand(ctx context.Context, db *DB, opts DemandOptions) ([]DemandSeries, error) {
-	if _, err := ParseDimension(string(opts.By)); err != nil {
+	var grp, dim string
+	if opts.Group.Name != "" {
+		grp, dim = opts.Group.sqlArgs()
+	} else if _, err := ParseDimension(string(opts.By)); err != nil {
 		return nil, fmt.Errorf("demand: %w", err)
 	}
 	rows, err := db.db.QueryContext(ctx, query("demand_minutes.sql"),
-		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To))
+		string(opts.By), opts.Model, nullTime(opts.From), nullTime(opts.To), grp, dim)
 	if err != nil {
 		return nil, fmt.Errorf("demand query: %w", err)
 	}

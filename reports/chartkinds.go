@@ -14,14 +14,20 @@ import (
 // cost type, the most expensive team on top; beyond maxBars teams only the
 // highest are drawn.
 func CostByTeamChart(lines []Line, currency string) (*Chart, error) {
+	return costByGroupChart(lines, currency, "team")
+}
+
+// costByGroupChart is CostByTeamChart for the column the bill is split by,
+// in words ("cost center").
+func costByGroupChart(lines []Line, currency, group string) (*Chart, error) {
 	totals := TeamTotals(lines)
 	if len(totals) == 0 {
 		totals = []TeamTotal{{Team: "(no charges)", ByType: map[pricing.CostType]Money{}}}
 	}
-	title := "Cost by team (" + currency + ")"
+	title := "Cost by " + group + " (" + currency + ")"
 	if len(totals) > maxBars {
 		// The rest would dwarf every bar as one; the table lists them all.
-		title = fmt.Sprintf("Cost by team, the %d highest of %d (%s)", maxBars, len(totals), currency)
+		title = fmt.Sprintf("Cost by %s, the %d highest of %d (%s)", group, maxBars, len(totals), currency)
 		totals = totals[:maxBars]
 	}
 	h := 25*vg.Millimeter + vg.Length(len(totals))*5*vg.Millimeter

@@ -171,7 +171,7 @@ func Charts(r Report) ([]*Chart, error) {
 		return nil, fmt.Errorf("charts: %w", err)
 	}
 	var out []*Chart
-	c, err := CostByTeamChart(r.Lines(), r.Currency)
+	c, err := costByGroupChart(r.Lines(), r.Currency, r.groupWords())
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -13,7 +14,8 @@ const focusTime = "2006-01-02T15:04:05Z"
 
 func utc(t time.Time) string { return t.UTC().Format(focusTime) }
 
-// ChargebackColumns are the columns of the chargeback CSV, in order.
+// ChargebackColumns are the columns of the chargeback CSV, in order; "team"
+// is named after Report.GroupBy when the bill is split by another column.
 var ChargebackColumns = []string{
 	"billing_period_start", "billing_period_end", "team", "model", "deployment",
 	"cost_type", "tokens", "pricing_unit", "pricing_quantity", "unit_price",
@@ -32,7 +34,9 @@ func WriteCSV(w io.Writer, r Report) error {
 		return fmt.Errorf("write chargeback csv: %w", err)
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(ChargebackColumns); err != nil {
+	header := slices.Clone(ChargebackColumns)
+	header[slices.Index(header, "team")] = r.groupName()
+	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write chargeback csv: %w", err)
 	}
 	start, end := utc(r.Period.Start), utc(r.Period.End)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,7 +33,8 @@ var FocusColumns = []string{
 	"SubAccountType", "Tags",
 	// FOCUS 1.3: data-generator-calculated split cost allocation.
 	"AllocatedMethodId", "AllocatedMethodDetails",
-	// aiload's own.
+	// aiload's own; x_Team is named after Report.GroupBy (x_CostCenter)
+	// when the bill is split by another column.
 	"x_Team", "x_Model", "x_CostType", "x_Tokens", "x_AllocationMethod", "x_OriginChargeId",
 }
 
@@ -64,7 +66,9 @@ func WriteFOCUS(w io.Writer, r Report) error {
 		return fmt.Errorf("write focus csv: %w", err)
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(FocusColumns); err != nil {
+	header := slices.Clone(FocusColumns)
+	header[slices.Index(header, "x_Team")] = r.focusGroupColumn()
+	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write focus csv: %w", err)
 	}
 	origins := capacityOrigins(r)
@@ -97,8 +101,8 @@ func capacityOrigins(r Report) map[string]origin {
 		if c.Deployment != "" {
 			dep = " (deployment " + c.Deployment + ")"
 		}
-		desc := fmt.Sprintf("Provisioned throughput for %s%s: %d PTU, %s %s at %s %s per %s, split among teams: %s",
-			c.Model, dep, c.PTUs, c.Quantity, c.Unit, c.UnitPrice.Exact(), r.Currency, singular(c.Unit), c.Method)
+		desc := fmt.Sprintf("Provisioned throughput for %s%s: %d PTU, %s %s at %s %s per %s, split among %ss: %s",
+			c.Model, dep, c.PTUs, c.Quantity, c.Unit, c.UnitPrice.Exact(), r.Currency, singular(c.Unit), r.groupWords(), c.Method)
 		out[c.ID] = origin{desc: desc, basisUnit: c.BasisUnit}
 	}
 	return out
@@ -147,8 +151,8 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 		// A PAYG row counts tokens; its consumption is the token count.
 		v["ConsumedQuantity"], v["ConsumedUnit"] = strconv.FormatInt(l.Tokens, 10), "Tokens"
 		v["SkuPriceId"] = sku.id + "-payg"
-		v["ChargeDescription"] = fmt.Sprintf("%s %s for team %s at %s %s per 1M tokens (pay-as-you-go)",
-			l.Model, strings.ToLower(sku.meter), l.Team, l.UnitPrice.Exact(), r.Currency)
+		v["ChargeDescription"] = fmt.Sprintf("%s %s for %s %s at %s %s per 1M tokens (pay-as-you-go)",
+			l.Model, strings.ToLower(sku.meter), r.groupWords(), l.Team, l.UnitPrice.Exact(), r.Currency)
 	} else {
 		// "PTU-Hours" → gpt-4o-ptu-hour, "PTU-Months" → gpt-4o-ptu-month.
 		v["SkuPriceId"] = sku.id + "-" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(singular(l.Unit), "PTU-"), " ", "-"))
@@ -157,7 +161,7 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 	if l.Deployment != "" {
 		v["ResourceId"], v["ResourceName"], v["ResourceType"] = l.Deployment, l.Deployment, "Deployment"
 	}
-	if err := focusJSON(v, l, sku, o.basisUnit); err != nil {
+	if err := focusJSON(v, l, sku, o.basisUnit, r.groupName()); err != nil {
 		return nil, err
 	}
 	row := make([]string, len(FocusColumns))
@@ -169,8 +173,8 @@ func focusRow(r Report, l Line, o origin) ([]string, error) {
 
 // focusJSON fills the JSON columns: Tags, SkuPriceDetails and, on allocated
 // rows, AllocatedMethodId/AllocatedMethodDetails.
-func focusJSON(v map[string]string, l Line, sku focusSku, basisUnit string) error {
-	tags, err := json.Marshal(map[string]string{"team": l.Team})
+func focusJSON(v map[string]string, l Line, sku focusSku, basisUnit, group string) error {
+	tags, err := json.Marshal(map[string]string{group: l.Team})
 	if err != nil {
 		return err
 	}

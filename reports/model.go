@@ -10,6 +10,7 @@ package reports
 
 import (
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/aiload/aiload/pricing"
@@ -120,8 +121,13 @@ type Allocation struct {
 // Report is everything a chargeback report shows.
 type Report struct {
 	// Title heads the PDF (default "AI usage chargeback").
-	Title  string
-	Period pricing.Period
+	Title string
+	// GroupBy names the column the bill is split by (default "team"): the
+	// lines' and allocations' Team fields hold its values. It heads the
+	// CSV's third column ("cost_center"), names FOCUS's x_ column and tag
+	// (x_CostCenter) and the PDF's pages ("Cost center: cc-42").
+	GroupBy string
+	Period  pricing.Period
 	// Currency is the ISO 4217 billing currency (default "USD").
 	Currency string
 	Account  Account
@@ -292,4 +298,40 @@ type Methodology struct {
 	Notes         []string
 	// Warnings name usage that could not be billed (a model without a price).
 	Warnings []string
+}
+
+// groupName is the column the bill is split by, as data names it:
+// "team", "cost_center", "dims.region".
+func (r Report) groupName() string {
+	if r.GroupBy == "" {
+		return "team"
+	}
+	return r.GroupBy
+}
+
+// groupWords names that column in words, lower case: "team", "cost
+// center", "region" (for dims.region).
+func (r Report) groupWords() string {
+	name := strings.TrimPrefix(r.groupName(), "dims.")
+	return strings.Join(strings.FieldsFunc(name, func(c rune) bool { return c == '_' || c == '-' || c == '.' || c == ' ' }), " ")
+}
+
+// groupTitle is groupWords with a capital: "Team", "Cost center".
+func (r Report) groupTitle() string {
+	w := r.groupWords()
+	if w == "" {
+		return w
+	}
+	return strings.ToUpper(w[:1]) + w[1:]
+}
+
+// focusGroupColumn is FOCUS's x_ column of the group: x_Team,
+// x_CostCenter, x_Region.
+func (r Report) focusGroupColumn() string {
+	var b strings.Builder
+	b.WriteString("x_")
+	for _, w := range strings.Fields(r.groupWords()) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
 }

@@ -234,9 +234,9 @@ func newDoc(r Report, opts PDFOptions, charts []*Chart, pngs [][]byte) *doc {
 }
 
 func (d *doc) tocEntries() []tocEntry {
-	e := []tocEntry{{title: "Cost by team", page: d.plan.summary}}
+	e := []tocEntry{{title: "Cost by " + d.r.groupWords(), page: d.plan.summary}}
 	for _, t := range d.teams {
-		e = append(e, tocEntry{title: "Team: " + t, page: d.plan.teams[t], level: 1})
+		e = append(e, tocEntry{title: d.r.groupTitle() + ": " + t, page: d.plan.teams[t], level: 1})
 	}
 	e = append(e, tocEntry{title: "Capacity: provisioned throughput", page: d.plan.capacity})
 	for i, p := range d.r.Plans {

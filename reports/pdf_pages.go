@@ -62,7 +62,7 @@ func (d *doc) cover() {
 	f.Ln(6)
 	f.SetFillColor(232, 236, 242)
 	f.SetFont("sans", "", 11)
-	f.CellFormat(contentW, 9, fmt.Sprintf("  Total for the period: %s across %d teams", d.money(Total(d.lines)), len(d.totals)), "", 1, "L", true, 0, "")
+	f.CellFormat(contentW, 9, fmt.Sprintf("  Total for the period: %s across %d %ss", d.money(Total(d.lines)), len(d.totals), d.r.groupWords()), "", 1, "L", true, 0, "")
 	f.SetFont("sans", "B", 20)
 	f.CellFormat(contentW, 12, "  "+d.money(Total(d.lines)), "", 1, "L", true, 0, "")
 	f.Ln(8)
@@ -124,7 +124,7 @@ func (d *doc) contents() {
 // summary lists every team's cost, most expensive first.
 func (d *doc) summary() {
 	total := Total(d.lines)
-	cols := []column{{"Team", 64, "L"}, {"PAYG", 28, "R"}, {"PTU share", 28, "R"}, {"Total", 28, "R"}, {"Share", 26, "R"}}
+	cols := []column{{d.r.groupTitle(), 64, "L"}, {"PAYG", 28, "R"}, {"PTU share", 28, "R"}, {"Total", 28, "R"}, {"Share", 26, "R"}}
 	rows := make([][]string, 0, len(d.totals)+1)
 	for _, t := range d.totals {
 		payg := t.ByType[pricing.PAYGInput] + t.ByType[pricing.PAYGCachedInput] + t.ByType[pricing.PAYGOutput]
@@ -145,10 +145,11 @@ func (d *doc) summary() {
 	rows = append(rows, []string{"Total", d.money(payg), d.money(ptu), d.money(total), "100%"})
 	for page := 0; page < d.plan.summaryPages; page++ {
 		if page == 0 {
-			d.startSection("Cost by team", 0)
-			d.heading("Cost by team", 16)
-			d.text(9, "Each team's cost for the period, most expensive first. PAYG is charged directly for the "+
-				"tokens a team used; the PTU share is the team's part of the provisioned-throughput charges.")
+			g := d.r.groupWords()
+			d.startSection("Cost by "+g, 0)
+			d.heading("Cost by "+g, 16)
+			d.text(9, "Each "+g+"'s cost for the period, most expensive first. PAYG is charged directly for the "+
+				"tokens a "+g+" used; the PTU share is the "+g+"'s part of the provisioned-throughput charges.")
 			d.f.Ln(3)
 		} else {
 			d.f.AddPage()
@@ -160,8 +161,8 @@ func (d *doc) summary() {
 
 func (d *doc) teamPage(team string) {
 	f := d.f
-	d.startSection("Team: "+team, 1)
-	d.heading("Team: "+team, 16)
+	d.startSection(d.r.groupTitle()+": "+team, 1)
+	d.heading(d.r.groupTitle()+": "+team, 16)
 	var tt TeamTotal
 	for _, t := range d.totals {
 		if t.Team == team {
@@ -170,7 +171,7 @@ func (d *doc) teamPage(team string) {
 	}
 	f.SetFont("sans", "", 11)
 	f.SetFillColor(232, 236, 242)
-	f.CellFormat(contentW, 8, "  Team total: "+d.money(tt.Cost), "", 1, "L", true, 0, "")
+	f.CellFormat(contentW, 8, "  "+d.r.groupTitle()+" total: "+d.money(tt.Cost), "", 1, "L", true, 0, "")
 	f.Ln(3)
 
 	f.SetFont("sans", "B", 10)
@@ -192,7 +193,7 @@ func (d *doc) teamPage(team string) {
 
 	a, ok := d.acts[team]
 	if !ok {
-		d.text(9, "No traffic was recorded for this team in the period (for example an idle-capacity line).")
+		d.text(9, "No traffic was recorded for this "+d.r.groupWords()+" in the period (for example an idle-capacity line).")
 		return
 	}
 	// The chart takes what the activity lines and recommendations leave.
@@ -293,7 +294,7 @@ func (d *doc) recommendations(a TeamActivity) {
 	f.SetFont("sans", "B", 10)
 	f.CellFormat(contentW, 6, "TPM limit recommendations", "", 1, "L", false, 0, "")
 	if len(a.Recommendations) == 0 {
-		d.text(9, "No recommendation for this team's consumers.")
+		d.text(9, "No recommendation for this "+d.r.groupWords()+"'s consumers.")
 		return
 	}
 	f.SetFont("sans", "", 8.5)
@@ -406,8 +407,9 @@ func (d *doc) capacity() {
 	if len(d.r.Capacity) == 0 {
 		d.text(9.5, "No provisioned-throughput (PTU) charge in this period: every token was billed pay-as-you-go.")
 	} else {
-		d.text(9.5, "Provisioned-throughput charges billed in the period and how each was split among teams. "+
-			"A team's share appears as \"PTU share\" on its page.")
+		g := d.r.groupWords()
+		d.text(9.5, "Provisioned-throughput charges billed in the period and how each was split among "+g+"s. "+
+			"A "+g+"'s share appears as \"PTU share\" on its page.")
 		d.f.Ln(3)
 		var rows [][]string
 		for i, c := range d.r.Capacity {
@@ -563,7 +565,12 @@ func (d *doc) methodology() {
 		d.f.Ln(3)
 	}
 	para("Pricing source", m.PricingSource)
-	para("Pay-as-you-go", "Tokens are charged to the team whose requests used them, at the model's list price per "+
+	g := d.r.groupWords()
+	if g != "team" {
+		para("Split by", fmt.Sprintf("Costs are split by %s (the records' %s); requests without a value are charged to %q.",
+			g, d.r.groupName(), "(no "+d.r.groupName()+")"))
+	}
+	para("Pay-as-you-go", "Tokens are charged to the "+g+" whose requests used them, at the model's list price per "+
 		"million tokens: uncached prompt tokens at the input price, cached prompt tokens at the cached-input price, "+
 		"completion tokens at the output price. Requests that spilled from a provisioned deployment are priced the same way.")
 	alloc := m.Allocation
@@ -574,7 +581,7 @@ func (d *doc) methodology() {
 	}
 	para("Allocation of provisioned throughput", strings.TrimSpace(alloc))
 	para("Rounding", m.Rounding)
-	para("Files", "The same lines are in chargeback.csv (one row per team, model and cost type) and, in the FinOps "+
+	para("Files", "The same lines are in chargeback.csv (one row per "+g+", model and cost type) and, in the FinOps "+
 		"FOCUS 1.2 format with FOCUS 1.3 split-cost-allocation columns, in the FOCUS CSV. Charts are in charts/ as PNG and SVG.")
 	notes := append(append([]string(nil), m.Notes...), prefixed("Not billed: ", m.Warnings)...)
 	for i, n := range notes {

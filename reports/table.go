@@ -28,7 +28,7 @@ func WriteTable(w io.Writer, r Report) error {
 	fmt.Fprintln(ew)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "team\tPAYG\tspill\tPTU\ttotal\t")
+	fmt.Fprintf(tw, "%s\tPAYG\tspill\tPTU\ttotal\t\n", r.groupName())
 	for _, t := range TeamTotals(lines) {
 		var payg, spill Money
 		for _, l := range lines {
@@ -60,7 +60,7 @@ func WriteTable(w io.Writer, r Report) error {
 
 	fmt.Fprintln(ew)
 	tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "team\tmodel\tcost type\tallocation\ttokens\tunit price\tcost")
+	fmt.Fprintf(tw, "%s\tmodel\tcost type\tallocation\ttokens\tunit price\tcost\n", r.groupName())
 	for _, l := range lines {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Team, l.Model, l.Type, l.Method,
 			strconv.FormatInt(l.Tokens, 10), l.UnitPrice.Exact()+" per "+unitName(l.Unit), l.Cost.Exact())

@@ -1,9 +1,11 @@
--- Served usage in a period, per team, model, backend and tier: the input of
--- chargeback. Only requests answered 'ok' are billed (a 429 from the gateway
+-- Served usage in a period, per group (team by default), model, backend and
+-- tier: the input of chargeback. Only requests answered 'ok' are billed (a 429 from the gateway
 -- never reached a backend). Cached tokens are part of prompt_tokens; they are
 -- split out here so input is charged as uncached + cached.
 --   $1, $2 period [start, end)
-SELECT coalesce(nullif(team, ''), '(no team)')                            AS team,
+--   $3, $4 the grouping (group_key's grp and dim_name); $5 the name of the
+--   group of records without a value, e.g. '(no team)'
+SELECT coalesce(nullif(group_key($3, $4, subscription_id, product, team, user_id, dims), ''), $5) AS team,
        coalesce(model, '')                                                 AS model,
        coalesce(backend, '')                                               AS backend,
        CASE WHEN lower(coalesce(backend_tier, '')) = 'ptu' THEN 'ptu' ELSE 'payg' END AS tier,

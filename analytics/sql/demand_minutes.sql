@@ -2,6 +2,8 @@
 --   $1 dimension: 'counter_key' | 'subscription' | 'product' | 'team' | 'model'
 --   $2 model filter ('' = every model)
 --   $3, $4 time range [from, to) (NULL = the data's first and last minute)
+--   $5, $6 a grouping (group_key's grp and dim_name) keying the series
+--   instead of $1; $5 = '' for none
 -- demand_tokens: tokens asked for by first attempts (attempt NULL, 0 or 1) of
 --   every request that reached the token limit (is_demand): served requests
 --   count their usage, throttled ones (429/403) the tokens they asked for.
@@ -17,7 +19,8 @@
 -- session time zone, and cheaper than date_trunc on TIMESTAMPTZ.
 WITH sel AS MATERIALIZED (
     SELECT epoch_us(ts) // 60000000 AS minute,
-           dim_key($1, counter_key, subscription_id, product, team, model) AS key,
+           CASE WHEN $5 = '' THEN dim_key($1, counter_key, subscription_id, product, team, model)
+                ELSE group_key($5, $6, subscription_id, product, team, user_id, dims) END AS key,
            total_tokens, outcome, attempt, limit_tpm
     FROM records
     WHERE ($2 = '' OR model = $2)

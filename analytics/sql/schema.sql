@@ -74,6 +74,18 @@ CREATE OR REPLACE MACRO dim_key(dim, counter_key, subscription_id, product, team
         WHEN 'model'        THEN model
     END, '');
 
+-- The value of the column a bill is split by (analytics.Grouping): grp is
+-- 'team', 'subscription', 'product', 'user' or 'dims' (then the dimension
+-- dim_name, e.g. 'sub.cost_center'); '' when unset.
+CREATE OR REPLACE MACRO group_key(grp, dim_name, subscription_id, product, team, user_id, dims) AS
+    coalesce(CASE grp
+        WHEN 'team'         THEN team
+        WHEN 'subscription' THEN subscription_id
+        WHEN 'product'      THEN product
+        WHEN 'user'         THEN user_id
+        WHEN 'dims'         THEN dims[dim_name]
+    END, '');
+
 -- Whether a record is demand on a token limit: a first attempt (attempt
 -- NULL, 0 or 1) that was not rejected before the limit (401/403/400).
 CREATE OR REPLACE MACRO is_demand(attempt, outcome) AS

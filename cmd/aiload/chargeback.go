@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +20,7 @@ import (
 
 // chargebackOptions are the flags of aiload chargeback.
 type chargebackOptions struct {
-	DB, Pricing, Period, Method, Shares, IdleTo, Format string
+	DB, Pricing, Period, Method, Shares, IdleTo, Format, By string
 }
 
 func newChargebackCmd(stdout io.Writer) *cobra.Command {
@@ -38,13 +39,19 @@ fixed cost is split by --method:
   used          tokens at the cost of one token of capacity; idle capacity
                 goes to the --idle-to line
 
+--by splits the bill by another column than the team: subscription, product,
+user, a key of the subscriptions' metadata (the gateway records it as the
+dimension sub.<key>, e.g. a cost centre) or dims.<name> (a custom dimension
+of llm-emit-token-metric); --shares and --idle-to then name its values.
+
 Money is exact to the cent: a PTU charge's lines add up to the charge, each
 team total is within a cent of its exact cost, and the team totals add up to
 the bill. --format csv writes the chargeback CSV of aiload report (the same
 bytes); --format json the bill as computed, exact amounts beside the cents.`,
 		Example: `  aiload chargeback --db aiload.duckdb --period 2026-11 --pricing pricing.yaml
   aiload chargeback --db aiload.duckdb --period 2026-11 --method fixed --shares web=60,data=40
-  aiload chargeback --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv`,
+  aiload chargeback --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv
+  aiload chargeback --db aiload.duckdb --period 2026-11 --by cost_center   # subscriptions' metadata: {cost_center: cc-42}`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runChargeback(cmd.Context(), opts, stdout)
@@ -58,6 +65,7 @@ bytes); --format json the bill as computed, exact amounts beside the cents.`,
 	f.StringVar(&opts.Shares, "shares", "", "fixed weights for --method fixed, e.g. web=60,data=40")
 	f.StringVar(&opts.IdleTo, "idle-to", "(unallocated)", "line that receives idle PTU capacity (--method used)")
 	f.StringVar(&opts.Format, "format", "table", "output: table, json or csv")
+	f.StringVar(&opts.By, "by", "team", "split by: team, subscription, product, user, a subscription metadata key or dims.<name>")
 	return cmd
 }
 
@@ -74,6 +82,9 @@ func runChargeback(ctx context.Context, opts chargebackOptions, stdout io.Writer
 		return usageError{fmt.Errorf("--method: %w", err)}
 	}
 	alloc := analytics.Allocation{Method: method, IdleTo: opts.IdleTo}
+	if alloc.By, err = analytics.ParseGrouping(opts.By); err != nil {
+		return usageError{fmt.Errorf("--by: %w", err)}
+	}
 	if alloc.Shares, err = parseShares(opts.Shares); err != nil {
 		return usageError{err}
 	}
@@ -91,7 +102,7 @@ func runChargeback(ctx context.Context, opts chargebackOptions, stdout io.Writer
 	defer db.Close()
 	res, err := analytics.Chargeback(ctx, db, prices, period, alloc)
 	if err != nil {
-		return err
+		return groupingError(err)
 	}
 	if opts.Format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -162,4 +173,13 @@ func openExisting(ctx context.Context, path string) (*analytics.DB, error) {
 		return nil, usageError{fmt.Errorf("database %s: %w (load logs with aiload ingest first)", path, err)}
 	}
 	return analytics.Open(ctx, path)
+}
+
+// groupingError makes a --by that names a column no record carries a usage
+// error.
+func groupingError(err error) error {
+	if errors.Is(err, analytics.ErrNoSuchGrouping) {
+		return usageError{fmt.Errorf("--by: %w", err)}
+	}
+	return err
 }

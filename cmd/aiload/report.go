@@ -22,7 +22,7 @@ import (
 // reportOptions are the flags of aiload report.
 type reportOptions struct {
 	DB, Pricing, Period, Format, Out, Charts string
-	Method, Shares, IdleTo                   string
+	Method, Shares, IdleTo, By               string
 	// Scenario and VerifySeeds verify the team pages' TPM limits as
 	// aiload recommend does (0 seeds: not verified, labelled so).
 	Scenario     string
@@ -37,7 +37,9 @@ func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Write a period's chargeback report: PDF, CSV or FinOps FOCUS CSV",
 		Long: `Report prices the period's requests as aiload chargeback does (PAYG tokens
 to the team that used them, each PTU deployment's cost split by --method) and
-writes it for people who do not run aiload:
+writes it for people who do not run aiload, split by team or, with --by, by
+another column (subscription, product, user, a subscription metadata key such
+as a cost centre, dims.<name>), which the CSV, FOCUS CSV and PDF then name:
 
   pdf    cover with the total and cost by team, contents, one page per team
          (cost breakdown, tokens by model, per-minute demand against its
@@ -85,6 +87,7 @@ SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 	f.StringVar(&opts.Method, "method", "proportional", "PTU split: proportional, even, fixed or used")
 	f.StringVar(&opts.Shares, "shares", "", "fixed weights for --method fixed, e.g. web=60,data=40")
 	f.StringVar(&opts.IdleTo, "idle-to", "(unallocated)", "line that receives idle PTU capacity (--method used)")
+	f.StringVar(&opts.By, "by", "team", "split by: team, subscription, product, user, a subscription metadata key or dims.<name>")
 	f.IntVar(&opts.VerifySeeds, "verify-seeds", 0, "verify the TPM recommendations with this many reruns per round, as aiload recommend does (0: replay estimate, labelled so)")
 	f.IntVar(&opts.VerifyRounds, "verify-rounds", 4, "most verification rounds (with --verify-seeds)")
 	f.StringVar(&opts.Scenario, "scenario", "", "scenario to rerun for verification (default: the one the run folder's summary.json names)")
@@ -127,7 +130,7 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 	}
 	r, res, err := assemble.Build(ctx, db, aopts)
 	if err != nil {
-		return err
+		return groupingError(err)
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "aiload: warning: %s\n", w)
@@ -162,6 +165,9 @@ func reportAssembleOptions(opts reportOptions) (assemble.Options, error) {
 		return assemble.Options{}, fmt.Errorf("--method: %w", err)
 	}
 	alloc := analytics.Allocation{Method: method, IdleTo: opts.IdleTo}
+	if alloc.By, err = analytics.ParseGrouping(opts.By); err != nil {
+		return assemble.Options{}, fmt.Errorf("--by: %w", err)
+	}
 	if alloc.Shares, err = parseShares(opts.Shares); err != nil {
 		return assemble.Options{}, err
 	}

@@ -58,6 +58,10 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 		return nil, nil, err
 	}
 	dopts := analytics.DemandOptions{By: analytics.ByTeam, From: opts.Period.Start, To: opts.Period.End}
+	by := opts.Allocation.By
+	if !by.IsTeam() {
+		dopts.Group = by
+	}
 	if opts.DataRange {
 		dopts.From, dopts.To = time.Time{}, time.Time{}
 	}
@@ -76,28 +80,45 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 	if err != nil {
 		return nil, nil, err
 	}
-	r.Teams = Activity(series, teamLimits(subs))
-	if err := addBusiestKeys(ctx, db, dopts, r.Teams, subs); err != nil {
-		return nil, nil, err
-	}
-	rec, err := analytics.Recommend(ctx, db, analytics.RecommendOptions{From: opts.Period.Start, To: opts.Period.End})
-	if err != nil {
-		return nil, nil, err
-	}
-	var note string
-	if opts.Verify != nil {
-		if note, err = opts.Verify(ctx, rec); err != nil {
+	if by.IsTeam() {
+		if err := teamPages(ctx, db, opts, dopts, r, series, subs); err != nil {
 			return nil, nil, err
 		}
+	} else {
+		// Limits and recommendations are per team and consumer: a group
+		// of another column gets its demand and throttles only.
+		r.Teams = activity(series, groupLimits(by, series, subs), by.None())
 	}
-	r.Teams = AddRecommendations(r.Teams, rec)
-	r.Limits = limitsBasis(rec, note, opts.VerifyHint)
 	plans, err := analytics.PTUPlan(ctx, db, opts.Pricing, analytics.PTUPlanOptions{From: opts.Period.Start, To: opts.Period.End})
 	if err != nil {
 		return nil, nil, err
 	}
 	r.Plans = Plans(plans)
 	return r, res, nil
+}
+
+// teamPages fills the team pages: each team's demand against the sum of
+// its subscriptions' limits (or its busiest key's), and its consumers'
+// TPM recommendations.
+func teamPages(ctx context.Context, db *analytics.DB, opts Options, dopts analytics.DemandOptions, r *reports.Report,
+	series []analytics.DemandSeries, subs []analytics.SubscriptionSummary) error {
+	r.Teams = Activity(series, teamLimits(subs))
+	if err := addBusiestKeys(ctx, db, dopts, r.Teams, subs); err != nil {
+		return err
+	}
+	rec, err := analytics.Recommend(ctx, db, analytics.RecommendOptions{From: opts.Period.Start, To: opts.Period.End})
+	if err != nil {
+		return err
+	}
+	var note string
+	if opts.Verify != nil {
+		if note, err = opts.Verify(ctx, rec); err != nil {
+			return err
+		}
+	}
+	r.Teams = AddRecommendations(r.Teams, rec)
+	r.Limits = limitsBasis(rec, note, opts.VerifyHint)
+	return nil
 }
 
 // AddRecommendations attaches each consumer's TPM recommendation to its
@@ -192,6 +213,7 @@ func Plans(plans []analytics.ModelPTUPlan) []reports.PTUPlan {
 // the bill does.
 func FromChargeback(res *analytics.ChargebackResult, prices *pricing.Pricing, source string) (*reports.Report, error) {
 	r := &reports.Report{
+		GroupBy:  res.By,
 		Period:   res.Period,
 		Currency: res.Currency,
 		Method: reports.Methodology{
@@ -374,13 +396,43 @@ func addBusiestKeys(ctx context.Context, db *analytics.DB, dopts analytics.Deman
 // Activity turns per-team demand series into the teams' activity: demand,
 // served tokens, the team's limit, and request and throttle counts.
 func Activity(series []analytics.DemandSeries, limits map[string]int64) []reports.TeamActivity {
+	return activity(series, limits, "(no team)")
+}
+
+// groupLimits are the tokens-per-minute limits drawn against a group's
+// demand when the bill is split by another column than the team: a
+// subscription's own limit (none when it applies per key to several
+// keys); none for a product, a user or a dimension, whose requests may
+// fall under several subscriptions' limits.
+func groupLimits(by analytics.Grouping, series []analytics.DemandSeries, subs []analytics.SubscriptionSummary) map[string]int64 {
+	out := map[string]int64{}
+	for _, s := range series {
+		out[s.Key] = 0
+	}
+	if by.Name != string(analytics.BySubscription) {
+		return out
+	}
+	for _, s := range subs {
+		if s.Keys <= 1 {
+			out[s.SubscriptionID] = max(s.LimitTPM, 0)
+		}
+	}
+	return out
+}
+
+// activity is Activity naming records without a key none.
+func activity(series []analytics.DemandSeries, limits map[string]int64, none string) []reports.TeamActivity {
 	var out []reports.TeamActivity
 	for _, s := range series {
 		limit, ok := limits[s.Key]
 		if !ok {
 			limit = s.LimitTPM
 		}
-		a := reports.TeamActivity{Team: teamName(s.Key), Demand: make([]reports.MinutePoint, len(s.Points))}
+		name := s.Key
+		if name == "" {
+			name = none
+		}
+		a := reports.TeamActivity{Team: name, Demand: make([]reports.MinutePoint, len(s.Points))}
 		for i, p := range s.Points {
 			a.Demand[i] = reports.MinutePoint{Minute: p.Minute, Demand: p.Demand, Served: p.Served, LimitTPM: limit}
 			a.Requests += p.Requests

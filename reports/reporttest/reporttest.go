@@ -43,9 +43,23 @@ var (
 // TeamPageTotals finds "Team total: $1,234.56" on each "Team: NAME" page and
 // returns NAME → "1234.56".
 func TeamPageTotals(text string) map[string]string {
+	return GroupPageTotals(text, "Team")
+}
+
+// GroupPageTotals is TeamPageTotals for a bill split by another column,
+// whose pages are headed "TITLE: NAME" with "TITLE total: $…" ("Cost
+// center: cc-42").
+func GroupPageTotals(text, title string) map[string]string {
+	heading := teamHeading
+	total := teamTotal
+	if title != "Team" {
+		q := regexp.QuoteMeta(title)
+		heading = regexp.MustCompile(`(?m)^\s*` + q + `: (.+?)\s*$`)
+		total = regexp.MustCompile(q + ` total: \S*?([0-9][0-9,]*\.[0-9]{2})`)
+	}
 	out := map[string]string{}
 	for _, page := range strings.Split(text, "\f") {
-		h, m := teamHeading.FindStringSubmatch(page), teamTotal.FindStringSubmatch(page)
+		h, m := heading.FindStringSubmatch(page), total.FindStringSubmatch(page)
 		if h != nil && m != nil {
 			out[h[1]] = strings.ReplaceAll(m[1], ",", "")
 		}
