@@ -65,6 +65,14 @@ func (x *exchange) op() string {
 // estimates read: the prompt as messages (Responses) or as text
 // (completions and embeddings, see promptText).
 func (g *Gateway) readOp(x *exchange, body []byte) bool {
+	if json.Valid(body) {
+		// as for chat: "MAX_OUTPUT_TOKENS" or a second max_tokens could mean
+		// another cap to the backend than the one reserved
+		if err := chat.CheckKeysOf(x.op(), body); err != nil {
+			g.rejectRequest(x, err)
+			return false
+		}
+	}
 	switch x.op() {
 	case chat.OpResponses:
 		var req chat.ResponsesRequest

@@ -349,6 +349,9 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		{"/v1/completions", `{"model":"gpt-3.5-turbo-instruct"}`, "completions", "prompt", "missing_required_parameter"},
 		{"/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":{"a":1}}`, "completions", "prompt", "invalid_type"},
 		{"/openai/deployments/d/completions?api-version=2024-10-21", `{"prompt":"x","max_tokens":-1}`, "completions", "max_tokens", "integer_below_min_value"},
+		{"/v1/responses", `{"model":"gpt-4o-mini","input":"x","MAX_OUTPUT_TOKENS":16}`, "responses", "MAX_OUTPUT_TOKENS", "unknown_parameter"},
+		{"/v1/responses", `{"model":"gpt-4o-mini","input":[{"role":"user","Content":"x"}]}`, "responses", "input[0].Content", "unknown_parameter"},
+		{"/v1/completions", `{"model":"m","prompt":"x","max_tokens":5,"max_tokens":500}`, "completions", "max_tokens", "duplicate_parameter"},
 	} {
 		a := post(t, e.url, tc.path, "k1", tc.body, nil)
 		var got struct {

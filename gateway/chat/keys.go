@@ -19,6 +19,8 @@ const (
 	kindMessage
 	kindPart // a content part
 	kindStreamOptions
+	kindResponses   // a Responses API request
+	kindCompletions // a legacy completions request
 )
 
 var kindFields = [...][]string{
@@ -26,6 +28,8 @@ var kindFields = [...][]string{
 	kindMessage:       {"role", "content", "name"},
 	kindPart:          {"type", "text"},
 	kindStreamOptions: {"include_usage"},
+	kindResponses:     {"model", "input", "instructions", "max_output_tokens", "stream", "user"},
+	kindCompletions:   {"model", "prompt", "max_tokens", "stream", "stream_options", "user"},
 }
 
 // CheckKeys checks that a chat request body, already known to be valid
@@ -37,13 +41,30 @@ var kindFields = [...][]string{
 // tokens for one max_tokens and a backend serve another. Other keys are
 // the backend's business and pass as they are. The error is a *FieldError
 // naming the key (param) as sent.
-func CheckKeys(body []byte) error {
+func CheckKeys(body []byte) error { return checkKeys(body, kindRequest) }
+
+// CheckKeysOf is CheckKeys for a request of operation op: the fields of a
+// Responses API request (its input items as messages) or of a legacy
+// completions request.
+func CheckKeysOf(op string, body []byte) error {
+	switch op {
+	case OpResponses:
+		return checkKeys(body, kindResponses)
+	case OpCompletions:
+		return checkKeys(body, kindCompletions)
+	case OpChat, "":
+		return CheckKeys(body)
+	}
+	return nil
+}
+
+func checkKeys(body []byte, kind objKind) error {
 	s := keyScanner{b: body}
 	s.space()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return nil
 	}
-	ke := s.object(kindRequest)
+	ke := s.object(kind)
 	if ke == nil {
 		return nil
 	}
@@ -127,8 +148,10 @@ func (s *keyScanner) value(k objKind, field string) *keyError {
 	switch {
 	case k == kindRequest && field == "messages":
 		return s.elements(kindMessage)
-	case k == kindRequest && field == "stream_options":
+	case (k == kindRequest || k == kindCompletions) && field == "stream_options":
 		return s.objectOrSkip(kindStreamOptions)
+	case k == kindResponses && field == "input":
+		return s.elements(kindMessage)
 	case k == kindMessage && field == "content":
 		return s.elements(kindPart)
 	}
