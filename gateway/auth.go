@@ -64,19 +64,28 @@ func (g *Gateway) authenticate(x *exchange) bool {
 		key = strings.TrimSpace(bearer)
 	}
 	if key == "" {
-		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",
-			"Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.")
+		g.refuseKey(x, "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.")
 		return false
 	}
 	sub := g.keys.find(key)
 	if sub == nil {
-		g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401",
-			"Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.")
+		g.refuseKey(x, "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.")
 		return false
 	}
 	x.sub = sub
 	x.rec.SubscriptionID, x.rec.Product, x.rec.Team = sub.ID, sub.Product, sub.Team
 	return true
+}
+
+// refuseKey answers 401 for a missing or invalid subscription key, with
+// wire apim as API Management does (its body and WWW-Authenticate).
+func (g *Gateway) refuseKey(x *exchange, msg string) {
+	if g.apim() {
+		x.setHeader("WWW-Authenticate", x.keyChallenge())
+		g.rejectAPIM(x, http.StatusUnauthorized, record.OutcomeUnauthorized, msg)
+		return
+	}
+	g.reject(x, http.StatusUnauthorized, record.OutcomeUnauthorized, "authentication_error", "401", msg)
 }
 
 // validateJWT applies validate-jwt when configured, or answers 401.
@@ -93,6 +102,15 @@ func (g *Gateway) validateJWT(x *exchange) bool {
 		}
 		if pe := (*privateError)(nil); errors.As(err, &pe) {
 			g.opts.Logf("request %s: validate-jwt: %v", x.rec.RequestID, pe.err)
+		}
+		if g.apim() {
+			// API Management's own wording unless the policy gives one.
+			msg := "Invalid JWT."
+			if mt := (*missingTokenError)(nil); errors.As(err, &mt) {
+				msg = "JWT not present."
+			}
+			g.rejectAPIM(x, status, outcome, cmp.Or(g.cfg.JWT.FailedValidationErrorMessage, msg))
+			return false
 		}
 		msg := cmp.Or(g.cfg.JWT.FailedValidationErrorMessage, "Unauthorized. Access token is missing or invalid: "+err.Error())
 		g.reject(x, status, outcome, "authentication_error", "invalid_token", msg)

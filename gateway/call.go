@@ -73,12 +73,12 @@ func (g *Gateway) attemptCall(x *exchange, m *member) (*leg, error) {
 // whole, so the time to first token is when its first chunk was sent.
 func (g *Gateway) relayCallStream(x *exchange, a *admission, l *leg) {
 	h := x.respHeader()
-	copyBackendHeaders(h, l.header, l.status)
-	x.rec.UtilizationPct = utilizationOf(l.header)
-	h.Set("Cache-Control", "no-cache")
 	if len(a.checks) > 0 {
 		a.setHeaders(h, false, 0)
 	}
+	copyBackendHeaders(h, l.header)
+	x.rec.UtilizationPct = utilizationOf(l.header)
+	h.Set("Cache-Control", "no-cache")
 	ans := l.answer
 	sent := l.bstart.Sub(x.wall) // the backend's times count from here
 	if x.rec.TTFTMS = ms(sent + ans.FirstChunk); x.rec.TTFTMS == 0 {

@@ -52,6 +52,14 @@ type Config struct {
 	// Identity is where Entra ID tokens for managed_identity and
 	// client_credentials backends come from (nil: IMDS and Entra ID).
 	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
+	// Retry tries a backend's refusal again on the pool (<retry>); nil:
+	// one attempt, whose answer the caller gets.
+	Retry *Retry `yaml:"retry" json:"retry,omitempty"`
+	// Wire is the shape of the gateway's own answers: openai answers
+	// refusals as OpenAI does, apim as API Management does. Unset, it is
+	// apim for a config with policy documents (apim:, --policy) and openai
+	// otherwise. See docs/gateway.md.
+	Wire string `yaml:"wire" json:"wire,omitempty"`
 }
 
 // APIMSources are API Management policy documents per scope. Paths are
@@ -78,6 +86,12 @@ type APIMSources struct {
 	// gateway refuses a config whose documents were not translated.
 	Translated bool `yaml:"-" json:"-"`
 }
+
+// Wire shapes of the gateway's own answers.
+const (
+	WireOpenAI = "openai"
+	WireAPIM   = "apim"
+)
 
 // Identity points token requests at another identity endpoint.
 type Identity struct {

@@ -37,10 +37,13 @@ func (l *leg) close() {
 	}
 }
 
-// forward sends the request to the pool, retrying on another backend after
-// a 429, a 5xx or a transport failure, and relays the first good answer.
-// When every backend is tripped it answers 503; when every attempt failed it
-// relays the last backend answer (or 502/504).
+// forward sends the request to the pool and relays the answer. Without a
+// retry policy that is one attempt: a backend's 429 or 5xx goes to the
+// caller (and counts in its breaker). With one, an answer the policy names
+// is tried again after its wait on the backend the pool picks then (by
+// priority, weight and open breakers, as API Management's load balancer
+// does: a backend whose breaker did not trip may be picked again). When the
+// pool has no backend left (every breaker open) the answer is 503.
 func (g *Gateway) forward(x *exchange, a *admission) {
 	var body []byte
 	if x.call == nil {
@@ -51,22 +54,21 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 			return
 		}
 	}
-	tried := map[*member]bool{}
-	var last *leg // the last failed answer
-	var lastErr error
-	for {
-		m, sawOpen := g.pool.pick(g.opts.Clock.Now(), x.rec.Model, tried)
-		if m == nil {
-			if last != nil {
-				x.member = last.from
-				x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = last.from.cfg.Name, last.from.cfg.Tier, last.from.cred.method()
+	for retries := 0; ; retries++ {
+		if d := g.retry.wait(retries); retries > 0 && d > 0 {
+			if err := g.opts.Sleep(x.ctx(), d); err != nil {
+				g.cancelled(x, a)
+				return
 			}
-			g.exhausted(x, a, sawOpen, last, lastErr)
+		}
+		m, sawOpen := g.pool.pick(g.opts.Clock.Now(), x.rec.Model)
+		if m == nil {
+			g.unavailable(x, a, sawOpen)
 			return
 		}
-		tried[m] = true
 		x.member = m
 		x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = m.cfg.Name, m.cfg.Tier, m.cred.method()
+		sent := g.opts.Timing.Now()
 		var l *leg
 		var err error
 		if x.call != nil {
@@ -80,17 +82,25 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 				return
 			}
 			g.report(m, true, 0)
-			lastErr = err
+			g.noteAttempt(x, m, 0, sent)
+			if g.retry.again(retries, 0) {
+				continue
+			}
+			g.unreachable(x, a, err)
+			return
+		}
+		failing := m.failing(l.status)
+		var wait time.Duration
+		if failing {
+			wait = retryAfter(l.header)
+		}
+		g.report(m, failing, wait)
+		g.noteAttempt(x, m, l.status, sent)
+		if g.retry.again(retries, l.status) {
+			l.close()
 			continue
 		}
-		if l.status == http.StatusTooManyRequests || l.status >= 500 {
-			g.report(m, m.failing(l.status), retryAfter(l.header))
-			last.close()
-			last, lastErr = l, nil
-			continue
-		}
-		g.report(m, m.failing(l.status), 0)
-		last.close()
+		x.relayed = true
 		defer l.close()
 		switch {
 		case x.stream && l.status == http.StatusOK && l.answer != nil:
@@ -104,6 +114,12 @@ func (g *Gateway) forward(x *exchange, a *admission) {
 	}
 }
 
+// noteAttempt adds an attempt on m that answered status (0: none) to the
+// record, with its latency until now.
+func (g *Gateway) noteAttempt(x *exchange, m *member, status int, sent time.Time) {
+	x.rec.BackendAttempts = append(x.rec.BackendAttempts, record.Attempt{Backend: m.cfg.Name, Status: status, LatencyMS: ms(g.since(sent))})
+}
+
 // report feeds an attempt's result to m's breaker and counts a trip.
 func (g *Gateway) report(m *member, failed bool, retryAfter time.Duration) {
 	if g.pool.report(m, g.opts.Clock.Now(), failed, retryAfter) {
@@ -111,33 +127,27 @@ func (g *Gateway) report(m *member, failed bool, retryAfter time.Duration) {
 	}
 }
 
-// exhausted answers when no backend is left to try.
-func (g *Gateway) exhausted(x *exchange, a *admission, sawOpen bool, last *leg, lastErr error) {
-	switch {
-	case last != nil:
-		defer last.close()
-		last.bstart = g.opts.Timing.Now()
-		g.relay(x, a, last)
-	case lastErr != nil:
-		g.settle(x, a, 0)
-		status, outcome, code := http.StatusBadGateway, record.OutcomeBackendError, "backend_unreachable"
-		if errors.Is(lastErr, errAttemptTimeout) {
-			status, outcome, code = http.StatusGatewayTimeout, record.OutcomeTimeout, "backend_timeout"
-		}
-		msg := "No backend could be reached."
-		if code == "backend_timeout" {
-			msg = "The backend did not answer in time."
-		}
-		g.internalError(x, status, outcome, code, msg, fmt.Errorf("backend %s: %w", x.rec.Backend, lastErr))
-	default:
-		g.settle(x, a, 0)
-		x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = "", "", ""
-		msg := "No backend is available for this request."
-		if sawOpen {
-			msg = "Every backend's circuit breaker is open. Try again later."
-		}
-		g.reject(x, http.StatusServiceUnavailable, record.OutcomeCircuitOpen, "server_error", "circuit_open", msg)
+// unreachable answers 502 (or 504 after a timeout) when the last attempt
+// got no answer.
+func (g *Gateway) unreachable(x *exchange, a *admission, err error) {
+	g.settle(x, a, 0)
+	status, outcome, code, msg := http.StatusBadGateway, record.OutcomeBackendError, "backend_unreachable", "No backend could be reached."
+	if errors.Is(err, errAttemptTimeout) {
+		status, outcome, code, msg = http.StatusGatewayTimeout, record.OutcomeTimeout, "backend_timeout", "The backend did not answer in time."
 	}
+	g.internalError(x, status, outcome, code, msg, fmt.Errorf("backend %s: %w", x.rec.Backend, err))
+}
+
+// unavailable answers 503 when the pool has no backend to try: every
+// breaker open (sawOpen), or none serves the request.
+func (g *Gateway) unavailable(x *exchange, a *admission, sawOpen bool) {
+	g.settle(x, a, 0)
+	x.rec.Backend, x.rec.BackendTier, x.rec.BackendAuth = "", "", ""
+	msg := "No backend is available for this request."
+	if sawOpen {
+		msg = "Every backend's circuit breaker is open. Try again later."
+	}
+	g.reject(x, http.StatusServiceUnavailable, record.OutcomeCircuitOpen, "server_error", "circuit_open", msg)
 }
 
 func (g *Gateway) cancelled(x *exchange, a *admission) {
@@ -317,7 +327,7 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 	if len(a.checks) > 0 {
 		a.setHeaders(h, l.status == http.StatusOK, used)
 	}
-	copyBackendHeaders(h, l.header, l.status)
+	copyBackendHeaders(h, l.header)
 	g.finish(x)
 	if x.w == nil {
 		g.deliver(x, l.answer)
@@ -379,23 +389,6 @@ func (g *Gateway) countCompletion(x *exchange, text string) int64 {
 		return int64(len(text) / 4)
 	}
 	return n
-}
-
-// copyBackendHeaders keeps the content type, a provisioned deployment's
-// utilization and, on a relayed 429, the backend's retry advice.
-func copyBackendHeaders(dst headerSetter, src interface{ Get(string) string }, status int) {
-	for _, k := range []string{"Content-Type", UtilizationHeader} {
-		if v := src.Get(k); v != "" {
-			dst.Set(k, v)
-		}
-	}
-	if status == http.StatusTooManyRequests {
-		for _, k := range []string{"Retry-After", "retry-after-ms"} {
-			if v := src.Get(k); v != "" {
-				dst.Set(k, v)
-			}
-		}
-	}
 }
 
 func outcomeOf(status int) record.Outcome {

@@ -75,6 +75,10 @@ type Options struct {
 	// be written) requests are refused with 503 and code
 	// records_unavailable (`gateway serve --on-record-error=refuse`).
 	Unmetered func() error
+	// Sleep waits d or until ctx ends (the wait between <retry>'s
+	// attempts). Default: the wall clock; a simulation passes its virtual
+	// clock's.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Gateway is the enforcement gateway. It is an http.Handler.
@@ -89,6 +93,7 @@ type Gateway struct {
 	apis     map[string][]*limitRule
 	dims     []dimension
 	pool     *pool
+	retry    *retrier
 	jwt      *jwtValidator
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -129,6 +134,9 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleepWall
+	}
 	g := &Gateway{
 		cfg: cfg, opts: opts, store: opts.Store,
 		client:   &http.Client{Transport: opts.Transport},
@@ -146,6 +154,12 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	g.routes()
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if g.apim() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write(APIMErrorBody(http.StatusNotFound, "Resource not found"))
+			return
+		}
 		chat.WriteError(w, http.StatusNotFound, "invalid_request_error", "not_found",
 			fmt.Sprintf("Unknown route %s %s: this gateway serves %s.", r.Method, r.URL.Path, routeList))
 	})
@@ -192,6 +206,7 @@ func (g *Gateway) compile(backendURL string) error {
 			g.dims = append(g.dims, dim)
 		}
 	}
+	g.retry = newRetrier(g.cfg.Retry)
 	var err error
 	if g.pool, err = newPool(g.cfg.Backends, g.opts.BackendURLs, backendURL, g.opts.InProcess); err != nil {
 		return fmt.Errorf("gateway config: %w", err)
@@ -245,6 +260,9 @@ type exchange struct {
 	// its text and the count of token ids it gave as numbers.
 	promptText string
 	promptIDs  int64
+	// relayed is set once a backend's answer is being relayed: the last of
+	// rec.BackendAttempts then takes the backend latency of the whole answer.
+	relayed bool
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
@@ -373,6 +391,9 @@ func (x *exchange) failDetail(status int, d chat.ErrorDetail) {
 // finish writes the record of x with its latency and dimensions.
 func (g *Gateway) finish(x *exchange) {
 	x.rec.LatencyMS = ms(g.since(x.wall))
+	if n := len(x.rec.BackendAttempts); n > 0 && x.relayed {
+		x.rec.BackendAttempts[n-1].LatencyMS = x.rec.BackendLatencyMS
+	}
 	x.rec.Dims = g.dimensions(x)
 	g.metrics.observe(&x.rec)
 	if err := g.opts.Sink.Write(&x.rec); err != nil {
@@ -396,8 +417,14 @@ func (g *Gateway) rejectRequest(x *exchange, err error) {
 	x.failDetail(http.StatusBadRequest, chat.RequestError(err))
 }
 
-// reject answers with an OpenAI-style error and records the outcome.
+// reject answers with an OpenAI-style error and records the outcome; with
+// wire apim an answer API Management would make itself (5xx: no backend,
+// counter store down) has its shape instead.
 func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errType, code, msg string) {
+	if g.apim() && status >= 500 {
+		g.rejectAPIM(x, status, outcome, msg)
+		return
+	}
 	x.rec.Status, x.rec.Outcome = status, outcome
 	g.finish(x)
 	x.fail(status, errType, code, msg)

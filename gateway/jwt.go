@@ -275,12 +275,12 @@ func (v *jwtValidator) token(header, query func(name string) string) (string, er
 		if raw := strings.TrimSpace(query(q)); raw != "" {
 			return raw, nil
 		}
-		return "", fmt.Errorf("no token in the %s query parameter", q)
+		return "", &missingTokenError{fmt.Sprintf("no token in the %s query parameter", q)}
 	}
 	name := cmp.Or(v.cfg.HeaderName, "Authorization")
 	raw := strings.TrimSpace(header(name))
 	if raw == "" {
-		return "", fmt.Errorf("no token in the %s header", name)
+		return "", &missingTokenError{fmt.Sprintf("no token in the %s header", name)}
 	}
 	scheme := v.cfg.RequireScheme
 	if scheme == "" && strings.EqualFold(name, "Authorization") {
@@ -479,3 +479,9 @@ func (k jwk) verifyKey() (verifyKey, error) {
 	}
 	return vk, nil
 }
+
+// missingTokenError is validate-jwt's refusal of a request without a token
+// (API Management: "JWT not present.").
+type missingTokenError struct{ msg string }
+
+func (e *missingTokenError) Error() string { return e.msg }

@@ -80,6 +80,9 @@ type admission struct {
 	// remaining per check after the latest store operation, under the
 	// check's Limit.
 	remaining []int64
+	// openAIHeaders adds the OpenAI-style x-ratelimit-*-tokens headers
+	// (wire openai).
+	openAIHeaders bool
 	// low and need are each check's lowest limit and largest demand among
 	// its rules. The store is given the highest limit and the demand raised
 	// by the difference (the same decision), so that what it reports left
@@ -156,6 +159,7 @@ func (g *Gateway) admit(x *exchange) *admission {
 		return &admission{}
 	}
 	a := g.buildChecks(x, rules)
+	a.openAIHeaders = !g.apim()
 	now := g.opts.Clock.Now()
 	a.at = now
 	v, err := g.store.Reserve(x.ctx(), now, a.checks)
@@ -188,6 +192,10 @@ func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 	x.rec.RetryAfterMS = secs * 1000
 	h := x.respHeader()
 	h.Set(r.retryHdr, strconv.FormatInt(secs, 10))
+	if g.apim() {
+		g.refuseAPIM(x, a, c, secs, need > limit)
+		return
+	}
 	if r.retryHdr == "Retry-After" {
 		// The exact wait: the whole seconds of Retry-After round 59.7 s up
 		// to 60, which the Node SDK would ignore.
@@ -206,6 +214,23 @@ func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 		msg = fmt.Sprintf("Request too large: it needs %d tokens, more than the limit of %d tokens per minute.", need, limit)
 	}
 	g.reject(x, http.StatusTooManyRequests, record.OutcomeThrottled, "rate_limit_error", "429", msg)
+}
+
+// refuseAPIM answers a token limit's refusal as API Management does: 403
+// for a quota, 429 for tokens per minute, its wording, the retry interval
+// in Retry-After (or the policy's retry-after-header-name) only.
+func (g *Gateway) refuseAPIM(x *exchange, a *admission, c store.Check, secs int64, tooLarge bool) {
+	a.setHeaders(x.respHeader(), false, 0)
+	wait := waitPhrase(time.Duration(secs) * time.Second)
+	if c.Kind == store.Period {
+		g.rejectAPIM(x, http.StatusForbidden, record.OutcomeQuotaExceeded, "Token quota is exceeded. Try again in "+wait+".")
+		return
+	}
+	msg := "Token limit is exceeded. Try again in " + wait + "."
+	if tooLarge {
+		msg = "Token limit is exceeded." // no wait makes it fit
+	}
+	g.rejectAPIM(x, http.StatusTooManyRequests, record.OutcomeThrottled, msg)
 }
 
 // describe fills the record's limit fields from the deciding check
@@ -236,9 +261,9 @@ func (a *admission) describe(x *exchange, denied int) {
 	}
 }
 
-// setHeaders writes each policy's remaining-tokens headers, the
-// OpenAI-style x-ratelimit-*-tokens of the tightest minute window and, after
-// a response, the tokens-consumed headers.
+// setHeaders writes each policy's remaining-tokens headers, with wire
+// openai the OpenAI-style x-ratelimit-*-tokens of the tightest minute
+// window and, after a response, the tokens-consumed headers.
 func (a *admission) setHeaders(h headerSetter, responded bool, consumed int64) {
 	tight := -1
 	for i, c := range a.checks {
@@ -257,7 +282,7 @@ func (a *admission) setHeaders(h headerSetter, responded bool, consumed int64) {
 			tight = i
 		}
 	}
-	if tight >= 0 {
+	if tight >= 0 && a.openAIHeaders {
 		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(a.low[tight], 10))
 		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(a.rem(tight), 10))
 	}

@@ -101,10 +101,10 @@ func newPool(backends []Backend, urls map[string]string, fallback string, inProc
 	return p, nil
 }
 
-// pick returns the next backend to try at now, skipping tried ones and
-// those whose breaker is open, and whether any backend was skipped because
-// its breaker is open. It returns nil when none is left.
-func (p *pool) pick(now time.Time, deployment string, tried map[*member]bool) (*member, bool) {
+// pick returns the next backend to try at now, skipping those whose
+// breaker is open, and whether any backend was skipped because its breaker
+// is open. It returns nil when none is left.
+func (p *pool) pick(now time.Time, deployment string) (*member, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sawOpen := false
@@ -113,7 +113,7 @@ func (p *pool) pick(now time.Time, deployment string, tried map[*member]bool) (*
 		var group []*member
 		for ; i < len(p.members) && p.members[i].cfg.Priority == prio; i++ {
 			m := p.members[i]
-			if tried[m] || !m.serves(deployment) {
+			if !m.serves(deployment) {
 				continue
 			}
 			if m.breaker != nil && m.breaker.Open(now) {

@@ -54,12 +54,12 @@ func (c *streamChunk) responsesEvent(text *strings.Builder) (output bool, usage 
 func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 	resp := l.resp
 	h := x.w.Header()
-	copyBackendHeaders(h, resp.Header, resp.StatusCode)
-	x.rec.UtilizationPct = utilizationOf(resp.Header)
-	h.Set("Cache-Control", "no-cache")
 	if len(a.checks) > 0 {
 		a.setHeaders(h, false, 0)
 	}
+	copyBackendHeaders(h, resp.Header)
+	x.rec.UtilizationPct = utilizationOf(resp.Header)
+	h.Set("Cache-Control", "no-cache")
 	x.w.WriteHeader(http.StatusOK)
 	flusher, _ := x.w.(http.Flusher)
 	var text strings.Builder

@@ -101,6 +101,12 @@ func (c *Config) Validate() error {
 	if c.TrustedProxyHops < 0 {
 		errs.add("gateway.trusted_proxy_hops", "must be >= 0, got %d", c.TrustedProxyHops)
 	}
+	if c.Retry != nil {
+		c.Retry.validate(&errs, "gateway.retry")
+	}
+	if c.Wire != "" && c.Wire != WireOpenAI && c.Wire != WireAPIM {
+		errs.add("gateway.wire", "must be %s or %s, got %q", WireOpenAI, WireAPIM, c.Wire)
+	}
 	return errors.Join(errs...)
 }
 

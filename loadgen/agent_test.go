@@ -170,6 +170,29 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRetryAfterBody reads the wait from a 429's body when no header gave
+// it: API Management's refusals (whose header a policy may have renamed)
+// and Azure OpenAI's error message.
+func TestRetryAfterBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body string
+		want time.Duration
+		said bool
+	}{
+		{`{ "statusCode": 429, "message": "Token limit is exceeded. Try again in 41 seconds." }`, 41 * time.Second, true},
+		{`{ "statusCode": 403, "message": "Token quota is exceeded. Try again in 21 minutes and 33 seconds." }`, 21*time.Minute + 33*time.Second, true},
+		{`{ "statusCode": 403, "message": "Token quota is exceeded. Try again in 2 days, 1 hour, 1 minute and 1 second." }`, 49*time.Hour + time.Minute + time.Second, true},
+		{`{"error":{"code":"429","message":"Requests ... have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds."}}`, 6 * time.Second, true},
+		{`{ "statusCode": 429, "message": "Token limit is exceeded." }`, time.Second, false},
+		{`not json`, time.Second, false},
+	} {
+		if got, said := retryAfterBody([]byte(tc.body), time.Second); got != tc.want || said != tc.said {
+			t.Errorf("%s: got %v %v, want %v %v", tc.body, got, said, tc.want, tc.said)
+		}
+	}
+}
+
 // TestRotateKeyHopsThePool throttles key k1 only: a caller with
 // on_throttle rotate_key retries at once on k2 and stays there.
 func TestRotateKeyHopsThePool(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -191,6 +192,9 @@ func (e *engine) readAnswer(resp *http.Response, op string, a *attempt, r *reply
 		parseAnswer(op, data, a, r)
 	case http.StatusTooManyRequests:
 		r.retryAfter, a.retryAfter = retryAfter(resp.Header, e.opts.Target.RetryAfterHeader, e.tb.now())
+		if !a.retryAfter {
+			r.retryAfter, a.retryAfter = retryAfterBody(data, r.retryAfter)
+		}
 	}
 }
 
@@ -218,6 +222,49 @@ func retryAfter(h getter, name string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return time.Second, true
+}
+
+// retryAfterBody reads the wait a 429's body names when no header did:
+// API Management's { "statusCode": 429, "message": "Token limit is
+// exceeded. Try again in 41 seconds." } (the header may have been renamed
+// by retry-after-header-name), or an OpenAI-style error's message ("Please
+// retry after 6 seconds."). It returns def, false when the body names none.
+func retryAfterBody(data []byte, def time.Duration) (time.Duration, bool) {
+	var b struct {
+		Message string `json:"message"`
+		Error   struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &b) != nil {
+		return def, false
+	}
+	if b.Message != "" {
+		return retryAfterText(b.Message, def)
+	}
+	return retryAfterText(b.Error.Message, def)
+}
+
+// waitText matches a wait in words: "Try again in 21 minutes and 33
+// seconds", "retry after 6 seconds".
+var waitText = regexp.MustCompile(`(?i)(?:try again in|retry after) ((?:\d+ (?:days?|hours?|minutes?|seconds?)(?:, | and )?)+)`)
+
+// waitPart is one "<n> <unit>" of a wait in words.
+var waitPart = regexp.MustCompile(`(\d+) (day|hour|minute|second)`)
+
+// retryAfterText reads a wait in words from msg; def, false when msg names none.
+func retryAfterText(msg string, def time.Duration) (time.Duration, bool) {
+	m := waitText.FindStringSubmatch(msg)
+	if m == nil {
+		return def, false
+	}
+	unit := map[string]time.Duration{"day": 24 * time.Hour, "hour": time.Hour, "minute": time.Minute, "second": time.Second}
+	var d time.Duration
+	for _, p := range waitPart.FindAllStringSubmatch(strings.ToLower(m[1]), -1) {
+		n, _ := strconv.ParseInt(p[1], 10, 64)
+		d += time.Duration(n) * unit[p[2]]
+	}
+	return d, true
 }
 
 // readStream reads a server-sent-events chat completion: the time to the

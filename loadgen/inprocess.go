@@ -133,6 +133,9 @@ func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n 
 		r.content, r.counted = ans.Text, ans.TextTokens
 	case ans.Status == 429:
 		r.retryAfter, a.retryAfter = retryAfter(ans.Header, e.opts.Target.RetryAfterHeader, e.tb.now())
+		if !a.retryAfter && ans.Error != nil {
+			r.retryAfter, a.retryAfter = retryAfterText(ans.Error.Message, r.retryAfter)
+		}
 	}
 	return r
 }

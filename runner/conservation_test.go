@@ -11,8 +11,8 @@ import (
 
 // conservationScenario has three teams behind two faulty embedded mock
 // backends (500s and connection resets on both, so some failures reach the
-// callers after the gateway's retry on the other backend), one team
-// streaming and one throttled by its tokens-per-minute limit.
+// callers after the gateway's retry), one team streaming and one throttled
+// by its tokens-per-minute limit.
 const conservationScenario = `
 name: conservation
 duration: 5s
@@ -22,6 +22,7 @@ gateway:
   backends:
     - {name: ptu-1, tier: ptu, priority: 1, mock: {error_rate: 0.15, reset_rate: 0.1, first_token_delay: 5ms, per_token_delay: 50us}}
     - {name: payg-1, tier: payg, priority: 2, mock: {error_rate: 0.15, reset_rate: 0.1, first_token_delay: 5ms, per_token_delay: 50us}}
+  retry: {count: 1}
   products:
     - {name: standard, tokens_per_minute: 10000000}
     - {name: small, tokens_per_minute: 4000}

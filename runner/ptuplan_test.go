@@ -32,6 +32,7 @@ gateway:
   subscriptions: [{id: s1, key: sk-ptu-0001, product: open, team: t1}]
   backends:
 %s    - {name: payg, tier: payg, priority: 2, mock: {}}
+  retry: {status_codes: ["429"], count: 1, first_fast_retry: true}
 personas:
 %s
 pricing:
@@ -41,6 +42,10 @@ pricing:
       output: 10.00
       ptu: {input_tpm_per_ptu: 1000, output_ratio: 4, min_ptu: %d, increment: %d, hourly: 1, monthly_reservation: %g, yearly_reservation: %g}
 %s`
+
+// spillBreaker trips the PTU backend on its 429 for the Retry-After it
+// sent, so that the gateway's <retry> spills the request to PAYG.
+const spillBreaker = `{failure_count: 1, status_ranges: ["429"], accept_retry_after: true}`
 
 // ptuWorkload is one workload of the brute-force test.
 type ptuWorkload struct {
@@ -56,7 +61,7 @@ func (w ptuWorkload) scenario(t *testing.T, n int) *scenario.Scenario {
 	t.Helper()
 	backend, deployment := "", ""
 	if n > 0 {
-		backend = fmt.Sprintf("    - {name: ptu, tier: ptu, priority: 1, mock: {ptu_tpm: %d, ptu_output_ratio: 4}}\n", n*1000)
+		backend = fmt.Sprintf("    - {name: ptu, tier: ptu, priority: 1, mock: {ptu_tpm: %d, ptu_output_ratio: 4}, circuit_breaker: %s}\n", n*1000, spillBreaker)
 		deployment = fmt.Sprintf("  ptu_deployments: [{name: ptu, model: gpt-4o-mini, ptu: %d, billing: %s, backends: [ptu]}]\n", n, w.billing)
 	}
 	src := fmt.Sprintf(ptuScenario, backend, w.personas, w.min, w.increment, w.monthly, w.yearly, deployment)

@@ -90,6 +90,7 @@ func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, 
 	gw, err := gateway.New(sc.Gateway, mocks.fallback, gateway.Options{
 		Sink: sink, RunID: runID, Clock: clk, Timing: clk, BackendURLs: mocks.urls,
 		Transport: mocks.hosts, InProcess: mocks.callers(), RequestID: seededIDs(sc.Seed, so.Shard),
+		Sleep: virtualSleep(clk),
 	})
 	if err != nil {
 		return nil, err
@@ -310,3 +311,14 @@ var (
 	_ http.RoundTripper = inProcess{}
 	_ http.RoundTripper = hostTransport{}
 )
+
+// virtualSleep waits on the simulation's clock (the gateway's <retry>
+// intervals).
+func virtualSleep(clk *vclock.Clock) func(context.Context, time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error {
+		if !clk.Sleep(d) {
+			return errors.New("simulation stopped")
+		}
+		return ctx.Err()
+	}
+}

@@ -90,8 +90,9 @@ gateway:
   products: [{name: open, tokens_per_minute: 10000000}]
   subscriptions: [{id: s1, key: sk-ptu-0001, product: open, team: t1}]
   backends:
-    - {name: ptu, tier: ptu, priority: 1, mock: {ptu_tpm: 30000, ptu_output_ratio: 4}}
+    - {name: ptu, tier: ptu, priority: 1, mock: {ptu_tpm: 30000, ptu_output_ratio: 4}, circuit_breaker: {failure_count: 1, status_ranges: ["429"], accept_retry_after: true}}
     - {name: payg, tier: payg, priority: 2, mock: {}}
+  retry: {status_codes: ["429"], count: 1, first_fast_retry: true}
 personas:
   - {name: chat, kind: chat, team: t1, subscription: s1, count: 4, rate: 20/min, prompt_tokens: 300, completion_tokens: 50}
 pricing:

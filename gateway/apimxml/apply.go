@@ -55,6 +55,9 @@ func Load(configPath string, files []PolicyFile) (gateway.Config, []Warning, err
 			return cfg, warnings, err
 		}
 	}
+	if len(files) > 0 && cfg.Wire == "" {
+		cfg.Wire = gateway.WireAPIM // policy documents: answers as API Management sends them
+	}
 	for _, f := range files {
 		pol, w, err := ReadFile(f.Path)
 		warnings = append(warnings, w...)
@@ -133,6 +136,16 @@ func Apply(cfg *gateway.Config, f PolicyFile, pol Policy) ([]Warning, error) {
 			at(pol.EmitAt, "emit-token-metric here and emit_token_metric: in the config: keep one")
 		default:
 			cfg.EmitTokenMetric = pol.EmitTokenMetric
+		}
+	}
+	if pol.Retry != nil {
+		switch {
+		case !global:
+			at(pol.RetryAt, "<retry> applies to every request in aiload: give it in a policy for all APIs (--policy FILE)")
+		case cfg.Retry != nil:
+			at(pol.RetryAt, "<retry> here and retry: in the config: keep one")
+		default:
+			cfg.Retry = pol.Retry
 		}
 	}
 	if pol.BackendID != "" {

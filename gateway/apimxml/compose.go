@@ -71,8 +71,12 @@ func Resolve(cfg *gateway.Config) ([]Warning, error) {
 	}
 	if len(r.errs) == 0 {
 		r.apply(sc)
+		r.placeRetry(sc)
 	}
 	src.Translated = true
+	if cfg.Wire == "" {
+		cfg.Wire = gateway.WireAPIM // policy documents: answers as API Management sends them
+	}
 	if len(r.errs) > 0 {
 		return r.warnings, errors.Join(r.errs...)
 	}

@@ -32,6 +32,8 @@ type Item struct {
 	Emit      *gateway.EmitTokenMetric
 	BackendID string
 	Check     *gateway.CheckHeader
+	// Retry is a backend section's <retry>.
+	Retry *gateway.Retry
 	// Header is an outbound set-header sending a variable.
 	Header *headerVar
 	// Vars names the variables a token limit sets, by kind

@@ -30,6 +30,10 @@ type Policy struct {
 	CheckHeaders []gateway.CheckHeader
 	// BackendID is set-backend-service's backend-id ("" without one).
 	BackendID string
+	// Retry is the backend section's <retry>, if any.
+	Retry *gateway.Retry
+	// RetryAt is where it is.
+	RetryAt Pos
 
 	// File is the document's path; JWTAt, EmitAt and BackendAt are where
 	// those policies are in it.
@@ -145,7 +149,8 @@ func (t *translator) statement(section string, e *element) {
 			t.warnf(e.Pos, "<forward-request> attributes are not emulated (the config's backends set timeouts); the request is forwarded as without them")
 		}
 	case e.Name == "retry" && section == "backend":
-		t.warnf(e.Pos, "<retry> is not emulated: the gateway retries a backend's 429 or 5xx on the next backend of the pool whatever the policy says")
+		t.pol.Retry, t.pol.RetryAt = t.retry(e), e.Pos
+		t.doc.Sections[section] = append(t.doc.Sections[section], &Item{File: t.file, Pos: e.Pos, Name: e.Name, Retry: t.pol.Retry})
 	default:
 		t.warnf(e.Pos, "<%s> is not emulated by aiload and is ignored", e.Name)
 	}
