@@ -19,7 +19,7 @@ var defaultDims = map[string]func(g *Gateway, x *exchange) string{
 	"product id":      func(_ *Gateway, x *exchange) string { return x.rec.Product },
 	"user id":         func(_ *Gateway, x *exchange) string { return x.rec.UserID },
 	"api id":          func(_ *Gateway, x *exchange) string { return x.rec.API },
-	"operation id":    func(_ *Gateway, _ *exchange) string { return "chat-completions" },
+	"operation id":    func(_ *Gateway, x *exchange) string { return x.op() },
 	"backend id":      func(_ *Gateway, x *exchange) string { return x.rec.Backend },
 	"client ip":       func(_ *Gateway, x *exchange) string { return x.rec.ClientIP },
 	"gateway id":      func(_ *Gateway, x *exchange) string { return x.rec.GatewayID },
