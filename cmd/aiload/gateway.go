@@ -59,6 +59,11 @@ func newGatewayCheckCmd(stdout io.Writer) *cobra.Command {
 				return usageError{err}
 			}
 			fmt.Fprintf(stdout, "%s: ok (%d products, %d subscriptions, %d backends)\n", path, len(cfg.Products), len(cfg.Subscriptions), len(cfg.Backends))
+			if cfg.APIM != nil {
+				for _, line := range describeScopes(cfg) {
+					fmt.Fprintf(stdout, "  %s\n", line)
+				}
+			}
 			for _, w := range cfg.Warnings() {
 				fmt.Fprintf(stdout, "%s: warning: %s\n", path, w)
 			}
@@ -196,4 +201,51 @@ the log. See docs/gateway.md for the config reference.`,
 func dashboardTally(cfg gateway.Config) (record.Sink, http.Handler) {
 	sink, admin, _ := gatewayview.Serve(cfg)
 	return sink, admin
+}
+
+// describeScopes says what a config translated from API Management
+// documents enforces, scope by scope.
+func describeScopes(cfg gateway.Config) []string {
+	var out []string
+	limits := func(ls []gateway.TokenLimit) string {
+		parts := make([]string, len(ls))
+		for i, l := range ls {
+			var what []string
+			if l.TokensPerMinute > 0 {
+				what = append(what, fmt.Sprintf("%d tokens/min", l.TokensPerMinute))
+			}
+			if l.TokenQuota > 0 {
+				what = append(what, fmt.Sprintf("%d tokens %s", l.TokenQuota, l.TokenQuotaPeriod))
+			}
+			parts[i] = strings.Join(what, " and ") + " by " + l.CounterKey
+		}
+		return strings.Join(parts, "; ")
+	}
+	for _, p := range cfg.Products {
+		if len(p.TokenLimits) > 0 {
+			out = append(out, fmt.Sprintf("product %s: %s", p.Name, limits(p.TokenLimits)))
+		}
+	}
+	for _, a := range cfg.APIs {
+		if len(a.TokenLimits) > 0 {
+			out = append(out, fmt.Sprintf("api %s: %s", a.Name, limits(a.TokenLimits)))
+		}
+		for _, o := range a.Operations {
+			out = append(out, fmt.Sprintf("operation %s/%s: %s", a.Name, o.Name, limits(o.TokenLimits)))
+		}
+	}
+	for _, c := range cfg.CheckHeaders {
+		out = append(out, fmt.Sprintf("every request: check-header %s (else %d)", c.Name, c.FailedCheckHTTPCode))
+	}
+	if cfg.JWT != nil {
+		out = append(out, "every request: token validation")
+	}
+	if m := cfg.EmitTokenMetric; m != nil {
+		out = append(out, fmt.Sprintf("every request: emit-token-metric with %d dimensions", len(m.Dimensions)))
+	}
+	pool := make([]string, len(cfg.Backends))
+	for i, b := range cfg.Backends {
+		pool[i] = fmt.Sprintf("%s (priority %d, weight %d)", b.Name, b.Priority, b.Weight)
+	}
+	return append(out, "pool: "+strings.Join(pool, ", "))
 }

@@ -112,6 +112,39 @@ func TestGatewayCheckPolicies(t *testing.T) {
 	}
 }
 
+// TestGatewayCheckScopes: a config naming API Management documents per
+// scope is checked with what each scope enforces; a named value that is
+// neither given nor in the environment is an error at its file:line:column.
+func TestGatewayCheckScopes(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := execute(t, "gateway", "check", "--config", "../../examples/apim/scoped/gateway.yaml")
+	for _, want := range []string{
+		"standard.xml:11:9: <rate-limit-by-key> is not emulated",
+		"gateway.yaml: ok (2 products, 2 subscriptions, 2 backends)",
+		"  product standard: 20000 tokens/min by @(context.Subscription.Id); 2000000 tokens Monthly by",
+		"  operation azure-openai/embeddings: 100000 tokens/min",
+		"  pool: aoai-ptu-eastus (priority 1, weight 1), aoai-payg-westus (priority 2, weight 1)",
+	} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Fatalf("check: exit %d, stdout %q lacks %q (stderr %q)", code, stdout, want, stderr)
+		}
+	}
+	dir := t.TempDir() // the example without the standard product's named value
+	entries, _ := os.ReadDir("../../examples/apim/scoped")
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join("../../examples/apim/scoped", e.Name()))
+		if e.Name() == "gateway.yaml" {
+			b = []byte(strings.Replace(string(b), `standard-tpm: "20000"`, "", 1))
+		}
+		_ = os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600)
+	}
+	code, _, stderr = execute(t, "gateway", "check", "--config", filepath.Join(dir, "gateway.yaml"))
+	want := filepath.Join(dir, "standard.xml") + ":6:13: named value {{standard-tpm}} is not defined: give it under apim.named_values or in the environment as STANDARD_TPM"
+	if code != 2 || !strings.Contains(stderr, want) {
+		t.Fatalf("missing named value: exit %d stderr %q, want %q", code, stderr, want)
+	}
+}
+
 // A literal backend key is accepted with a warning that names the field, not the key.
 func TestGatewayCheckWarnsLiteralKey(t *testing.T) {
 	t.Parallel()
