@@ -41,6 +41,8 @@ type Config struct {
 	// EmitTokenMetric lists the llm-emit-token-metric dimensions written
 	// into each record's dims.
 	EmitTokenMetric *EmitTokenMetric `yaml:"emit_token_metric" json:"emit_token_metric,omitempty"`
+	// Metrics shapes /metrics (see docs/metrics.md).
+	Metrics *MetricsConfig `yaml:"metrics" json:"metrics,omitempty"`
 	// Backend is the single backend of older configs; used when Backends is empty.
 	Backend Backend `yaml:"backend" json:"backend,omitempty"`
 	// Backends is the backend pool.
@@ -190,6 +192,14 @@ type Subscription struct {
 // EmitTokenMetric is the llm-emit-token-metric policy.
 type EmitTokenMetric struct {
 	Dimensions []Dimension `yaml:"dimensions" json:"dimensions"`
+}
+
+// MetricsConfig shapes the gateway's Prometheus metrics.
+type MetricsConfig struct {
+	// MaxLabelValues caps the distinct values each team or dimension label
+	// of /metrics takes (default 100): later values are folded into
+	// "other" and counted in aiload_gateway_label_values_folded_total.
+	MaxLabelValues int `yaml:"max_label_values" json:"max_label_values,omitempty"`
 }
 
 // Dimension is one metric dimension. Value is an @(...) expression or a

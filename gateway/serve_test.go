@@ -49,9 +49,9 @@ subscriptions: [{id: s1, key: k1, product: p, team: research}]
 	}
 	metrics := get(t, admin+"/metrics")
 	for _, want := range []string{
-		`aiload_gateway_requests_total{backend="aoai-east",outcome="ok",product="p",status="200",subscription="s1"} 1`,
-		`aiload_gateway_requests_total{backend="",outcome="throttled",product="p",status="429",subscription="s1"} 1`,
-		`aiload_gateway_tokens_total{backend="aoai-east",outcome="ok",product="p",subscription="s1",type="total"} 42`,
+		`aiload_gateway_requests_total{backend="aoai-east",outcome="ok",product="p",status="200",subscription="s1",team="research"} 1`,
+		`aiload_gateway_requests_total{backend="",outcome="throttled",product="p",status="429",subscription="s1",team="research"} 1`,
+		`aiload_gateway_tokens_total{backend="aoai-east",outcome="ok",product="p",subscription="s1",team="research",type="total"} 42`,
 		`aiload_gateway_circuit_open{backend="aoai-east",tier="payg"} 0`,
 		`aiload_gateway_request_duration_seconds_count{backend="aoai-east",outcome="ok"} 1`,
 	} {

@@ -90,6 +90,9 @@ func (c *Config) Validate() error {
 	for i, h := range c.CheckHeaders {
 		h.validate(&errs, fmt.Sprintf("gateway.check_headers[%d]", i))
 	}
+	if c.Metrics != nil && c.Metrics.MaxLabelValues < 0 {
+		errs.add("gateway.metrics.max_label_values", "must be >= 0 (0: the default, 100), got %d", c.Metrics.MaxLabelValues)
+	}
 	if c.JWT != nil {
 		c.JWT.validate(&errs, "gateway.jwt")
 	}
