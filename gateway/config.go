@@ -122,6 +122,9 @@ type Product struct {
 	// TokenLimits are llm-token-limit policies applied to the product's
 	// subscriptions, all of them to every request.
 	TokenLimits []TokenLimit `yaml:"token_limits" json:"token_limits,omitempty"`
+	// SemanticCache answers the product's requests from the semantic cache
+	// when an API or operation has none of its own.
+	SemanticCache *SemanticCache `yaml:"semantic_cache" json:"semantic_cache,omitempty"`
 }
 
 // API is a per-API policy scope.
@@ -131,6 +134,9 @@ type API struct {
 	// Operations carry token limits of single operations of the API, on
 	// top of the API's own.
 	Operations []APIOperation `yaml:"operations" json:"operations,omitempty"`
+	// SemanticCache applies to the API's requests unless their operation
+	// has one.
+	SemanticCache *SemanticCache `yaml:"semantic_cache" json:"semantic_cache,omitempty"`
 }
 
 // APIOperation is an operation policy scope: chat, responses, completions
@@ -138,6 +144,8 @@ type API struct {
 type APIOperation struct {
 	Name        string       `yaml:"name" json:"name"`
 	TokenLimits []TokenLimit `yaml:"token_limits" json:"token_limits,omitempty"`
+	// SemanticCache applies to the operation's requests.
+	SemanticCache *SemanticCache `yaml:"semantic_cache" json:"semantic_cache,omitempty"`
 }
 
 // Operations are the operation names an APIOperation takes.

@@ -321,6 +321,7 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 			g.usageOf(x, body)
 		}
 		used = x.rec.TotalTokens
+		g.storeAnswer(x, body, l.answer)
 	}
 	g.settle(x, a, used)
 	h := x.respHeader()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aiload/aiload/gateway/chat"
 	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/semcache"
 	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/gateway/tokens"
 	"github.com/aiload/aiload/record"
@@ -79,6 +80,9 @@ type Options struct {
 	// attempts). Default: the wall clock; a simulation passes its virtual
 	// clock's.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// SemanticCacheStore keeps the semantic cache's answers (default: a new
+	// in-memory store).
+	SemanticCacheStore semcache.Store
 }
 
 // Gateway is the enforcement gateway. It is an http.Handler.
@@ -98,6 +102,10 @@ type Gateway struct {
 	metrics  *metrics
 	mux      *http.ServeMux
 	drops    dropLog
+	// caches are the compiled semantic caches by scope ("product/p",
+	// "api/a", "op/a/o"); cacheStore keeps their answers.
+	caches     map[string]*semanticCache
+	cacheStore semcache.Store
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -137,6 +145,9 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	if opts.Sleep == nil {
 		opts.Sleep = sleepWall
 	}
+	if opts.SemanticCacheStore == nil {
+		opts.SemanticCacheStore = semcache.NewMemory()
+	}
 	g := &Gateway{
 		cfg: cfg, opts: opts, store: opts.Store,
 		client:   &http.Client{Transport: opts.Transport},
@@ -145,6 +156,7 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 		products: map[string][]*limitRule{},
 		apis:     map[string][]*limitRule{},
 		mux:      http.NewServeMux(),
+		caches:   map[string]*semanticCache{}, cacheStore: opts.SemanticCacheStore,
 	}
 	if err := g.compile(backendURL); err != nil {
 		return nil, err
@@ -216,6 +228,7 @@ func (g *Gateway) compile(backendURL string) error {
 			return fmt.Errorf("gateway config: %w", err)
 		}
 	}
+	g.compileCaches()
 	if g.cfg.JWT != nil {
 		if g.jwt, err = newJWTValidator(*g.cfg.JWT, g.opts.Clock, g.client); err != nil {
 			return fmt.Errorf("gateway config: gateway.jwt: %w", err)
@@ -263,6 +276,9 @@ type exchange struct {
 	// relayed is set once a backend's answer is being relayed: the last of
 	// rec.BackendAttempts then takes the backend latency of the whole answer.
 	relayed bool
+	// cacheMiss is set by a semantic cache lookup that missed: the answer
+	// is stored when relayed.
+	cacheMiss *cacheMiss
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
@@ -431,14 +447,22 @@ func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errTyp
 }
 
 // serve is the pipeline every request goes through, over HTTP or in
-// process: subscription key, check-header, validate-jwt, the request's checks, token
-// limits, then the backend pool.
+// process: subscription key, check-header, validate-jwt, the request's
+// checks, token limits, then the backend pool. A semantic cache's lookup
+// sits before or after the token limits, as its position says.
 func (g *Gateway) serve(x *exchange) {
 	if !g.metered(x) || !g.authenticate(x) || !g.checkHeaders(x) || !g.validateJWT(x) || !g.readRequest(x) {
 		return
 	}
+	c := g.cacheFor(x)
+	if c != nil && !c.afterLimit && g.lookup(x, c, nil) {
+		return
+	}
 	a := g.admit(x)
 	if a == nil {
+		return
+	}
+	if c != nil && c.afterLimit && g.lookup(x, c, a) {
 		return
 	}
 	g.forward(x, a)

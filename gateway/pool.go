@@ -187,6 +187,16 @@ func (p *pool) known(deployment string) bool {
 	return false
 }
 
+// byName returns the member named name (nil: none).
+func (p *pool) byName(name string) *member {
+	for _, m := range p.members {
+		if m.cfg.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
 // states returns each backend's breaker state at now (1 open, 0 closed).
 func (p *pool) states(now time.Time) map[string]float64 {
 	p.mu.Lock()

@@ -80,6 +80,7 @@ func (c *Config) Validate() error {
 		}
 		names[c.Backends[i].Name] = true
 	}
+	c.validateCaches(&errs, names)
 	if c.EmitTokenMetric != nil {
 		for i, d := range c.EmitTokenMetric.Dimensions {
 			if _, err := compileDimension(d); err != nil {

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aiload/aiload/gateway/policy"
+)
+
+// SemanticCache is API Management's llm-semantic-cache-lookup (inbound) and
+// llm-semantic-cache-store (outbound) pair, at a product's, an API's or an
+// operation's scope. The most specific scope's cache applies to a request
+// (the policy may be used once per section). See docs/semantic-cache.md.
+type SemanticCache struct {
+	// ScoreThreshold (score-threshold, required, 0 to 1) is the largest
+	// score at which a cached answer is served. A score is 1 − the cosine
+	// similarity of the two prompts' embeddings: lower values require
+	// closer prompts (0.05 serves prompts at least 95 % similar).
+	ScoreThreshold *float64 `yaml:"score_threshold" json:"score_threshold,omitempty"`
+	// EmbeddingsBackendID (embeddings-backend-id, required) is the backend
+	// (backends[].name) whose embeddings route embeds the prompts, with the
+	// backend's own credential.
+	EmbeddingsBackendID string `yaml:"embeddings_backend_id" json:"embeddings_backend_id"`
+	// EmbeddingsBackendAuth (embeddings-backend-auth) is system-assigned,
+	// the one value API Management takes (default system-assigned).
+	EmbeddingsBackendAuth string `yaml:"embeddings_backend_auth" json:"embeddings_backend_auth,omitempty"`
+	// EmbeddingsDeployment is the embeddings deployment (model) called on
+	// that backend, at /openai/deployments/{d}/embeddings (default
+	// text-embedding-3-small). In API Management it is part of the
+	// backend's URL.
+	EmbeddingsDeployment string `yaml:"embeddings_deployment" json:"embeddings_deployment,omitempty"`
+	// IgnoreSystemMessages (ignore-system-messages) leaves system messages
+	// out of the text compared (default false).
+	IgnoreSystemMessages bool `yaml:"ignore_system_messages" json:"ignore_system_messages,omitempty"`
+	// MaxMessageCount (max-message-count), when > 0, skips the cache for a
+	// request with more messages (after system messages are left out).
+	MaxMessageCount int `yaml:"max_message_count" json:"max_message_count,omitempty"`
+	// VaryBy (<vary-by> elements) partition the cache: counter-key forms or
+	// @(…) expressions, their values joined. Entries are also partitioned
+	// by operation and model.
+	VaryBy []string `yaml:"vary_by" json:"vary_by,omitempty"`
+	// Duration (llm-semantic-cache-store's duration, required) is how long
+	// a stored answer is served.
+	Duration time.Duration `yaml:"duration" json:"duration,omitempty"`
+	// Position is where the lookup sits in the inbound pipeline relative to
+	// the token limits: before_limit (default: a hit is answered before any
+	// limit and never counts against it) or after_limit (the request is
+	// admitted and reserved first; a hit then counts the cached answer's
+	// tokens, and a refused request never reaches the cache).
+	Position string `yaml:"position" json:"position,omitempty"`
+}
+
+// Cache positions.
+const (
+	CacheBeforeLimit = "before_limit"
+	CacheAfterLimit  = "after_limit"
+)
+
+// DefaultEmbeddingsDeployment is SemanticCache.EmbeddingsDeployment's default.
+const DefaultEmbeddingsDeployment = "text-embedding-3-small"
+
+// semanticCache is a compiled SemanticCache.
+type semanticCache struct {
+	threshold   float64
+	backend     string
+	deployment  string
+	ignoreSys   bool
+	maxMessages int
+	varyBy      []policy.CounterKey
+	duration    time.Duration
+	afterLimit  bool
+}
+
+// compileCache checks and compiles c; backends are the pool's names. Its
+// errors are *FieldError with paths relative to c, joined.
+func compileCache(c *SemanticCache, backends map[string]bool) (*semanticCache, error) {
+	var errs []error
+	bad := func(path, msg string) { errs = append(errs, &FieldError{Path: path, Msg: msg}) }
+	sc := &semanticCache{backend: c.EmbeddingsBackendID, deployment: cmp.Or(c.EmbeddingsDeployment, DefaultEmbeddingsDeployment),
+		ignoreSys: c.IgnoreSystemMessages, maxMessages: c.MaxMessageCount, duration: c.Duration, afterLimit: c.Position == CacheAfterLimit}
+	switch {
+	case c.ScoreThreshold == nil:
+		bad("score_threshold", "is required (0 to 1; lower serves only closer prompts, e.g. 0.05)")
+	case *c.ScoreThreshold < 0 || *c.ScoreThreshold > 1:
+		bad("score_threshold", fmt.Sprintf("must be within [0, 1], got %g", *c.ScoreThreshold))
+	default:
+		sc.threshold = *c.ScoreThreshold
+	}
+	switch {
+	case c.EmbeddingsBackendID == "":
+		bad("embeddings_backend_id", "is required: the backend whose embeddings route embeds prompts")
+	case !backends[c.EmbeddingsBackendID]:
+		bad("embeddings_backend_id", fmt.Sprintf("no backend is named %q", c.EmbeddingsBackendID))
+	}
+	if a := c.EmbeddingsBackendAuth; a != "" && a != "system-assigned" {
+		bad("embeddings_backend_auth", fmt.Sprintf("must be system-assigned (the one value API Management takes), got %q", a))
+	}
+	if c.MaxMessageCount < 0 {
+		bad("max_message_count", "must be >= 0")
+	}
+	if c.Duration <= 0 {
+		bad("duration", "is required: how long a stored answer is served (e.g. 60s), > 0")
+	}
+	if p := c.Position; p != "" && p != CacheBeforeLimit && p != CacheAfterLimit {
+		bad("position", fmt.Sprintf("must be before_limit or after_limit, got %q", p))
+	}
+	for i, v := range c.VaryBy {
+		k, err := policy.ParseCounterKey(v)
+		if err != nil {
+			bad(fmt.Sprintf("vary_by[%d]", i), err.Error())
+			continue
+		}
+		sc.varyBy = append(sc.varyBy, k)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return sc, nil
+}
+
+// validateCaches checks every scope's semantic cache against the backends'
+// names.
+func (c *Config) validateCaches(errs *problems, backends map[string]bool) {
+	check := func(sc *SemanticCache, path string) {
+		if sc == nil {
+			return
+		}
+		if _, err := compileCache(sc, backends); err != nil {
+			errs.addUnder(path+".semantic_cache", err)
+		}
+	}
+	for i, p := range c.Products {
+		check(p.SemanticCache, fmt.Sprintf("gateway.products[%d]", i))
+	}
+	for i, a := range c.APIs {
+		check(a.SemanticCache, fmt.Sprintf("gateway.apis[%d]", i))
+		for j, o := range a.Operations {
+			check(o.SemanticCache, fmt.Sprintf("gateway.apis[%d].operations[%d]", i, j))
+		}
+	}
+}
