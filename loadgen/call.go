@@ -59,6 +59,7 @@ func (e *engine) run(c *call, msgs []message, maxTokens int64) callResult {
 		a := &attempt{intended: intended, utilization: -1}
 		r := e.do(e.inflight, c, msgs, maxTokens, a, n)
 		e.collect(c, func(col *collector) { col.done(a) })
+		e.observe(c, a, maxTokens, r)
 		end := a.sent.Add(a.latency)
 		if r.remaining >= 0 {
 			res.remaining, res.limit = r.remaining, r.limit

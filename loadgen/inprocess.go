@@ -74,6 +74,9 @@ func (t *texts) count(k textKey, text string) int64 {
 
 // user returns a user message of n filler tokens for c's model.
 func (t *texts) user(c *call, n int64) message {
+	if c.p.Profile != "" {
+		return t.prefixed(c, n)
+	}
 	s := t.prompt(n)
 	return message{Role: "user", Content: s, tokens: n, counted: t.count(textKey{model: c.model, n: n}, s)}
 }

@@ -68,7 +68,7 @@ var Arrivals = []string{ArrivalPoisson, ArrivalGamma, ArrivalConstant}
 // Enums names Persona's fields that take one of a closed set of values (the
 // JSON Schema's enums come from here).
 func (Persona) Enums() map[string][]string {
-	return map[string][]string{"kind": Kinds, "arrival": Arrivals, "on_throttle": ThrottlePolicies, "api": Operations}
+	return map[string][]string{"kind": Kinds, "arrival": Arrivals, "on_throttle": ThrottlePolicies, "api": Operations, "profile": Profiles}
 }
 
 // Persona is one kind of caller in a scenario.
@@ -129,6 +129,13 @@ type Persona struct {
 	PromptTokens Dist `yaml:"prompt_tokens" json:"prompt_tokens"`
 	// CompletionTokens is the distribution of max_tokens sent.
 	CompletionTokens Dist `yaml:"completion_tokens" json:"completion_tokens"`
+	// Profile is a request shape, after the Azure OpenAI benchmarking
+	// tool's: balanced (500 prompt tokens, max_tokens 500), context (2000,
+	// 200) or generation (500, 1000). It fills prompt_tokens (uniform
+	// within ±50 % of the profile's) and completion_tokens when they are
+	// unset, and starts every prompt with a random prefix so that no
+	// prompt cache flatters the latencies.
+	Profile string `yaml:"profile" json:"profile,omitempty"`
 
 	// Requests is a batch job's size.
 	Requests int `yaml:"requests" json:"requests,omitempty"`
@@ -237,6 +244,7 @@ func (p *Persona) Defaults() {
 	if p.Backoff.Max == 0 {
 		p.Backoff.Max = Duration(30e9)
 	}
+	p.applyProfile()
 	if p.Kind == KindBatch && p.Concurrency == 0 && p.Rate == 0 {
 		p.Concurrency = 1
 	}
@@ -284,6 +292,9 @@ func (p *Persona) Validate(prefix string) []error {
 	}
 	if !slices.Contains(Operations, p.API) {
 		v.bad("api", "unknown api %q (want %s)", p.API, strings.Join(Operations, ", "))
+	}
+	if p.Profile != "" && !slices.Contains(Profiles, p.Profile) {
+		v.bad("profile", "unknown profile %q (want %s)", p.Profile, strings.Join(Profiles, ", "))
 	}
 	if !slices.Contains(ThrottlePolicies, p.OnThrottle) {
 		v.bad("on_throttle", "unknown policy %q (want %s)", p.OnThrottle, strings.Join(ThrottlePolicies, ", "))

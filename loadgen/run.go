@@ -63,6 +63,10 @@ type Options struct {
 	// with their texts' token counts, counted by Gateway.Tokens once per
 	// model and text for the whole run, and answers come back whole.
 	Gateway InProcess
+	// Observe, when set, is called with every attempt once it is complete
+	// (from the callers' goroutines, concurrently: it must be safe for
+	// that and quick).
+	Observe func(Observation)
 }
 
 // Result is what the load generator saw.

@@ -30,6 +30,7 @@ func TestSchemaEnumsAreTheGoLists(t *testing.T) {
 		persona + "arrival.":                loadgen.Arrivals,
 		persona + "on_throttle.":            loadgen.ThrottlePolicies,
 		persona + "api.":                    loadgen.Operations,
+		persona + "profile.":                loadgen.Profiles,
 		persona + "shape.properties.kind.":  loadgen.ShapeKinds,
 		"properties.target.properties.api.": loadgen.APIs,
 	}

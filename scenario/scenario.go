@@ -199,6 +199,7 @@ func Parse(file string, src []byte) (*Scenario, error) {
 	zeros := explicitZeros(body, &s)
 	s.defaults(file)
 	c.errs = append(c.errs, resolveAPIM(&s.Gateway, srcs)...)
+	c.errs = append(c.errs, resolveCalibrations(&s.Gateway, srcs)...)
 	var checked []string
 	for _, err := range append(zeros, s.validate(filepath.Dir(file))...) {
 		if e := locate(srcs, err); !c.covered(e.Path) {

@@ -36,6 +36,7 @@ PTU plans and per-team chargeback reports.`,
 		newMergeCmd(stdout),
 		newSweepCmd(stdout),
 		newFitCmd(stdout, stderr),
+		newCalibrateCmd(stdout, stderr),
 	)
 	usageArgs(root)
 	return root

@@ -51,7 +51,7 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	a := &chat.Answer{Status: http.StatusOK, Text: s.reply(v.completion), TextTokens: s.replyTokens(model, v.completion)}
 	usage := &chat.Usage{PromptTokens: v.prompt, CompletionTokens: v.completion, TotalTokens: v.prompt + v.completion}
 	if !b.Stream {
-		if s.wait(ctx, v.completion) != nil {
+		if s.wait(ctx, v) != nil {
 			return &chat.Answer{Err: errGone}
 		}
 		a.Header, a.Usage = chat.Header{{Name: "Content-Type", Value: "application/json"}}, usage
@@ -63,6 +63,12 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	// then to the end; its headers leave before the first
 	var atHeaders chat.Header
 	s.setUtilization(&atHeaders)
+	if v.plan != nil {
+		if !s.callPlanned(ctx, a, start, v.plan) {
+			return &chat.Answer{Err: errGone}
+		}
+		return s.streamed(c, a, atHeaders, usage, v)
+	}
 	if s.sleep(ctx, s.cfg.FirstTokenDelay) != nil {
 		return &chat.Answer{Err: errGone}
 	}
@@ -80,8 +86,14 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	if s.sleep(ctx, gen) != nil {
 		return &chat.Answer{Err: errGone}
 	}
+	return s.streamed(c, a, atHeaders, usage, v)
+}
+
+// streamed finishes an in-process stream's answer: its headers, its usage
+// when asked for, and the tally.
+func (s *Server) streamed(c *chat.Call, a *chat.Answer, atHeaders chat.Header, usage *chat.Usage, v verdict) *chat.Answer {
 	a.Header = append(chat.Header{{Name: "Content-Type", Value: "text/event-stream"}, {Name: "Cache-Control", Value: "no-cache"}}, atHeaders...)
-	if b.IncludeUsage && !s.cfg.OmitStreamUsage {
+	if c.Body.IncludeUsage && !s.cfg.OmitStreamUsage {
 		a.Usage = usage
 	}
 	s.done(c.Header.Get(PersonaHeader), v)

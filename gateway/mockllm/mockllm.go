@@ -95,6 +95,20 @@ type Config struct {
 	// last message is a tool's result always get text; tool_choice
 	// "required" or a named function always a call.
 	ToolCallShare *float64 `yaml:"tool_call_share" json:"tool_call_share,omitempty"`
+	// Calibration is a calibration file written by `aiload calibrate` or
+	// `aiload run --record`, relative to the file that names it. Requests
+	// for a deployment it holds (or any request, when it holds one) are
+	// answered like that deployment: time to first token, the time
+	// between chunks and the tokens per chunk drawn from its fitted
+	// models with their measured spread, completion lengths from its
+	// completion/max_tokens distribution; first_token_delay,
+	// per_token_delay(_p95) and min_fraction then do not apply. A
+	// measured capacity (from the deployment's utilization) becomes
+	// ptu_tpm when ptu_tpm is unset.
+	Calibration string `yaml:"calibration" json:"calibration,omitempty"`
+	// Calibrated is Calibration's contents, read when the scenario is
+	// loaded (LoadCalibration).
+	Calibrated *Calibration `yaml:"-" json:"-"`
 	// Clock times the PTU bucket (default the wall clock).
 	Clock policy.Clock `yaml:"-" json:"-"`
 	// Sleep waits d for the modelled latency, or until ctx ends (default:
@@ -158,6 +172,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Sleep == nil {
 		c.Sleep = sleepTimer
+	}
+	if cal := c.Calibrated; c.PTUTPM == 0 && cal != nil && len(cal.Deployments) == 1 {
+		if u := cal.Deployments[0].Utilization; u != nil {
+			c.PTUTPM = u.CapacityTPM
+		}
 	}
 	return c
 }
@@ -298,6 +317,8 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		var sent bool
 		if call != nil {
 			sent = s.streamToolCall(w, r, model, *call, v.prompt, v.completion, includeUsage)
+		} else if v.plan != nil {
+			sent = s.streamPlanned(w, r, model, v, includeUsage)
 		} else {
 			sent = s.stream(w, r, model, v.prompt, v.completion, includeUsage)
 		}
@@ -306,7 +327,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := s.wait(r.Context(), v.completion); err != nil {
+	if err := s.wait(r.Context(), v); err != nil {
 		return // client went away
 	}
 	s.done(r.Header.Get(PersonaHeader), v)
@@ -388,6 +409,8 @@ type verdict struct {
 	// overcharge is what the PTU bucket was charged above the answer's
 	// actual cost: (max_tokens − completion) × PTUOutputRatio.
 	overcharge float64
+	// plan paces a calibrated answer (nil: the configured delays).
+	plan *calPlan
 }
 
 // decide runs a request through validation, the prompt count, the PTU
@@ -412,8 +435,12 @@ func (s *Server) decide(ctx context.Context, req request) verdict {
 	if k := s.fault(ctx); k != serve {
 		return verdict{kind: k}
 	}
-	completion := s.completionTokens(maxOut)
-	v := verdict{kind: serve, prompt: prompt, completion: completion}
+	cal := s.cfg.Calibrated.Deployment(req.model)
+	completion, plan := s.calibrated(cal, prompt, maxOut)
+	if cal == nil {
+		completion = s.completionTokens(maxOut)
+	}
+	v := verdict{kind: serve, prompt: prompt, completion: completion, plan: plan}
 	if s.cfg.PTUTPM > 0 {
 		v.overcharge = s.cfg.PTUOutputRatio * float64(maxOut-completion)
 	}
@@ -421,9 +448,13 @@ func (s *Server) decide(ctx context.Context, req request) verdict {
 }
 
 // wait sleeps for the modelled latency: first-token delay + per-token
-// delay, drawn chunk by chunk as a stream would be sent.
-func (s *Server) wait(ctx context.Context, completion int64) error {
-	return s.sleep(ctx, s.cfg.FirstTokenDelay+s.generation(completion))
+// delay, drawn chunk by chunk as a stream would be sent (a calibrated
+// answer's whole plan).
+func (s *Server) wait(ctx context.Context, v verdict) error {
+	if v.plan != nil {
+		return s.sleep(ctx, v.plan.total())
+	}
+	return s.sleep(ctx, s.cfg.FirstTokenDelay+s.generation(v.completion))
 }
 
 // done settles an answered request: the PTU bucket's estimate is

@@ -1,0 +1,90 @@
+package mockllm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aiload/aiload/gateway/chat"
+)
+
+// calibrated draws a calibrated answer's completion length for maxOut and
+// its pacing; (0, nil) when cal is nil.
+func (s *Server) calibrated(cal *DeploymentCalibration, prompt, maxOut int64) (int64, *calPlan) {
+	if cal == nil {
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	completion := cal.Completion.DrawCompletion(maxOut, s.rng.Float64())
+	return completion, cal.planFor(prompt, completion, s.rng)
+}
+
+// streamPlanned answers a calibrated chat request with server-sent events
+// paced by its plan: the role chunk and the first content chunk at the
+// time to first token, each later content chunk after its gap, then the
+// finish chunk, the usage chunk when asked for, and [DONE]. It reports
+// whether the stream was sent to the end.
+func (s *Server) streamPlanned(w http.ResponseWriter, r *http.Request, model string, v verdict, includeUsage bool) bool {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		chat.WriteError(w, http.StatusInternalServerError, "server_error", "no_flush", "streaming unsupported")
+		return false
+	}
+	id := fmt.Sprintf("chatcmpl-mock-%d", s.seq.Add(1))
+	created := s.cfg.Clock.Now().Unix()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		fl.Flush()
+	}
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
+		if includeUsage {
+			c["usage"] = nil
+		}
+		return c
+	}
+	p := v.plan
+	if s.sleep(r.Context(), p.ttft) != nil {
+		return false
+	}
+	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	for i, n := range p.sizes {
+		text := Text(n)
+		if i > 0 {
+			text = " " + text
+			if s.sleep(r.Context(), p.gaps[i-1]) != nil {
+				return false
+			}
+		}
+		send(chunk(map[string]any{"content": text}, nil))
+	}
+	send(chunk(map[string]any{}, "stop"))
+	if includeUsage {
+		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+			"choices": []any{}, "usage": chat.Usage{PromptTokens: v.prompt, CompletionTokens: v.completion, TotalTokens: v.prompt + v.completion}})
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	fl.Flush()
+	return true
+}
+
+// callPlanned sleeps an in-process calibrated stream's plan, in two parts
+// (to the first content, then to the end), and fills a's timings as
+// streamPlanned would show them. It reports whether the caller stayed.
+func (s *Server) callPlanned(ctx context.Context, a *chat.Answer, start time.Time, p *calPlan) bool {
+	if s.sleep(ctx, p.ttft) != nil {
+		return false
+	}
+	a.Stream, a.FirstChunk = true, s.cfg.Clock.Now().Sub(start)
+	a.FirstContent = a.FirstChunk
+	a.ContentGaps = append(a.ContentGaps, p.gaps...)
+	return s.sleep(ctx, p.total()-p.ttft) == nil
+}
