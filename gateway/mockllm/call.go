@@ -51,7 +51,7 @@ func (s *Server) Call(ctx context.Context, c *chat.Call) *chat.Answer {
 	a := &chat.Answer{Status: http.StatusOK, Text: s.reply(v.completion), TextTokens: s.replyTokens(model, v.completion)}
 	usage := &chat.Usage{PromptTokens: v.prompt, CompletionTokens: v.completion, TotalTokens: v.prompt + v.completion}
 	if !b.Stream {
-		if s.wait(ctx, v) != nil {
+		if s.waitAnswer(ctx, v) != nil {
 			return &chat.Answer{Err: errGone}
 		}
 		a.Header, a.Usage = chat.Header{{Name: "Content-Type", Value: "application/json"}}, usage

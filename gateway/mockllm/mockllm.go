@@ -327,7 +327,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := s.wait(r.Context(), v); err != nil {
+	if err := s.waitAnswer(r.Context(), v); err != nil {
 		return // client went away
 	}
 	s.done(r.Header.Get(PersonaHeader), v)
@@ -448,13 +448,18 @@ func (s *Server) decide(ctx context.Context, req request) verdict {
 }
 
 // wait sleeps for the modelled latency: first-token delay + per-token
-// delay, drawn chunk by chunk as a stream would be sent (a calibrated
-// answer's whole plan).
-func (s *Server) wait(ctx context.Context, v verdict) error {
+// delay, drawn chunk by chunk as a stream would be sent.
+func (s *Server) wait(ctx context.Context, completion int64) error {
+	return s.sleep(ctx, s.cfg.FirstTokenDelay+s.generation(completion))
+}
+
+// waitAnswer sleeps for a served request's latency: a calibrated
+// answer's whole plan, else wait's.
+func (s *Server) waitAnswer(ctx context.Context, v verdict) error {
 	if v.plan != nil {
 		return s.sleep(ctx, v.plan.total())
 	}
-	return s.sleep(ctx, s.cfg.FirstTokenDelay+s.generation(v.completion))
+	return s.wait(ctx, v.completion)
 }
 
 // done settles an answered request: the PTU bucket's estimate is

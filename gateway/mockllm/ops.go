@@ -41,7 +41,7 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := s.wait(r.Context(), v); err != nil {
+	if err := s.waitAnswer(r.Context(), v); err != nil {
 		return
 	}
 	s.done(r.Header.Get(PersonaHeader), v)
@@ -211,7 +211,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		return o
 	}
 	if !req.Stream {
-		if err := s.wait(r.Context(), v); err != nil {
+		if err := s.waitAnswer(r.Context(), v); err != nil {
 			return
 		}
 		s.done(r.Header.Get(PersonaHeader), v)
