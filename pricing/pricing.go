@@ -52,6 +52,16 @@ const (
 	YearlyReservation  Billing = "yearly_reservation"  // PTU-months at Model.PTU.YearlyReservation
 )
 
+// ParseBilling reads a billing scheme's name; "" stays "" (the caller's
+// default).
+func ParseBilling(s string) (Billing, error) {
+	switch b := Billing(s); b {
+	case "", Hourly, MonthlyReservation, YearlyReservation:
+		return b, nil
+	}
+	return "", fmt.Errorf("unknown billing %q (want hourly, monthly_reservation or yearly_reservation)", s)
+}
+
 // Pricing is a parsed pricing file.
 type Pricing struct {
 	// Currency of every price (ISO 4217), default USD.
