@@ -221,12 +221,12 @@ func (g *Gateway) refuse(x *exchange, a *admission, v store.Verdict) {
 // in Retry-After (or the policy's retry-after-header-name) only.
 func (g *Gateway) refuseAPIM(x *exchange, a *admission, c store.Check, secs int64, tooLarge bool) {
 	a.setHeaders(x.respHeader(), false, 0)
-	wait := waitPhrase(time.Duration(secs) * time.Second)
 	if c.Kind == store.Period {
+		wait := waitPhrase(time.Duration(secs) * time.Second)
 		g.rejectAPIM(x, http.StatusForbidden, record.OutcomeQuotaExceeded, "Token quota is exceeded. Try again in "+wait+".")
 		return
 	}
-	msg := "Token limit is exceeded. Try again in " + wait + "."
+	msg := fmt.Sprintf("Token limit is exceeded. Try again in %d seconds.", secs) // the window is a minute: always seconds
 	if tooLarge {
 		msg = "Token limit is exceeded." // no wait makes it fit
 	}
