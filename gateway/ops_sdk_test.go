@@ -371,3 +371,70 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		t.Fatalf("backend called %d times", n)
 	}
 }
+
+// TestResponsesToolCallSDK offers a function tool to the Responses API
+// through the gateway: the SDK reads a streamed function call
+// (function_call_arguments deltas, the item done, response.completed with
+// the usage the record charges), and the function's output sent back gets
+// text.
+func TestResponsesToolCallSDK(t *testing.T) {
+	t.Parallel()
+	_, url := serveMock(t, mockllm.Config{MinFraction: 1})
+	e := start(t, `
+products: [{name: p, token_limits: [{tokens_per_minute: 100000}]}]
+subscriptions: [{id: s1, key: rtool-key-1, product: p, team: t}]
+`, url, nil)
+	client := sdkClient(e.url, "rtool-key-1")
+	ctx := context.Background()
+	params := responses.ResponseNewParams{
+		Model:           "gpt-4o-mini",
+		Input:           responses.ResponseNewParamsInputUnion{OfString: openai.String("What is the weather in Paris?")},
+		MaxOutputTokens: openai.Int(40),
+		Tools: []responses.ToolUnionParam{{OfFunction: &responses.FunctionToolParam{Name: "get_weather", Strict: openai.Bool(true),
+			Parameters: map[string]any{"type": "object", "required": []string{"city"}, "properties": map[string]any{"city": map[string]any{"type": "string"}}}}}},
+	}
+	stream := client.Responses.NewStreaming(ctx, params)
+	var deltas strings.Builder
+	var args string
+	var done responses.Response
+	for stream.Next() {
+		ev := stream.Current()
+		switch ev.Type {
+		case "response.function_call_arguments.delta":
+			deltas.WriteString(ev.Delta)
+		case "response.function_call_arguments.done":
+			args = ev.Arguments
+		case "response.completed":
+			done = ev.Response
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	var a map[string]string
+	if args == "" || deltas.String() != args || json.Unmarshal([]byte(args), &a) != nil || a["city"] == "" {
+		t.Fatalf("arguments %q, deltas %q; want a JSON object with a city", args, deltas.String())
+	}
+	if len(done.Output) != 1 || done.Output[0].Type != "function_call" || done.Output[0].Name != "get_weather" || done.Output[0].CallID == "" || done.Usage.OutputTokens != 40 {
+		t.Fatalf("completed output %+v usage %+v", done.Output, done.Usage)
+	}
+	r := records(t, e, 1)[0]
+	if r.Operation != "responses" || !r.Stream || r.TotalTokens != done.Usage.TotalTokens || r.CompletionTokens != 40 || r.TokensEstimated {
+		t.Fatalf("record %+v; want the usage of response.completed %+v", r, done.Usage)
+	}
+
+	out := responses.ResponseInputItemParamOfFunctionCallOutput(`{"temp_c": 21}`)
+	out.OfFunctionCallOutput.CallID = openai.String(done.Output[0].CallID)
+	params.Input = responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+		responses.ResponseInputItemParamOfMessage("What is the weather in Paris?", responses.EasyInputMessageRoleUser),
+		{OfFunctionCall: &responses.ResponseFunctionToolCallParam{CallID: done.Output[0].CallID, Name: "get_weather", Arguments: args}},
+		out,
+	}}
+	resp, err := client.Responses.New(ctx, params)
+	if err != nil || resp.OutputText() == "" || resp.Output[0].Type != "message" {
+		t.Fatalf("answer after the function's output: %v %+v", err, resp)
+	}
+	if r := e.sink.last(t); r.PromptTokens != resp.Usage.InputTokens || r.PromptTokens <= done.Usage.InputTokens {
+		t.Fatalf("record prompt %d, answer's input %d; want the grown input (call and output counted)", r.PromptTokens, resp.Usage.InputTokens)
+	}
+}

@@ -3,6 +3,7 @@ package mockllm
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/aiload/aiload/gateway/chat"
@@ -19,8 +20,12 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 	if !checkAPIVersion(w, r, chat.OpResponses) {
 		return
 	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
 	var req chat.ResponsesRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&req); err != nil {
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
 		chat.WriteError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "parse request body: "+err.Error())
 		return
 	}
@@ -35,8 +40,19 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := s.newResponse(req.Model)
+	var call *functionCall
+	if t := s.pickResponsesTool(body); t != nil {
+		fc := newFunctionCall(s.newToolCall(t, v.completion))
+		call = &fc
+	}
 	if req.Stream {
-		if s.streamResponse(w, r, resp, v.prompt, v.completion) {
+		var sent bool
+		if call != nil {
+			sent = s.streamFunctionCall(w, r, resp, *call, v.prompt, v.completion)
+		} else {
+			sent = s.streamResponse(w, r, resp, v.prompt, v.completion)
+		}
+		if sent {
 			s.done(r.Header.Get(PersonaHeader), v)
 		}
 		return
@@ -47,6 +63,9 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 	s.done(r.Header.Get(PersonaHeader), v)
 	s.setUtilization(w.Header())
 	resp.complete(Text(v.completion), v.prompt, v.completion)
+	if call != nil {
+		resp.Output = []any{*call}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
 }
@@ -58,7 +77,7 @@ type response struct {
 	CreatedAt         int64                `json:"created_at"`
 	Status            string               `json:"status"`
 	Model             string               `json:"model"`
-	Output            []outputItem         `json:"output"`
+	Output            []any                `json:"output"`
 	ParallelToolCalls bool                 `json:"parallel_tool_calls"`
 	ToolChoice        string               `json:"tool_choice"`
 	Tools             []any                `json:"tools"`
@@ -83,7 +102,7 @@ type outputText struct {
 
 func (s *Server) newResponse(model string) *response {
 	return &response{ID: fmt.Sprintf("resp_mock%d", s.seq.Add(1)), Object: "response", CreatedAt: s.cfg.Clock.Now().Unix(),
-		Status: "in_progress", Model: model, Output: []outputItem{}, ParallelToolCalls: true, ToolChoice: "auto", Tools: []any{}}
+		Status: "in_progress", Model: model, Output: []any{}, ParallelToolCalls: true, ToolChoice: "auto", Tools: []any{}}
 }
 
 // item is the response's message item with text, in status.
@@ -94,7 +113,13 @@ func (r *response) item(text, status string) outputItem {
 
 // complete fills r as completed with text and its usage.
 func (r *response) complete(text string, prompt, completion int64) {
-	r.Status, r.Output, r.Usage = "completed", []outputItem{r.item(text, "completed")}, chat.NewResponsesUsage(prompt, completion)
+	r.Status, r.Output = "completed", []any{r.item(text, "completed")}
+	r.setUsage(prompt, completion)
+}
+
+// setUsage sets r's usage for prompt and completion tokens.
+func (r *response) setUsage(prompt, completion int64) {
+	r.Usage = chat.NewResponsesUsage(prompt, completion)
 }
 
 // streamResponse sends a response as the Responses API streams it:

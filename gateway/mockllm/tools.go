@@ -1,6 +1,7 @@
 package mockllm
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,10 +41,7 @@ type toolCall struct {
 }
 
 // pickTool decides whether the answer to req is a tool call, and of which
-// tool: never without function tools, with tool_choice "none", or when
-// the last message is a tool's result (the model answers the user then);
-// always with tool_choice "required" or a named function; otherwise for
-// Config.ToolCallShare of requests. nil: answer with text.
+// tool (see pickFrom). nil: answer with text.
 func (s *Server) pickTool(req *chatRequest) *tool {
 	var fns []*tool
 	for i := range req.Tools {
@@ -51,16 +49,29 @@ func (s *Server) pickTool(req *chatRequest) *tool {
 			fns = append(fns, &req.Tools[i])
 		}
 	}
+	afterResult := len(req.Messages) > 0 && req.Messages[len(req.Messages)-1].Role == "tool"
+	return s.pickFrom(fns, req.ToolChoice, afterResult)
+}
+
+// pickFrom picks the function tool of fns an answer calls: none without
+// function tools, with tool_choice "none", or after a tool's result
+// (afterResult: the model answers the user then); always with tool_choice
+// "required" or a named function ({"type":"function","name":…} or
+// {"type":"function","function":{"name":…}}); otherwise for
+// Config.ToolCallShare of requests. nil: answer with text.
+func (s *Server) pickFrom(fns []*tool, choice json.RawMessage, afterResult bool) *tool {
 	if len(fns) == 0 {
 		return nil
 	}
 	var mode string
 	var named struct {
+		Name     string                `json:"name"`
 		Function struct{ Name string } `json:"function"`
 	}
-	if json.Unmarshal(req.ToolChoice, &mode) != nil && json.Unmarshal(req.ToolChoice, &named) == nil && named.Function.Name != "" {
+	if json.Unmarshal(choice, &mode) != nil && json.Unmarshal(choice, &named) == nil {
+		want := cmp.Or(named.Name, named.Function.Name)
 		for _, f := range fns {
-			if f.Function.Name == named.Function.Name {
+			if want != "" && f.Function.Name == want {
 				return f
 			}
 		}
@@ -69,7 +80,7 @@ func (s *Server) pickTool(req *chatRequest) *tool {
 	case mode == "none":
 		return nil
 	case mode == "required":
-	case len(req.Messages) > 0 && req.Messages[len(req.Messages)-1].Role == "tool":
+	case afterResult:
 		return nil
 	default:
 		s.mu.Lock()
