@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/calibrate"
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/loadgen"
@@ -52,6 +53,11 @@ type Options struct {
 	// progress lines on stderr; q in the dashboard stops the load as
 	// cancelling ctx does.
 	Terminal *dashboard.Terminal
+	// Record, when set, is a calibration file to which the run writes
+	// what it measured of the deployments it called (as aiload calibrate
+	// does); only for a scenario whose target is a real deployment
+	// (target.url) on the wall clock, else Run fails with ErrRecordEmbedded.
+	Record string
 
 	// wrapLog, when set, wraps the record log's sink (tests inject
 	// write failures with it).
@@ -98,6 +104,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Result, 
 		return nil, err
 	}
 	applyOverrides(sc, opts)
+	if opts.Record != "" && (sc.Target.Embedded() || sc.Clock == scenario.ClockVirtual) {
+		return nil, ErrRecordEmbedded
+	}
 	res := &Result{Scenario: sc}
 	if abs, err := filepath.Abs(opts.Scenario); err == nil {
 		res.ScenarioFile = abs
@@ -354,12 +363,22 @@ func runLoad(ctx context.Context, sc *scenario.Scenario, url string, opts Option
 			}
 		}
 	}()
+	var rec *calibrate.Recorder
+	if opts.Record != "" {
+		rec = calibrate.NewRecorder(sc.Seed)
+		lo.Observe = rec.Observe
+	}
 	l.begin()
 	load, err := loadgen.Run(ctx, lo)
 	close(snaps)
 	<-done
 	if err != nil {
 		return nil, err
+	}
+	if rec != nil {
+		if err := recordCalibration(opts.Record, sc, rec, load); err != nil {
+			return load, err
+		}
 	}
 	return load, hlog.Sync()
 }

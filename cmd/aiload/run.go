@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,7 +41,8 @@ records cannot be written (a full disk), the load stops at once and the run
 fails (exit status 1). A chargeback report that cannot be written fails the
 run only after the database, summary.json and the printed summary.`,
 		Example: `  aiload run scenarios/quickstart.yaml
-  aiload run scenarios/quickstart.yaml --duration 20s --seed 7 --out /tmp/runs`,
+  aiload run scenarios/quickstart.yaml --duration 20s --seed 7 --out /tmp/runs
+  aiload run against-azure.yaml --record calib.yaml   # target: {url: …}: also a calibration file`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Scenario = args[0]
@@ -67,6 +69,9 @@ run only after the database, summary.json and the printed summary.`,
 				opts.Terminal = terminal(cmd.InOrStdin(), stdout)
 			}
 			_, err := runner.Run(cmd.Context(), opts, stdout, stderr)
+			if errors.Is(err, runner.ErrRecordEmbedded) {
+				return usageError{err}
+			}
 			return err
 		},
 	}
@@ -78,6 +83,7 @@ run only after the database, summary.json and the printed summary.`,
 	f.BoolVar(&noTUI, "no-tui", false, "print progress lines instead of the live dashboard")
 	f.StringVar(&opts.Clock, "clock", "", "wall (real time) or virtual (simulated time: a day of traffic in seconds); overrides the scenario's clock")
 	f.StringVar(&shard, "shard", "", "run only shard i of n of the users (e.g. 2/4), for load from several machines")
+	f.StringVar(&opts.Record, "record", "", "write what the run measured of a real deployment (target.url) to this calibration file, as aiload calibrate does")
 	return cmd
 }
 
