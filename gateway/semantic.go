@@ -142,9 +142,11 @@ func (g *Gateway) lookup(x *exchange, c *semanticCache, a *admission) bool {
 		return false
 	}
 	if found && hit.Score <= c.threshold {
+		g.metrics.cacheLookup(true)
 		g.answerCached(x, a, hit.Entry)
 		return true
 	}
+	g.metrics.cacheLookup(false)
 	x.cacheMiss = &cacheMiss{c: c, partition: part, vector: vec}
 	return false
 }
