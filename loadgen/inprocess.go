@@ -28,6 +28,8 @@ type texts struct {
 	filler string // PromptText(words)
 	words  int64
 	counts map[textKey]int64
+	// logs are the earlier prompts of personas with repeat:.
+	logs map[*Persona]*promptLog
 }
 
 // textKey names a text's count under a model: a filler of n words, or a
@@ -74,6 +76,9 @@ func (t *texts) count(k textKey, text string) int64 {
 
 // user returns a user message of n filler tokens for c's model.
 func (t *texts) user(c *call, n int64) message {
+	if c.p.Repeat != nil {
+		return t.varied(c, n)
+	}
 	if c.p.Profile != "" {
 		return t.prefixed(c, n)
 	}

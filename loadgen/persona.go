@@ -108,6 +108,10 @@ type Persona struct {
 	// max_output_tokens, at least 16) or completions (legacy completions:
 	// the conversation's texts as one prompt).
 	API string `yaml:"api" json:"api,omitempty"`
+	// Repeat makes a share of the persona's user messages earlier ones
+	// again, verbatim or paraphrased (see Repeat); nil: every message is
+	// the same filler text.
+	Repeat *Repeat `yaml:"repeat" json:"repeat,omitempty"`
 
 	// Rate is, per user: conversations (chat, nat), pipelines (agent) or,
 	// for a batch, the job's request rate.
@@ -248,6 +252,9 @@ func (p *Persona) Defaults() {
 	if p.Kind == KindBatch && p.Concurrency == 0 && p.Rate == 0 {
 		p.Concurrency = 1
 	}
+	if p.Repeat != nil {
+		p.Repeat.defaults()
+	}
 	for i := range p.Steps {
 		if p.Steps[i].Repeat == 0 {
 			p.Steps[i].Repeat = 1
@@ -312,6 +319,9 @@ func (p *Persona) Validate(prefix string) []error {
 	v.dist("completion_tokens", p.CompletionTokens, p.Kind != KindAgent || len(p.Steps) == 0)
 	if err := p.Shape.Validate(); err != nil {
 		v.bad("shape", "%v", err)
+	}
+	if p.Repeat != nil {
+		p.Repeat.validate(v)
 	}
 	p.validateKindFields(v)
 	switch p.Kind {
