@@ -43,3 +43,45 @@ func (d *DB) ReportedUtilization(ctx context.Context, from, to time.Time) ([]Bac
 	}
 	return out, rows.Err()
 }
+
+// BackendAttempts is what one backend answered to the gateway's attempts
+// (the records' backend_attempts), spill-over included.
+type BackendAttempts struct {
+	Backend string
+	// Attempts counts the attempts sent to it.
+	Attempts int64
+	// Refused counts its 429s, Failed its 5xx and attempts without an
+	// answer (connection failure, timeout).
+	Refused, Failed int64
+	// Retried counts the refused or failed attempts the gateway tried
+	// again on the pool (retry:): spill-over to another backend, or the
+	// same one again.
+	Retried int64
+}
+
+// AttemptsByBackend returns, per backend, what it answered to the attempts
+// of the records with ts in [from, to) (a zero bound is open), by backend
+// name. Records without backend_attempts (no backend called, older
+// records) count nothing.
+func (d *DB) AttemptsByBackend(ctx context.Context, from, to time.Time) ([]BackendAttempts, error) {
+	bound := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC()
+	}
+	rows, err := d.db.QueryContext(ctx, query("backend_attempts.sql"), bound(from), bound(to))
+	if err != nil {
+		return nil, fmt.Errorf("backend attempts query: %w", err)
+	}
+	defer rows.Close()
+	var out []BackendAttempts
+	for rows.Next() {
+		var b BackendAttempts
+		if err := rows.Scan(&b.Backend, &b.Attempts, &b.Refused, &b.Failed, &b.Retried); err != nil {
+			return nil, fmt.Errorf("backend attempts scan: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

@@ -102,6 +102,14 @@ type BackendUtilization struct {
 	AvgPct, P95Pct float64
 }
 
+// BackendAttempts is what one backend answered to the gateway's attempts:
+// how many, its 429s, its failures (5xx, no answer), and how many of those
+// the gateway tried again on the pool (spill-over).
+type BackendAttempts struct {
+	Backend                            string
+	Attempts, Refused, Failed, Retried int64
+}
+
 // Allocation is one team's part of a capacity charge.
 type Allocation struct {
 	Team string
@@ -138,6 +146,9 @@ type Report struct {
 	// Utilization is what provisioned backends reported of their own load
 	// (azure-openai-deployment-utilization), per backend; empty when none did.
 	Utilization []BackendUtilization
+	// Attempts is what each backend answered to the gateway's attempts
+	// (the records' backend_attempts); empty when none are recorded.
+	Attempts []BackendAttempts
 	// Teams carry the per-team activity shown on the team pages.
 	Teams []TeamActivity
 	// Plans are the capacity (PTU) plans per model.

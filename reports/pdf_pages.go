@@ -401,6 +401,25 @@ func (d *doc) utilization() {
 	d.f.Ln(3)
 }
 
+// attempts says, per backend, how often it refused or failed the
+// gateway's attempts and how often the gateway then went to the pool
+// again: a PTU's refusals before pay-as-you-go answered.
+func (d *doc) attempts() {
+	if len(d.r.Attempts) == 0 {
+		return
+	}
+	d.f.SetFont("sans", "B", 10)
+	d.f.CellFormat(contentW, 6, "What the backends answered (every attempt, spill-over included)", "", 1, "L", false, 0, "")
+	for i, a := range d.r.Attempts {
+		if i == maxChargeRows {
+			break
+		}
+		d.text(9, fmt.Sprintf("%s: %s attempts, %s refused with 429, %s failed; %s of those tried again on the pool.",
+			a.Backend, groupInt(a.Attempts), groupInt(a.Refused), groupInt(a.Failed), groupInt(a.Retried)))
+	}
+	d.f.Ln(3)
+}
+
 func (d *doc) capacity() {
 	d.startSection("Capacity: provisioned throughput", 0)
 	d.heading("Capacity: provisioned throughput", 16)
@@ -432,6 +451,7 @@ func (d *doc) capacity() {
 	}
 	d.f.Ln(3)
 	d.utilization()
+	d.attempts()
 	if len(d.r.Plans) == 0 {
 		d.text(9.5, "No PTU plan was computed for this period.")
 		return

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 // (virtual clock) and checks that the utilization the load generator read
 // from azure-openai-deployment-utilization — its count, average and p95 in
 // summary.json, per persona and in total, and the printed line — agrees
-// with the utilization_pct the gateway kept in the run's DuckDB records.
+// with the utilization_pct the gateway kept in the run's DuckDB records,
+// and that the PDF's capacity page counts the PTU's refused attempts (its
+// 429s that spilled to PAYG) as the records' backend_attempts do.
 func TestSummaryUtilization(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
@@ -88,9 +91,32 @@ func TestSummaryUtilization(t *testing.T) {
 	if want := fmt.Sprintf("ptu: average %.1f %%, p95 %.1f %% over %d answers", avg, p95, n); !strings.Contains(text, want) {
 		t.Errorf("report.pdf lacks %q", want)
 	}
+	// every backend attempt, spill-over included, as the records say
+	var attempts, refused, retried int64
+	if err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE a.status = 429), count(*) FILTER (WHERE i < n AND a.status = 429)
+		FROM (SELECT backend_attempts[i] AS a, i, len(backend_attempts) AS n
+		      FROM (SELECT backend_attempts, generate_subscripts(backend_attempts, 1) AS i FROM records))
+		WHERE a.backend = 'ptu'`).Scan(&attempts, &refused, &retried); err != nil {
+		t.Fatal(err)
+	}
+	if refused == 0 || retried == 0 {
+		t.Errorf("the PTU refused %d attempts, %d spilled; want some of both", refused, retried)
+	}
+	if want := fmt.Sprintf("ptu: %s attempts, %s refused with 429", groupDigits(attempts), groupDigits(refused)); !strings.Contains(text, want) {
+		t.Errorf("report.pdf lacks %q", want)
+	}
 	line := fmt.Sprintf("deployment utilization (azure-openai-deployment-utilization): avg %.1f%%, p95 %.1f%% over %d answers",
 		sf.Total.Utilization.Mean, sf.Total.Utilization.P95, sf.Total.Utilization.Count)
 	if !strings.Contains(out.String(), line) {
 		t.Errorf("printed summary lacks %q:\n%s", line, out.String())
 	}
+}
+
+// groupDigits writes n with thousands separated by commas, as the PDF does.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -76,6 +76,13 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 	for _, u := range util {
 		r.Utilization = append(r.Utilization, reports.BackendUtilization{Backend: u.Backend, Answers: u.Answers, AvgPct: u.AvgPct, P95Pct: u.P95Pct})
 	}
+	attempts, err := db.AttemptsByBackend(ctx, dopts.From, dopts.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range attempts {
+		r.Attempts = append(r.Attempts, reports.BackendAttempts{Backend: a.Backend, Attempts: a.Attempts, Refused: a.Refused, Failed: a.Failed, Retried: a.Retried})
+	}
 	subs, err := db.Summary(ctx)
 	if err != nil {
 		return nil, nil, err
