@@ -190,3 +190,37 @@ func quantile(x []float64, q float64) float64 {
 	}
 	return s[lo] + (i-float64(lo))*(s[lo+1]-s[lo])
 }
+
+// TestCalibrateInterrupted: Ctrl-C (a cancelled context) stops the load
+// early and what was measured until then is written; a calibration file
+// that is not one is never overwritten.
+func TestCalibrateInterrupted(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(&standIn{rng: rand.New(rand.NewPCG(8, 8))})
+	defer srv.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "calib.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	res, err := calibrate.Run(ctx, calibrate.Options{Target: srv.URL, Deployment: "gpt-4o", Profile: "context",
+		Duration: time.Minute, Rate: 10, Out: out, Drain: 5 * time.Second}, io.Discard)
+	if err != nil {
+		t.Fatalf("calibrate: %v", err)
+	}
+	cal, err := mockllm.LoadCalibration(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Sent < 1 || res.Sent >= 300 || int64(len(cal.Deployments[0].Points)) != res.Sent {
+		t.Fatalf("interrupted %v after %d answers, %d points written", res.Interrupted, res.Sent, len(cal.Deployments[0].Points))
+	}
+
+	notCalib := filepath.Join(dir, "notes.yaml")
+	if err := os.WriteFile(notCalib, []byte("hello: world\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = calibrate.Run(context.Background(), calibrate.Options{Target: srv.URL, Deployment: "gpt-4o", Out: notCalib}, io.Discard)
+	if b, _ := os.ReadFile(notCalib); err == nil || !strings.Contains(err.Error(), "notes.yaml:1:1") || string(b) != "hello: world\n" {
+		t.Fatalf("over a file that is not a calibration: %v; file now %q", err, b)
+	}
+}

@@ -158,16 +158,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Clock != nil {
 		return e.runVirtual(ctx)
 	}
-	sched, stop := context.WithTimeout(ctx, opts.Duration)
+	// the schedule is exactly [start, start+Duration): an arrival is in the
+	// run or not whatever the microseconds between here and there, and a
+	// ctx with an earlier deadline of its own only ends it sooner
+	start := time.Now()
+	sched, stop := context.WithDeadline(ctx, start.Add(opts.Duration))
 	defer stop()
 	inflight, cancelInflight := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelInflight()
 	e.sched, e.inflight = sched, inflight
 	e.tb, e.reqs = wallTime{sched}, &sync.WaitGroup{}
-	// the schedule is exactly [start, deadline): an arrival is in the run
-	// or not whatever the microseconds between here and there
-	deadline, _ := sched.Deadline()
-	e.start = deadline.Add(-opts.Duration)
+	e.start = start
 	res := &Result{Scenario: opts.Scenario, Started: e.start.UTC(), Duration: opts.Duration}
 	e.collectors()
 	var users sync.WaitGroup

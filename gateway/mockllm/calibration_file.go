@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -37,6 +38,10 @@ func (e *CalibrationError) Error() string {
 func LoadCalibration(path string) (*Calibration, error) {
 	src, err := inputfile.Read(path, MaxCalibrationBytes)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said already
+		}
 		return nil, &CalibrationError{File: path, Msg: fmt.Sprintf("read calibration: %v", err)}
 	}
 	return ParseCalibration(path, src)
