@@ -53,7 +53,8 @@ func (c CheckHeader) passes(values []string) bool {
 }
 
 // checkHeaders applies the configured check-header policies in order, or
-// answers the failing one's status and message.
+// answers the failing one's status and message (with wire apim in API
+// Management's error body).
 func (g *Gateway) checkHeaders(x *exchange) bool {
 	for _, c := range g.cfg.CheckHeaders {
 		if c.passes(x.headerValues(c.Name)) {
@@ -66,8 +67,12 @@ func (g *Gateway) checkHeaders(x *exchange) bool {
 		case http.StatusForbidden:
 			outcome = record.OutcomeForbidden
 		}
-		g.reject(x, c.FailedCheckHTTPCode, outcome, "invalid_request_error", fmt.Sprint(c.FailedCheckHTTPCode),
-			cmp.Or(c.FailedCheckErrorMessage, fmt.Sprintf("Header %s is missing or has a value that is not allowed.", c.Name)))
+		msg := cmp.Or(c.FailedCheckErrorMessage, fmt.Sprintf("Header %s is missing or has a value that is not allowed.", c.Name))
+		if g.apim() { // API Management answers the refusal itself
+			g.rejectAPIM(x, c.FailedCheckHTTPCode, outcome, msg)
+			return false
+		}
+		g.reject(x, c.FailedCheckHTTPCode, outcome, "invalid_request_error", fmt.Sprint(c.FailedCheckHTTPCode), msg)
 		return false
 	}
 	return true

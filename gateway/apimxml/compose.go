@@ -254,7 +254,8 @@ func (r *resolver) headers(order []*Item, active map[*Item][]combo) {
 		if h.Header == nil {
 			continue
 		}
-		var found bool
+		var found, placed bool
+		var other *Item
 		for _, l := range order {
 			kind, ok := varKind(l.Vars, h.Header.Variable)
 			if l.Limit == nil || !ok {
@@ -262,10 +263,10 @@ func (r *resolver) headers(order []*Item, active map[*Item][]combo) {
 			}
 			found = true
 			if !slices.Equal(active[l], active[h]) {
-				r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(
-					"<set-header> sends variable %q to other requests than the token limit at %s:%d:%d sets it for: give both the same scopes", h.Header.Variable, l.File, l.Line, l.Column)})
-				continue
+				other = l
+				continue // the same variable of a limit of other requests
 			}
+			placed = true
 			switch kind {
 			case "remaining-tokens":
 				l.Limit.RemainingTokensHeaderName = h.Header.Name
@@ -277,6 +278,10 @@ func (r *resolver) headers(order []*Item, active map[*Item][]combo) {
 				r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(
 					"variable %q is set when the limit refuses a request, whose answer skips outbound: use retry-after-header-name", h.Header.Variable)})
 			}
+		}
+		if found && !placed {
+			r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(
+				"<set-header> sends variable %q to other requests than the token limit at %s:%d:%d sets it for: give both the same scopes", h.Header.Variable, other.File, other.Line, other.Column)})
 		}
 		if !found {
 			r.errs = append(r.errs, &Error{File: h.File, Pos: h.Pos, Msg: fmt.Sprintf(

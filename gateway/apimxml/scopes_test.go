@@ -134,7 +134,7 @@ func serveConfig(t *testing.T, path string) string {
 	ready, served := make(chan string, 1), make(chan error, 1)
 	go func() {
 		served <- gateway.Serve(ctx, gateway.ServeOptions{Config: path, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
-			Log: filepath.Join(t.TempDir(), "tokens.jsonl"),
+			Log: filepath.Join(filepath.Dir(path), "tokens.jsonl"),
 			Load: func(p string) (gateway.Config, error) {
 				c, _, err := apimxml.Load(p, nil)
 				return c, err
@@ -151,6 +151,7 @@ func serveConfig(t *testing.T, path string) string {
 	case api := <-ready:
 		return "http://" + api
 	case err := <-served:
+		served <- nil // the cleanup waits for it
 		t.Fatalf("serve: %v", err)
 	}
 	return ""
