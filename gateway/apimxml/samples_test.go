@@ -173,8 +173,14 @@ func writeSamples(t *testing.T, global string, ptu, payg *fakeBackend) string {
 	return p
 }
 
-// readRecords reads a JSONL record log, waiting (bounded) for the writer.
+// readRecords reads the nine records of TestSamplesServed.
 func readRecords(t *testing.T, path string) []record.Record {
+	t.Helper()
+	return readRecordsN(t, path, 9)
+}
+
+// readRecordsN reads a JSONL record log, waiting (bounded) for n records.
+func readRecordsN(t *testing.T, path string, n int) []record.Record {
 	t.Helper()
 	var out []record.Record
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -192,9 +198,41 @@ func readRecords(t *testing.T, path string) []record.Record {
 			}
 		}
 		f.Close()
-		if len(out) >= 9 {
-			break
+		if len(out) >= n {
+			return out
 		}
 	}
-	return out
+	t.Fatalf("%s holds %d records, want %d", path, len(out), n)
+	return nil
+}
+
+// TestWorkedExample serves examples/apim/scoped (docs/apim.md) as it is,
+// its mocks standing in for the deployments: a request without x-team gets
+// the check-header's 400, a Standard request the limits' headers.
+func TestWorkedExample(t *testing.T) {
+	dir := t.TempDir()
+	entries, err := os.ReadDir("../../examples/apim/scoped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join("../../examples/apim/scoped", e.Name()))
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := serveConfig(t, filepath.Join(dir, "gateway.yaml"))
+	a := sampleCall(t, url, map[string]string{"api-key": "sk-support-primary-0001"})
+	if a.status != 400 || a.body != `{ "statusCode": 400, "message": "Name your team in x-team" }` {
+		t.Fatalf("without x-team: %d %s", a.status, a.body)
+	}
+	a = sampleCall(t, url, map[string]string{"api-key": "sk-support-primary-0001", "x-team": "support", "x-user-id": "ana"})
+	if a.status != 200 || a.header.Get("x-remaining-tokens") == "" || a.header.Get("x-quota-remaining-tokens") == "" {
+		t.Fatalf("standard request: %d x-remaining-tokens %q x-quota-remaining-tokens %q %s", a.status,
+			a.header.Get("x-remaining-tokens"), a.header.Get("x-quota-remaining-tokens"), a.body)
+	}
+	recs := readRecordsN(t, filepath.Join(dir, "tokens.jsonl"), 2)
+	if r := recs[1]; r.Backend != "aoai-ptu-eastus" || r.Dims["User"] != "ana" || r.Dims["Team"] != "support" {
+		t.Errorf("record backend %q dims %v; want aoai-ptu-eastus, User ana, Team support", r.Backend, r.Dims)
+	}
 }

@@ -85,6 +85,21 @@ func TestScopesCompose(t *testing.T) {
 	if m := cfg.EmitTokenMetric; m == nil || len(m.Dimensions) != 3 || m.Dimensions[2].Name != "Team" {
 		t.Errorf("emit-token-metric %+v", m)
 	}
+	yaml, err := gateway.LoadConfig("testdata/scopes/equivalent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"products", cfg.Products, yaml.Products}, {"apis", cfg.APIs, yaml.APIs}, {"backends", cfg.Backends, yaml.Backends},
+		{"emit_token_metric", cfg.EmitTokenMetric, yaml.EmitTokenMetric},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s from the documents\n%+v\nfrom the equivalent YAML\n%+v", c.what, c.got, c.want)
+		}
+	}
 }
 
 // TestScopesServed: the composed policies served on loopback. Standard's
