@@ -33,7 +33,7 @@ func TestVirtualCallMatchesWire(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		dur  time.Duration
-	}{{"testdata/paths.yaml", 0}, {"testdata/ops.yaml", 0}, {"../scenarios/mixed-day.yaml", 20 * time.Minute}} {
+	}{{"testdata/paths.yaml", 0}, {"testdata/ops.yaml", 0}, {"testdata/apimwire.yaml", 0}, {"../scenarios/mixed-day.yaml", 20 * time.Minute}} {
 		sim := func(wire bool) (*linesSink, *Simulation) {
 			sc, err := scenario.Load(tc.file)
 			if err != nil {
@@ -81,6 +81,32 @@ func TestVirtualCallMatchesWire(t *testing.T) {
 				t.Errorf("%s: mocks served %s %+v on the wire path, %+v in process", tc.file, p, u, cs.Served[p])
 			}
 		}
+		if tc.file == "testdata/apimwire.yaml" {
+			apimWireSeen(t, wire.lines, ws)
+		}
+	}
+}
+
+// apimWireSeen checks that the wire: apim scenario did what it is for: the
+// gateway refused the small product with 429s whose wait the callers read
+// from the body (the header was renamed), and PTU refusals spilled to PAYG.
+func apimWireSeen(t *testing.T, lines [][]byte, s *Simulation) {
+	t.Helper()
+	spilled := 0
+	for _, l := range lines {
+		var r record.Record
+		_ = json.Unmarshal(l, &r)
+		if len(r.BackendAttempts) > 1 && r.BackendAttempts[0].Backend == "ptu" && r.BackendAttempts[0].Status == 429 {
+			spilled++
+		}
+	}
+	for _, p := range s.Load.Personas {
+		if p.Name == "app" && (p.Throttled == 0 || p.ThrottledWithRetryAfter != p.Throttled) {
+			t.Errorf("app: %d 429s, %d with a wait read; want some, all read from the body", p.Throttled, p.ThrottledWithRetryAfter)
+		}
+	}
+	if spilled == 0 {
+		t.Errorf("no PTU 429 spilled to PAYG")
 	}
 }
 

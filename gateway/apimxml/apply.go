@@ -220,5 +220,8 @@ func Describe(pol Policy) string {
 	if pol.BackendID != "" {
 		parts = append(parts, "backend "+pol.BackendID)
 	}
+	if r := pol.Retry; r != nil {
+		parts = append(parts, fmt.Sprintf("retry on %s up to %d times", strings.Join(r.StatusCodes, ", "), r.Count))
+	}
 	return strings.Join(parts, ", ")
 }
