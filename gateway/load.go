@@ -47,10 +47,15 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.Defaults()
 	verr := cfg.Validate()
-	if verr == nil {
-		return cfg, nil
-	}
 	tree, _ := parser.ParseBytes(src, 0)
+	if verr == nil {
+		return cfg, cfg.loadCalibrations(path, func(p string) (int, int) {
+			if tree == nil {
+				return 1, 1
+			}
+			return position(tree, p)
+		})
+	}
 	var located []*ConfigError
 	for _, e := range verr.(interface{ Unwrap() []error }).Unwrap() {
 		ce := &ConfigError{File: path, Line: 1, Column: 1, Msg: e.Error()}
