@@ -32,8 +32,12 @@ func (g *Gateway) metered(x *exchange) bool {
 	x.rec.RetryAfterMS = 1000
 	x.rec.Status, x.rec.Outcome = http.StatusServiceUnavailable, record.OutcomeStoreUnavailable
 	g.finish(x)
-	x.fail(http.StatusServiceUnavailable, "server_error", "records_unavailable",
-		fmt.Sprintf("Requests cannot be metered right now, so the gateway refuses them. Try again later. (request id %s)", x.rec.RequestID))
+	msg := fmt.Sprintf("Requests cannot be metered right now, so the gateway refuses them. Try again later. (request id %s)", x.rec.RequestID)
+	if g.apim() {
+		x.failAPIM(http.StatusServiceUnavailable, msg)
+		return false
+	}
+	x.fail(http.StatusServiceUnavailable, "server_error", "records_unavailable", msg)
 	return false
 }
 
