@@ -14,6 +14,10 @@ type CacheStat struct {
 	// Lookups are the requests looked up in the cache; Hits those answered
 	// from it.
 	Lookups, Hits int64
+	// CountedHits are the hits that counted against a token limit (the
+	// lookup sat after the limit): their cached tokens were charged to the
+	// limit's counter.
+	CountedHits int64
 	// CachePromptTokens and CacheCompletionTokens are the tokens the hits
 	// were served from the cache: no model processed them.
 	CachePromptTokens, CacheCompletionTokens int64
@@ -46,7 +50,7 @@ func CacheStats(ctx context.Context, db *DB, prices *pricing.Pricing) ([]CacheSt
 	var out []CacheStat
 	for rs.Next() {
 		var s CacheStat
-		if err := rs.Scan(&s.Team, &s.Persona, &s.Model, &s.EmbeddingModel, &s.Lookups, &s.Hits,
+		if err := rs.Scan(&s.Team, &s.Persona, &s.Model, &s.EmbeddingModel, &s.Lookups, &s.Hits, &s.CountedHits,
 			&s.CachePromptTokens, &s.CacheCompletionTokens, &s.EmbeddingTokens); err != nil {
 			return nil, fmt.Errorf("cache summary: %w", err)
 		}

@@ -110,6 +110,21 @@ type BackendAttempts struct {
 	Attempts, Refused, Failed, Retried int64
 }
 
+// CacheUse is the semantic cache's effect on one team's persona's
+// requests to one model: lookups, hits, the tokens served from the cache
+// (no model processed them), what they would have cost and what the
+// lookups' embeddings calls cost.
+type CacheUse struct {
+	Team, Persona, Model, EmbeddingModel string
+	Lookups, Hits                        int64
+	// CountedHits counted against a token limit (lookup after the limit).
+	CountedHits            int64
+	CachedPromptTokens     int64
+	CachedCompletionTokens int64
+	EmbeddingTokens        int64
+	Saved, EmbeddingCost   Money
+}
+
 // Allocation is one team's part of a capacity charge.
 type Allocation struct {
 	Team string
@@ -149,6 +164,9 @@ type Report struct {
 	// Attempts is what each backend answered to the gateway's attempts
 	// (the records' backend_attempts); empty when none are recorded.
 	Attempts []BackendAttempts
+	// Cache is the semantic cache's effect per team, persona and model;
+	// empty when no request was looked up.
+	Cache []CacheUse
 	// Teams carry the per-team activity shown on the team pages.
 	Teams []TeamActivity
 	// Plans are the capacity (PTU) plans per model.

@@ -420,6 +420,36 @@ func (d *doc) attempts() {
 	d.f.Ln(3)
 }
 
+// cache says, per team's persona, how often the semantic cache answered,
+// the tokens it served that no model processed, what they would have cost
+// and what its embeddings calls cost (billed in the usage lines).
+func (d *doc) cache() {
+	if len(d.r.Cache) == 0 {
+		return
+	}
+	d.f.SetFont("sans", "B", 10)
+	d.f.CellFormat(contentW, 6, "Semantic cache (llm-semantic-cache-lookup)", "", 1, "L", false, 0, "")
+	for i, c := range d.r.Cache {
+		if i == maxChargeRows {
+			break
+		}
+		rate := 0.0
+		if c.Lookups > 0 {
+			rate = 100 * float64(c.Hits) / float64(c.Lookups)
+		}
+		limit := "no hit counted against a token limit (the lookup sits before it)"
+		if c.CountedHits > 0 {
+			limit = groupInt(c.CountedHits) + " hits counted against the token limit (the lookup sits after it)"
+		}
+		d.text(9, fmt.Sprintf("%s / %s (%s): hit rate %.1f %% (%s of %s lookups); %s tokens served from the cache "+
+			"(%s prompt, %s completion), saving %s; embeddings %s tokens of %s cost %s; %s.",
+			c.Team, c.Persona, c.Model, rate, groupInt(c.Hits), groupInt(c.Lookups),
+			groupInt(c.CachedPromptTokens+c.CachedCompletionTokens), groupInt(c.CachedPromptTokens), groupInt(c.CachedCompletionTokens),
+			d.money(c.Saved), groupInt(c.EmbeddingTokens), c.EmbeddingModel, d.money(c.EmbeddingCost), limit))
+	}
+	d.f.Ln(3)
+}
+
 func (d *doc) capacity() {
 	d.startSection("Capacity: provisioned throughput", 0)
 	d.heading("Capacity: provisioned throughput", 16)
@@ -452,6 +482,7 @@ func (d *doc) capacity() {
 	d.f.Ln(3)
 	d.utilization()
 	d.attempts()
+	d.cache()
 	if len(d.r.Plans) == 0 {
 		d.text(9.5, "No PTU plan was computed for this period.")
 		return

@@ -82,7 +82,9 @@ type Result struct {
 	Load                                          *loadgen.Result
 	Summary                                       []analytics.SubscriptionSummary
 	Served                                        map[string]mockllm.Usage // by persona, as the mock backend counted
-	Scenario                                      *scenario.Scenario
+	// Cache is the semantic cache's effect (analytics.CacheStats).
+	Cache    []analytics.CacheStat
+	Scenario *scenario.Scenario
 	// ScenarioFile is the scenario file's absolute path.
 	ScenarioFile string
 	// ReportErr is why the chargeback report could not be written; the
@@ -434,6 +436,13 @@ func (res *Result) analyse(ctx context.Context) error {
 	if res.Records, err = db.Count(ctx); err != nil {
 		return err
 	}
-	res.Summary, err = db.Summary(ctx)
+	if res.Summary, err = db.Summary(ctx); err != nil {
+		return err
+	}
+	prices, _, err := scenarioPricing(res.Scenario.Pricing)
+	if err != nil {
+		return err
+	}
+	res.Cache, err = analytics.CacheStats(ctx, db, prices)
 	return err
 }

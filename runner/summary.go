@@ -34,6 +34,9 @@ type SummaryFile struct {
 	Gateway []analytics.SubscriptionSummary `json:"gateway,omitempty"`
 	Records int64                           `json:"records"`
 	Pricing map[string]any                  `json:"pricing,omitempty"`
+	// Cache is the semantic cache's effect per team, persona and model
+	// (embedded gateway with a semantic cache only).
+	Cache []analytics.CacheStat `json:"cache,omitempty"`
 	// Status is how far the run got when the file was written: running
 	// (the load is under way; counts are the latest snapshot's), loaded
 	// (the load is over; the database is being written), complete, or
@@ -68,7 +71,7 @@ func writeSummaryJSON(res *Result, status string, runErr error) error {
 	}
 	sf := SummaryFile{Schema: 1, Scenario: res.Scenario.Name, RunDir: res.Dir, Target: target,
 		Load: res.Load, Total: res.Load.Totals(), Gateway: res.Summary, Records: res.Records,
-		Pricing: res.Scenario.Pricing, ScenarioFile: res.ScenarioFile, Seed: res.Scenario.Seed, Duration: res.Scenario.Duration,
+		Pricing: res.Scenario.Pricing, Cache: res.Cache, ScenarioFile: res.ScenarioFile, Seed: res.Scenario.Seed, Duration: res.Scenario.Duration,
 		Status: status}
 	if runErr != nil {
 		sf.Error = runErr.Error()
@@ -122,6 +125,10 @@ func printSummary(w io.Writer, res *Result) {
 	if res.Scenario.Target.Embedded() {
 		printSubscriptions(w, res.Summary)
 		fmt.Fprintln(w)
+		if len(res.Cache) > 0 {
+			printCache(w, res.Cache)
+			fmt.Fprintln(w)
+		}
 	}
 	printPersonas(w, res.Load)
 	t := res.Load.Totals()
@@ -164,6 +171,21 @@ func printSubscriptions(w io.Writer, subs []analytics.SubscriptionSummary) {
 	if len(perKey) > 0 {
 		fmt.Fprintf(w, "peak and limit TPM are per counter key (%s)\n", strings.Join(perKey, "; "))
 	}
+}
+
+// printCache writes the semantic cache's table: per team's persona and
+// model, lookups and hits, the hits that counted against a token limit,
+// the tokens served from the cache, what they would have cost, and what the
+// embeddings calls cost (billed to the team).
+func printCache(w io.Writer, stats []analytics.CacheStat) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "semantic cache	team	model	lookups	hits	hit rate	hits counted by limit	tokens from cache	saved	embedding tok	embeddings cost	")
+	for _, s := range stats {
+		fmt.Fprintf(tw, "%s	%s	%s	%d	%d	%.1f%%	%d	%d	%.4f	%d	%.4f	\n",
+			s.Persona, s.Team, s.Model, s.Lookups, s.Hits, 100*s.HitRate(), s.CountedHits,
+			s.CachePromptTokens+s.CacheCompletionTokens, s.Saved, s.EmbeddingTokens, s.EmbeddingCost)
+	}
+	_ = tw.Flush()
 }
 
 // throttledCell is the share of requests whose first attempt was refused

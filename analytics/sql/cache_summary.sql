@@ -8,6 +8,8 @@ SELECT coalesce(team, '')                                  AS team,
        coalesce(embedding_model, '')                       AS embedding_model,
        count(*)                                            AS lookups,
        count(*) FILTER (WHERE outcome = 'cache_hit')       AS hits,
+       -- hits after a token limit carry its limit and count against it
+       count(*) FILTER (WHERE outcome = 'cache_hit' AND coalesce(limit_tpm, 0) > 0) AS counted_hits,
        sum(coalesce(cache_prompt_tokens, 0))               AS cache_prompt,
        sum(coalesce(cache_completion_tokens, 0))           AS cache_completion,
        sum(coalesce(embedding_tokens, 0))                  AS embedding_tokens

@@ -83,6 +83,9 @@ func Build(ctx context.Context, db *analytics.DB, opts Options) (*reports.Report
 	for _, a := range attempts {
 		r.Attempts = append(r.Attempts, reports.BackendAttempts{Backend: a.Backend, Attempts: a.Attempts, Refused: a.Refused, Failed: a.Failed, Retried: a.Retried})
 	}
+	if err := cacheUse(ctx, db, opts, r); err != nil {
+		return nil, nil, err
+	}
 	subs, err := db.Summary(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -489,4 +492,18 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// cacheUse fills r.Cache from the records' semantic cache lookups.
+func cacheUse(ctx context.Context, db *analytics.DB, opts Options, r *reports.Report) error {
+	stats, err := analytics.CacheStats(ctx, db, opts.Pricing)
+	if err != nil {
+		return err
+	}
+	for _, s := range stats {
+		r.Cache = append(r.Cache, reports.CacheUse{Team: s.Team, Persona: s.Persona, Model: s.Model, EmbeddingModel: s.EmbeddingModel,
+			Lookups: s.Lookups, Hits: s.Hits, CountedHits: s.CountedHits, CachedPromptTokens: s.CachePromptTokens, CachedCompletionTokens: s.CacheCompletionTokens,
+			EmbeddingTokens: s.EmbeddingTokens, Saved: reports.MoneyFromFloat(s.Saved), EmbeddingCost: reports.MoneyFromFloat(s.EmbeddingCost)})
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 func (t *Tally) recordEvent(r *record.Record, at time.Time) {
 	who := cmp.Or(r.SubscriptionID, r.ClientIP)
 	switch r.Outcome {
-	case record.OutcomeOK:
+	case record.OutcomeOK, record.OutcomeCacheHit:
 		return
 	case record.OutcomeThrottled:
 		over := who

@@ -58,6 +58,9 @@ func ProgressLine(s Snapshot) string {
 	if n := s.Totals.RecordsDropped; n > 0 {
 		line += fmt.Sprintf("  RECORDS LOST %d", n)
 	}
+	if s.Totals.CacheLookups > 0 {
+		line += "  " + cacheItem(s.Totals)
+	}
 	return line
 }
 

@@ -83,6 +83,14 @@ type Totals struct {
 	// RecordsDropped counts token-metric records lost because the record
 	// log could not take them (a full disk): requests served unmetered.
 	RecordsDropped int64 `json:"records_dropped,omitempty"`
+	// CacheLookups and CacheHits count the semantic cache's lookups and
+	// the requests it answered (counted in OK too); CachedTokens are the
+	// tokens the hits were served from the cache and CacheSavedUSD their
+	// list-price equivalent.
+	CacheLookups  int64   `json:"cache_lookups,omitempty"`
+	CacheHits     int64   `json:"cache_hits,omitempty"`
+	CachedTokens  int64   `json:"cached_tokens,omitempty"`
+	CacheSavedUSD float64 `json:"cache_saved_usd,omitempty"`
 }
 
 // ClientTotals are what the load generator's callers saw.

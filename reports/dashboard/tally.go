@@ -185,6 +185,7 @@ func (t *Tally) Write(r *record.Record) error {
 	t.reqs.add(at, 1)
 	t.tokens.add(at, tokens)
 	t.countTotals(r, tokens, cost, costKnown)
+	t.countCache(r)
 	t.countSub(r, at, tokens, cost, costKnown)
 	t.countBackend(r, at, tokens)
 	t.countPersona(r, at)
@@ -200,12 +201,34 @@ func (t *Tally) countTotals(r *record.Record, tokens int64, cost float64, costKn
 		t.totals.CostKnown = false
 	}
 	switch r.Outcome {
-	case record.OutcomeOK:
+	case record.OutcomeOK, record.OutcomeCacheHit:
 		t.totals.OK++
 	case record.OutcomeThrottled:
 		t.totals.Throttled++
 	default:
 		t.totals.Errors++
+	}
+}
+
+// countCache counts a semantic cache lookup and what a hit served (t.mu
+// held).
+func (t *Tally) countCache(r *record.Record) {
+	if r.EmbeddingModel == "" && r.Outcome != record.OutcomeCacheHit {
+		return
+	}
+	t.totals.CacheLookups++
+	if r.Outcome != record.OutcomeCacheHit {
+		return
+	}
+	t.totals.CacheHits++
+	t.totals.CachedTokens += r.CachePromptTokens + r.CacheCompletionTokens
+	if t.price != nil {
+		served := *r
+		served.PromptTokens, served.CompletionTokens = r.CachePromptTokens, r.CacheCompletionTokens
+		served.TotalTokens, served.CachedTokens = r.CachePromptTokens+r.CacheCompletionTokens, 0
+		if c, ok := t.price(&served); ok {
+			t.totals.CacheSavedUSD += c
+		}
 	}
 }
 
@@ -232,6 +255,8 @@ func (t *Tally) countSub(r *record.Record, at time.Time, tokens int64, cost floa
 		s.row.Tokens += tokens
 		s.row.CostUSD += cost
 		s.row.CostKnown = s.row.CostKnown && costKnown
+		_ = s.hist.RecordValue(max(int64(r.LatencyMS*1000), histMin))
+	case record.OutcomeCacheHit:
 		_ = s.hist.RecordValue(max(int64(r.LatencyMS*1000), histMin))
 	case record.OutcomeThrottled:
 		s.throttled.add(at, 1)
@@ -281,7 +306,7 @@ func (t *Tally) countPersona(r *record.Record, at time.Time) {
 		}
 	}
 	switch r.Outcome {
-	case record.OutcomeOK:
+	case record.OutcomeOK, record.OutcomeCacheHit:
 		p.row.OK++
 		_ = p.hist.RecordValue(max(int64(r.LatencyMS*1000), histMin))
 	case record.OutcomeThrottled:

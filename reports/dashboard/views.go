@@ -27,6 +27,9 @@ func (m Model) overview(width int) []string {
 	if t.RecordsDropped > 0 {
 		items = append(items, m.st.bad.Render("records lost "+count(t.RecordsDropped)))
 	}
+	if t.CacheLookups > 0 {
+		items = append(items, cacheItem(t))
+	}
 	lines = append(lines, wrapItems(width, items...)...)
 	if c := s.Client; c != nil {
 		for _, l := range wrapItems(width, "callers: sent "+count(c.Sent), "ok "+count(c.OK), "429 "+count(c.Throttled),
@@ -36,6 +39,13 @@ func (m Model) overview(width int) []string {
 	}
 	lines = append(lines, "")
 	return append(lines, m.teamTable(width)...)
+}
+
+// cacheItem is the semantic cache's line: hits of lookups, the tokens it
+// served and their list-price equivalent.
+func cacheItem(t Totals) string {
+	return fmt.Sprintf("cache hits %s/%s (%.1f%%), %s tokens from cache, saved %s", count(t.CacheHits), count(t.CacheLookups),
+		100*float64(t.CacheHits)/float64(t.CacheLookups), count(t.CachedTokens), usd(t.CacheSavedUSD, true))
 }
 
 // wrapItems joins items with two spaces into lines of at most width cells.
