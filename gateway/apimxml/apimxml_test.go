@@ -302,3 +302,40 @@ func TestCheckHeaderTranslated(t *testing.T) {
 		t.Errorf("status 200: %v, want %q", err, want)
 	}
 }
+
+// TestManagedIdentityPolicy: the access-control sample's
+// authentication-managed-identity, with the set-header that sends its
+// token, makes the pool's backends authenticate with the gateway's managed
+// identity; another resource is refused.
+func TestManagedIdentityPolicy(t *testing.T) {
+	t.Parallel()
+	doc := `<policies>
+  <inbound>
+    <base />
+    <authentication-managed-identity resource="https://cognitiveservices.azure.com" client-id="mi-client" output-token-variable-name="managed-id-access-token" ignore-error="false" />
+    <set-header name="Authorization" exists-action="override">
+      <value>@("Bearer " + (string)context.Variables["managed-id-access-token"])</value>
+    </set-header>
+    <set-backend-service backend-id="aoai" />
+  </inbound>
+</policies>`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "api.xml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := gateway.Config{Subscriptions: []gateway.Subscription{{ID: "s", Key: "k"}},
+		Backends: []gateway.Backend{{Name: "aoai", URL: "https://aoai.example.com"}, {Name: "other", URL: "https://other.example.com"}},
+		APIM:     &gateway.APIMSources{Global: "api.xml", Dir: dir}}
+	cfg.Defaults()
+	warnings, err := apimxml.Resolve(&cfg)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("resolve: %v, warnings %v", err, warnings)
+	}
+	if len(cfg.Backends) != 1 || cfg.Backends[0].Auth != gateway.AuthManagedIdentity || cfg.Backends[0].ClientID != "mi-client" {
+		t.Errorf("backends %+v, want aoai alone with managed identity mi-client", cfg.Backends)
+	}
+	_, _, err = apimxml.Parse("mi.xml", []byte(`<policies><inbound><authentication-managed-identity resource="https://ai.azure.com" /></inbound></policies>`))
+	if want := `mi.xml:1:53: resource "https://ai.azure.com" is not emulated`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("other resource: %v, want %q", err, want)
+	}
+}

@@ -111,6 +111,15 @@ func Apply(cfg *gateway.Config, f PolicyFile, pol Policy) ([]Warning, error) {
 		}
 	}
 	global := f.Scope == ScopeAll
+	if pol.ManagedIdentity != nil {
+		if !global {
+			errs = append(errs, fmt.Errorf("%s: authentication-managed-identity applies to every request in aiload: give it in a policy for all APIs (--policy FILE)", pol.File))
+		} else {
+			r := &resolver{cfg: cfg}
+			r.useManagedIdentity(&Item{File: pol.File, MI: pol.ManagedIdentity})
+			errs = append(errs, r.errs...)
+		}
+	}
 	if len(pol.CheckHeaders) > 0 {
 		if !global {
 			errs = append(errs, fmt.Errorf("%s: check-header applies to every request in aiload: give it in a policy for all APIs (--policy FILE)", pol.File))

@@ -179,9 +179,9 @@ func (r *resolver) apply(sc scopes) {
 	}
 	w := where{products: products, combos: len(combos)}
 	r.headers(order, active)
-	var jwt, emit *Item
+	var jwt, emit, mi *Item
 	for _, it := range order {
-		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil {
+		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil && it.MI == nil {
 			continue // set-variable, or an outbound set-header done above
 		}
 		scope := w.classify(active[it])
@@ -209,7 +209,12 @@ func (r *resolver) apply(sc scopes) {
 			r.setBackendID(it)
 		case it.Check != nil:
 			r.cfg.CheckHeaders = append(r.cfg.CheckHeaders, *it.Check)
+		case it.MI != nil:
+			mi = it
 		}
+	}
+	if mi != nil { // once the pool is known
+		r.useManagedIdentity(mi)
 	}
 }
 

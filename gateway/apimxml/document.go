@@ -32,6 +32,7 @@ type Item struct {
 	Emit      *gateway.EmitTokenMetric
 	BackendID string
 	Check     *gateway.CheckHeader
+	MI        *managedIdentity
 	// Retry is a backend section's <retry>.
 	Retry *gateway.Retry
 	// Header is an outbound set-header sending a variable.
@@ -53,6 +54,8 @@ func (t *translator) itemSince(before Policy, e *element) *Item {
 		it.JWT = t.pol.JWT
 	case t.pol.EmitTokenMetric != before.EmitTokenMetric:
 		it.Emit = t.pol.EmitTokenMetric
+	case t.pol.ManagedIdentity != before.ManagedIdentity:
+		it.MI = t.pol.ManagedIdentity
 	case len(t.pol.CheckHeaders) > len(before.CheckHeaders):
 		c := t.pol.CheckHeaders[len(t.pol.CheckHeaders)-1]
 		it.Check = &c

@@ -26,6 +26,8 @@ type Policy struct {
 	JWT *gateway.JWTConfig
 	// EmitTokenMetric is its emit-token-metric policy, if any.
 	EmitTokenMetric *gateway.EmitTokenMetric
+	// ManagedIdentity is its authentication-managed-identity, if any.
+	ManagedIdentity *managedIdentity
 	// CheckHeaders are its check-header policies, in order.
 	CheckHeaders []gateway.CheckHeader
 	// BackendID is set-backend-service's backend-id ("" without one).
@@ -58,6 +60,8 @@ type translator struct {
 	vars, limitVars map[string]string
 	// pendingVars are the variables of the token limit just translated.
 	pendingVars map[string]string
+	// miVar is authentication-managed-identity's output-token-variable-name.
+	miVar string
 }
 
 func (t *translator) errorf(p Pos, format string, a ...any) {
@@ -122,20 +126,23 @@ func translate(file string, src []byte, value func(string) (string, bool), vars 
 // statement translates one policy element of a section.
 func (t *translator) statement(section string, e *element) {
 	translated := map[string]func(*element){
-		"llm-token-limit":                t.tokenLimit,
-		"azure-openai-token-limit":       t.tokenLimit,
-		"validate-jwt":                   t.validateJWT,
-		"llm-emit-token-metric":          t.emitTokenMetric,
-		"azure-openai-emit-token-metric": t.emitTokenMetric,
-		"set-backend-service":            t.setBackendService,
-		"set-variable":                   t.setVariable,
-		"check-header":                   t.checkHeader,
-		"validate-azure-ad-token":        t.validateAzureADToken,
+		"llm-token-limit":                 t.tokenLimit,
+		"azure-openai-token-limit":        t.tokenLimit,
+		"validate-jwt":                    t.validateJWT,
+		"llm-emit-token-metric":           t.emitTokenMetric,
+		"azure-openai-emit-token-metric":  t.emitTokenMetric,
+		"set-backend-service":             t.setBackendService,
+		"set-variable":                    t.setVariable,
+		"check-header":                    t.checkHeader,
+		"validate-azure-ad-token":         t.validateAzureADToken,
+		"authentication-managed-identity": t.authManagedIdentity,
 	}
 	switch f, ok := translated[e.Name]; {
 	case e.Name == "base":
 		t.noAttrs(e)
 		t.doc.Sections[section] = append(t.doc.Sections[section], &Item{Base: true, File: t.file, Pos: e.Pos, Name: e.Name})
+	case e.Name == "set-header" && section == "inbound" && t.sendsManagedToken(e):
+		// the backend authentication sends the token
 	case e.Name == "set-header" && section == "outbound":
 		t.doc.Sections[section] = append(t.doc.Sections[section], t.setHeader(e))
 	case ok && section != "inbound":
