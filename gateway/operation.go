@@ -60,9 +60,8 @@ func (x *exchange) op() string {
 }
 
 // readOp parses the body of a Responses, legacy completions or embeddings
-// request and
-// accepts it as readRequest accepts a chat request. x.req gets what the
-// estimates read: the prompt as messages (Responses) or as text
+// request and accepts it as readRequest accepts a chat request. x.req gets
+// what the estimates read: the prompt as messages (Responses) or as text
 // (completions and embeddings, see promptText).
 func (g *Gateway) readOp(x *exchange, body []byte) bool {
 	if json.Valid(body) {
