@@ -10,7 +10,7 @@ import (
 // or a search box do: a share of its user messages are earlier ones again,
 // verbatim or with some words changed, so a semantic cache in front of the
 // model has something to answer. A persona with repeat: sends distinct
-// prompts otherwise (words drawn from repeatVocabulary), so only its
+// prompts otherwise (see distinctText), so only its
 // repeats come close to an earlier prompt; personas without it send the
 // same filler text every time.
 type Repeat struct {
@@ -51,9 +51,9 @@ func (r *Repeat) validate(v *validator) {
 	}
 }
 
-// repeatVocabulary are the words of distinct prompts: common English words
-// of one token each in the cl100k and o200k encodings (with their leading
-// space), so a prompt of n words is about n tokens.
+// repeatVocabulary are the parts of distinct prompts' words: common English
+// words of one token each in the cl100k and o200k encodings (with their
+// leading space).
 var repeatVocabulary = strings.Fields(`
 account active address answer april area august balance bank bill board book branch budget call card
 case cash change check city claim client close code cost country credit customer data date day deal
@@ -75,13 +75,28 @@ type promptLog struct {
 	prompts []string
 }
 
-// distinctText is n words drawn from repeatVocabulary.
+// distinctText is a text of about n tokens: n/2 words each made of two
+// words of repeatVocabulary run together ("creditriver", about 2 tokens),
+// one plain word more when n is odd. Two-part words give some 40,000
+// distinct words, so two distinct texts share few of them however long
+// they are (a bag of n words of a V-word vocabulary shares about n/(V+n)
+// of its weight with another: 200 plain words would make long prompts
+// look alike).
 func distinctText(rng *rand.Rand, n int64) string {
-	words := make([]string, max(n, 1))
-	for i := range words {
-		words[i] = repeatVocabulary[rng.IntN(len(repeatVocabulary))]
+	n = max(n, 1)
+	words := make([]string, 0, n/2+1)
+	for range n / 2 {
+		words = append(words, compoundWord(rng))
+	}
+	if n%2 == 1 {
+		words = append(words, repeatVocabulary[rng.IntN(len(repeatVocabulary))])
 	}
 	return strings.Join(words, " ")
+}
+
+// compoundWord is two words of repeatVocabulary run together.
+func compoundWord(rng *rand.Rand) string {
+	return repeatVocabulary[rng.IntN(len(repeatVocabulary))] + repeatVocabulary[rng.IntN(len(repeatVocabulary))]
 }
 
 // paraphrase replaces change of text's words (at least one) with others.
@@ -92,7 +107,7 @@ func paraphrase(rng *rand.Rand, text string, change float64) string {
 		i := rng.IntN(len(words))
 		w := words[i]
 		for w == words[i] {
-			w = repeatVocabulary[rng.IntN(len(repeatVocabulary))]
+			w = compoundWord(rng)
 		}
 		words[i] = w
 	}
@@ -134,5 +149,5 @@ func (t *texts) varied(c *call, n int64) message {
 	if t.gw != nil {
 		counted = t.gw.Tokens(c.model, text)
 	}
-	return message{Role: "user", Content: text, tokens: int64(strings.Count(text, " ") + 1), counted: counted}
+	return message{Role: "user", Content: text, tokens: 2 * int64(strings.Count(text, " ")+1), counted: counted}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/gateway/semcache"
 	"github.com/aiload/aiload/gateway/tokens"
 )
 
@@ -30,6 +32,32 @@ func TestRepeatVocabulary(t *testing.T) {
 	}
 }
 
+// TestDistinctText: a distinct text of n tokens is about n tokens, and two
+// of them score far apart under the mock's embeddings however long they
+// are, while a paraphrase of 5 % of the words scores close.
+func TestDistinctText(t *testing.T) {
+	t.Parallel()
+	c := tokens.NewCounter()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int64{21, 400, 2000} {
+		a, b := distinctText(rng, n), distinctText(rng, n)
+		got, _ := c.Text("gpt-4o", a)
+		if float64(got) < 0.8*float64(n) || float64(got) > 1.5*float64(n) {
+			t.Errorf("%d tokens asked: %d counted", n, got)
+		}
+		if s := similarity(a, b); s > 0.2 {
+			t.Errorf("two distinct texts of %d tokens: similarity %.3f, want near 0", n, s)
+		}
+		if s := similarity(a, paraphrase(rng, a, 0.05)); s < 0.85 {
+			t.Errorf("a paraphrase of %d tokens: similarity %.3f, want above 0.85", n, s)
+		}
+	}
+}
+
+func similarity(a, b string) float64 {
+	return 1 - semcache.Score(mockllm.Embed(a, 1536), mockllm.Embed(b, 1536))
+}
+
 // TestRepeatShare: about Share of the user messages are earlier ones,
 // paraphrased ones differ in Change of their words, and fresh ones are
 // distinct.
@@ -46,7 +74,7 @@ func TestRepeatShare(t *testing.T) {
 	repeats := 0
 	const n = 2000
 	for range n {
-		m := tx.varied(c, 40)
+		m := tx.varied(c, 80)
 		w := strings.Fields(m.Content)
 		if seen[m.Content] || len(w) != 40 {
 			t.Fatalf("a repeat equals an earlier prompt, or not 40 words: %q", m.Content)
