@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/gateway/otelmetrics"
 )
 
 // Config is the gateway's configuration, as written under `gateway:` in a
@@ -43,6 +44,9 @@ type Config struct {
 	EmitTokenMetric *EmitTokenMetric `yaml:"emit_token_metric" json:"emit_token_metric,omitempty"`
 	// Metrics shapes /metrics (see docs/metrics.md).
 	Metrics *MetricsConfig `yaml:"metrics" json:"metrics,omitempty"`
+	// OTLP exports token metrics (gen_ai.client.token.usage) to an
+	// OpenTelemetry collector over OTLP/HTTP (see docs/metrics.md).
+	OTLP *otelmetrics.Config `yaml:"otlp" json:"otlp,omitempty"`
 	// Backend is the single backend of older configs; used when Backends is empty.
 	Backend Backend `yaml:"backend" json:"backend,omitempty"`
 	// Backends is the backend pool.
@@ -199,6 +203,10 @@ type Subscription struct {
 
 // EmitTokenMetric is the llm-emit-token-metric policy.
 type EmitTokenMetric struct {
+	// Namespace is the policy's metric namespace: the instrumentation
+	// scope of the OTLP export (default "API Management", as in API
+	// Management).
+	Namespace  string      `yaml:"namespace" json:"namespace,omitempty"`
 	Dimensions []Dimension `yaml:"dimensions" json:"dimensions"`
 }
 

@@ -163,6 +163,9 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	}
 	go g.counter.Warm()
 	g.metrics = newMetrics(g)
+	if err := g.startOTLP(); err != nil {
+		return nil, err
+	}
 	g.routes()
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/aiload/aiload/gateway/otelmetrics"
 	"github.com/aiload/aiload/record"
 )
 
@@ -29,6 +32,9 @@ type metrics struct {
 	// (aiload_gateway_semantic_cache_lookups_total): the cache's code
 	// counts each lookup with cacheLookup.
 	cacheHits, cacheMisses prometheus.Counter
+
+	// otlp, when set, exports token metrics over OTLP (gateway.otlp).
+	otlp *otelmetrics.Exporter
 
 	// dims are the names of the configured llm-emit-token-metric
 	// dimensions, in order; their label names are in the counters' labels.
@@ -187,6 +193,9 @@ func (m *metrics) observe(r *record.Record) {
 		s.ttft.Observe(r.TTFTMS / 1000)
 	}
 	m.observeLimits(r, s)
+	if m.otlp != nil {
+		_ = m.otlp.Write(r)
+	}
 }
 
 // key is the series key of r with its team and dimension values folded
@@ -215,6 +224,34 @@ func (m *metrics) observeLimits(r *record.Record, s *series) {
 	if r.RemainingQuotaTokens >= 0 {
 		s.quota.Set(float64(r.RemainingQuotaTokens))
 	}
+}
+
+// startOTLP starts the OTLP export of gateway.otlp, if it has an endpoint.
+func (g *Gateway) startOTLP() error {
+	c := g.cfg.OTLP
+	if c == nil || c.Endpoint == "" {
+		return nil
+	}
+	o := otelmetrics.Options{Config: *c, GatewayID: g.cfg.ID, Logf: g.opts.Logf}
+	if m := g.cfg.EmitTokenMetric; m != nil {
+		o.Namespace = m.Namespace
+	}
+	exp, err := otelmetrics.New(o)
+	if err != nil {
+		return fmt.Errorf("gateway config: otlp: %w", err)
+	}
+	g.metrics.otlp = exp
+	return nil
+}
+
+// Shutdown sends what the gateway counted to the places it exports to (the
+// OTLP collector of gateway.otlp) and stops exporting; ctx bounds that
+// last export. Call it once the gateway serves no more requests.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	if g.metrics.otlp == nil {
+		return nil
+	}
+	return g.metrics.otlp.Shutdown(ctx)
 }
 
 // Registry returns the registry holding the gateway's metrics.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aiload/aiload/gateway/mockidentity"
 	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/gateway/otelmetrics"
 	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/record"
 )
@@ -70,6 +71,11 @@ type ServeOptions struct {
 	// four times the cap; beyond that net/http's plain-text 431, without a
 	// record, before the gateway sees the request).
 	MaxHeaderBytes int
+	// OTLP, when set, is the OTLP/HTTP endpoint token metrics are exported
+	// to (`--otlp`), in place of the config's otlp.endpoint; OTLPInterval,
+	// when > 0, the time between exports (`--otlp-interval`).
+	OTLP         string
+	OTLPInterval time.Duration
 }
 
 // Serve runs the gateway in front of the configured backends until ctx is
@@ -86,6 +92,7 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 	if opts.ID != "" {
 		cfg.ID = opts.ID
 	}
+	cfg.OTLP = opts.otlp(cfg.OTLP)
 	for _, b := range cfg.Backends {
 		if b.URL == "" && b.Mock == nil {
 			return &ConfigError{File: opts.Config, Line: 1, Column: 1, Path: "backends",
@@ -154,6 +161,9 @@ func Serve(ctx context.Context, opts ServeOptions, stderr io.Writer) error {
 			MaxHeaderBytes: 4 * opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
 		{Handler: adminMux(g.AdminHandler(), extra), ReadHeaderTimeout: opts.HeaderTimeout, MaxHeaderBytes: opts.MaxHeaderBytes, IdleTimeout: 2 * time.Minute},
 	}, []net.Listener{api, admin})
+	if serr := shutdownExports(ctx, g); serr != nil && err == nil {
+		err = serr
+	}
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close record log: %w", cerr)
 	}
@@ -270,6 +280,36 @@ func adminMux(own, extra http.Handler) http.Handler {
 	mux.Handle("/healthz", own)
 	mux.Handle("/", extra)
 	return mux
+}
+
+// otlp is the config's otlp section with the flags' endpoint and
+// interval in place of its own.
+func (o *ServeOptions) otlp(c *otelmetrics.Config) *otelmetrics.Config {
+	if o.OTLP == "" && o.OTLPInterval <= 0 {
+		return c
+	}
+	var out otelmetrics.Config
+	if c != nil {
+		out = *c
+	}
+	if o.OTLP != "" {
+		out.Endpoint = o.OTLP
+	}
+	if o.OTLPInterval > 0 {
+		out.Interval = o.OTLPInterval
+	}
+	return &out
+}
+
+// shutdownExports sends the gateway's last counts to where it exports
+// them, within 10 s.
+func shutdownExports(ctx context.Context, g *Gateway) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := g.Shutdown(sctx); err != nil {
+		return fmt.Errorf("export the last token metrics: %w", err)
+	}
+	return nil
 }
 
 func (o *ServeOptions) defaults() {

@@ -94,6 +94,11 @@ func (c *Config) Validate() error {
 	if c.Metrics != nil && c.Metrics.MaxLabelValues < 0 {
 		errs.add("gateway.metrics.max_label_values", "must be >= 0 (0: the default, 100), got %d", c.Metrics.MaxLabelValues)
 	}
+	if c.OTLP != nil {
+		for _, p := range c.OTLP.Validate() {
+			errs.add("gateway.otlp."+p.Field, "%s", p.Msg)
+		}
+	}
 	if c.JWT != nil {
 		c.JWT.validate(&errs, "gateway.jwt")
 	}

@@ -299,6 +299,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 	l.gw.Follow(gw)
 	load, lerr := runLoad(ctx, sc, gwSrv.url, opts, res, l)
 	gwSrv.close()
+	shutdownGateway(ctx, gw, stderr)
 	res.Load = load
 	if err := log.Close(); err != nil {
 		return nil, fmt.Errorf("close record log: %w", err)
@@ -307,6 +308,17 @@ func drive(ctx context.Context, sc *scenario.Scenario, opts Options, res *Result
 		return nil, lerr
 	}
 	return mocks.served(), nil
+}
+
+// shutdownGateway sends the gateway's last token metrics to its OTLP
+// collector (gateway.otlp), within 10 s; a failure is reported, not fatal:
+// the run's records are complete.
+func shutdownGateway(ctx context.Context, gw *gateway.Gateway, stderr io.Writer) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := gw.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "aiload: export the last token metrics: %v\n", err)
+	}
 }
 
 // logSink is the record log's sink, wrapped when a test asks.

@@ -41,6 +41,9 @@ type Simulation struct {
 	Served map[string]mockllm.Usage // by persona, as the mocks counted
 	// Start and End are the virtual times the run began and ended.
 	Start, End time.Time
+	// ExportErr is why the gateway's last OTLP export (gateway.otlp)
+	// failed, if it did; the records are complete all the same.
+	ExportErr error
 }
 
 // Simulate runs sc on a virtual clock, writing every record to sink. runID
@@ -110,6 +113,9 @@ func SimulateWith(ctx context.Context, sc *scenario.Scenario, sink record.Sink, 
 	}
 	sim.End = clk.Now()
 	sim.Served = mocks.served()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	sim.ExportErr = gw.Shutdown(sctx)
 	return sim, nil
 }
 
@@ -253,6 +259,9 @@ func driveVirtual(ctx context.Context, sc *scenario.Scenario, res *Result, opts 
 	}
 	fmt.Fprintf(stderr, "aiload: simulated %v (%s to %s) in %v\n", sim.End.Sub(sim.Start).Round(time.Millisecond),
 		sim.Start.Format(time.RFC3339), sim.End.Format(time.RFC3339), time.Since(began).Round(time.Millisecond))
+	if sim.ExportErr != nil {
+		fmt.Fprintf(stderr, "aiload: export the last token metrics: %v\n", sim.ExportErr)
+	}
 	res.Load = sim.Load
 	return sim.Served, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/apimxml"
+	"github.com/aiload/aiload/gateway/otelmetrics"
 	"github.com/aiload/aiload/gateway/store/redisstore"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard/gatewayview"
@@ -138,6 +139,10 @@ the log. See docs/gateway.md for the config reference.`,
 			if opts.OnRecordError != gateway.RecordErrorServe && opts.OnRecordError != gateway.RecordErrorRefuse {
 				return usageError{fmt.Errorf("--on-record-error must be serve or refuse, got %q", opts.OnRecordError)}
 			}
+			for _, p := range (&otelmetrics.Config{Endpoint: opts.OTLP, Interval: opts.OTLPInterval}).Validate() {
+				flag := map[string]string{"endpoint": "--otlp", "interval": "--otlp-interval"}[p.Field]
+				return usageError{fmt.Errorf("%s %s", flag, p.Msg)}
+			}
 			var follow func(*gateway.Gateway)
 			opts.Observe = func(cfg gateway.Config) (record.Sink, http.Handler) {
 				sink, admin, f := gatewayview.Serve(cfg)
@@ -189,6 +194,8 @@ the log. See docs/gateway.md for the config reference.`,
 	f.StringVar(&opts.ID, "id", "", "this instance's gateway_id in records and aiload dash (default: the config's id, gw-1); give each instance sharing --redis its own")
 	f.StringVar(&opts.OnRecordError, "on-record-error", gateway.RecordErrorServe,
 		"while the record log cannot be written (a full disk): serve (serve on, log it, count lost records in aiload_gateway_records_dropped_total) or refuse (503 until records can be written)")
+	f.StringVar(&opts.OTLP, "otlp", "", "export token metrics (gen_ai.client.token.usage) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (default: the config's otlp.endpoint; none)")
+	f.DurationVar(&opts.OTLPInterval, "otlp-interval", 0, "time between OTLP exports (default: the config's otlp.interval, 10s); the last counts are sent on shutdown")
 	f.StringVar(&redisURL, "redis", "", "share token counters with other instances through Redis (redis://host:port/db)")
 	f.StringVar(&failMode, "redis-fail-mode", string(redisstore.FailClosed), "while Redis is unreachable: fail_closed (503) or fail_open (admit unchecked)")
 	return cmd

@@ -197,8 +197,8 @@ func TestPolicyFlag(t *testing.T) {
 }
 
 // TestEmitTokenMetricLimits: at most five dimensions, as API Management
-// allows; a namespace takes no expression; Location is left out with a
-// warning.
+// allows; a namespace takes no expression and is kept; Location is left
+// out with a warning.
 func TestEmitTokenMetricLimits(t *testing.T) {
 	t.Parallel()
 	six := `<policies><inbound><llm-emit-token-metric namespace="ai">
@@ -217,6 +217,10 @@ func TestEmitTokenMetricLimits(t *testing.T) {
 	pol, warnings, err := apimxml.Parse("m.xml", []byte(`<policies><inbound><llm-emit-token-metric namespace="ai"><dimension name="Location" /><dimension name="API ID" /></llm-emit-token-metric></inbound></policies>`))
 	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0].String(), "dimension Location is not emulated") || len(pol.EmitTokenMetric.Dimensions) != 1 {
 		t.Errorf("Location: %v, warnings %v, dimensions %+v", err, warnings, pol.EmitTokenMetric)
+	}
+	// The namespace is kept: it names the OTLP export's instrumentation scope.
+	if err == nil && pol.EmitTokenMetric.Namespace != "ai" {
+		t.Errorf("namespace = %q, want ai", pol.EmitTokenMetric.Namespace)
 	}
 }
 

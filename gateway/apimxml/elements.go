@@ -91,11 +91,14 @@ func (t *translator) emitTokenMetric(e *element) {
 		t.errorf(e.Pos, "a second <%s>: aiload takes one emit-token-metric policy (first at line %d)", e.Name, t.pol.EmitAt.Line)
 		return
 	}
-	// The metric namespace has no equivalent: records carry the dimensions.
-	if ns, ok := t.attrs(e, "namespace", "value")["namespace"]; ok && strings.HasPrefix(strings.TrimSpace(ns.Value), "@") {
-		t.errorf(ns.Pos, "namespace on <%s> takes no policy expression", e.Name)
-	}
+	// The namespace names the OTLP export's instrumentation scope.
 	m := &gateway.EmitTokenMetric{}
+	if ns, ok := t.attrs(e, "namespace", "value")["namespace"]; ok {
+		if strings.HasPrefix(strings.TrimSpace(ns.Value), "@") {
+			t.errorf(ns.Pos, "namespace on <%s> takes no policy expression", e.Name)
+		}
+		m.Namespace = ns.Value
+	}
 	n := 0
 	for _, d := range e.Children {
 		if d.Name != "dimension" {
