@@ -88,3 +88,29 @@ func TestCalibratedInProcess(t *testing.T) {
 type fakeClock struct{ t *time.Time }
 
 func (c fakeClock) Now() time.Time { return *c.t }
+
+// TestCalibratedCapacity: a calibration that measured a capacity makes the
+// mock a provisioned deployment of that size (utilization header, 429 with
+// retry-after-ms past it) unless the mock sets its own ptu_tpm.
+func TestCalibratedCapacity(t *testing.T) {
+	t.Parallel()
+	c := calibrated()
+	c.Calibrated.Deployments[0].Utilization = &mockllm.UtilizationFit{Points: 20, PctPerKTPM: 10, CapacityTPM: 400}
+	url := serve(t, c)
+	big := strings.Replace(body, `"max_tokens":200`, `"max_tokens":300`, 1)
+	resp, _, err := call(t, url, big) // prompt + 300 charged of 400, settled to prompt + 150
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get(mockllm.UtilizationHeader) == "" {
+		t.Fatalf("first request: %v %v, utilization %q", err, resp, resp.Header.Get(mockllm.UtilizationHeader))
+	}
+	resp, _, err = call(t, url, big)
+	if err != nil || resp.StatusCode != 429 || resp.Header.Get("retry-after-ms") == "" {
+		t.Fatalf("second request past the measured 400 TPM: %v %v", err, resp)
+	}
+	c.PTUTPM = 100000
+	url = serve(t, c)
+	for range 2 {
+		if resp, _, err := call(t, url, big); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("with ptu_tpm set: %v %v", err, resp)
+		}
+	}
+}
