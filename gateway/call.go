@@ -51,6 +51,9 @@ func (g *Gateway) attemptCall(x *exchange, m *member) (*leg, error) {
 	if m.inProcess == nil {
 		return nil, fmt.Errorf("dial %s: no in-process backend", strings.TrimPrefix(m.url, "http://"))
 	}
+	if x.op() == chat.OpEmbeddings {
+		return g.attemptEmbed(x, m)
+	}
 	c := &chat.Call{Deployment: x.deployment, Body: x.call.Body, Operation: x.call.Operation}
 	if x.capMaxTokens > 0 {
 		c.Body.MaxTokens = x.capMaxTokens
@@ -115,4 +118,33 @@ func (g *Gateway) deliver(x *exchange, ans *chat.Answer) {
 		out.Usage, out.Text, out.TextTokens = ans.Usage, ans.Text, ans.TextTokens
 	}
 	out.Error = ans.Error
+}
+
+// attemptEmbed is attemptCall for an embeddings request: the backend's
+// in-process Embedder embeds the messages' texts, and its answer comes
+// back as an answer with the usage and no text.
+func (g *Gateway) attemptEmbed(x *exchange, m *member) (*leg, error) {
+	e, ok := m.inProcess.(chat.Embedder)
+	if !ok {
+		return nil, fmt.Errorf("dial %s: no in-process embeddings backend", strings.TrimPrefix(m.url, "http://"))
+	}
+	c := &chat.EmbedCall{Deployment: x.deployment, Model: x.call.Body.Model}
+	for _, msg := range x.call.Body.Messages {
+		c.Input = append(c.Input, msg.Text)
+	}
+	for _, h := range passedOn {
+		if v := x.header(h); v != "" {
+			c.Header = append(c.Header, chat.Field{Name: h, Value: v})
+		}
+	}
+	bstart := g.opts.Timing.Now()
+	ea := e.Embed(x.ctx(), c)
+	if ea.Err != nil {
+		return nil, ea.Err
+	}
+	ans := &chat.Answer{Status: ea.Status, Header: ea.Header, Error: ea.Error, TextTokens: 0}
+	if ea.Status == http.StatusOK {
+		ans.Usage = &chat.Usage{PromptTokens: ea.PromptTokens, TotalTokens: ea.PromptTokens}
+	}
+	return &leg{status: ans.Status, header: ans.Header, from: m, bstart: bstart, answer: ans}, nil
 }

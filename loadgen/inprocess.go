@@ -100,6 +100,9 @@ func (e *engine) doCall(c *call, msgs []message, maxTokens int64, a *attempt, n 
 	if c.p.API == chat.OpResponses {
 		maxTokens = max(maxTokens, responsesMinOutput) // as requestBody sends it
 	}
+	if c.p.API == chat.OpEmbeddings && len(msgs) > 0 {
+		msgs, maxTokens = msgs[len(msgs)-1:], 0 // as requestBody sends it: the last message, no cap
+	}
 	req := &chat.Call{RemoteAddr: c.src, Body: chat.Body{Model: c.model, MaxTokens: maxTokens, Stream: c.p.Stream,
 		IncludeUsage: c.p.Stream, User: c.userID, Messages: make([]chat.Msg, len(msgs))}, Operation: c.p.API}
 	if e.opts.Target.API != APIOpenAI {

@@ -11,7 +11,7 @@ import (
 
 // Operations are the values of a persona's api: the API operation its
 // requests call.
-var Operations = []string{chat.OpChat, chat.OpResponses, chat.OpCompletions}
+var Operations = []string{chat.OpChat, chat.OpResponses, chat.OpCompletions, chat.OpEmbeddings}
 
 // responsesMinOutput is the smallest max_output_tokens the Responses API
 // takes: a persona's smaller draws are sent as this.
@@ -50,6 +50,17 @@ func requestBody(c *call, msgs []message, maxTokens int64) ([]byte, error) {
 			req.StreamOptions = &chat.StreamOptions{IncludeUsage: true}
 		}
 		return marshalRequest(req)
+	case chat.OpEmbeddings:
+		// the conversation's last message is embedded (a search box's query)
+		req := struct {
+			Model string `json:"model"`
+			Input string `json:"input"`
+			User  string `json:"user,omitempty"`
+		}{Model: c.model, User: c.userID}
+		if len(msgs) > 0 {
+			req.Input = msgs[len(msgs)-1].Content
+		}
+		return marshalRequest(req)
 	}
 	return chatRequest(c, msgs, maxTokens)
 }
@@ -76,6 +87,10 @@ func (t *Target) opEndpoint(model, op string) string {
 		return strings.TrimSuffix(base, "/v1") + "/v1/completions"
 	case op == chat.OpCompletions:
 		return strings.TrimSuffix(base, "/openai") + "/openai/deployments/" + url.PathEscape(model) + "/completions?api-version=" + url.QueryEscape(t.APIVersion)
+	case op == chat.OpEmbeddings && t.API == APIOpenAI:
+		return strings.TrimSuffix(base, "/v1") + "/v1/embeddings"
+	case op == chat.OpEmbeddings:
+		return strings.TrimSuffix(base, "/openai") + "/openai/deployments/" + url.PathEscape(model) + "/embeddings?api-version=" + url.QueryEscape(t.APIVersion)
 	}
 	return t.endpoint(model)
 }
@@ -90,6 +105,13 @@ func parseAnswer(op string, data []byte, a *attempt, r *reply) {
 		if json.Unmarshal(data, &resp) == nil {
 			a.usage = usage{PromptTokens: resp.Usage.InputTokens, CompletionTokens: resp.Usage.OutputTokens}
 			r.content = chat.ResponsesOutputText(data)
+		}
+	case chat.OpEmbeddings:
+		var resp struct {
+			Usage usage `json:"usage"`
+		}
+		if json.Unmarshal(data, &resp) == nil {
+			a.usage = resp.Usage
 		}
 	case chat.OpCompletions:
 		var resp struct {

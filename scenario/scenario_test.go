@@ -134,7 +134,7 @@ personas:
 		"t.yaml:11:5: personas[0].colour: unknown field",
 		"t.yaml:12:11: personas[0].rate: must be > 0",
 		"t.yaml:13:20: personas[0].prompt_tokens: p95 (100) must not be below the median (500)",
-		"t.yaml:15:10: personas[0].api: unknown api \"chat-completions\" (want chat, responses, completions)",
+		"t.yaml:15:10: personas[0].api: unknown api \"chat-completions\" (want chat, responses, completions, embeddings)",
 		"t.yaml:16:5: personas[1]: want a mapping",
 	}
 	if len(es) != len(want) {
