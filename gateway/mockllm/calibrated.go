@@ -19,7 +19,17 @@ func (s *Server) calibrated(cal *DeploymentCalibration, prompt, maxOut int64) (i
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	completion := cal.Completion.DrawCompletion(maxOut, s.rng.Float64())
+	if !cal.timed() {
+		return completion, nil
+	}
 	return completion, cal.planFor(prompt, completion, s.rng)
+}
+
+// timed reports whether d holds latency fits: a calibration made of
+// answers that were not streamed (a --record of such a run) has none, and
+// the mock keeps its configured delays for it.
+func (d *DeploymentCalibration) timed() bool {
+	return d.TTFT.Observed.Count > 0 || d.ITL.Observed.Count > 0 || d.TTFT.Intercept != 0 || d.ITL.Intercept != 0
 }
 
 // streamPlanned answers a calibrated chat request with server-sent events

@@ -114,3 +114,22 @@ func TestCalibratedCapacity(t *testing.T) {
 		}
 	}
 }
+
+// TestCalibrationWithoutLatency: a calibration of answers that were not
+// streamed holds no latency fits; the mock keeps its configured delays and
+// takes only the completion lengths from it.
+func TestCalibrationWithoutLatency(t *testing.T) {
+	t.Parallel()
+	c := calibrated()
+	d := c.Calibrated.Deployments[0]
+	d.TTFT, d.ITL = mockllm.LatencyModel{Residuals: flat(0)}, mockllm.LatencyModel{Residuals: flat(0)}
+	c.FirstTokenDelay = 7 * time.Millisecond
+	now := time.Unix(0, 0)
+	c.Clock = fakeClock{&now}
+	c.Sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
+	a := mockllm.New(c).Call(context.Background(), &chat.Call{Body: chat.Body{Model: "gpt-4o-mini", MaxTokens: 80, Stream: true, IncludeUsage: true,
+		Messages: []chat.Msg{{Role: "user", Text: "hello there", Tokens: -1}}}})
+	if a.Status != 200 || a.Usage.CompletionTokens != 40 || a.FirstChunk != 7*time.Millisecond {
+		t.Fatalf("answer of %d completion tokens, first chunk at %s; want 40 and the configured 7ms", a.Usage.CompletionTokens, a.FirstChunk)
+	}
+}
