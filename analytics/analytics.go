@@ -32,6 +32,9 @@ func query(name string) string {
 type DB struct {
 	db   *sql.DB
 	path string // "" for an in-memory database
+	// memoryLimit is DuckDB's memory limit set by LimitMemory, "" for
+	// DuckDB's default.
+	memoryLimit string
 }
 
 // storageVersion is the DuckDB storage format new database files are

@@ -33,7 +33,28 @@ func (d *DB) boundIngest(ctx context.Context) (restore func(), err error) {
 	}
 	return func() {
 		// DuckDB's defaults (a share of the machine's memory, a thread per
-		// core): the settings print rounded, so they cannot be set back
-		d.db.ExecContext(context.WithoutCancel(ctx), `RESET GLOBAL memory_limit; RESET GLOBAL threads`)
+		// core), or the limit LimitMemory set: the settings print rounded,
+		// so they cannot be read and set back
+		ctx := context.WithoutCancel(ctx)
+		d.db.ExecContext(ctx, `RESET GLOBAL memory_limit; RESET GLOBAL threads`)
+		if d.memoryLimit != "" {
+			d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'`, d.memoryLimit))
+		}
 	}, nil
+}
+
+// LimitMemory caps DuckDB's memory for the analyses on this database (a
+// size DuckDB reads, such as "150MB"); what does not fit spills to a
+// temporary folder beside the database. Ingest still applies its own cap
+// while it loads, and restores this one after. An in-memory database is
+// left alone.
+func (d *DB) LimitMemory(ctx context.Context, limit string) error {
+	if d.path == "" {
+		return nil
+	}
+	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'`, limit)); err != nil {
+		return fmt.Errorf("limit duckdb memory to %s: %w", limit, err)
+	}
+	d.memoryLimit = limit
+	return nil
 }

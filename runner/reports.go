@@ -30,6 +30,9 @@ func (res *Result) writeReports(ctx context.Context, now func() time.Time) error
 		return err
 	}
 	defer db.Close()
+	if err := db.LimitMemory(ctx, analysisMemoryLimit); err != nil {
+		return err
+	}
 	period, ok, err := assemble.DataPeriod(ctx, db)
 	if err != nil || !ok {
 		return err // no records: nothing to charge
