@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -169,7 +168,7 @@ func placeholder(cfg *gateway.Config) bool {
 	return len(b) == 1 && b[0].Name == "mock" && b[0].URL == "" && b[0].Mock == nil && cfg.Backend.Name == "" && cfg.Backend.URL == ""
 }
 
-// armName is a resource's name without its service ("apim/ptu" → "ptu").
+// armExpr matches a name that is still an ARM template expression.
 var armExpr = regexp.MustCompile(`^\[.*\]$`)
 
 // backend1 translates one resource.
@@ -306,14 +305,4 @@ func ISODuration(s string) (time.Duration, error) {
 		d += time.Duration(f * float64(time.Second))
 	}
 	return d, nil
-}
-
-// poolNames lists the pools, sorted.
-func (r *resolver) poolNames() []string {
-	names := make([]string, 0, len(r.pools))
-	for n := range r.pools {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

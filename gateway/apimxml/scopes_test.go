@@ -171,3 +171,51 @@ func serveConfig(t *testing.T, path string) string {
 	}
 	return ""
 }
+
+// TestBackendsFileErrors: a backends file's problems name the file, the
+// resource's line and column and what is wrong.
+func TestBackendsFileErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, file, src, want string
+	}{
+		// malformed JSON, at the offending byte
+		{"syntax", "b.json", "[\n  {\"name\": \"a\",}\n]", "b.json:2:17: malformed JSON"},
+		// API Management takes one breaker rule
+		{"two rules", "b.json", `[{"name": "apim/a", "properties": {"url": "https://a.example", "circuitBreaker": {"rules": [
+  {"failureCondition": {"count": 1, "interval": "PT1M"}, "tripDuration": "PT1M"},
+  {"failureCondition": {"count": 1, "interval": "PT1M"}, "tripDuration": "PT1M"}]}}}]`,
+			`b.json:1:11: backend apim/a: circuitBreaker.rules: API Management takes exactly one rule per backend, got 2`},
+		// a duration that is not ISO 8601
+		{"duration", "b.json", `[{"name": "a", "properties": {"url": "https://a.example", "circuitBreaker": {"rules": [
+  {"name": "r", "failureCondition": {"count": 1, "interval": "10s"}, "tripDuration": "PT1M"}]}}}]`,
+			`b.json:1:11: backend a: circuitBreaker.rules[0] (r): failureCondition.interval: "10s" is not an ISO 8601 duration`},
+		// a pool member found nowhere
+		{"member", "b.json", `[{"name": "pool", "properties": {"type": "Pool", "pool": {"services": [{"id": "/backends/ghost"}]}}}]`,
+			`b.json:1:11: pool pool: member "ghost" is not a backend of the file or the config`},
+		// an unbuilt template name
+		{"expression", "b.json", `[{"name": "[concat(parameters('apim'), '/a')]", "properties": {}}]`, "the name is an ARM template expression"},
+		{"bicep", "b.bicep", `resource b 'Microsoft.ApiManagement/service/backends@2023-09-01-preview' = {}`, "b.bicep:1:1: Bicep is not read"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := gateway.Config{Subscriptions: []gateway.Subscription{{ID: "s", Key: "k"}}, APIM: &gateway.APIMSources{Backends: tc.file, Dir: dir}}
+		cfg.Defaults()
+		_, err := apimxml.Resolve(&cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	for in, want := range map[string]time.Duration{"PT10S": 10 * time.Second, "PT1M": time.Minute, "PT1H30M": 90 * time.Minute, "P1D": 24 * time.Hour, "P1W": 7 * 24 * time.Hour, "PT0.5S": 500 * time.Millisecond} {
+		if got, err := apimxml.ISODuration(in); err != nil || got != want {
+			t.Errorf("ISODuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"P1M", "P1Y", "PT", "P", "1m"} {
+		if _, err := apimxml.ISODuration(in); err == nil {
+			t.Errorf("ISODuration(%q) accepted", in)
+		}
+	}
+}
