@@ -36,6 +36,9 @@ type Config struct {
 	Subscriptions []Subscription `yaml:"subscriptions" json:"subscriptions"`
 	// JWT turns on validate-jwt for every request.
 	JWT *JWTConfig `yaml:"jwt" json:"jwt,omitempty"`
+	// RateLimits are rate-limit-by-key policies: calls per counter key in
+	// a sliding minute, checked before the token limits.
+	RateLimits []RateLimitByKey `yaml:"rate_limits" json:"rate_limits,omitempty"`
 	// CheckHeaders are check-header policies, applied in order after the
 	// subscription key.
 	CheckHeaders []CheckHeader `yaml:"check_headers" json:"check_headers,omitempty"`

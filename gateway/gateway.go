@@ -96,6 +96,7 @@ type Gateway struct {
 	products map[string][]*limitRule
 	apis     map[string][]*limitRule
 	dims     []dimension
+	rates    []rateRule
 	pool     *pool
 	retry    *retrier
 	jwt      *jwtValidator
@@ -215,6 +216,7 @@ func (g *Gateway) compile(backendURL string) error {
 			}
 		}
 	}
+	g.rates = compileRates(g.cfg.RateLimits)
 	if m := g.cfg.EmitTokenMetric; m != nil {
 		for _, d := range m.Dimensions {
 			dim, _ := compileDimension(d)
@@ -459,6 +461,9 @@ func (g *Gateway) serve(x *exchange) {
 	}
 	c := g.cacheFor(x)
 	if c != nil && !c.afterLimit && g.lookup(x, c, nil) {
+		return
+	}
+	if !g.rateLimit(x) {
 		return
 	}
 	a := g.admit(x)

@@ -88,6 +88,12 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for i, r := range c.RateLimits {
+		r.validate(&errs, fmt.Sprintf("gateway.rate_limits[%d]", i))
+		if r.Product != "" && !products[r.Product] {
+			errs.add(fmt.Sprintf("gateway.rate_limits[%d].product", i), "unknown product %q", r.Product)
+		}
+	}
 	for i, h := range c.CheckHeaders {
 		h.validate(&errs, fmt.Sprintf("gateway.check_headers[%d]", i))
 	}

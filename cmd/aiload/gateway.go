@@ -241,6 +241,13 @@ func describeScopes(cfg gateway.Config) []string {
 			out = append(out, fmt.Sprintf("operation %s/%s: %s", a.Name, o.Name, limits(o.TokenLimits)))
 		}
 	}
+	for _, r := range cfg.RateLimits {
+		who := "every request"
+		if r.Product != "" {
+			who = "product " + r.Product
+		}
+		out = append(out, fmt.Sprintf("%s: rate-limit-by-key %d calls/min by %s", who, r.Calls, r.CounterKey))
+	}
 	for _, c := range cfg.CheckHeaders {
 		out = append(out, fmt.Sprintf("every request: check-header %s (else %d)", c.Name, c.FailedCheckHTTPCode))
 	}

@@ -120,6 +120,17 @@ func Apply(cfg *gateway.Config, f PolicyFile, pol Policy) ([]Warning, error) {
 			errs = append(errs, r.errs...)
 		}
 	}
+	for _, rl := range pol.RateLimits {
+		switch f.Scope {
+		case ScopeAll:
+			cfg.RateLimits = append(cfg.RateLimits, rl)
+		case ScopeProduct:
+			rl.Product = f.Name
+			cfg.RateLimits = append(cfg.RateLimits, rl)
+		default:
+			errs = append(errs, fmt.Errorf("%s: rate-limit-by-key applies to all APIs or a product in aiload", pol.File))
+		}
+	}
 	if len(pol.CheckHeaders) > 0 {
 		if !global {
 			errs = append(errs, fmt.Errorf("%s: check-header applies to every request in aiload: give it in a policy for all APIs (--policy FILE)", pol.File))

@@ -181,12 +181,18 @@ func (r *resolver) apply(sc scopes) {
 	r.headers(order, active)
 	var jwt, emit, mi *Item
 	for _, it := range order {
-		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil && it.MI == nil {
+		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil && it.MI == nil && it.Rate == nil {
 			continue // set-variable, or an outbound set-header done above
 		}
 		scope := w.classify(active[it])
 		if it.Limit != nil {
 			r.placeLimit(it, scope)
+			continue
+		}
+		if it.Rate != nil && (scope.kind == "all" || scope.kind == "product") {
+			rl := *it.Rate
+			rl.Product = scope.product
+			r.cfg.RateLimits = append(r.cfg.RateLimits, rl)
 			continue
 		}
 		if scope.kind != "all" {

@@ -33,6 +33,7 @@ type Item struct {
 	BackendID string
 	Check     *gateway.CheckHeader
 	MI        *managedIdentity
+	Rate      *gateway.RateLimitByKey
 	// Retry is a backend section's <retry>.
 	Retry *gateway.Retry
 	// Header is an outbound set-header sending a variable.
@@ -56,6 +57,9 @@ func (t *translator) itemSince(before Policy, e *element) *Item {
 		it.Emit = t.pol.EmitTokenMetric
 	case t.pol.ManagedIdentity != before.ManagedIdentity:
 		it.MI = t.pol.ManagedIdentity
+	case len(t.pol.RateLimits) > len(before.RateLimits):
+		r := t.pol.RateLimits[len(t.pol.RateLimits)-1]
+		it.Rate = &r
 	case len(t.pol.CheckHeaders) > len(before.CheckHeaders):
 		c := t.pol.CheckHeaders[len(t.pol.CheckHeaders)-1]
 		it.Check = &c

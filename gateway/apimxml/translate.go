@@ -28,6 +28,8 @@ type Policy struct {
 	EmitTokenMetric *gateway.EmitTokenMetric
 	// ManagedIdentity is its authentication-managed-identity, if any.
 	ManagedIdentity *managedIdentity
+	// RateLimits are its rate-limit-by-key policies, in order.
+	RateLimits []gateway.RateLimitByKey
 	// CheckHeaders are its check-header policies, in order.
 	CheckHeaders []gateway.CheckHeader
 	// BackendID is set-backend-service's backend-id ("" without one).
@@ -134,6 +136,7 @@ func (t *translator) statement(section string, e *element) {
 		"set-backend-service":             t.setBackendService,
 		"set-variable":                    t.setVariable,
 		"check-header":                    t.checkHeader,
+		"rate-limit-by-key":               t.rateLimitByKey,
 		"validate-azure-ad-token":         t.validateAzureADToken,
 		"authentication-managed-identity": t.authManagedIdentity,
 	}
