@@ -307,8 +307,16 @@ subscriptions: [{id: s1, key: tool-key-1, product: p, team: t}]
 	if !typed429(refused) || countOutcome(recs, record.OutcomeThrottled) != 1 {
 		t.Fatalf("want a typed 429 once the limit is used up, got %v", refused)
 	}
-	if got := mock.Total(); got.TotalTokens != sumTokens(recs, record.OutcomeOK) {
-		t.Fatalf("backend served %d tokens, records of answered requests say %d", got.TotalTokens, sumTokens(recs, record.OutcomeOK))
+	// the mock tallies a stream once its handler returns, which can be a
+	// moment after the gateway relayed the last chunk and wrote the record
+	want := sumTokens(recs, record.OutcomeOK)
+	got := mock.Total().TotalTokens
+	for i := 0; i < 500 && got != want; i++ {
+		time.Sleep(10 * time.Millisecond)
+		got = mock.Total().TotalTokens
+	}
+	if got != want {
+		t.Fatalf("backend served %d tokens, records of answered requests say %d", got, want)
 	}
 }
 
