@@ -2,8 +2,6 @@ package mockllm
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -38,29 +36,11 @@ func (d *DeploymentCalibration) timed() bool {
 // finish chunk, the usage chunk when asked for, and [DONE]. It reports
 // whether the stream was sent to the end.
 func (s *Server) streamPlanned(w http.ResponseWriter, r *http.Request, model string, v verdict, includeUsage bool) bool {
-	fl, ok := w.(http.Flusher)
+	cs, ok := s.openChatStream(w, model, includeUsage)
 	if !ok {
-		chat.WriteError(w, http.StatusInternalServerError, "server_error", "no_flush", "streaming unsupported")
 		return false
 	}
-	id := fmt.Sprintf("chatcmpl-mock-%d", s.seq.Add(1))
-	created := s.cfg.Clock.Now().Unix()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	send := func(v any) {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "data: %s\n\n", b)
-		fl.Flush()
-	}
-	chunk := func(delta map[string]any, finish any) map[string]any {
-		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
-		if includeUsage {
-			c["usage"] = nil
-		}
-		return c
-	}
+	send, chunk := cs.send, cs.chunk
 	p := v.plan
 	if s.sleep(r.Context(), p.ttft) != nil {
 		return false
@@ -76,13 +56,7 @@ func (s *Server) streamPlanned(w http.ResponseWriter, r *http.Request, model str
 		}
 		send(chunk(map[string]any{"content": text}, nil))
 	}
-	send(chunk(map[string]any{}, "stop"))
-	if includeUsage {
-		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-			"choices": []any{}, "usage": chat.Usage{PromptTokens: v.prompt, CompletionTokens: v.completion, TotalTokens: v.prompt + v.completion}})
-	}
-	fmt.Fprint(w, "data: [DONE]\n\n")
-	fl.Flush()
+	cs.finish(chat.Usage{PromptTokens: v.prompt, CompletionTokens: v.completion, TotalTokens: v.prompt + v.completion})
 	return true
 }
 

@@ -49,29 +49,11 @@ func (s *Server) generation(n int64) time.Duration {
 // usage chunk when asked for, and [DONE]. It reports whether the stream
 // was sent to the end.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, prompt, completion int64, includeUsage bool) bool {
-	fl, ok := w.(http.Flusher)
+	cs, ok := s.openChatStream(w, model, includeUsage)
 	if !ok {
-		chat.WriteError(w, http.StatusInternalServerError, "server_error", "no_flush", "streaming unsupported")
 		return false
 	}
-	id := fmt.Sprintf("chatcmpl-mock-%d", s.seq.Add(1))
-	created := s.cfg.Clock.Now().Unix()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	send := func(v any) {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "data: %s\n\n", b)
-		fl.Flush()
-	}
-	chunk := func(delta map[string]any, finish any) map[string]any {
-		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
-		if includeUsage {
-			c["usage"] = nil
-		}
-		return c
-	}
+	send, chunk := cs.send, cs.chunk
 	if s.sleep(r.Context(), s.cfg.FirstTokenDelay) != nil {
 		return false
 	}
@@ -87,12 +69,61 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		}
 		send(chunk(map[string]any{"content": text}, nil))
 	}
-	send(chunk(map[string]any{}, "stop"))
-	if includeUsage {
-		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-			"choices": []any{}, "usage": chat.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}})
-	}
-	fmt.Fprint(w, "data: [DONE]\n\n")
-	fl.Flush()
+	cs.finish(chat.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion})
 	return true
+}
+
+// chatStream is an open server-sent-events answer made of
+// chat.completion.chunk objects.
+type chatStream struct {
+	w            http.ResponseWriter
+	fl           http.Flusher
+	id, model    string
+	created      int64
+	includeUsage bool
+}
+
+// openChatStream writes the headers of a streamed chat answer. Without a
+// flushable writer it answers 500 and reports false.
+func (s *Server) openChatStream(w http.ResponseWriter, model string, includeUsage bool) (*chatStream, bool) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		chat.WriteError(w, http.StatusInternalServerError, "server_error", "no_flush", "streaming unsupported")
+		return nil, false
+	}
+	cs := &chatStream{w: w, fl: fl, id: fmt.Sprintf("chatcmpl-mock-%d", s.seq.Add(1)), model: model,
+		created: s.cfg.Clock.Now().Unix(), includeUsage: includeUsage}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	return cs, true
+}
+
+// send writes one event and flushes it.
+func (c *chatStream) send(v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(c.w, "data: %s\n\n", b)
+	c.fl.Flush()
+}
+
+// chunk is a chunk of the stream's one choice; with usage asked for, its
+// usage is null as OpenAI sends it on every chunk but the last.
+func (c *chatStream) chunk(delta map[string]any, finish any) map[string]any {
+	m := map[string]any{"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
+		"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
+	if c.includeUsage {
+		m["usage"] = nil
+	}
+	return m
+}
+
+// finish sends the stop chunk, the usage chunk when asked for, and [DONE].
+func (c *chatStream) finish(u chat.Usage) {
+	c.send(c.chunk(map[string]any{}, "stop"))
+	if c.includeUsage {
+		c.send(map[string]any{"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
+			"choices": []any{}, "usage": u})
+	}
+	fmt.Fprint(c.w, "data: [DONE]\n\n")
+	c.fl.Flush()
 }
