@@ -81,6 +81,10 @@ func TestREADMECommands(t *testing.T) {
 	}
 	for _, line := range cmds {
 		line = trailingComment.ReplaceAllString(line, "")
+		// `go run ./cmd/aiload` is the binary under test, built once above
+		if rest, ok := strings.CutPrefix(line, "go run ./cmd/aiload "); ok {
+			line = "aiload " + rest
+		}
 		switch {
 		case strings.HasPrefix(line, "go install ./cmd/aiload"), strings.HasPrefix(line, "make "):
 			continue
