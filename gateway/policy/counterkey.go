@@ -229,59 +229,63 @@ func parenthesised(s string) (string, bool) {
 		return "", false
 	}
 	inner := s[1 : len(s)-1]
-	var quote rune
-	esc, depth := false, 0
-	for _, r := range inner {
-		switch {
-		case esc:
-			esc = false
-		case r == '\\' && quote != 0:
-			esc = true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '\'':
-			quote = r
-		case r == '(':
-			depth++
-		case r == ')':
-			if depth--; depth < 0 {
-				return "", false // "(a) + (b)": two groups
-			}
-		}
-	}
-	return inner, depth == 0
+	one := true
+	depth := scanUnquoted(inner, func(_ int, r rune, depth int) bool {
+		one = r != ')' || depth > 0 // "(a) + (b)": two groups
+		return one
+	})
+	return inner, one && depth == 0
 }
 
 // splitTerms splits on sep outside string and character literals and
 // parentheses.
 func splitTerms(s string, sep rune) []string {
 	var out []string
+	start := 0
+	scanUnquoted(s, func(i int, r rune, depth int) bool {
+		if r == sep && depth == 0 {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+		return true
+	})
+	return append(out, s[start:])
+}
+
+// scanUnquoted calls f with every rune of s outside string and character
+// literals, its byte offset and the depth of parentheses before it, until
+// f returns false. It returns the depth of parentheses where it stopped.
+func scanUnquoted(s string, f func(i int, r rune, depth int) bool) int {
 	var quote rune
-	esc, depth, start := false, 0, 0
+	esc, depth := false, 0
 	for i, r := range s {
 		switch {
 		case esc:
 			esc = false
+			continue
 		case r == '\\' && quote != 0:
 			esc = true
+			continue
 		case quote != 0:
 			if r == quote {
 				quote = 0
 			}
+			continue
 		case r == '"' || r == '\'':
 			quote = r
-		case r == '(':
+			continue
+		}
+		if !f(i, r, depth) {
+			return depth
+		}
+		switch r {
+		case '(':
 			depth++
-		case r == ')':
+		case ')':
 			depth--
-		case r == sep && depth == 0:
-			out = append(out, s[start:i])
-			start = i + 1
 		}
 	}
-	return append(out, s[start:])
+	return depth
 }
 
 func parseTerm(t string) (KeyPart, error) {
