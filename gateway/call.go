@@ -59,11 +59,7 @@ func (g *Gateway) attemptCall(x *exchange, m *member) (*leg, error) {
 		c.Body.MaxTokens = x.capMaxTokens
 	}
 	c.Body.IncludeUsage = c.Body.IncludeUsage || x.stream
-	for _, h := range passedOn {
-		if v := x.header(h); v != "" {
-			c.Header = append(c.Header, chat.Field{Name: h, Value: v})
-		}
-	}
+	c.Header = x.passedOn()
 	bstart := g.opts.Timing.Now()
 	ans := m.inProcess.Call(x.ctx(), c)
 	if ans.Err != nil {
@@ -132,11 +128,7 @@ func (g *Gateway) attemptEmbed(x *exchange, m *member) (*leg, error) {
 	for _, msg := range x.call.Body.Messages {
 		c.Input = append(c.Input, msg.Text)
 	}
-	for _, h := range passedOn {
-		if v := x.header(h); v != "" {
-			c.Header = append(c.Header, chat.Field{Name: h, Value: v})
-		}
-	}
+	c.Header = x.passedOn()
 	bstart := g.opts.Timing.Now()
 	ea := e.Embed(x.ctx(), c)
 	if ea.Err != nil {

@@ -226,10 +226,8 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 		cancel(nil)
 		return nil, err
 	}
-	for _, h := range passedOn {
-		if v := x.r.Header.Get(h); v != "" {
-			breq.Header.Set(h, v)
-		}
+	for _, f := range x.passedOn() {
+		breq.Header.Set(f.Name, f.Value)
 	}
 	bstart := g.opts.Timing.Now()
 	resp, err := g.client.Do(breq)
@@ -247,6 +245,19 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 
 // passedOn are the request headers a backend receives from the caller.
 var passedOn = [...]string{HeaderScenario, HeaderPersona, HeaderAttempt}
+
+// passedOn are x's values of the passedOn headers, for every call made on
+// x's behalf: its backend attempts and the semantic cache's embeddings
+// call, so that a backend's tally attributes them to the caller's persona.
+func (x *exchange) passedOn() chat.Header {
+	var out chat.Header
+	for _, h := range passedOn {
+		if v := x.header(h); v != "" {
+			out = append(out, chat.Field{Name: h, Value: v})
+		}
+	}
+	return out
+}
 
 // tokenParam is the query parameter validate-jwt reads its token from ("" for none).
 func (g *Gateway) tokenParam() string {

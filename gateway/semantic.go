@@ -243,7 +243,7 @@ func (g *Gateway) embed(x *exchange, c *semanticCache, text string) ([]float32, 
 		if !ok {
 			return nil, 0, fmt.Errorf("dial %s: no in-process backend", strings.TrimPrefix(m.url, "http://"))
 		}
-		ans := e.Embed(x.ctx(), &chat.EmbedCall{Deployment: c.deployment, Model: c.deployment, Input: []string{text}})
+		ans := e.Embed(x.ctx(), &chat.EmbedCall{Deployment: c.deployment, Model: c.deployment, Input: []string{text}, Header: x.passedOn()})
 		switch {
 		case ans.Err != nil:
 			return nil, 0, ans.Err
@@ -252,11 +252,13 @@ func (g *Gateway) embed(x *exchange, c *semanticCache, text string) ([]float32, 
 		}
 		return ans.Vectors[0], ans.PromptTokens, nil
 	}
-	return g.embedHTTP(x.ctx(), m, c.deployment, text)
+	return g.embedHTTP(x.ctx(), m, c.deployment, text, x.passedOn())
 }
 
 // embedHTTP posts text to m's embeddings route for deployment.
-func (g *Gateway) embedHTTP(ctx context.Context, m *member, deployment, text string) ([]float32, int64, error) {
+// The caller's X-Aiload-* headers (pass) go along, as on its backend
+// attempts.
+func (g *Gateway) embedHTTP(ctx context.Context, m *member, deployment, text string, pass chat.Header) ([]float32, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	body, _ := json.Marshal(map[string]string{"model": deployment, "input": text})
@@ -266,6 +268,9 @@ func (g *Gateway) embedHTTP(ctx context.Context, m *member, deployment, text str
 		return nil, 0, fmt.Errorf("build embeddings request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for _, f := range pass {
+		req.Header.Set(f.Name, f.Value)
+	}
 	if err := m.cred.apply(ctx, req.Header); err != nil {
 		return nil, 0, err
 	}

@@ -51,8 +51,8 @@ func askBody(msgs ...string) string {
 	return string(b)
 }
 
-// ask posts a chat request as persona "chat" so the mock tallies the model
-// calls apart from the cache's embeddings calls.
+// ask posts a chat request as persona "chat": the mock tallies the model
+// calls and the cache's embeddings calls made for it under that persona.
 func ask(t *testing.T, e *env, key string, msgs ...string) answer {
 	t.Helper()
 	return post(t, e.url, chatPath, key, askBody(msgs...), map[string]string{"X-Aiload-Persona": "chat"})
@@ -83,10 +83,16 @@ func TestSemanticCacheHits(t *testing.T) {
 		{"unrelated", unrelated, false},
 		{"unrelated again", unrelated, true},
 	} {
-		before := mock.Served()["chat"].Requests
+		before := mock.Served()["chat"]
 		a := ask(t, e, "cache-key-1", c.prompt)
 		r := e.sink.last(t)
-		called := mock.Served()["chat"].Requests - before
+		after := mock.Served()["chat"]
+		// one embeddings call for the lookup, tagged with the caller's persona
+		called := after.Requests - before.Requests - 1
+		if got := after.PromptTokens - before.PromptTokens; got != r.EmbeddingTokens+r.PromptTokens {
+			t.Errorf("%s: the mock served persona chat %d prompt tokens, want the record's %d embedding + %d prompt tokens",
+				c.name, got, r.EmbeddingTokens, r.PromptTokens)
+		}
 		if a.status != 200 || (r.Outcome == record.OutcomeCacheHit) != c.hit || (called == 0) != c.hit {
 			t.Errorf("%s: status %d outcome %s, %d model calls; want hit %v", c.name, a.status, r.Outcome, called, c.hit)
 			continue

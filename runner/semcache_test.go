@@ -35,7 +35,9 @@ func TestSemanticCacheScenario(t *testing.T) {
 	    count(*) FILTER (WHERE outcome = 'cache_hit'),
 	    count(*) FILTER (WHERE outcome = 'cache_hit' AND limit_tpm > 0),
 	    count(*) FILTER (WHERE outcome = 'cache_hit' AND (backend <> '' OR prompt_tokens <> 0 OR completion_tokens <> 0)),
-	    count(*) FILTER (WHERE outcome = 'ok')
+	    count(*) FILTER (WHERE outcome = 'ok'),
+	    coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE outcome = 'ok'), 0)::BIGINT,
+	    coalesce(sum(embedding_tokens), 0)::BIGINT
 	  FROM records GROUP BY ALL`)
 	faq, reports := got["faq"], got["monthly-reports"]
 	if len(faq) == 0 || len(reports) == 0 {
@@ -51,9 +53,15 @@ func TestSemanticCacheScenario(t *testing.T) {
 	if faq[3] != 0 || reports[3] != 0 {
 		t.Errorf("hits with a backend or model tokens: %d, %d", faq[3], reports[3])
 	}
-	// the model saw only the misses (the embeddings calls carry no persona)
-	if served := res.Served["faq"].Requests; served != faq[4] {
-		t.Errorf("mock served faq %d requests, want the %d misses", served, faq[4])
+	// The mocks served faq its misses and one embeddings call per lookup,
+	// each tagged with the persona that triggered it, and the tokens the
+	// records charge it.
+	if served := res.Served["faq"]; served.Requests != faq[4]+faq[0] || served.TotalTokens != faq[5]+faq[6] {
+		t.Errorf("mocks served faq %d requests and %d tokens, want the %d misses and %d lookups, %d + %d embedding tokens as recorded",
+			served.Requests, served.TotalTokens, faq[4], faq[0], faq[5], faq[6])
+	}
+	if u, ok := res.Served[""]; ok {
+		t.Errorf("mocks served %d requests (%d tokens) without a persona", u.Requests, u.TotalTokens)
 	}
 
 	for _, c := range res.Cache {
