@@ -80,6 +80,12 @@ type point struct {
 // (cumulative, so the last export holds the totals).
 func (rc *otlpReceiver) usagePoints(t *testing.T) []point {
 	t.Helper()
+	return rc.points(t, "gen_ai.client.token.usage")
+}
+
+// points are the histogram points of the metric name in the last export.
+func (rc *otlpReceiver) points(t *testing.T, name string) []point {
+	t.Helper()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if len(rc.got) == 0 {
@@ -95,7 +101,7 @@ func (rc *otlpReceiver) usagePoints(t *testing.T) []point {
 		res := kv(rm.GetResource().GetAttributes())
 		for _, sm := range rm.GetScopeMetrics() {
 			for _, m := range sm.GetMetrics() {
-				if m.GetName() != "gen_ai.client.token.usage" {
+				if m.GetName() != name {
 					continue
 				}
 				h := m.GetHistogram()
@@ -299,5 +305,86 @@ otlp:
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want %q", err, want)
 		}
+	}
+	// the string form is the endpoint
+	writeFile(t, p, `
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p}]
+otlp: 127.0.0.1:4318
+`)
+	_, err = gateway.LoadConfig(p)
+	if want := "gateway.yaml:4:7: otlp.endpoint: must be an absolute http(s) URL"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	// an unknown field of the object form is still an error
+	writeFile(t, p, `
+products: [{name: p}]
+subscriptions: [{id: s1, key: k1, product: p}]
+otlp: {endpoint: http://127.0.0.1:4318, intervl: 5s}
+`)
+	if _, err = gateway.LoadConfig(p); err == nil || !strings.Contains(err.Error(), "intervl") {
+		t.Errorf("error %v, want one naming the unknown field intervl", err)
+	}
+}
+
+// TestOTLPOperationDuration: `otlp:` given as the endpoint URL alone turns
+// the export on; every backend call is a gen_ai.client.operation.duration
+// measurement in seconds with the GenAI attributes, a backend's refusal
+// carries error.type (its status code), and requests the gateway answered
+// itself (a 429 of the token limit) are not operations.
+func TestOTLPOperationDuration(t *testing.T) {
+	t.Parallel()
+	rc := newOTLPReceiver(t)
+	be := newSpy(t, 30)
+	e := start(t, `
+otlp: `+rc.srv.URL+`
+products: [{name: p, token_limits: [{tokens_per_minute: 90}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: research}]
+`, be.srv.URL, nil)
+	for i, st := range []int{200, 200, 500} {
+		be.status.Store(int64(st))
+		if a := post(t, e.url, chatPath, "k1", chatBody(5), nil); a.status != st {
+			t.Fatalf("request %d: status %d, want %d", i, a.status, st)
+		}
+	}
+	be.status.Store(200)
+	// 60 tokens used and the 500 charged its estimate: the limit refuses
+	for post(t, e.url, chatPath, "k1", chatBody(5), nil).status != 429 {
+		if be.hits.Load() > 10 {
+			t.Fatal("the token limit never refused")
+		}
+	}
+	calls := be.hits.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.gw.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	pts := rc.points(t, "gen_ai.client.operation.duration")
+	want := map[string]string{"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+		"gen_ai.request.model": "gpt-4o-mini", "aiload.team": "research"}
+	var ok, failed uint64
+	for _, p := range pts {
+		errType, hasErr := p.attrs["error.type"]
+		delete(p.attrs, "error.type")
+		if fmt.Sprint(p.attrs) != fmt.Sprint(want) {
+			t.Errorf("attributes %v, want %v (and error.type on failures)", p.attrs, want)
+		}
+		switch {
+		case !hasErr:
+			ok += p.count
+		case errType == "500":
+			failed += p.count
+		default:
+			t.Errorf("error.type %q, want 500", errType)
+		}
+		wantBounds := []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+		if p.unit != "s" || !slices.Equal(p.bounds, wantBounds) || p.sum <= 0 || p.sum > 30*float64(p.count) {
+			t.Errorf("unit %q bounds %v sum %v for %d calls; want s, the semantic conventions' bounds, a plausible sum in seconds",
+				p.unit, p.bounds, p.sum, p.count)
+		}
+	}
+	if ok+failed != uint64(calls) || failed != 1 || ok < 2 {
+		t.Errorf("durations: %d ok and %d with error.type 500, want one per backend call (%d), one of them failed", ok, failed, calls)
 	}
 }

@@ -194,7 +194,7 @@ the log. See docs/gateway.md for the config reference.`,
 	f.StringVar(&opts.ID, "id", "", "this instance's gateway_id in records and aiload dash (default: the config's id, gw-1); give each instance sharing --redis its own")
 	f.StringVar(&opts.OnRecordError, "on-record-error", gateway.RecordErrorServe,
 		"while the record log cannot be written (a full disk): serve (serve on, log it, count lost records in aiload_gateway_records_dropped_total) or refuse (503 until records can be written)")
-	f.StringVar(&opts.OTLP, "otlp", "", "export token metrics (gen_ai.client.token.usage) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (default: the config's otlp.endpoint; none)")
+	f.StringVar(&opts.OTLP, "otlp", "", "export token metrics (gen_ai.client.token.usage, gen_ai.client.operation.duration) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (default: the config's otlp.endpoint; none)")
 	f.DurationVar(&opts.OTLPInterval, "otlp-interval", 0, "time between OTLP exports (default: the config's otlp.interval, 10s); the last counts are sent on shutdown")
 	f.StringVar(&redisURL, "redis", "", "share token counters with other instances through Redis (redis://host:port/db)")
 	f.StringVar(&failMode, "redis-fail-mode", string(redisstore.FailClosed), "while Redis is unreachable: fail_closed (503) or fail_open (admit unchecked)")

@@ -1,7 +1,9 @@
 // Package otelmetrics exports the gateway's token metrics over OTLP/HTTP
 // with the OpenTelemetry Go SDK, following the GenAI semantic conventions:
 // gen_ai.client.token.usage, one histogram data point set per token type
-// (input, output), with the llm-emit-token-metric dimensions as attributes.
+// (input, output), and gen_ai.client.operation.duration, one measurement
+// per backend attempt, with the llm-emit-token-metric dimensions as
+// attributes.
 package otelmetrics
 
 import (
@@ -18,7 +20,8 @@ const DefaultInterval = 10 * time.Second
 const DefaultNamespace = "API Management"
 
 // Config is where and how often token metrics are exported, as written
-// under `otlp:` in a gateway config or a scenario's gateway section.
+// under `otlp:` in a gateway config or a scenario's gateway section: an
+// object, or the endpoint URL alone.
 type Config struct {
 	// Endpoint is the collector's OTLP/HTTP URL: a base URL such as
 	// http://127.0.0.1:4318 gets /v1/metrics appended, a URL with a path
@@ -32,6 +35,23 @@ type Config struct {
 	// Headers are sent with every export (a collector's API key, say);
 	// never logged.
 	Headers map[string]string `yaml:"headers" json:"-"`
+}
+
+// UnmarshalYAML accepts the collector's URL alone (otlp:
+// http://127.0.0.1:4318) as well as the object form.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	var endpoint string
+	if err := unmarshal(&endpoint); err == nil {
+		*c = Config{Endpoint: endpoint}
+		return nil
+	}
+	type plain Config
+	var p plain
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	return nil
 }
 
 // Validate checks c and returns its problems, each with the field it

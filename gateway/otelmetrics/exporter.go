@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,6 +21,10 @@ import (
 // give gen_ai.client.token.usage.
 var tokenBuckets = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
 
+// durationBuckets are the bucket boundaries (seconds) the GenAI semantic
+// conventions give gen_ai.client.operation.duration.
+var durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+
 // Options configure New.
 type Options struct {
 	// Config is where and how often to export (Endpoint required).
@@ -34,12 +39,13 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Exporter turns token-metric records into gen_ai.client.token.usage
-// measurements and exports them periodically over OTLP/HTTP. Safe for
-// concurrent use.
+// Exporter turns token-metric records into gen_ai.client.token.usage and
+// gen_ai.client.operation.duration measurements and exports them
+// periodically over OTLP/HTTP. Safe for concurrent use.
 type Exporter struct {
 	provider *sdkmetric.MeterProvider
 	usage    metric.Int64Histogram
+	duration metric.Float64Histogram
 	out      *reportingExporter
 }
 
@@ -71,7 +77,8 @@ func New(o Options) (*Exporter, error) {
 		attribute.String("service.instance.id", o.GatewayID),
 	)
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
-	usage, err := provider.Meter(o.Namespace).Int64Histogram("gen_ai.client.token.usage",
+	meter := provider.Meter(o.Namespace)
+	usage, err := meter.Int64Histogram("gen_ai.client.token.usage",
 		metric.WithUnit("{token}"),
 		metric.WithDescription("Number of input and output tokens used."),
 		metric.WithExplicitBucketBoundaries(tokenBuckets...))
@@ -79,19 +86,54 @@ func New(o Options) (*Exporter, error) {
 		_ = provider.Shutdown(context.Background())
 		return nil, fmt.Errorf("otlp histogram: %w", err)
 	}
-	return &Exporter{provider: provider, usage: usage, out: out}, nil
+	duration, err := meter.Float64Histogram("gen_ai.client.operation.duration",
+		metric.WithUnit("s"),
+		metric.WithDescription("GenAI operation duration."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		_ = provider.Shutdown(context.Background())
+		return nil, fmt.Errorf("otlp histogram: %w", err)
+	}
+	return &Exporter{provider: provider, usage: usage, duration: duration, out: out}, nil
 }
 
-// Write records the tokens of r (it is a record.Sink). Only requests a
-// backend answered with a 2xx count, as those are the tokens billed: a
-// request refused by a limit, or failed, used no tokens. Input tokens are
-// recorded for every operation, output tokens for all but embeddings.
+// Write records the tokens and the backend calls of r (it is a
+// record.Sink).
+//
+// Every backend attempt of r is one operation: its duration (from sending
+// it to the end of its answer) goes into gen_ai.client.operation.duration
+// with error.type set to the backend's status code when it was not a 2xx,
+// or to "timeout" when the backend gave no status. A request the gateway
+// answered itself (refused by a limit, served from the cache) called no
+// model and has no duration.
+//
+// Only requests a backend answered with a 2xx count tokens, as those are
+// the tokens billed: a request refused by a limit, or failed, used no
+// tokens. Input tokens are recorded for every operation, output tokens for
+// all but embeddings.
 func (e *Exporter) Write(r *record.Record) error {
-	if r.Backend == "" || r.Status/100 != 2 {
+	ctx := context.Background()
+	if r.Backend == "" {
 		return nil
 	}
 	attrs := Attributes(r)
-	ctx := context.Background()
+	attempts := r.BackendAttempts
+	if len(attempts) == 0 {
+		attempts = []record.Attempt{{Backend: r.Backend, Status: r.Status, LatencyMS: r.BackendLatencyMS}}
+	}
+	for _, a := range attempts {
+		da := attrs[:len(attrs):len(attrs)]
+		switch {
+		case a.Status == 0:
+			da = append(da, attribute.String("error.type", "timeout"))
+		case a.Status/100 != 2:
+			da = append(da, attribute.String("error.type", strconv.Itoa(a.Status)))
+		}
+		e.duration.Record(ctx, a.LatencyMS/1000, metric.WithAttributes(da...))
+	}
+	if r.Status/100 != 2 {
+		return nil
+	}
 	e.usage.Record(ctx, r.PromptTokens, metric.WithAttributes(append(attrs, attribute.String("gen_ai.token.type", "input"))...))
 	if r.Operation != "embeddings" {
 		e.usage.Record(ctx, r.CompletionTokens, metric.WithAttributes(append(attrs[:len(attrs):len(attrs)], attribute.String("gen_ai.token.type", "output"))...))
@@ -110,7 +152,7 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 }
 
 // Attributes are the attributes of r's measurements, gen_ai.token.type
-// aside: the GenAI semantic conventions' (gen_ai.operation.name,
+// and error.type aside: the GenAI semantic conventions' (gen_ai.operation.name,
 // gen_ai.provider.name, gen_ai.request.model), the subscription's team as
 // aiload.team, and every dimension of the record (the emit-token-metric
 // policy's, and the subscription's metadata as sub.<name>) under its name.
