@@ -28,7 +28,7 @@ type counters struct {
 }
 
 type period struct {
-	unit       policy.QuotaPeriod
+	id         string // Check.PeriodID
 	start, end time.Time
 	used       int64
 }
@@ -74,38 +74,40 @@ func (m *Memory) states(checks []Check, buf *[maxInline]*counters) []*counters {
 	return out
 }
 
-func (cs *counters) win() *policy.SlidingWindow {
+// win returns the key's window, made with c's span on first use.
+func (cs *counters) win(c Check) *policy.SlidingWindow {
 	if cs.window == nil {
-		cs.window = policy.NewSlidingWindow(policy.TPMWindow)
+		cs.window = policy.NewSlidingWindow(c.WindowSpan())
 	}
 	return cs.window
 }
 
-// quota returns the counter of unit's period holding at, started afresh
+// quota returns the counter of c's period holding at, started afresh
 // when the stored one has ended.
-func (cs *counters) quota(unit policy.QuotaPeriod, at time.Time) *period {
+func (cs *counters) quota(c Check, at time.Time) *period {
+	id := c.PeriodID()
 	for i := range cs.periods {
 		p := &cs.periods[i]
-		if p.unit != unit {
+		if p.id != id {
 			continue
 		}
 		if !at.Before(p.end) {
-			p.start, p.end = unit.Bounds(at)
+			p.start, p.end = c.Bounds(at)
 			p.used = 0
 		}
 		return p
 	}
-	start, end := unit.Bounds(at)
-	cs.periods = append(cs.periods, period{unit: unit, start: start, end: end})
+	start, end := c.Bounds(at)
+	cs.periods = append(cs.periods, period{id: id, start: start, end: end})
 	return &cs.periods[len(cs.periods)-1]
 }
 
 func decide(cs *counters, now time.Time, c Check) policy.Decision {
 	if c.Kind == Period {
-		p := cs.quota(c.Period, now)
+		p := cs.quota(c, now)
 		return policy.CheckQuota(p.used, c.Limit, c.Need, now, p.end)
 	}
-	return policy.CheckDemand(cs.win(), now, c.Limit, c.Need)
+	return policy.CheckDemand(cs.win(c), now, c.Limit, c.Need)
 }
 
 // Reserve implements Store.
@@ -129,12 +131,12 @@ func (m *Memory) Reserve(_ context.Context, now time.Time, checks []Check) (Verd
 	}
 	for i, c := range checks {
 		if c.Kind == Period {
-			p := states[i].quota(c.Period, now)
+			p := states[i].quota(c, now)
 			p.used += c.Reserve
 			v.Remaining[i] = max(0, c.Limit-p.used)
 			continue
 		}
-		w := states[i].win()
+		w := states[i].win(c)
 		w.Add(now, c.Reserve)
 		v.Remaining[i] = max(0, c.Limit-w.Used(now))
 	}
@@ -153,7 +155,7 @@ func (m *Memory) Settle(_ context.Context, now, reservedAt time.Time, checks []C
 			out[i] = settlePeriod(states[i], now, reservedAt, c, actual)
 			continue
 		}
-		w := states[i].win()
+		w := states[i].win(c)
 		if c.Reserve > 0 {
 			w.Adjust(reservedAt, actual-c.Reserve)
 		} else {
@@ -169,8 +171,8 @@ func settlePeriod(cs *counters, now, reservedAt time.Time, c Check, actual int64
 	if c.Reserve > 0 {
 		at, delta = reservedAt, actual-c.Reserve
 	}
-	cur := cs.quota(c.Period, now)
-	if start, _ := c.Period.Bounds(at); start.Equal(cur.start) {
+	cur := cs.quota(c, now)
+	if start, _ := c.Bounds(at); start.Equal(cur.start) {
 		cur.used = max(0, cur.used+delta)
 	}
 	return max(0, c.Limit-cur.used)

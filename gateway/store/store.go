@@ -16,11 +16,12 @@ import (
 type Kind uint8
 
 const (
-	// Window is a tokens-per-minute counter: a sliding window of
-	// policy.TPMWindow over the charges made.
+	// Window is a sliding window of Span (policy.TPMWindow when 0) over
+	// the charges made: tokens per minute, or calls per renewal period.
 	Window Kind = iota
-	// Period is a token quota counter: a fixed window given by Period,
-	// starting at the UTC time truncated to the period's unit.
+	// Period is a quota counter: a fixed window given by Period, starting at
+	// the UTC time truncated to the period's unit, or, when Period is empty,
+	// by Renewal.
 	Period
 )
 
@@ -33,6 +34,11 @@ type Check struct {
 	Limit int64
 	// Period is the quota period of a Period counter.
 	Period policy.QuotaPeriod
+	// Renewal is a Period counter's fixed window when Period is empty.
+	Renewal policy.Renewal
+	// Span is a Window counter's span (policy.TPMWindow when 0). The
+	// counters of one Key share one span: callers put the span in Key.
+	Span time.Duration
 	// Need is the room the counter must have: the request passes iff
 	// used + Need <= Limit (see policy.DemandFor).
 	Need int64
@@ -69,4 +75,29 @@ type Store interface {
 	// (Reserve 0); a period that has ended is left alone. Settle with actual
 	// 0 releases a reservation. It returns Remaining per check afterwards.
 	Settle(ctx context.Context, now, reservedAt time.Time, checks []Check, actual int64) ([]int64, error)
+}
+
+// Bounds returns the fixed window of a Period check holding at.
+func (c Check) Bounds(at time.Time) (start, end time.Time) {
+	if c.Period == "" {
+		return c.Renewal.Bounds(at)
+	}
+	return c.Period.Bounds(at)
+}
+
+// WindowSpan returns a Window check's span.
+func (c Check) WindowSpan() time.Duration {
+	if c.Span <= 0 {
+		return policy.TPMWindow
+	}
+	return c.Span
+}
+
+// PeriodID names a Period check's kind of window: checks of one Key with
+// the same PeriodID share a counter.
+func (c Check) PeriodID() string {
+	if c.Period != "" {
+		return string(c.Period)
+	}
+	return "every:" + c.Renewal.Every.String() + ":" + c.Renewal.Start.UTC().Format(time.RFC3339)
 }

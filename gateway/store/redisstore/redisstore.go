@@ -22,7 +22,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/aiload/aiload/gateway/policy"
 	"github.com/aiload/aiload/gateway/store"
 )
 
@@ -122,8 +121,8 @@ func (s *Store) windowKeys(key string) (string, string) {
 }
 
 func (s *Store) periodKey(c store.Check, at time.Time) (string, time.Time, time.Time) {
-	start, end := c.Period.Bounds(at)
-	return s.opts.Prefix + "quota:" + string(c.Period) + ":" + strconv.FormatInt(us(start), 10) + ":" + c.Key, start, end
+	start, end := c.Bounds(at)
+	return s.opts.Prefix + "quota:" + c.PeriodID() + ":" + strconv.FormatInt(us(start), 10) + ":" + c.Key, start, end
 }
 
 // Reserve implements store.Store.
@@ -140,7 +139,7 @@ func (s *Store) Reserve(ctx context.Context, now time.Time, checks []store.Check
 		}
 		z, h := s.windowKeys(c.Key)
 		keys = append(keys, z, h)
-		args = append(args, "w", c.Limit, c.Need, c.Reserve, policyWindow.Microseconds(), ttl(policyWindow))
+		args = append(args, "w", c.Limit, c.Need, c.Reserve, c.WindowSpan().Microseconds(), ttl(c.WindowSpan()))
 	}
 	vals, err := s.run(ctx, s.reserve, keys, args)
 	if err != nil {
@@ -167,7 +166,7 @@ func (s *Store) Settle(ctx context.Context, now, reservedAt time.Time, checks []
 				at = reservedAt
 			}
 			same := 0
-			if atStart, _ := c.Period.Bounds(at); atStart.Equal(start) {
+			if atStart, _ := c.Bounds(at); atStart.Equal(start) {
 				same = 1
 			}
 			keys = append(keys, k)
@@ -176,7 +175,7 @@ func (s *Store) Settle(ctx context.Context, now, reservedAt time.Time, checks []
 		}
 		z, h := s.windowKeys(c.Key)
 		keys = append(keys, z, h)
-		args = append(args, "w", c.Limit, c.Reserve, policyWindow.Microseconds(), ttl(policyWindow))
+		args = append(args, "w", c.Limit, c.Reserve, c.WindowSpan().Microseconds(), ttl(c.WindowSpan()))
 	}
 	vals, err := s.run(ctx, s.settle, keys, args)
 	if err != nil {
@@ -224,6 +223,3 @@ func limits(checks []store.Check) []int64 {
 	}
 	return out
 }
-
-// policyWindow is the span of the tokens-per-minute window.
-const policyWindow = policy.TPMWindow

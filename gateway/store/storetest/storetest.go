@@ -41,6 +41,16 @@ func quota(key string, limit, need, reserve int64, p policy.QuotaPeriod) store.C
 	return store.Check{Key: key, Kind: store.Period, Limit: limit, Period: p, Need: need, Reserve: reserve}
 }
 
+// calls is a call counter: a sliding window of span (rate-limit).
+func calls(key string, span time.Duration, limit, need, reserve int64) store.Check {
+	return store.Check{Key: key, Kind: store.Window, Span: span, Limit: limit, Need: need, Reserve: reserve}
+}
+
+// renewal is a quota of fixed periods of every from start (quota-by-key).
+func renewal(key string, every time.Duration, start time.Time, limit, need, reserve int64) store.Check {
+	return store.Check{Key: key, Kind: store.Period, Renewal: policy.Renewal{Every: every, Start: start}, Limit: limit, Need: need, Reserve: reserve}
+}
+
 func cs(c ...store.Check) []store.Check { return c }
 
 var cases = []struct {
@@ -126,6 +136,49 @@ var cases = []struct {
 			{at: 0, checks: cs(tpm("k1", 100, 100, 100)), allowed: true, denied: -1, remaining: []int64{0}},
 			{at: 0, checks: cs(tpm("k2", 100, 100, 100)), allowed: true, denied: -1, remaining: []int64{0}},
 			{at: 0, checks: cs(quota("k1", 100, 100, 100, policy.Monthly)), allowed: true, denied: -1, remaining: []int64{0}},
+		},
+	},
+	{
+		// rate-limit renewal-period="90": a call leaves the window 90 s after
+		// it was made, not 60.
+		name: "call window of 90 seconds",
+		steps: []step{
+			{at: 0, checks: cs(calls("c90", 90*time.Second, 2, 1, 1)), allowed: true, denied: -1, remaining: []int64{1}},
+			{at: 10 * time.Second, checks: cs(calls("c90", 90*time.Second, 2, 1, 1)), allowed: true, denied: -1, remaining: []int64{0}},
+			{at: 70 * time.Second, checks: cs(calls("c90", 90*time.Second, 2, 1, 1)), denied: 0, retry: 20 * time.Second, remaining: []int64{0}},
+			{at: 90 * time.Second, checks: cs(calls("c90", 90*time.Second, 2, 1, 1)), allowed: true, denied: -1, remaining: []int64{0}},
+		},
+	},
+	{
+		// Counting after the answer (increment-condition): admission needs
+		// no room (used <= limit passes), the charge comes with Settle.
+		name: "calls charged after the answer",
+		steps: []step{
+			{at: 0, checks: cs(calls("ca", 30*time.Second, 1, 0, 0)), allowed: true, denied: -1, remaining: []int64{1}},
+			{at: time.Second, settle: true, checks: cs(calls("ca", 30*time.Second, 1, 0, 0)), actual: 1, remaining: []int64{0}},
+			{at: 2 * time.Second, checks: cs(calls("ca", 30*time.Second, 1, 0, 0)), allowed: true, denied: -1, remaining: []int64{0}},
+			{at: 3 * time.Second, settle: true, checks: cs(calls("ca", 30*time.Second, 1, 0, 0)), actual: 1, remaining: []int64{0}},
+			{at: 4 * time.Second, checks: cs(calls("ca", 30*time.Second, 1, 0, 0)), denied: 0, retry: 27 * time.Second, remaining: []int64{0}},
+		},
+	},
+	{
+		// quota-by-key renewal-period="600" from year 1: the period holding
+		// 12:04 ends at 12:10; the next starts empty.
+		name: "renewal periods from first-period-start",
+		steps: []step{
+			{at: 4 * time.Minute, checks: cs(renewal("r6", 600*time.Second, policy.DefaultRenewalStart, 2, 2, 2)), allowed: true, denied: -1, remaining: []int64{0}},
+			{at: 5 * time.Minute, checks: cs(renewal("r6", 600*time.Second, policy.DefaultRenewalStart, 2, 1, 1)), denied: 0, retry: 5 * time.Minute, remaining: []int64{0}},
+			{at: 10 * time.Minute, checks: cs(renewal("r6", 600*time.Second, policy.DefaultRenewalStart, 2, 1, 1)), allowed: true, denied: -1, remaining: []int64{1}},
+			// Another start is another counter of the same key.
+			{at: 10 * time.Minute, checks: cs(renewal("r6", 600*time.Second, T0.Add(time.Second), 2, 2, 2)), allowed: true, denied: -1, remaining: []int64{0}},
+		},
+	},
+	{
+		// renewal-period="0": a lifetime quota never renews.
+		name: "lifetime quota",
+		steps: []step{
+			{at: 0, checks: cs(renewal("life", 0, policy.DefaultRenewalStart, 1, 1, 1)), allowed: true, denied: -1, remaining: []int64{0}},
+			{at: 400 * 24 * time.Hour, checks: cs(renewal("life", 0, policy.DefaultRenewalStart, 1, 1, 1)), denied: 0, retry: policy.Lifetime.Sub(T0.Add(400 * 24 * time.Hour)), remaining: []int64{0}},
 		},
 	},
 	{
