@@ -37,8 +37,11 @@ type Config struct {
 	// JWT turns on validate-jwt for every request.
 	JWT *JWTConfig `yaml:"jwt" json:"jwt,omitempty"`
 	// RateLimits are rate-limit-by-key policies: calls per counter key in
-	// a sliding minute, checked before the token limits.
+	// a sliding window, checked before the token limits.
 	RateLimits []RateLimitByKey `yaml:"rate_limits" json:"rate_limits,omitempty"`
+	// Quotas are quota-by-key policies: calls and bandwidth per counter key
+	// in fixed renewal periods, checked with the rate limits.
+	Quotas []QuotaByKey `yaml:"quotas" json:"quotas,omitempty"`
 	// CheckHeaders are check-header policies, applied in order after the
 	// subscription key.
 	CheckHeaders []CheckHeader `yaml:"check_headers" json:"check_headers,omitempty"`

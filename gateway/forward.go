@@ -340,6 +340,7 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 		a.setHeaders(h, l.status == http.StatusOK, used)
 	}
 	copyBackendHeaders(h, l.header)
+	x.answerBytes = int64(len(body))
 	g.finish(x)
 	if x.w == nil {
 		g.deliver(x, l.answer)

@@ -96,7 +96,7 @@ type Gateway struct {
 	products map[string][]*limitRule
 	apis     map[string][]*limitRule
 	dims     []dimension
-	rates    []rateRule
+	calls    []callRule // rate limits and quotas of calls and bandwidth
 	pool     *pool
 	retry    *retrier
 	jwt      *jwtValidator
@@ -216,7 +216,7 @@ func (g *Gateway) compile(backendURL string) error {
 			}
 		}
 	}
-	g.rates = compileRates(g.cfg.RateLimits)
+	g.calls = compileCalls(g.cfg.RateLimits, g.cfg.Quotas)
 	if m := g.cfg.EmitTokenMetric; m != nil {
 		for _, d := range m.Dimensions {
 			dim, _ := compileDimension(d)
@@ -284,6 +284,11 @@ type exchange struct {
 	// cacheMiss is set by a semantic cache lookup that missed: the answer
 	// is stored when relayed.
 	cacheMiss *cacheMiss
+	// counted is the call counters that admitted the request, charged
+	// again by its answer (increment conditions, bandwidth);
+	// answerBytes is the answer body's size, for bandwidth quotas.
+	counted     *counted
+	answerBytes int64
 }
 
 func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
@@ -411,6 +416,7 @@ func (x *exchange) failDetail(status int, d chat.ErrorDetail) {
 
 // finish writes the record of x with its latency and dimensions.
 func (g *Gateway) finish(x *exchange) {
+	g.countAnswer(x)
 	x.rec.LatencyMS = ms(g.since(x.wall))
 	if n := len(x.rec.BackendAttempts); n > 0 && x.relayed {
 		x.rec.BackendAttempts[n-1].LatencyMS = x.rec.BackendLatencyMS
@@ -463,7 +469,7 @@ func (g *Gateway) serve(x *exchange) {
 	if c != nil && !c.afterLimit && g.lookup(x, c, nil) {
 		return
 	}
-	if !g.rateLimit(x) {
+	if !g.countCalls(x) {
 		return
 	}
 	a := g.admit(x)

@@ -76,6 +76,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 					readErr = werr
 					break
 				}
+				x.answerBytes += int64(event.Len())
 				if flusher != nil {
 					flusher.Flush()
 				}

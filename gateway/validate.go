@@ -94,6 +94,12 @@ func (c *Config) Validate() error {
 			errs.add(fmt.Sprintf("gateway.rate_limits[%d].product", i), "unknown product %q", r.Product)
 		}
 	}
+	for i, q := range c.Quotas {
+		q.validate(&errs, fmt.Sprintf("gateway.quotas[%d]", i))
+		if q.Product != "" && !products[q.Product] {
+			errs.add(fmt.Sprintf("gateway.quotas[%d].product", i), "unknown product %q", q.Product)
+		}
+	}
 	for i, h := range c.CheckHeaders {
 		h.validate(&errs, fmt.Sprintf("gateway.check_headers[%d]", i))
 	}

@@ -242,11 +242,10 @@ func describeScopes(cfg gateway.Config) []string {
 		}
 	}
 	for _, r := range cfg.RateLimits {
-		who := "every request"
-		if r.Product != "" {
-			who = "product " + r.Product
-		}
-		out = append(out, fmt.Sprintf("%s: rate-limit-by-key %d calls/min by %s", who, r.Calls, r.CounterKey))
+		out = append(out, gateway.DescribeRateLimit(r))
+	}
+	for _, q := range cfg.Quotas {
+		out = append(out, gateway.DescribeQuota(q))
 	}
 	for _, c := range cfg.CheckHeaders {
 		out = append(out, fmt.Sprintf("every request: check-header %s (else %d)", c.Name, c.FailedCheckHTTPCode))

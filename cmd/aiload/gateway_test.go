@@ -119,7 +119,7 @@ func TestGatewayCheckScopes(t *testing.T) {
 	t.Parallel()
 	code, stdout, stderr := execute(t, "gateway", "check", "--config", "../../examples/apim/scoped/gateway.yaml")
 	for _, want := range []string{
-		"  product standard: rate-limit-by-key 100 calls/min by @(context.Subscription.Id)",
+		"  product standard: rate-limit-by-key 100 calls/1m0s by @(context.Subscription.Id)",
 		"gateway.yaml: ok (2 products, 2 subscriptions, 2 backends)",
 		"  product standard: 20000 tokens/min by @(context.Subscription.Id); 2000000 tokens Monthly by",
 		"  operation azure-openai/embeddings: 100000 tokens/min",

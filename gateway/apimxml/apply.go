@@ -120,17 +120,16 @@ func Apply(cfg *gateway.Config, f PolicyFile, pol Policy) ([]Warning, error) {
 			errs = append(errs, r.errs...)
 		}
 	}
-	for _, rl := range pol.RateLimits {
-		switch f.Scope {
-		case ScopeAll:
-			cfg.RateLimits = append(cfg.RateLimits, rl)
-		case ScopeProduct:
-			rl.Product = f.Name
-			cfg.RateLimits = append(cfg.RateLimits, rl)
-		default:
-			errs = append(errs, fmt.Errorf("%s: rate-limit-by-key applies to all APIs or a product in aiload", pol.File))
-		}
+	r := &resolver{cfg: cfg}
+	sc := scope{kind: f.Scope}
+	switch f.Scope {
+	case ScopeProduct:
+		sc.product = f.Name
+	case ScopeAPI:
+		sc.api = f.Name
 	}
+	r.placeCalls(&Item{File: pol.File, Name: "rate-limit", Rates: pol.RateLimits, Quotas: pol.Quotas}, sc)
+	warnings = append(warnings, r.warnings...)
 	if len(pol.CheckHeaders) > 0 {
 		if !global {
 			errs = append(errs, fmt.Errorf("%s: check-header applies to every request in aiload: give it in a policy for all APIs (--policy FILE)", pol.File))

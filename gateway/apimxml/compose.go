@@ -181,7 +181,7 @@ func (r *resolver) apply(sc scopes) {
 	r.headers(order, active)
 	var jwt, emit, mi *Item
 	for _, it := range order {
-		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil && it.MI == nil && it.Rate == nil {
+		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil && it.MI == nil && it.Rates == nil && it.Quotas == nil {
 			continue // set-variable, or an outbound set-header done above
 		}
 		scope := w.classify(active[it])
@@ -189,10 +189,8 @@ func (r *resolver) apply(sc scopes) {
 			r.placeLimit(it, scope)
 			continue
 		}
-		if it.Rate != nil && (scope.kind == "all" || scope.kind == "product") {
-			rl := *it.Rate
-			rl.Product = scope.product
-			r.cfg.RateLimits = append(r.cfg.RateLimits, rl)
+		if (it.Rates != nil || it.Quotas != nil) && scope.kind != "mixed" {
+			r.placeCalls(it, scope)
 			continue
 		}
 		if scope.kind != "all" {

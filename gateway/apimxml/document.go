@@ -33,7 +33,8 @@ type Item struct {
 	BackendID string
 	Check     *gateway.CheckHeader
 	MI        *managedIdentity
-	Rate      *gateway.RateLimitByKey
+	Rates     []gateway.RateLimitByKey
+	Quotas    []gateway.QuotaByKey
 	// Retry is a backend section's <retry>.
 	Retry *gateway.Retry
 	// Header is an outbound set-header sending a variable.
@@ -58,8 +59,9 @@ func (t *translator) itemSince(before Policy, e *element) *Item {
 	case t.pol.ManagedIdentity != before.ManagedIdentity:
 		it.MI = t.pol.ManagedIdentity
 	case len(t.pol.RateLimits) > len(before.RateLimits):
-		r := t.pol.RateLimits[len(t.pol.RateLimits)-1]
-		it.Rate = &r
+		it.Rates = t.pol.RateLimits[len(before.RateLimits):]
+	case len(t.pol.Quotas) > len(before.Quotas):
+		it.Quotas = t.pol.Quotas[len(before.Quotas):]
 	case len(t.pol.CheckHeaders) > len(before.CheckHeaders):
 		c := t.pol.CheckHeaders[len(t.pol.CheckHeaders)-1]
 		it.Check = &c

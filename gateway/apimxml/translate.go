@@ -28,8 +28,10 @@ type Policy struct {
 	EmitTokenMetric *gateway.EmitTokenMetric
 	// ManagedIdentity is its authentication-managed-identity, if any.
 	ManagedIdentity *managedIdentity
-	// RateLimits are its rate-limit-by-key policies, in order.
+	// RateLimits are its rate-limit-by-key and rate-limit policies, in order.
 	RateLimits []gateway.RateLimitByKey
+	// Quotas are its quota-by-key and quota policies, in order.
+	Quotas []gateway.QuotaByKey
 	// CheckHeaders are its check-header policies, in order.
 	CheckHeaders []gateway.CheckHeader
 	// BackendID is set-backend-service's backend-id ("" without one).
@@ -137,6 +139,9 @@ func (t *translator) statement(section string, e *element) {
 		"set-variable":                    t.setVariable,
 		"check-header":                    t.checkHeader,
 		"rate-limit-by-key":               t.rateLimitByKey,
+		"rate-limit":                      t.rateLimit,
+		"quota-by-key":                    t.quotaByKey,
+		"quota":                           t.quota,
 		"validate-azure-ad-token":         t.validateAzureADToken,
 		"authentication-managed-identity": t.authManagedIdentity,
 	}
