@@ -165,6 +165,11 @@ func virtualMocks(sc *scenario.Scenario, clk *vclock.Clock) (*virtualMockSet, er
 	cfg := sc.Gateway
 	cfg.Backends = append(cfg.Backends[:0:0], cfg.Backends...)
 	cfg.Defaults()
+	for i, q := range cfg.Quotas {
+		if q.Bandwidth > 0 {
+			return nil, fmt.Errorf("virtual clock: gateway.quotas[%d].bandwidth is not simulated (requests travel in process, without bodies to count)", i)
+		}
+	}
 	ms := &virtualMockSet{urls: map[string]string{}, hosts: hostTransport{}}
 	sleep := func(ctx context.Context, d time.Duration) error {
 		if !clk.Sleep(d) {
