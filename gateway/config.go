@@ -53,6 +53,9 @@ type Config struct {
 	// OTLP exports token metrics (gen_ai.client.token.usage) to an
 	// OpenTelemetry collector over OTLP/HTTP (see docs/metrics.md).
 	OTLP *otelmetrics.Config `yaml:"otlp" json:"otlp,omitempty"`
+	// SemanticCache is where the products', APIs' and operations'
+	// semantic caches keep their answers (nil: in this gateway's memory).
+	SemanticCache *CacheStore `yaml:"semantic_cache" json:"semantic_cache,omitempty"`
 	// Backend is the single backend of older configs; used when Backends is empty.
 	Backend Backend `yaml:"backend" json:"backend,omitempty"`
 	// Backends is the backend pool.

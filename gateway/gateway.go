@@ -80,8 +80,9 @@ type Options struct {
 	// attempts). Default: the wall clock; a simulation passes its virtual
 	// clock's.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// SemanticCacheStore keeps the semantic cache's answers (default: a new
-	// in-memory store).
+	// SemanticCacheStore keeps the semantic cache's answers (default: the
+	// config's semantic_cache store, a new in-memory one unless it names
+	// Redis).
 	SemanticCacheStore semcache.Store
 }
 
@@ -107,6 +108,8 @@ type Gateway struct {
 	// "api/a", "op/a/o"); cacheStore keeps their answers.
 	caches     map[string]*semanticCache
 	cacheStore semcache.Store
+	// ownStore is the cache store the gateway opened (closed by Shutdown).
+	ownStore io.Closer
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -146,8 +149,17 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 	if opts.Sleep == nil {
 		opts.Sleep = sleepWall
 	}
+	var ownStore io.Closer
 	if opts.SemanticCacheStore == nil {
-		opts.SemanticCacheStore = semcache.NewMemory()
+		rs, err := cfg.SemanticCache.open()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("gateway config: semantic_cache: %w", err)
+		case rs != nil:
+			opts.SemanticCacheStore, ownStore = rs, rs
+		default:
+			opts.SemanticCacheStore = semcache.NewMemory()
+		}
 	}
 	g := &Gateway{
 		cfg: cfg, opts: opts, store: opts.Store,
@@ -157,14 +169,20 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 		products: map[string][]*limitRule{},
 		apis:     map[string][]*limitRule{},
 		mux:      http.NewServeMux(),
-		caches:   map[string]*semanticCache{}, cacheStore: opts.SemanticCacheStore,
+		caches:   map[string]*semanticCache{}, cacheStore: opts.SemanticCacheStore, ownStore: ownStore,
 	}
 	if err := g.compile(backendURL); err != nil {
+		if ownStore != nil {
+			_ = ownStore.Close()
+		}
 		return nil, err
 	}
 	go g.counter.Warm()
 	g.metrics = newMetrics(g)
 	if err := g.startOTLP(); err != nil {
+		if ownStore != nil {
+			_ = ownStore.Close()
+		}
 		return nil, err
 	}
 	g.routes()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -246,12 +247,17 @@ func (g *Gateway) startOTLP() error {
 
 // Shutdown sends what the gateway counted to the places it exports to (the
 // OTLP collector of gateway.otlp) and stops exporting; ctx bounds that
-// last export. Call it once the gateway serves no more requests.
+// last export. It closes the semantic cache's Redis connection when the
+// gateway opened one. Call it once the gateway serves no more requests.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	if g.metrics.otlp == nil {
-		return nil
+	var err error
+	if g.ownStore != nil {
+		err = g.ownStore.Close()
 	}
-	return g.metrics.otlp.Shutdown(ctx)
+	if g.metrics.otlp == nil {
+		return err
+	}
+	return errors.Join(g.metrics.otlp.Shutdown(ctx), err)
 }
 
 // Registry returns the registry holding the gateway's metrics.

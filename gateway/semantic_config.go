@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/gateway/policy"
+	"github.com/aiload/aiload/gateway/semcache/rediscache"
 )
 
 // SemanticCache is API Management's llm-semantic-cache-lookup (inbound) and
@@ -140,4 +141,86 @@ func (c *Config) validateCaches(errs *problems, backends map[string]bool) {
 			check(o.SemanticCache, fmt.Sprintf("gateway.apis[%d].operations[%d]", i, j))
 		}
 	}
+}
+
+// CacheStore is where the semantic caches of every scope keep their
+// answers: `semantic_cache:` at the top of the gateway config. See
+// docs/gateway.md.
+type CacheStore struct {
+	// Store is memory (default: this gateway's own cache) or redis (one
+	// cache shared by every gateway pointed at the same Redis).
+	Store string `yaml:"store" json:"store,omitempty"`
+	// Redis configures store: redis.
+	Redis *RedisCacheStore `yaml:"redis" json:"redis,omitempty"`
+}
+
+// RedisCacheStore is a Redis server holding the semantic cache.
+type RedisCacheStore struct {
+	// URL is redis://[user:password@]host:port/db (rediss:// for TLS).
+	URL string `yaml:"url" json:"-"`
+	// Prefix starts every key (default aiload:semcache:).
+	Prefix string `yaml:"prefix" json:"prefix,omitempty"`
+	// MaxCandidates bounds the entries a lookup compares on Redis without
+	// vector search: a partition's newest (default 1000, at most 4000).
+	MaxCandidates int `yaml:"max_candidates" json:"max_candidates,omitempty"`
+	// MaxEntries bounds each partition (default 10000).
+	MaxEntries int `yaml:"max_entries" json:"max_entries,omitempty"`
+	// Timeout bounds each operation (default 500ms); a lookup that takes
+	// longer lets the request through uncached.
+	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Search is auto (default: RediSearch's vector search where the server
+	// has it) or off (always the plain layout).
+	Search string `yaml:"search" json:"search,omitempty"`
+}
+
+// Cache stores.
+const (
+	CacheStoreMemory = "memory"
+	CacheStoreRedis  = "redis"
+)
+
+// validate checks c at path.
+func (c *CacheStore) validate(errs *problems, path string) {
+	switch c.Store {
+	case "", CacheStoreMemory:
+		if c.Redis != nil {
+			errs.add(path+".redis", "is only read with store: redis")
+		}
+		return
+	case CacheStoreRedis:
+	default:
+		errs.add(path+".store", "must be memory or redis, got %q", c.Store)
+		return
+	}
+	r := c.Redis
+	if r == nil || r.URL == "" {
+		errs.add(path+".redis.url", "is required with store: redis (redis://host:port/db)")
+		return
+	}
+	if err := rediscache.CheckURL(r.URL); err != nil {
+		errs.add(path+".redis.url", "%v", err)
+	}
+	if r.MaxCandidates < 0 || r.MaxCandidates > rediscache.MaxCandidatesLimit {
+		errs.add(path+".redis.max_candidates", "must be within [0, %d] (0: the default, %d), got %d",
+			rediscache.MaxCandidatesLimit, rediscache.DefaultMaxCandidates, r.MaxCandidates)
+	}
+	if r.MaxEntries < 0 {
+		errs.add(path+".redis.max_entries", "must be >= 0 (0: the default, %d), got %d", rediscache.DefaultMaxEntries, r.MaxEntries)
+	}
+	if r.Timeout < 0 {
+		errs.add(path+".redis.timeout", "must be >= 0 (0: the default, %s), got %s", rediscache.DefaultTimeout, r.Timeout)
+	}
+	if s := r.Search; s != "" && s != rediscache.SearchAuto && s != rediscache.SearchOff {
+		errs.add(path+".redis.search", "must be auto or off, got %q", s)
+	}
+}
+
+// open opens the Redis store of c (nil, nil for the memory store).
+func (c *CacheStore) open() (*rediscache.Store, error) {
+	if c == nil || c.Store != CacheStoreRedis || c.Redis == nil {
+		return nil, nil
+	}
+	r := c.Redis
+	return rediscache.Open(r.URL, rediscache.Options{Prefix: r.Prefix, MaxCandidates: r.MaxCandidates,
+		MaxEntries: r.MaxEntries, Timeout: r.Timeout, Search: r.Search})
 }

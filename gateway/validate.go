@@ -111,6 +111,9 @@ func (c *Config) Validate() error {
 			errs.add("gateway.otlp."+p.Field, "%s", p.Msg)
 		}
 	}
+	if c.SemanticCache != nil {
+		c.SemanticCache.validate(&errs, "gateway.semantic_cache")
+	}
 	if c.JWT != nil {
 		c.JWT.validate(&errs, "gateway.jwt")
 	}

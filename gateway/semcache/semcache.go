@@ -5,15 +5,8 @@
 // forgotten after their duration. Every operation takes now explicitly, so
 // expiry follows the gateway's clock (wall or virtual).
 //
-// A shared store (several gateway instances) would implement Store over a
-// vector index: Redis with the RediSearch module (as Azure Managed Redis
-// offers it), one hash per entry holding the partition as a TAG field, the
-// vector as a FLOAT32 VECTOR field (COSINE distance, FLAT or HNSW), the
-// answer and its token counts, and the entry's expiry as the key's TTL
-// (PEXPIREAT from now + duration, so expiry follows the caller's clock only
-// as closely as the Redis server's clock follows it). Lookup is then one
-// FT.SEARCH "@partition:{p}=>[KNN 1 @vec $v AS score]" and Put one HSET plus
-// PEXPIREAT. aiload ships only the in-memory store.
+// The in-memory store is one gateway's cache; package rediscache is the
+// store several gateway instances share.
 package semcache
 
 import (

@@ -7,48 +7,28 @@ import (
 	"time"
 
 	"github.com/aiload/aiload/gateway/semcache"
+	"github.com/aiload/aiload/gateway/semcache/semcachetest"
 )
 
-var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+var t0 = semcachetest.T0
 
-// TestMemory: the nearest live entry of the partition comes back with its
-// score; other partitions and expired entries never do.
+// TestMemory runs the store suite over the in-memory store.
 func TestMemory(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	semcachetest.Run(t, func(*testing.T) semcache.Store { return semcache.NewMemory() })
+}
+
+// TestMemoryLen: expired entries are forgotten.
+func TestMemoryLen(t *testing.T) {
+	t.Parallel()
 	m := semcache.NewMemory()
-	a := []float32{1, 0, 0}
-	b := []float32{0.8, 0.6, 0}
-	put := func(p string, v []float32, text string, ttl time.Duration) {
-		if err := m.Put(ctx, p, semcache.Entry{Vector: v, Text: text, Expires: t0.Add(ttl)}, t0); err != nil {
+	for i, ttl := range []time.Duration{time.Minute, 2 * time.Minute} {
+		if err := m.Put(context.Background(), "p", semcache.Entry{Vector: []float32{1, float32(i)}, Expires: t0.Add(ttl)}, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	put("sub-1", a, "a", time.Minute)
-	put("sub-1", b, "b", 2*time.Minute)
-	put("sub-2", []float32{0, 1, 0}, "other", time.Minute)
-
-	for _, c := range []struct {
-		name      string
-		partition string
-		v         []float32
-		at        time.Time
-		want      string // "" = no hit
-		score     float64
-	}{
-		{"same vector", "sub-1", a, t0, "a", 0},
-		{"nearest of two", "sub-1", []float32{0.7, 0.7, 0}, t0, "b", 1 - (0.8*0.7+0.6*0.7)/math.Hypot(0.7, 0.7)},
-		{"other partition", "sub-3", a, t0, "", 0},
-		{"a expired at its expiry, b left", "sub-1", a, t0.Add(time.Minute), "b", 0.2},
-		{"all expired", "sub-1", a, t0.Add(2 * time.Minute), "", 0},
-	} {
-		h, ok, err := m.Lookup(ctx, c.partition, c.v, c.at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if (c.want == "") == ok || ok && (h.Entry.Text != c.want || math.Abs(h.Score-c.score) > 1e-6) {
-			t.Errorf("%s: got %q score %g found %v, want %q score %g", c.name, h.Entry.Text, h.Score, ok, c.want, c.score)
-		}
+	if n := m.Len(t0.Add(time.Minute)); n != 1 {
+		t.Errorf("%d entries live after the first expiry, want 1", n)
 	}
 	if n := m.Len(t0.Add(2 * time.Minute)); n != 0 {
 		t.Errorf("%d entries left after every expiry", n)
