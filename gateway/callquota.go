@@ -34,6 +34,10 @@ type QuotaByKey struct {
 	// FirstPeriodStart is where periods are counted from (default
 	// 0001-01-01T00:00:00Z, as in API Management).
 	FirstPeriodStart time.Time `yaml:"first_period_start" json:"first_period_start,omitzero"`
+	// FromSubscriptionStart counts the periods from the calling
+	// subscription's created time instead (API Management's quota policy);
+	// a subscription without one counts from 0001-01-01T00:00:00Z.
+	FromSubscriptionStart bool `yaml:"from_subscription_start" json:"from_subscription_start,omitempty"`
 	// IncrementCount is what one call adds to the call counter (default 1).
 	IncrementCount int64 `yaml:"increment_count" json:"increment_count,omitempty"`
 	// CountStatuses, when set, is increment-condition over the answer's
@@ -62,6 +66,9 @@ func (q QuotaByKey) validate(errs *problems, path string) {
 	if q.IncrementCount < 0 {
 		errs.add(path+".increment_count", "must be >= 1 (default 1), got %d", q.IncrementCount)
 	}
+	if q.FromSubscriptionStart && !q.FirstPeriodStart.IsZero() {
+		errs.add(path+".first_period_start", "give first_period_start or from_subscription_start, not both")
+	}
 	validateScope(errs, path, q.API, q.Operation)
 	validateStatuses(errs, path+".count_statuses", q.CountStatuses)
 }
@@ -82,7 +89,7 @@ func (q QuotaByKey) renewal() policy.Renewal {
 func (q QuotaByKey) compile() []callRule {
 	key, _ := policy.ParseCounterKey(cmp.Or(q.CounterKey, "subscription"))
 	base := callRule{product: q.Product, api: q.API, op: q.Operation, key: key, renewal: q.renewal(),
-		retryHdr: "Retry-After"}
+		fromSub: q.FromSubscriptionStart, retryHdr: "Retry-After"}
 	var out []callRule
 	if q.Calls > 0 {
 		r := base

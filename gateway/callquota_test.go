@@ -92,6 +92,7 @@ rate_limits:
 quotas:
   - {calls: 5}
   - {bandwidth: 10, renewal_period: 1.5s, api: petstore}
+  - {calls: 1, renewal_period: 300s, first_period_start: 2026-01-01T00:00:00Z, from_subscription_start: true}
 `
 	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -103,6 +104,7 @@ quotas:
 		p + ":6:5: quotas[0].renewal_period: is required",
 		p + ":7:37: quotas[1].renewal_period: must be whole seconds >= 0 (0: never renews), got 1.5s",
 		p + ":7:48: quotas[1].api: must be openai or azure-openai, got \"petstore\"",
+		p + ":8:58: quotas[2].first_period_start: give first_period_start or from_subscription_start, not both",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v\nwant one containing %q", err, want)

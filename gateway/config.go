@@ -208,6 +208,10 @@ type Subscription struct {
 	Team string `yaml:"team" json:"team"`
 	// Metadata is free-form and copied into record dims as "sub.<name>".
 	Metadata map[string]string `yaml:"metadata" json:"metadata,omitempty"`
+	// Created is when the subscription was created (RFC 3339): the periods
+	// of a quota with from_subscription_start count from it, as API
+	// Management's quota policy counts them. Zero: 0001-01-01T00:00:00Z.
+	Created time.Time `yaml:"created" json:"created,omitzero"`
 }
 
 // EmitTokenMetric is the llm-emit-token-metric policy.

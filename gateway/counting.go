@@ -32,6 +32,7 @@ type callRule struct {
 	limit            int64  // calls, or bytes
 	span             time.Duration
 	renewal          policy.Renewal
+	fromSub          bool     // periods count from the subscription's created time
 	count            int64    // what a counted call adds
 	statuses         [][2]int // increment-condition: count after the answer, for these statuses
 	retryHdr         string   // Retry-After or the policy's name for it
@@ -73,7 +74,7 @@ func (r *callRule) applies(x *exchange) bool {
 // at admission needs room for its count; one counted after its answer (or
 // bandwidth, whose size is known only then) passes while the counter is
 // not over the limit (calls) or has a byte left (bandwidth).
-func (r *callRule) check(value string) store.Check {
+func (r *callRule) check(value string, sub *Subscription) store.Check {
 	c := store.Check{Key: r.prefix + value, Limit: r.limit, Need: r.count, Reserve: r.count}
 	switch {
 	case r.kind == bandwidthQuota:
@@ -85,6 +86,9 @@ func (r *callRule) check(value string) store.Check {
 		c.Kind, c.Span = store.Window, r.span
 	} else {
 		c.Kind, c.Renewal = store.Period, r.renewal
+		if r.fromSub && sub != nil && !sub.Created.IsZero() {
+			c.Renewal.Start = sub.Created.UTC()
+		}
 	}
 	return c
 }
@@ -113,7 +117,7 @@ func (g *Gateway) countCalls(x *exchange) bool {
 		if !r.applies(x) {
 			continue
 		}
-		ch := r.check(r.key.Resolve(facts))
+		ch := r.check(r.key.Resolve(facts), x.sub)
 		id := ch.Key + "\x00" + ch.PeriodID()
 		if seen[id] {
 			ch.Reserve = 0 // one count per key and request; each policy still checks its own limit
@@ -290,7 +294,10 @@ func DescribeQuota(q QuotaByKey) string {
 	if r.Every == 0 {
 		per = "never renewed"
 	}
-	if !r.Start.Equal(policy.DefaultRenewalStart) {
+	switch {
+	case q.FromSubscriptionStart:
+		per += " from each subscription's start"
+	case !r.Start.Equal(policy.DefaultRenewalStart):
 		per += " from " + r.Start.Format(time.RFC3339)
 	}
 	s := fmt.Sprintf("%s: quota-by-key %s %s by %s", callScope(q.Product, q.API, q.Operation), strings.Join(what, ", "), per, q.CounterKey)

@@ -23,7 +23,8 @@ import (
 
 // countersGateway serves a config whose product standard has the given
 // policy document, on loopback and a fake clock, in front of one sample
-// backend. Subscriptions sub-a and sub-b (keys key-a, key-b) are standard's.
+// backend. Subscriptions sub-a and sub-b (keys key-a, key-b) are standard's;
+// sub-b was created on 2022-02-20 at 00:37:00.
 type countersGateway struct {
 	url     string
 	clock   *policytest.FakeClock
@@ -38,7 +39,7 @@ func startCounters(t *testing.T, product string, start time.Time) *countersGatew
 	cfg := `products: [{name: standard}]
 subscriptions:
   - {id: sub-a, key: key-a, product: standard, team: t1}
-  - {id: sub-b, key: key-b, product: standard, team: t2}
+  - {id: sub-b, key: key-b, product: standard, team: t2, created: 2022-02-20T00:37:00Z}
 backends: [{name: aoai, url: ` + g.backend.srv.URL + `}]
 apim:
   products: {standard: standard.xml}
@@ -184,10 +185,11 @@ func TestRateLimitByKeyIncrementCondition(t *testing.T) {
 }
 
 // TestQuotaPerSubscription: <quota> of 2 calls per subscription in fixed
-// periods of 600 s, counted from 0001-01-01 as API Management counts them:
-// the third call of the period gets 403 "Out of call volume quota. Quota
-// will be replenished in 00:08:24." with Retry-After 504, and the next
-// period (at 00:50:00 on the virtual clock) starts empty.
+// periods of 600 s counted from the subscription's creation, as API
+// Management counts them (from 0001-01-01 for a subscription the config
+// gives no creation time): the third call of the period gets 403 "Out of
+// call volume quota. Quota will be replenished in 00:08:24." with
+// Retry-After 504, and the next period starts empty on the virtual clock.
 func TestQuotaPerSubscription(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2022, 2, 20, 0, 40, 30, 0, time.UTC)
@@ -203,11 +205,21 @@ func TestQuotaPerSubscription(t *testing.T) {
 	expect(t, "third", g.azure(t, "key-a"), 403, `{ "statusCode": 403, "message": "Out of call volume quota. Quota will be replenished in 00:08:24." }`,
 		map[string]string{"Retry-After": "504", "Content-Type": "application/json"})
 	g.refusal(t, 403, record.OutcomeQuotaExceeded, "quota:sub-a", 504000)
-	expect(t, "another subscription", g.azure(t, "key-b"), 200, completion, nil)
-	g.clock.Advance(504 * time.Second) // 00:50:00: a new period
-	expect(t, "next period", g.azure(t, "key-a"), 200, completion, nil)
-	if got := g.backend.hits.Load(); got != 4 {
-		t.Fatalf("backend hits %d, want 4", got)
+	// sub-b's periods start at 00:37, 00:47 …: its own counter, and its
+	// third call waits until 00:47:00.
+	expect(t, "sub-b first", g.azure(t, "key-b"), 200, completion, nil)
+	expect(t, "sub-b second", g.azure(t, "key-b"), 200, completion, nil)
+	expect(t, "sub-b third", g.azure(t, "key-b"), 403, `{ "statusCode": 403, "message": "Out of call volume quota. Quota will be replenished in 00:05:24." }`,
+		map[string]string{"Retry-After": "324"})
+	g.refusal(t, 403, record.OutcomeQuotaExceeded, "quota:sub-b", 324000)
+	g.clock.Advance(324 * time.Second) // 00:47:00: sub-b's new period, not sub-a's
+	expect(t, "sub-b next period", g.azure(t, "key-b"), 200, completion, nil)
+	expect(t, "sub-a same period", g.azure(t, "key-a"), 403, `{ "statusCode": 403, "message": "Out of call volume quota. Quota will be replenished in 00:03:00." }`,
+		map[string]string{"Retry-After": "180"})
+	g.clock.Advance(180 * time.Second) // 00:50:00: sub-a's new period
+	expect(t, "sub-a next period", g.azure(t, "key-a"), 200, completion, nil)
+	if got := g.backend.hits.Load(); got != 6 {
+		t.Fatalf("backend hits %d, want 6", got)
 	}
 }
 

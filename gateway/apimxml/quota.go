@@ -45,13 +45,13 @@ func (t *translator) quotaByKey(e *element) {
 func (t *translator) quota(e *element) {
 	a := t.attrs(e, "calls", "bandwidth", "renewal-period")
 	t.required(e, a, "renewal-period")
-	q := gateway.QuotaByKey{CounterKey: perSubscription("quota")}
+	q := gateway.QuotaByKey{CounterKey: perSubscription("quota"), FromSubscriptionStart: true}
 	t.quotaCounts(e, a, &q)
 	quotas := []gateway.QuotaByKey{q}
 	t.scoped(e, "quota", func(c *element, api, op string) {
 		a := t.attrs(c, "name", "id", "calls", "bandwidth", "renewal-period")
 		t.required(c, a, "renewal-period")
-		s := gateway.QuotaByKey{API: api, Operation: op, CounterKey: perSubscription("quota:" + scopeName(api, op))}
+		s := gateway.QuotaByKey{API: api, Operation: op, CounterKey: perSubscription("quota:" + scopeName(api, op)), FromSubscriptionStart: true}
 		t.quotaCounts(c, a, &s)
 		quotas = append(quotas, s)
 	})
