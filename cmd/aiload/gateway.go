@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -228,17 +229,28 @@ func describeScopes(cfg gateway.Config) []string {
 		}
 		return strings.Join(parts, "; ")
 	}
+	cache := func(who string, c *gateway.SemanticCache) {
+		if c != nil {
+			out = append(out, fmt.Sprintf("%s: semantic cache (score-threshold %g, embeddings %s, %s, %s)",
+				who, *c.ScoreThreshold, c.EmbeddingsBackendID, c.Duration, cmp.Or(c.Position, gateway.CacheBeforeLimit)))
+		}
+	}
 	for _, p := range cfg.Products {
 		if len(p.TokenLimits) > 0 {
 			out = append(out, fmt.Sprintf("product %s: %s", p.Name, limits(p.TokenLimits)))
 		}
+		cache("product "+p.Name, p.SemanticCache)
 	}
 	for _, a := range cfg.APIs {
 		if len(a.TokenLimits) > 0 {
 			out = append(out, fmt.Sprintf("api %s: %s", a.Name, limits(a.TokenLimits)))
 		}
+		cache("api "+a.Name, a.SemanticCache)
 		for _, o := range a.Operations {
-			out = append(out, fmt.Sprintf("operation %s/%s: %s", a.Name, o.Name, limits(o.TokenLimits)))
+			if len(o.TokenLimits) > 0 {
+				out = append(out, fmt.Sprintf("operation %s/%s: %s", a.Name, o.Name, limits(o.TokenLimits)))
+			}
+			cache(fmt.Sprintf("operation %s/%s", a.Name, o.Name), o.SemanticCache)
 		}
 	}
 	for _, r := range cfg.RateLimits {

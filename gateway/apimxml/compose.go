@@ -93,6 +93,10 @@ type resolver struct {
 	backendAt *Item
 	pools     map[string][]poolMember // from the backends file
 	vars      map[string]string       // set-variable definitions of every document
+	// allBackends are the config's and the file's backends before a pool
+	// chose its members (the semantic cache's embeddings backend may be
+	// outside the pool).
+	allBackends []gateway.Backend
 }
 
 func (r *resolver) path(p string) string {
@@ -220,6 +224,7 @@ func (r *resolver) apply(sc scopes) {
 	if mi != nil { // once the pool is known
 		r.useManagedIdentity(mi)
 	}
+	r.placeCaches(sc, w, combos)
 }
 
 func (r *resolver) setJWT(it *Item) {
@@ -313,6 +318,7 @@ func varKind(vars map[string]string, name string) (string, bool) {
 // pool's priorities and weights.
 func (r *resolver) usePool(members []poolMember) {
 	var out []gateway.Backend
+	r.allBackends = r.cfg.Backends
 	for _, m := range members {
 		i := slices.IndexFunc(r.cfg.Backends, func(b gateway.Backend) bool { return b.Name == m.name })
 		if i < 0 {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aiload/aiload/gateway"
 )
@@ -39,6 +40,9 @@ type Item struct {
 	Retry *gateway.Retry
 	// Header is an outbound set-header sending a variable.
 	Header *headerVar
+	// Lookup is a semantic cache lookup's cache; Store a store's duration.
+	Lookup *gateway.SemanticCache
+	Store  time.Duration
 	// Vars names the variables a token limit sets, by kind
 	// (remaining-tokens, …).
 	Vars map[string]string

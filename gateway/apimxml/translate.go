@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,6 +93,13 @@ func Parse(file string, src []byte) (Policy, []Warning, error) {
 	if err != nil {
 		return Policy{}, nil, err
 	}
+	for _, items := range t.doc.Sections {
+		for _, it := range items {
+			if it.Lookup != nil || it.Store > 0 {
+				t.warnf(it.Pos, "<%s> is emulated for documents named under apim: (docs/apim.md), not for --policy: ignored", it.Name)
+			}
+		}
+	}
 	return t.pol, t.warnings, errors.Join(t.errs...)
 }
 
@@ -151,6 +159,12 @@ func (t *translator) statement(section string, e *element) {
 		t.doc.Sections[section] = append(t.doc.Sections[section], &Item{Base: true, File: t.file, Pos: e.Pos, Name: e.Name})
 	case e.Name == "set-header" && section == "inbound" && t.sendsManagedToken(e):
 		// the backend authentication sends the token
+	case slices.Contains(cacheLookups, e.Name) && section == "inbound":
+		t.doc.Sections[section] = append(t.doc.Sections[section], t.cacheLookup(e))
+	case slices.Contains(cacheStores, e.Name) && section == "outbound":
+		t.doc.Sections[section] = append(t.doc.Sections[section], t.cacheStore(e))
+	case slices.Contains(cacheLookups, e.Name) || slices.Contains(cacheStores, e.Name):
+		t.errorf(e.Pos, "<%s> belongs in the %s section, not %s", e.Name, map[bool]string{true: "inbound", false: "outbound"}[slices.Contains(cacheLookups, e.Name)], section)
 	case e.Name == "set-header" && section == "outbound":
 		t.doc.Sections[section] = append(t.doc.Sections[section], t.setHeader(e))
 	case ok && section != "inbound":
