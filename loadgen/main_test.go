@@ -9,15 +9,18 @@ import (
 	"github.com/aiload/aiload/internal/benchproc"
 )
 
-// TestMain serves the benchmarks' mock backend when the test binary is
-// re-executed for it (see BenchmarkMaxRate).
+// TestMain serves the benchmarks' mock backend, or runs one of their load
+// generators, when the test binary is re-executed for it (see
+// BenchmarkMaxRate and BenchmarkBesideVegeta).
 func TestMain(m *testing.M) {
 	if role := benchproc.Role(); role != "" {
-		if role != "mock" {
-			fmt.Fprintf(os.Stderr, "unknown benchmark server role %q\n", role)
-			os.Exit(1)
+		var err error
+		if role == "mock" {
+			err = benchproc.Serve(mockllm.New(mockllm.Config{Seed: 1}))
+		} else {
+			err = serveLoad(role)
 		}
-		if err := benchproc.Serve(mockllm.New(mockllm.Config{Seed: 1})); err != nil {
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

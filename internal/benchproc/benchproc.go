@@ -99,8 +99,16 @@ func Start(tb testing.TB, role string, env ...string) *Child {
 
 // CPU is the child's user + system CPU time so far, read from
 // /proc/PID/stat in clock ticks of 10 ms (Linux; 0 elsewhere).
-func (c *Child) CPU() time.Duration {
-	st, err := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/stat")
+func (c *Child) CPU() time.Duration { return procCPU(strconv.Itoa(c.cmd.Process.Pid)) }
+
+// SelfCPU is this process's user + system CPU time so far, as Child.CPU
+// reads it for a child: a role that measures its own phase (see Run)
+// reads it before and after.
+func SelfCPU() time.Duration { return procCPU("self") }
+
+// procCPU reads /proc/<pid>/stat's utime + stime.
+func procCPU(pid string) time.Duration {
+	st, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0
 	}
@@ -114,4 +122,19 @@ func (c *Child) CPU() time.Duration {
 	user, _ := strconv.ParseInt(f[11], 10, 64)
 	sys, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(user+sys) * 10 * time.Millisecond
+}
+
+// Run re-executes the test binary with role (and env, as KEY=value), waits
+// for it to exit and returns what it printed on stdout: a role that does
+// one job (a load generator's run) rather than serve.
+func Run(tb testing.TB, role string, env ...string) []byte {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("%s: %v\n%s", role, err, out)
+	}
+	return out
 }
