@@ -167,7 +167,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	inflight, cancelInflight := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelInflight()
 	e.sched, e.inflight = sched, inflight
-	e.tb, e.reqs = wallTime{sched}, &sync.WaitGroup{}
+	e.tb, e.reqs = wallTime{sched}, newWorkers()
 	e.start = start
 	res := &Result{Scenario: opts.Scenario, Started: e.start.UTC(), Duration: opts.Duration}
 	e.collectors()
