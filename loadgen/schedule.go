@@ -4,17 +4,8 @@ import (
 	"container/heap"
 	"context"
 	"errors"
-	"runtime"
 	"time"
 )
-
-// fineWindow is how long before an intended time the scheduler stops
-// sleeping on a runtime timer and sleeps in the kernel instead: Go timers
-// can fire up to about a millisecond late on Linux (the poller waits in
-// whole milliseconds), which would show as schedule lag, while a
-// nanosleep on the scheduler's own thread wakes within tens of
-// microseconds without burning a core.
-const fineWindow = 2 * time.Millisecond
 
 // source is one user's stream of arrivals: next is its next intended
 // time, fire starts the work due at t (it must not block).
@@ -44,9 +35,17 @@ func (s *schedule) Pop() any {
 // ctx ends at its deadline, arrivals intended before the deadline that are
 // still due fire late rather than being dropped (the schedule is kept, as
 // vegeta does); an interrupt stops at once.
+//
+// It waits on one runtime timer, which fires within about a millisecond
+// of the intended time (the runtime's poller sleeps in whole
+// milliseconds when nothing else wakes it; at a few thousand requests a
+// second sockets wake it far more often). A finer wait per arrival (a
+// nanosleep on a thread of its own, or a timerfd) woke a thread for every
+// arrival and cost more CPU per request than all of the request's JSON;
+// see docs/benchmarks.md.
 func dispatch(ctx context.Context, srcs []*source) {
-	runtime.LockOSThread() // fineSleep blocks this thread only
-	defer runtime.UnlockOSThread()
+	tm := time.NewTimer(time.Hour)
+	defer tm.Stop()
 	h := schedule(srcs)
 	for _, s := range h {
 		s.at = s.arr.next()
@@ -58,7 +57,7 @@ func dispatch(ctx context.Context, srcs []*source) {
 		if hasDeadline && !s.at.Before(deadline) {
 			return // the context's own timer may fire late: go by the clock
 		}
-		if !waitUntil(ctx, s.at) {
+		if !waitOn(ctx, tm, s.at) {
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) || !s.at.Before(deadline) {
 				return
 			}
@@ -69,27 +68,24 @@ func dispatch(ctx context.Context, srcs []*source) {
 	}
 }
 
-// waitUntil sleeps on a timer until shortly before t, then in the kernel
-// until t; false when ctx ended first.
-func waitUntil(ctx context.Context, t time.Time) bool {
-	if !sleepUntil(ctx, t.Add(-fineWindow)) {
-		return false
-	}
-	for d := time.Until(t); d > 0; d = time.Until(t) {
-		fineSleep(d)
-	}
-	return ctx.Err() == nil
-}
-
 // sleepUntil waits on a timer until t (up to ~1 ms late); false when ctx
 // ended first.
 func sleepUntil(ctx context.Context, t time.Time) bool {
+	if time.Until(t) <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(time.Hour)
+	defer tm.Stop()
+	return waitOn(ctx, tm, t)
+}
+
+// waitOn is sleepUntil on the caller's timer tm (reset to t).
+func waitOn(ctx context.Context, tm *time.Timer, t time.Time) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
+	tm.Reset(d)
 	select {
 	case <-tm.C:
 		return true
