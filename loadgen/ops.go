@@ -62,7 +62,7 @@ func requestBody(c *call, msgs []message, maxTokens int64) ([]byte, error) {
 		}
 		return marshalRequest(req)
 	}
-	return chatRequest(c, msgs, maxTokens)
+	return chatRequest(c, msgs, maxTokens), nil
 }
 
 func marshalRequest(v any) ([]byte, error) {
