@@ -33,7 +33,7 @@ lint:
 FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 1s
 FUZZ_TARGETS = FuzzChatRequest:./gateway FuzzStreamRelay:./gateway FuzzBearerToken:./gateway FuzzCheckKeys:./gateway/chat \
-	FuzzParseCounterKey:./gateway/policy FuzzParse:./scenario FuzzReadStream:./loadgen
+	FuzzParseCounterKey:./gateway/policy FuzzParse:./scenario FuzzReadStream:./loadgen FuzzChatAnswer:./loadgen
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $${t%%:*}"; \

@@ -122,6 +122,10 @@ func parseAnswer(op string, data []byte, a *attempt, r *reply) {
 			r.content = chat.CompletionsText(data)
 		}
 	default:
+		if u, content, ok := chatAnswer(data); ok {
+			a.usage, r.content = u, content
+			return
+		}
 		var cr struct {
 			Choices []struct {
 				Message message `json:"message"`
