@@ -189,14 +189,14 @@ func (e *engine) send(ctx context.Context, c *call, msgs []message, maxTokens in
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.endpoint(c.model, c.p.API), bytes.NewReader(body))
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(e.tb.now()) }}
+	hr, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, e.endpoint(c.model, c.p.API), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	e.callerHeaders(hr.Header, c, n)
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { markSent(e.tb.now()) }}
-	return c.client.Do(hr.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	return c.client.Do(hr)
 }
 
 // readAnswer reads a response's body (a stream or a whole answer of op), its
@@ -369,7 +369,11 @@ var (
 // utilizationOf reads HeaderUtilization in percent ("42.5%" or "42.5"),
 // -1 when absent or unreadable.
 func utilizationOf(h getter) float64 {
-	v := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(h.Get(HeaderUtilization)), "%"))
+	v := h.Get(HeaderUtilization)
+	if v == "" {
+		return -1 // the usual case: no parse, no error to allocate
+	}
+	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%"))
 	u, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(u >= 0) || math.IsInf(u, 0) {
 		return -1
@@ -378,7 +382,11 @@ func utilizationOf(h getter) float64 {
 }
 
 func headerInt(h getter, name string) int64 {
-	v, err := strconv.ParseInt(h.Get(name), 10, 64)
+	s := h.Get(name)
+	if s == "" {
+		return -1
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return -1
 	}
@@ -387,7 +395,7 @@ func headerInt(h getter, name string) int64 {
 
 // endpoint is the URL of op's requests for model.
 func (e *engine) endpoint(model, op string) string {
-	k := op + "\x00" + model
+	k := endpointKey{model, op}
 	if u, ok := e.urls.Load(k); ok {
 		return u.(string)
 	}
@@ -395,6 +403,9 @@ func (e *engine) endpoint(model, op string) string {
 	e.urls.Store(k, u)
 	return u
 }
+
+// endpointKey names an endpoint URL in engine.urls.
+type endpointKey struct{ model, op string }
 
 // PromptText returns filler text of about n tokens under the o200k and
 // cl100k encodings (common one-token words).
