@@ -40,6 +40,8 @@ type snapshotter struct {
 	wg   sync.WaitGroup
 	hlog *hdrhistogram.HistogramLogWriter
 	err  error
+	// total is the collector the snapshots' totals are merged into.
+	total *collector
 }
 
 // snapshots starts the snapshot loop; stop ends it and returns the final
@@ -125,7 +127,10 @@ func (s *snapshotter) take(now time.Time, final bool) Snapshot {
 	for _, id := range e.subOrder {
 		snap.Subscriptions = append(snap.Subscriptions, e.subs[id].snapshot())
 	}
-	snap.Total = totalOf(e.personas)
+	if s.total == nil {
+		s.total = newCollector("total", "", "")
+	}
+	snap.Total = totalOf(s.total, e.personas)
 	return snap
 }
 

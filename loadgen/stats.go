@@ -171,6 +171,7 @@ type collector struct {
 	util  *hdrhistogram.Histogram // utilization, percent × 10⁶ (TagUtilization)
 	pdur  *hdrhistogram.Histogram
 	ivl   *hdrhistogram.Histogram // corrected latency in the current interval
+	spare *hdrhistogram.Histogram // the previous interval's, to record the next one
 	prev  Stats                   // counts at the last interval
 	since time.Time
 }
@@ -286,10 +287,16 @@ func (c *collector) runHistograms() map[string]*hdrhistogram.Histogram {
 	return out
 }
 
-// totalOf sums the collectors' counts and merges their histograms, so the
-// total's percentiles are over every attempt of every persona.
-func totalOf(cs []*collector) Stats {
-	t := newCollector("total", "", "")
+// totalOf sums the collectors' counts and merges their histograms into t
+// (a collector named "total", emptied first: a snapshot each second reuses
+// its histograms rather than allocating eight new ones), so the total's
+// percentiles are over every attempt of every persona.
+func totalOf(t *collector, cs []*collector) Stats {
+	t.s = Stats{Name: t.s.Name, Statuses: map[string]int64{}}
+	t.tps = 0
+	for _, h := range []*hdrhistogram.Histogram{t.lat, t.corr, t.ttft, t.e2e, t.lag, t.util, t.itl} {
+		h.Reset()
+	}
 	for _, c := range cs {
 		c.mu.Lock()
 		t.s = Sum("total", []Stats{t.s, c.s})
@@ -378,8 +385,9 @@ type Interval struct {
 }
 
 // interval returns the stats and the activity since the last call, and
-// the interval's corrected-latency histogram (for the .hlog), starting a
-// new interval.
+// the interval's corrected-latency histogram (for the .hlog; it is only
+// valid until the next call, which records into it again), starting a new
+// interval.
 func (c *collector) interval(now time.Time) (Stats, Interval, *hdrhistogram.Histogram) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -393,10 +401,16 @@ func (c *collector) interval(now time.Time) (Stats, Interval, *hdrhistogram.Hist
 		tok := s.PromptTokens + s.CompletionTokens - c.prev.PromptTokens - c.prev.CompletionTokens
 		iv.TokensPerMin = float64(tok) * 60 / secs
 	}
-	h := hdrhistogram.Import(c.ivl.Export())
+	// the interval's histogram is handed over and the spare one, emptied,
+	// records the next interval
+	h := c.ivl
 	h.SetStartTimeMs(c.since.UnixMilli())
 	h.SetEndTimeMs(now.UnixMilli())
 	h.SetTag(HistogramTag(s.Name))
+	if c.spare == nil {
+		c.spare = newHist()
+	}
+	c.ivl, c.spare = c.spare, h
 	c.ivl.Reset()
 	c.prev, c.since = s, now
 	return s, iv, h
