@@ -88,7 +88,8 @@ func (g *Gateway) relayCallStream(x *exchange, a *admission, l *leg) {
 		usage = ans.Usage
 	}
 	x.rec.BackendLatencyMS = ms(g.since(l.bstart))
-	g.streamDone(x, a, usage, func() int64 { return g.answerTokens(x, ans) }, nil)
+	g.streamDone(x, a, usage, func() int64 { return g.answerTokens(x, ans) }, nil,
+		func() { g.storeStreamed(x, ans.Text, ans.TextTokens, "") })
 	g.deliver(x, ans)
 	x.answer.Stream = true
 	x.answer.FirstChunk, x.answer.FirstContent = sent+ans.FirstChunk, sent+ans.FirstContent

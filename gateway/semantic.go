@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,11 +76,11 @@ func (g *Gateway) cacheFor(x *exchange) *semanticCache {
 }
 
 // cacheText is the text of x's prompt that is embedded, and whether x may
-// use the cache at all: chat and Responses requests, not streamed, with at
-// most max-message-count messages once system messages are left out (when
-// ignore-system-messages says so).
+// use the cache at all: chat completions (streamed or not) and Responses
+// requests (not streamed), with at most max-message-count messages once
+// system messages are left out (when ignore-system-messages says so).
 func cacheText(x *exchange, c *semanticCache) (string, bool) {
-	if x.stream || (x.op() != chat.OpChat && x.op() != chat.OpResponses) {
+	if x.op() != chat.OpChat && (x.op() != chat.OpResponses || x.stream) {
 		return "", false
 	}
 	var b strings.Builder
@@ -141,7 +142,7 @@ func (g *Gateway) lookup(x *exchange, c *semanticCache, a *admission) bool {
 		g.opts.Logf("request %s: semantic cache lookup skipped: %v", x.rec.RequestID, err)
 		return false
 	}
-	if found && hit.Score <= c.threshold {
+	if found && hit.Score <= c.threshold && (!x.stream || replayable(hit.Entry)) {
 		g.metrics.cacheLookup(true)
 		g.answerCached(x, a, hit.Entry)
 		return true
@@ -162,6 +163,10 @@ func (g *Gateway) answerCached(x *exchange, a *admission, e semcache.Entry) {
 		g.settle(x, a, used)
 		a.setHeaders(h, true, used)
 	}
+	if x.stream {
+		g.answerCachedStream(x, e)
+		return
+	}
 	h.Set("Content-Type", "application/json")
 	g.finish(x)
 	if x.w != nil {
@@ -181,12 +186,12 @@ func (g *Gateway) answerCached(x *exchange, a *admission, e semcache.Entry) {
 	x.answer.Usage = &chat.Usage{PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, TotalTokens: e.PromptTokens + e.CompletionTokens}
 }
 
-// cachedCompletion is a chat completion body for an entry stored from an
-// in-process answer.
+// cachedCompletion is a chat completion body for an entry kept as text
+// (from an in-process answer or a stream).
 func cachedCompletion(model string, e semcache.Entry) []byte {
 	content, _ := json.Marshal(e.Text)
 	b, _ := json.Marshal(chat.Response{ID: "chatcmpl-cache", Object: "chat.completion", Model: model,
-		Choices: []chat.Choice{{Message: chat.Message{Role: "assistant", Content: content}, FinishReason: "stop"}},
+		Choices: []chat.Choice{{Message: chat.Message{Role: "assistant", Content: content}, FinishReason: cmp.Or(e.FinishReason, "stop")}},
 		Usage:   &chat.Usage{PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, TotalTokens: e.PromptTokens + e.CompletionTokens}})
 	return b
 }
@@ -228,6 +233,120 @@ func (g *Gateway) storeAnswer(x *exchange, body []byte, ans *chat.Answer) {
 	if err := g.cacheStore.Put(context.WithoutCancel(x.ctx()), m.partition, e, now); err != nil {
 		g.opts.Logf("request %s: semantic cache store: %v", x.rec.RequestID, err)
 	}
+}
+
+// storeStreamed runs llm-semantic-cache-store for a complete, charged
+// stream of a missed lookup: its assembled text is kept, with the usage the
+// record charged and its finish reason. A stream without text (tool calls
+// only) is not kept.
+func (g *Gateway) storeStreamed(x *exchange, text string, textTokens int64, finish string) {
+	m := x.cacheMiss
+	if m == nil || text == "" {
+		return
+	}
+	now := g.opts.Clock.Now()
+	e := semcache.Entry{Vector: m.vector, Text: text, TextTokens: textTokens, FinishReason: finish,
+		PromptTokens: x.rec.PromptTokens, CompletionTokens: x.rec.CompletionTokens, Expires: now.Add(m.c.duration)}
+	if err := g.cacheStore.Put(context.WithoutCancel(x.ctx()), m.partition, e, now); err != nil {
+		g.opts.Logf("request %s: semantic cache store: %v", x.rec.RequestID, err)
+	}
+}
+
+// cachedBody is what replaying an entry as a stream needs from a stored
+// chat completion body: its first choice's text and finish reason, and
+// whether it called tools (such an answer is not replayed as a stream).
+type cachedBody struct {
+	Choices []struct {
+		Message struct {
+			Content   *string         `json:"content"`
+			ToolCalls json.RawMessage `json:"tool_calls"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+// streamText is the text and finish reason a stream replaying e carries,
+// and false when e cannot be replayed as a stream of text.
+func streamText(e semcache.Entry) (string, string, bool) {
+	if e.Body == nil {
+		return e.Text, cmp.Or(e.FinishReason, "stop"), true
+	}
+	var b cachedBody
+	if json.Unmarshal(e.Body, &b) != nil || len(b.Choices) != 1 {
+		return "", "", false
+	}
+	c := b.Choices[0]
+	if (len(c.Message.ToolCalls) > 0 && string(c.Message.ToolCalls) != "null") || c.Message.Content == nil {
+		return "", "", false
+	}
+	return *c.Message.Content, cmp.Or(c.FinishReason, "stop"), true
+}
+
+// replayable reports whether e can answer a streamed request.
+func replayable(e semcache.Entry) bool {
+	_, _, ok := streamText(e)
+	return ok
+}
+
+// answerCachedStream answers a streamed request from the cache: over HTTP
+// an event stream of chat.completion.chunk events (the assistant role, the
+// text, the finish reason, the usage chunk when stream_options.include_usage
+// asked for it, then [DONE]); in process a stream answer whose first chunk
+// and content arrive now.
+func (g *Gateway) answerCachedStream(x *exchange, e semcache.Entry) {
+	text, finish, _ := streamText(e)
+	usage := &chat.Usage{PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, TotalTokens: e.PromptTokens + e.CompletionTokens}
+	x.rec.TTFTMS = ms(g.since(x.wall))
+	if x.w == nil {
+		g.finish(x)
+		at := g.since(x.wall)
+		x.answer.Status, x.answer.Text, x.answer.TextTokens = http.StatusOK, text, e.TextTokens
+		x.answer.Stream, x.answer.FirstChunk, x.answer.FirstContent = true, at, at
+		if x.wantsUse {
+			x.answer.Usage = usage
+		}
+		return
+	}
+	body := cachedStream(x.rec.Model, g.opts.Clock.Now().Unix(), text, finish, usage, x.wantsUse)
+	h := x.respHeader()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	x.answerBytes = int64(len(body))
+	g.finish(x)
+	x.w.WriteHeader(http.StatusOK)
+	_, _ = x.w.Write(body)
+	if f, ok := x.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// cachedStream is the event stream replaying a cached chat completion.
+func cachedStream(model string, created int64, text, finish string, usage *chat.Usage, withUsage bool) []byte {
+	var b bytes.Buffer
+	event := func(choices []map[string]any, u *chat.Usage) {
+		m := map[string]any{"id": "chatcmpl-cache", "object": "chat.completion.chunk", "created": created, "model": model,
+			"system_fingerprint": nil, "choices": choices}
+		if withUsage {
+			m["usage"] = u // null on every chunk but the last, as OpenAI sends it
+		}
+		j, _ := json.Marshal(m)
+		b.WriteString("data: ")
+		b.Write(j)
+		b.WriteString("\n\n")
+	}
+	choice := func(delta map[string]any, finish any) []map[string]any {
+		return []map[string]any{{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}}
+	}
+	event(choice(map[string]any{"role": "assistant", "content": ""}, nil), nil)
+	if text != "" {
+		event(choice(map[string]any{"content": text}, nil), nil)
+	}
+	event(choice(map[string]any{}, finish), nil)
+	if withUsage {
+		event([]map[string]any{}, usage)
+	}
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
 }
 
 // embed has the cache's embeddings backend embed text, in process when the

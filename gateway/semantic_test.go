@@ -149,7 +149,7 @@ func TestSemanticCacheVaryByAndExpiry(t *testing.T) {
 
 // TestSemanticCacheMessages: ignore-system-messages compares the dialogue
 // alone; max-message-count skips the cache (no embeddings call) for longer
-// conversations; streams are never cached.
+// conversations; a stream is looked up too (here a hit).
 func TestSemanticCacheMessages(t *testing.T) {
 	t.Parallel()
 	_, url := serveMock(t, mockllm.Config{})
@@ -167,8 +167,8 @@ func TestSemanticCacheMessages(t *testing.T) {
 	if a := post(t, e.url, chatPath, "cache-key-1", b, nil); a.status != 200 {
 		t.Fatalf("stream: %d", a.status)
 	}
-	if r := records(t, e, 4)[3]; r.Outcome != record.OutcomeOK || r.EmbeddingTokens != 0 {
-		t.Errorf("stream: %s with %d embedding tokens, want ok without a lookup", r.Outcome, r.EmbeddingTokens)
+	if r := records(t, e, 4)[3]; r.Outcome != record.OutcomeCacheHit || r.EmbeddingTokens == 0 || !r.Stream {
+		t.Errorf("stream: %s with %d embedding tokens, stream %v; want a streamed cache hit", r.Outcome, r.EmbeddingTokens, r.Stream)
 	}
 }
 

@@ -20,9 +20,11 @@ import (
 type streamChunk struct {
 	Choices []struct {
 		Delta struct {
-			Content string `json:"content"`
+			Content   string          `json:"content"`
+			ToolCalls json.RawMessage `json:"tool_calls"`
 		} `json:"delta"`
-		Text string `json:"text"`
+		Text         string `json:"text"`
+		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
 	Usage *chat.Usage `json:"usage"`
 
@@ -31,6 +33,14 @@ type streamChunk struct {
 	Response *struct {
 		Usage *chat.ResponsesUsage `json:"usage"`
 	} `json:"response"`
+}
+
+// streamed is what the gateway gathers from a relayed stream: its text,
+// the finish reason, and whether it called tools.
+type streamed struct {
+	text      strings.Builder
+	finish    string
+	toolCalls bool
 }
 
 // responsesEvent reads a Responses API event: whether it carries output
@@ -62,7 +72,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 	h.Set("Cache-Control", "no-cache")
 	x.w.WriteHeader(http.StatusOK)
 	flusher, _ := x.w.(http.Flusher)
-	var text strings.Builder
+	var got streamed
 	var usage *chat.Usage
 	br := bufio.NewReaderSize(resp.Body, 32<<10)
 	var event bytes.Buffer
@@ -71,7 +81,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 		line, err := br.ReadBytes('\n')
 		event.Write(line)
 		if len(bytes.TrimSpace(line)) == 0 || err != nil {
-			if u, drop := g.streamEvent(x, event.Bytes(), &text, x.wantsUse); !drop && event.Len() > 0 {
+			if u, drop := g.streamEvent(x, event.Bytes(), &got, x.wantsUse); !drop && event.Len() > 0 {
 				if _, werr := x.w.Write(event.Bytes()); werr != nil {
 					readErr = werr
 					break
@@ -96,13 +106,20 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 		}
 	}
 	x.rec.BackendLatencyMS = ms(g.since(l.bstart))
-	g.streamDone(x, a, usage, func() int64 { return g.countCompletion(x, text.String()) }, readErr)
+	text := got.text.String()
+	g.streamDone(x, a, usage, func() int64 { return g.countCompletion(x, text) }, readErr, func() {
+		if !got.toolCalls {
+			g.storeStreamed(x, text, -1, got.finish)
+		}
+	})
 }
 
 // streamEvent inspects one SSE event: it records the time to first token,
-// gathers the streamed text and returns the usage it carries, and whether
-// to drop it (a usage-only chunk the caller did not ask for).
-func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, callerWantsUsage bool) (*chat.Usage, bool) {
+// gathers the streamed text (and finish reason, and tool calls) and returns
+// the usage it carries, and whether to drop it (a usage-only chunk the
+// caller did not ask for).
+func (g *Gateway) streamEvent(x *exchange, ev []byte, got *streamed, callerWantsUsage bool) (*chat.Usage, bool) {
+	text := &got.text
 	for _, line := range bytes.Split(ev, []byte("\n")) {
 		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
 		data = bytes.TrimSpace(data)
@@ -129,6 +146,12 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, cal
 		for _, ch := range c.Choices {
 			text.WriteString(ch.Delta.Content)
 			text.WriteString(ch.Text)
+			if ch.FinishReason != "" {
+				got.finish = ch.FinishReason
+			}
+			if len(ch.Delta.ToolCalls) > 0 && string(ch.Delta.ToolCalls) != "null" {
+				got.toolCalls = true
+			}
 		}
 		if c.Usage != nil && c.Usage.Plausible() {
 			return c.Usage, len(c.Choices) == 0 && !callerWantsUsage
@@ -138,10 +161,15 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, text *strings.Builder, cal
 }
 
 // streamDone charges and records a finished stream: usage is its usage
-// chunk (nil when none came), completion counts its text.
-func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, completion func() int64, readErr error) {
+// chunk (nil when none came), completion counts its text. store, run once
+// a complete stream is charged and before it is recorded, keeps it in the
+// semantic cache.
+func (g *Gateway) streamDone(x *exchange, a *admission, usage *chat.Usage, completion func() int64, readErr error, store func()) {
 	x.rec.Status, x.rec.Outcome = http.StatusOK, record.OutcomeOK
 	g.charge(x, usage, completion)
+	if readErr == nil {
+		store()
+	}
 	if readErr != nil {
 		x.rec.Outcome = record.OutcomeBackendError
 		if x.ctx().Err() != nil {

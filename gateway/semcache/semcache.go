@@ -27,6 +27,9 @@ type Entry struct {
 	// (for answers given in process; TextTokens < 0 when unknown).
 	Text       string
 	TextTokens int64
+	// FinishReason is the completion's finish_reason when the answer was
+	// kept as text (a stream's; "" means stop).
+	FinishReason string
 	// PromptTokens and CompletionTokens are the answer's usage.
 	PromptTokens, CompletionTokens int64
 	// Expires is when the entry stops being served.

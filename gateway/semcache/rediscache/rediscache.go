@@ -180,14 +180,15 @@ type stored struct {
 	Body             []byte `json:"body,omitempty"`
 	Text             string `json:"text,omitempty"`
 	TextTokens       int64  `json:"text_tokens"`
+	FinishReason     string `json:"finish_reason,omitempty"`
 	PromptTokens     int64  `json:"prompt_tokens"`
 	CompletionTokens int64  `json:"completion_tokens"`
 	Expires          int64  `json:"expires_us"`
 }
 
 func encodeEntry(e semcache.Entry) []byte {
-	b, _ := json.Marshal(stored{Body: e.Body, Text: e.Text, TextTokens: e.TextTokens, PromptTokens: e.PromptTokens,
-		CompletionTokens: e.CompletionTokens, Expires: us(e.Expires)})
+	b, _ := json.Marshal(stored{Body: e.Body, Text: e.Text, TextTokens: e.TextTokens, FinishReason: e.FinishReason,
+		PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Expires: us(e.Expires)})
 	return b
 }
 
@@ -196,7 +197,7 @@ func decodeEntry(b []byte, v []float32) (semcache.Entry, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return semcache.Entry{}, fmt.Errorf("redis semantic cache: entry: %w", err)
 	}
-	return semcache.Entry{Vector: v, Body: st.Body, Text: st.Text, TextTokens: st.TextTokens, PromptTokens: st.PromptTokens,
+	return semcache.Entry{Vector: v, Body: st.Body, Text: st.Text, TextTokens: st.TextTokens, FinishReason: st.FinishReason, PromptTokens: st.PromptTokens,
 		CompletionTokens: st.CompletionTokens, Expires: time.UnixMicro(st.Expires).UTC()}, nil
 }
 

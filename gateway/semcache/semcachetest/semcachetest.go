@@ -63,7 +63,7 @@ func nearest(t *testing.T, m semcache.Store) {
 
 func fields(t *testing.T, m semcache.Store) {
 	ctx := context.Background()
-	e := semcache.Entry{Vector: []float32{0.25, -1.5, 3}, Body: []byte(`{"id":"chatcmpl-1"}`), Text: "hello", TextTokens: 1,
+	e := semcache.Entry{Vector: []float32{0.25, -1.5, 3}, Body: []byte(`{"id":"chatcmpl-1"}`), Text: "hello", TextTokens: 1, FinishReason: "length",
 		PromptTokens: 12, CompletionTokens: 34, Expires: T0.Add(90 * time.Second)}
 	if err := m.Put(ctx, "p", e, T0); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func fields(t *testing.T, m semcache.Store) {
 		t.Fatalf("lookup: found %v, %v", ok, err)
 	}
 	g := h.Entry
-	if !bytes.Equal(g.Body, e.Body) || g.Text != e.Text || g.TextTokens != e.TextTokens || g.PromptTokens != e.PromptTokens ||
+	if !bytes.Equal(g.Body, e.Body) || g.Text != e.Text || g.TextTokens != e.TextTokens || g.FinishReason != e.FinishReason || g.PromptTokens != e.PromptTokens ||
 		g.CompletionTokens != e.CompletionTokens || !g.Expires.Equal(e.Expires) || len(g.Vector) != 3 || g.Vector[1] != -1.5 {
 		t.Errorf("entry came back as %+v, want %+v", g, e)
 	}
