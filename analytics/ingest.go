@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -90,7 +91,12 @@ func (d *DB) Ingest(ctx context.Context, path string, format Format) (IngestResu
 		return d.ingestGlob(ctx, path, res.Format)
 	}
 	if res.Format == FormatAiload || res.Format == FormatParquet {
-		restore, err := d.boundIngest(ctx)
+		var size int64
+		if st, err := os.Stat(path); err == nil {
+			size = st.Size()
+		}
+		limit, threads := ingestBounds(res.Format, size)
+		restore, err := d.boundIngest(ctx, limit, threads)
 		if err != nil {
 			return res, err
 		}

@@ -17,12 +17,12 @@ func TestIngestBoundsDuckDBMemory(t *testing.T) {
 		return
 	}
 	limit0, threads0 := settings()
-	restore, err := db.boundIngest(ctx)
+	restore, err := db.boundIngest(ctx, ingestMemoryLimit, ingestThreads)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit, threads := settings(); limit == limit0 || threads > ingestThreads {
-		t.Errorf("while ingesting: memory_limit %s (before %s), threads %d; want the limit %s and at most %d threads",
+	if limit, threads := settings(); limit != "95.3 MiB" || threads != ingestThreads {
+		t.Errorf("while ingesting: memory_limit %s (before %s), threads %d; want %s (95.3 MiB) and %d thread",
 			limit, limit0, threads, ingestMemoryLimit, ingestThreads)
 	}
 	restore()
@@ -55,5 +55,26 @@ func TestLimitMemorySurvivesIngest(t *testing.T) {
 	row(t, db, `SELECT current_setting('memory_limit')`, &limit)
 	if limit != want || !strings.HasPrefix(limit, "143") { // 150 MB printed in MiB
 		t.Errorf("memory_limit after ingest %s, want %s (150MB)", limit, want)
+	}
+}
+
+// A day of aiload JSONL is read on one thread under 100 MB; larger files
+// and Parquet get two threads under 200 MB.
+func TestIngestBoundsBySize(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		format  Format
+		size    int64
+		limit   string
+		threads int
+	}{
+		{FormatAiload, 650 << 20, "100MB", 1},
+		{FormatAiload, 1 << 30, "100MB", 1},
+		{FormatAiload, 1<<30 + 1, "200MB", 2},
+		{FormatParquet, 10 << 20, "200MB", 2},
+	} {
+		if limit, threads := ingestBounds(c.format, c.size); limit != c.limit || threads != c.threads {
+			t.Errorf("%s of %d bytes: %s on %d threads, want %s on %d", c.format, c.size, limit, threads, c.limit, c.threads)
+		}
 	}
 }

@@ -25,23 +25,8 @@ func (res *Result) writeReports(ctx context.Context, now func() time.Time) error
 	if err != nil {
 		return err
 	}
-	db, err := analytics.Open(ctx, res.DB)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.LimitMemory(ctx, analysisMemoryLimit); err != nil {
-		return err
-	}
-	period, ok, err := assemble.DataPeriod(ctx, db)
-	if err != nil || !ok {
-		return err // no records: nothing to charge
-	}
-	// The run's own report does not rerun the scenario to verify its
-	// limits (that costs reruns); it labels them and says how.
-	r, _, err := assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source,
-		VerifyHint: "aiload recommend --db " + res.DB})
-	if err != nil {
+	r, err := res.buildReport(ctx, prices, source)
+	if err != nil || r == nil {
 		return err
 	}
 	created, err := reports.CreationTime(os.Getenv, now)
@@ -65,6 +50,29 @@ func (res *Result) writeReports(ctx context.Context, now func() time.Time) error
 	}
 	_, err = reports.WriteCharts(res.ChartsDir, *r)
 	return err
+}
+
+// buildReport computes the run's chargeback report from its database, or
+// returns nil when there are no records. The database is closed before the
+// report is rendered, so DuckDB's memory is given back first.
+func (res *Result) buildReport(ctx context.Context, prices *pricing.Pricing, source string) (*reports.Report, error) {
+	db, err := analytics.Open(ctx, res.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.LimitMemory(ctx, analysisMemoryLimit); err != nil {
+		return nil, err
+	}
+	period, ok, err := assemble.DataPeriod(ctx, db)
+	if err != nil || !ok {
+		return nil, err // no records: nothing to charge
+	}
+	// The run's own report does not rerun the scenario to verify its
+	// limits (that costs reruns); it labels them and says how.
+	r, _, err := assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source,
+		VerifyHint: "aiload recommend --db " + res.DB})
+	return r, err
 }
 
 // scenarioPricing reads the scenario's pricing section as a pricing file.

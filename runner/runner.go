@@ -19,6 +19,7 @@ import (
 	"github.com/aiload/aiload/calibrate"
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/mockllm"
+	"github.com/aiload/aiload/internal/gcpolicy"
 	"github.com/aiload/aiload/loadgen"
 	"github.com/aiload/aiload/record"
 	"github.com/aiload/aiload/reports/dashboard"
@@ -181,8 +182,10 @@ func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, 
 	}
 	res.Served = served
 	// the load's heap (requests in flight, buffers, the mock's and the
-	// gateway's state) is garbage now: give it back before DuckDB's share
+	// gateway's state) is garbage now: give it back before DuckDB's share,
+	// and collect at Go's default pace while the reports render
 	debug.FreeOSMemory()
+	defer gcpolicy.ForAnalysis()()
 	l.setPhase(dashboard.PhaseWriting, "")
 	if !res.Scenario.Target.Embedded() {
 		return writeSummaryJSON(res, statusComplete, nil)
@@ -441,10 +444,11 @@ func loadOptions(sc *scenario.Scenario, url string) (loadgen.Options, error) {
 
 // analysisMemoryLimit caps DuckDB's memory for the analyses after a run
 // (summary, chargeback, demand, the replay behind the recommendations), so
-// that they do not add to the run's peak: uncapped, the replay's queries
-// on a day of mixed-day records took a fresh process to 379 MB, capped at
-// 150 MB to 236 MB. Measured in docs/benchmarks.md.
-const analysisMemoryLimit = "150MB"
+// that they do not add to the run's peak: on a day of mixed-day records the
+// report's queries took a fresh process 230–270 MB above its start at
+// 150 MB, 150–200 MB at 64 MB; at 32 MB the callers' query ran out of
+// memory. Measured in docs/benchmarks.md.
+const analysisMemoryLimit = "64MB"
 
 // analyse loads the log into DuckDB and computes the summary.
 func (res *Result) analyse(ctx context.Context) error {
