@@ -109,7 +109,8 @@ func (e *engine) conversation(c *call) {
 	if !c.p.Turns.IsZero() {
 		turns = int(c.p.Turns.DrawTokens(c.rng, 10000))
 	}
-	msgs := []message{e.texts.system(c)}
+	msgs := make([]message, 1, 1+2*min(turns, 32)) // the history's room, grown past 32 turns
+	msgs[0] = e.texts.system(c)
 	for t := range turns {
 		if t > 0 {
 			// the next turn is intended one think time after the answer
