@@ -67,6 +67,12 @@ type Config struct {
 	// Identity is where Entra ID tokens for managed_identity and
 	// client_credentials backends come from (nil: IMDS and Entra ID).
 	Identity *Identity `yaml:"identity" json:"identity,omitempty"`
+	// Inbound are set-header and return-response statements (each under a
+	// condition) run in order after check-header and validate-jwt, before
+	// the semantic cache and the limits; Outbound are set-headers run on
+	// the answers of backends and of the semantic cache. See docs/gateway.md.
+	Inbound  []Statement `yaml:"inbound" json:"inbound,omitempty"`
+	Outbound []Statement `yaml:"outbound" json:"outbound,omitempty"`
 	// Retry tries a backend's refusal again on the pool (<retry>); nil:
 	// one attempt, whose answer the caller gets.
 	Retry *Retry `yaml:"retry" json:"retry,omitempty"`

@@ -229,6 +229,7 @@ func (g *Gateway) attempt(x *exchange, m *member, body []byte) (*leg, error) {
 	for _, f := range x.passedOn() {
 		breq.Header.Set(f.Name, f.Value)
 	}
+	x.setUpstream(breq.Header)
 	bstart := g.opts.Timing.Now()
 	resp, err := g.client.Do(breq)
 	timer.Stop()
@@ -340,6 +341,7 @@ func (g *Gateway) relay(x *exchange, a *admission, l *leg) {
 		a.setHeaders(h, l.status == http.StatusOK, used)
 	}
 	copyBackendHeaders(h, l.header)
+	g.outbound(x, h)
 	x.answerBytes = int64(len(body))
 	g.finish(x)
 	if x.w == nil {

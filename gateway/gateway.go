@@ -108,6 +108,9 @@ type Gateway struct {
 	// "api/a", "op/a/o"); cacheStore keeps their answers.
 	caches     map[string]*semanticCache
 	cacheStore semcache.Store
+	// inboundStmts and outboundStmts are the compiled cfg.Inbound and
+	// cfg.Outbound.
+	inboundStmts, outboundStmts []statement
 	// ownStore is the cache store the gateway opened (closed by Shutdown).
 	ownStore io.Closer
 }
@@ -252,6 +255,8 @@ func (g *Gateway) compile(backendURL string) error {
 		}
 	}
 	g.compileCaches()
+	g.inboundStmts, _ = compileStatements(g.cfg.Inbound, "", false)
+	g.outboundStmts, _ = compileStatements(g.cfg.Outbound, "", true)
 	if g.cfg.JWT != nil {
 		if g.jwt, err = newJWTValidator(*g.cfg.JWT, g.opts.Clock, g.client); err != nil {
 			return fmt.Errorf("gateway config: gateway.jwt: %w", err)
@@ -302,6 +307,8 @@ type exchange struct {
 	// cacheMiss is set by a semantic cache lookup that missed: the answer
 	// is stored when relayed.
 	cacheMiss *cacheMiss
+	// upstream are the inbound set-headers for the forwarded request.
+	upstream []upstreamHeader
 	// counted is the call counters that admitted the request, charged
 	// again by its answer (increment conditions, bandwidth);
 	// answerBytes is the answer body's size, for bandwidth quotas.
@@ -480,7 +487,7 @@ func (g *Gateway) reject(x *exchange, status int, outcome record.Outcome, errTyp
 // checks, token limits, then the backend pool. A semantic cache's lookup
 // sits before or after the token limits, as its position says.
 func (g *Gateway) serve(x *exchange) {
-	if !g.metered(x) || !g.authenticate(x) || !g.checkHeaders(x) || !g.validateJWT(x) || !g.readRequest(x) {
+	if !g.metered(x) || !g.authenticate(x) || !g.checkHeaders(x) || !g.validateJWT(x) || !g.readRequest(x) || !g.inbound(x) {
 		return
 	}
 	c := g.cacheFor(x)

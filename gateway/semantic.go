@@ -168,6 +168,7 @@ func (g *Gateway) answerCached(x *exchange, a *admission, e semcache.Entry) {
 		return
 	}
 	h.Set("Content-Type", "application/json")
+	g.outbound(x, h)
 	g.finish(x)
 	if x.w != nil {
 		body := e.Body

@@ -68,6 +68,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 		a.setHeaders(h, false, 0)
 	}
 	copyBackendHeaders(h, resp.Header)
+	g.outbound(x, h)
 	x.rec.UtilizationPct = utilizationOf(resp.Header)
 	h.Set("Cache-Control", "no-cache")
 	x.w.WriteHeader(http.StatusOK)

@@ -81,6 +81,15 @@ func (c *Config) Validate() error {
 		names[c.Backends[i].Name] = true
 	}
 	c.validateCaches(&errs, names)
+	for _, sec := range []struct {
+		list     []Statement
+		path     string
+		outbound bool
+	}{{c.Inbound, "gateway.inbound", false}, {c.Outbound, "gateway.outbound", true}} {
+		if _, err := compileStatements(sec.list, sec.path, sec.outbound); err != nil {
+			errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
+		}
+	}
 	if c.EmitTokenMetric != nil {
 		for i, d := range c.EmitTokenMetric.Dimensions {
 			if _, err := compileDimension(d); err != nil {

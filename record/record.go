@@ -34,6 +34,10 @@ const (
 	// OutcomeCacheHit is a 200 answered from the semantic cache
 	// (llm-semantic-cache-lookup): no model backend was called.
 	OutcomeCacheHit Outcome = "cache_hit"
+	// OutcomeReturnResponse is an answer a policy's return-response gave
+	// (its status is the record's): no limit counted it, no backend was
+	// called.
+	OutcomeReturnResponse Outcome = "return_response"
 )
 
 // Outcomes lists every valid Outcome, in a stable order.
@@ -42,7 +46,7 @@ func Outcomes() []Outcome {
 		OutcomeOK, OutcomeThrottled, OutcomeQuotaExceeded, OutcomeUnauthorized,
 		OutcomeForbidden, OutcomeBadRequest, OutcomeBackendError, OutcomeBackendThrottled,
 		OutcomeCircuitOpen, OutcomeTimeout, OutcomeClientCancelled, OutcomeStoreUnavailable,
-		OutcomeCacheHit,
+		OutcomeCacheHit, OutcomeReturnResponse,
 	}
 }
 

@@ -265,6 +265,23 @@ func describeScopes(cfg gateway.Config) []string {
 	if cfg.JWT != nil {
 		out = append(out, "every request: token validation")
 	}
+	for _, sec := range []struct {
+		name string
+		list []gateway.Statement
+	}{{"inbound", cfg.Inbound}, {"outbound", cfg.Outbound}} {
+		for _, st := range sec.list {
+			what := ""
+			if h := st.SetHeader; h != nil {
+				what = fmt.Sprintf("set-header %s (%s)", h.Name, cmp.Or(h.ExistsAction, gateway.HeaderOverride))
+			} else if r := st.ReturnResponse; r != nil {
+				what = fmt.Sprintf("return-response %d", cmp.Or(r.Status, 200))
+			}
+			if st.When != "" {
+				what += " when " + st.When
+			}
+			out = append(out, sec.name+": "+what)
+		}
+	}
 	if m := cfg.EmitTokenMetric; m != nil {
 		out = append(out, fmt.Sprintf("every request: emit-token-metric with %d dimensions", len(m.Dimensions)))
 	}

@@ -185,6 +185,10 @@ func (r *resolver) apply(sc scopes) {
 	r.headers(order, active)
 	var jwt, emit, mi *Item
 	for _, it := range order {
+		if it.Stmt != nil {
+			r.placeStmt(it, w, active[it])
+			continue
+		}
 		if it.Limit == nil && it.JWT == nil && it.Emit == nil && it.BackendID == "" && it.Check == nil && it.MI == nil && it.Rates == nil && it.Quotas == nil {
 			continue // set-variable, or an outbound set-header done above
 		}
@@ -225,6 +229,7 @@ func (r *resolver) apply(sc scopes) {
 		r.useManagedIdentity(mi)
 	}
 	r.placeCaches(sc, w, combos)
+	r.orderWarnings(sc, combos)
 }
 
 func (r *resolver) setJWT(it *Item) {

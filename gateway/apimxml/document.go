@@ -43,6 +43,11 @@ type Item struct {
 	// Lookup is a semantic cache lookup's cache; Store a store's duration.
 	Lookup *gateway.SemanticCache
 	Store  time.Duration
+	// Stmt is a set-header or return-response the gateway runs in Section
+	// (inbound or outbound), its When the condition of its branch (an
+	// expression body, "" for none).
+	Stmt    *gateway.Statement
+	Section string
 	// Vars names the variables a token limit sets, by kind
 	// (remaining-tokens, …).
 	Vars map[string]string

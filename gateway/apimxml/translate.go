@@ -95,7 +95,7 @@ func Parse(file string, src []byte) (Policy, []Warning, error) {
 	}
 	for _, items := range t.doc.Sections {
 		for _, it := range items {
-			if it.Lookup != nil || it.Store > 0 {
+			if it.Lookup != nil || it.Store > 0 || it.Stmt != nil {
 				t.warnf(it.Pos, "<%s> is emulated for documents named under apim: (docs/apim.md), not for --policy: ignored", it.Name)
 			}
 		}
@@ -165,8 +165,14 @@ func (t *translator) statement(section string, e *element) {
 		t.doc.Sections[section] = append(t.doc.Sections[section], t.cacheStore(e))
 	case slices.Contains(cacheLookups, e.Name) || slices.Contains(cacheStores, e.Name):
 		t.errorf(e.Pos, "<%s> belongs in the %s section, not %s", e.Name, map[bool]string{true: "inbound", false: "outbound"}[slices.Contains(cacheLookups, e.Name)], section)
-	case e.Name == "set-header" && section == "outbound":
+	case e.Name == "set-header" && section == "outbound" && t.readsLimitVar(e):
 		t.doc.Sections[section] = append(t.doc.Sections[section], t.setHeader(e))
+	case e.Name == "set-header" && (section == "inbound" || section == "outbound"):
+		t.doc.Sections[section] = append(t.doc.Sections[section], t.setHeaderStmt(e, section, ""))
+	case e.Name == "return-response":
+		t.doc.Sections[section] = append(t.doc.Sections[section], t.returnResponse(e, section, ""))
+	case e.Name == "choose":
+		t.choose(section, e, "")
 	case ok && section != "inbound":
 		t.errorf(e.Pos, "<%s> belongs in the inbound section, not %s", e.Name, section)
 	case ok:

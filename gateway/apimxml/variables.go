@@ -86,6 +86,20 @@ type headerVar struct {
 // wholeVarRead matches an expression that is one variable read.
 var wholeVarRead = regexp.MustCompile(`^@\(\s*(` + varRead.String() + `)\s*\)$`)
 
+// readsLimitVar reports whether an outbound set-header sends one variable
+// that no set-variable defines (a token limit's, see setHeader).
+func (t *translator) readsLimitVar(e *element) bool {
+	if len(e.Children) != 1 {
+		return false
+	}
+	m := wholeVarRead.FindStringSubmatch(strings.TrimSpace(e.Children[0].Text))
+	if m == nil {
+		return false
+	}
+	_, defined := t.vars[m[2]+m[4]]
+	return !defined
+}
+
 // setHeader translates an outbound <set-header>: one that sends a token
 // limit's variable becomes that limit's header; anything else is not
 // emulated.
