@@ -42,8 +42,8 @@ func (b Backend) validateAuth(errs *problems, path string) {
 }
 
 // Warnings are the config's accepted but discouraged settings, one line
-// each with its field path: a literal backend api_key is stored in the
-// file; a key or secret variable or file that cannot be read here (the
+// each with its field path: a literal backend api_key (or a password in
+// the semantic cache's Redis URL) is stored in the file; a key or secret variable or file that cannot be read here (the
 // gateway may run elsewhere) is named. No secret is ever part of a warning.
 func (c *Config) Warnings() []string {
 	var out []string
@@ -59,7 +59,7 @@ func (c *Config) Warnings() []string {
 			out = append(out, fmt.Sprintf("%s: client secret: %v (on this machine)", path, err))
 		}
 	}
-	return out
+	return append(out, c.SemanticCache.warnings()...)
 }
 
 // TokenAuth reports whether b authenticates with an Entra ID token.

@@ -156,8 +156,13 @@ type CacheStore struct {
 
 // RedisCacheStore is a Redis server holding the semantic cache.
 type RedisCacheStore struct {
-	// URL is redis://[user:password@]host:port/db (rediss:// for TLS).
+	// URL is redis://[user@]host:port/db (rediss:// for TLS). A password
+	// in it is accepted, with a warning from gateway check.
 	URL string `yaml:"url" json:"-"`
+	// PasswordEnv or PasswordFile hold the password (AUTH), kept out of the
+	// config file; either overrides a password in URL.
+	PasswordEnv  string `yaml:"password_env" json:"password_env,omitempty"`
+	PasswordFile string `yaml:"password_file" json:"password_file,omitempty"`
 	// Prefix starts every key (default aiload:semcache:).
 	Prefix string `yaml:"prefix" json:"prefix,omitempty"`
 	// MaxCandidates bounds the entries a lookup compares on Redis without
@@ -200,6 +205,9 @@ func (c *CacheStore) validate(errs *problems, path string) {
 	if err := rediscache.CheckURL(r.URL); err != nil {
 		errs.add(path+".redis.url", "%v", err)
 	}
+	if r.PasswordEnv != "" && r.PasswordFile != "" {
+		errs.add(path+".redis", "set one of password_env and password_file")
+	}
 	if r.MaxCandidates < 0 || r.MaxCandidates > rediscache.MaxCandidatesLimit {
 		errs.add(path+".redis.max_candidates", "must be within [0, %d] (0: the default, %d), got %d",
 			rediscache.MaxCandidatesLimit, rediscache.DefaultMaxCandidates, r.MaxCandidates)
@@ -221,6 +229,26 @@ func (c *CacheStore) open() (*rediscache.Store, error) {
 		return nil, nil
 	}
 	r := c.Redis
+	pw, err := secret("", r.PasswordEnv, r.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("redis password: %w", err)
+	}
 	return rediscache.Open(r.URL, rediscache.Options{Prefix: r.Prefix, MaxCandidates: r.MaxCandidates,
-		MaxEntries: r.MaxEntries, Timeout: r.Timeout, Search: r.Search})
+		MaxEntries: r.MaxEntries, Timeout: r.Timeout, Search: r.Search, Password: pw})
+}
+
+// warnings are c's accepted but discouraged settings (see Config.Warnings).
+func (c *CacheStore) warnings() []string {
+	if c == nil || c.Store != CacheStoreRedis || c.Redis == nil {
+		return nil
+	}
+	r := c.Redis
+	var out []string
+	if rediscache.URLHasPassword(r.URL) {
+		out = append(out, "semantic_cache.redis.url: a literal password is stored in the config; use password_env or password_file")
+	}
+	if _, err := secret("", r.PasswordEnv, r.PasswordFile); err != nil {
+		out = append(out, fmt.Sprintf("semantic_cache.redis: password: %v (on this machine)", err))
+	}
+	return out
 }

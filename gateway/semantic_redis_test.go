@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/aiload/aiload/gateway"
 	"github.com/aiload/aiload/gateway/mockllm"
 	"github.com/aiload/aiload/gateway/policy/policytest"
@@ -69,6 +71,39 @@ semantic_cache: {store: redis, redis: {url: "redis://` + rs.Addr + `/0", prefix:
 	before = modelCalls()
 	if a := ask(t, gw1, "cache-key-1", question); a.status != 200 || gw1.sink.last(t).Outcome != record.OutcomeOK || modelCalls() == before {
 		t.Errorf("with Redis down: %d %s, want the model's 200", a.status, gw1.sink.last(t).Outcome)
+	}
+}
+
+// TestSemanticCacheRedisPassword: a Redis that requires a password is
+// reached with password_file; a password in the URL works too and is
+// warned about by gateway check, without the password in the warning.
+func TestSemanticCacheRedisPassword(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	if err := rdb.ConfigSet(context.Background(), "requirepass", "s3cret-pw").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_ = rdb.Close()
+	_, url := serveMock(t, mockllm.Config{})
+	pw := filepath.Join(t.TempDir(), "redis-password")
+	if err := os.WriteFile(pw, []byte("s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, cacheConfig(100000, "")+`
+semantic_cache: {store: redis, redis: {url: "redis://`+rs.Addr+`/0", password_file: `+pw+`}}
+`, url, nil)
+	t.Cleanup(func() { _ = e.gw.Shutdown(context.Background()) })
+	for i, want := range []record.Outcome{record.OutcomeOK, record.OutcomeCacheHit} {
+		if a := ask(t, e, "cache-key-1", question); a.status != 200 || e.sink.last(t).Outcome != want {
+			t.Fatalf("request %d: %d %s, want %s", i, a.status, e.sink.last(t).Outcome, want)
+		}
+	}
+	var cfg gateway.Config
+	cfg.SemanticCache = &gateway.CacheStore{Store: "redis", Redis: &gateway.RedisCacheStore{URL: "redis://:s3cret-pw@" + rs.Addr + "/0"}}
+	w := strings.Join(cfg.Warnings(), "\n")
+	if !strings.Contains(w, "semantic_cache.redis.url: a literal password is stored in the config") || strings.Contains(w, "s3cret-pw") {
+		t.Errorf("warnings %q: want the literal password named, never shown", w)
 	}
 }
 

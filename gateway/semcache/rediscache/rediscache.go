@@ -82,6 +82,8 @@ type Options struct {
 	Timeout time.Duration
 	// Search is SearchAuto (default) or SearchOff.
 	Search string
+	// Password, when set, is sent with AUTH in place of the URL's (Open).
+	Password string
 }
 
 // Store is a semcache.Store in Redis. Safe for concurrent use.
@@ -134,6 +136,9 @@ func Open(url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis semantic cache: parse %q: %w", url, err)
 	}
+	if opts.Password != "" {
+		o.Password = opts.Password
+	}
 	o.MaxRetries = -1 // a failed operation is reported at once, not retried
 	o.Protocol = 2    // FT.SEARCH replies are read in their RESP2 shape
 	return New(redis.NewClient(o), opts)
@@ -145,6 +150,12 @@ func CheckURL(url string) error {
 		return fmt.Errorf("must be redis://host:port/db or rediss://…: %w", err)
 	}
 	return nil
+}
+
+// URLHasPassword reports whether url carries a password.
+func URLHasPassword(url string) bool {
+	o, err := redis.ParseURL(url)
+	return err == nil && o.Password != ""
 }
 
 // Close closes the Redis client.
