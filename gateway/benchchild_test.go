@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -61,6 +62,13 @@ func serveChild(role, upstream, logPath string) error {
 		if err != nil {
 			return err
 		}
+		if path := os.Getenv("AILOAD_BENCH_GATEWAY_CPUPROFILE"); path != "" {
+			stop, err := cpuProfile(path)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		err = benchproc.Serve(g)
 		if cerr := w.Close(); err == nil {
 			err = cerr
@@ -82,3 +90,20 @@ backends: [{name: mock}]
 products: [{name: p, tokens_per_minute: 1000000000000}]
 subscriptions: [{id: s1, key: ` + overheadKey + `, product: p, team: t}]
 `
+
+// cpuProfile starts a CPU profile written to path and returns the function
+// that ends it.
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}

@@ -3,14 +3,11 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,39 +242,15 @@ func gatewayInternal(b *testing.B, path string) *hdrhistogram.Histogram {
 //
 //	go test ./gateway -run '^$' -bench GatewaySaturation -benchtime 1x
 func BenchmarkGatewaySaturation(b *testing.B) {
-	bin, err := exec.LookPath("wrk")
-	if err != nil {
-		b.Skip("wrk not installed (Debian package wrk): skipping the saturation comparison")
-	}
+	w := newWrk(b, "the saturation comparison", "-t2", "-c64")
 	rig := newBenchRig(b)
-	script := filepath.Join(b.TempDir(), "post.lua")
-	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Ocp-Apim-Subscription-Key\"] = %q\n", overheadBody, overheadKey)
-	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	run := func(name, base string) float64 {
-		out, err := exec.Command(bin, "-t2", "-c64", "-d3s", "-s", script, base+"/v1/chat/completions").CombinedOutput()
-		if err != nil {
-			b.Fatalf("wrk %s: %v\n%s", name, err, out)
-		}
-		if bytesNon2xx := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); bytesNon2xx != nil {
-			b.Errorf("wrk %s: %s non-2xx answers", name, bytesNon2xx[1])
-		}
-		m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
-		if m == nil {
-			b.Fatalf("wrk %s: output without Requests/sec:\n%s", name, out)
-		}
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		b.Logf("%-8s %8.0f req/s (load average %s)", name, v, loadAverage())
-		return v
-	}
 	var mock, proxy, gw float64
 	for b.Loop() {
-		mock = run("mock", rig.mock.URL)
-		proxy = run("proxy", rig.proxy.URL)
-		gw = run("gateway", rig.gw.URL)
-		gw = (gw + run("gateway", rig.gw.URL)) / 2
-		proxy = (proxy + run("proxy", rig.proxy.URL)) / 2
+		mock = w.run("mock", rig.mock.URL, 3*time.Second)
+		proxy = w.run("proxy", rig.proxy.URL, 3*time.Second)
+		gw = w.run("gateway", rig.gw.URL, 3*time.Second)
+		gw = (gw + w.run("gateway", rig.gw.URL, 3*time.Second)) / 2
+		proxy = (proxy + w.run("proxy", rig.proxy.URL, 3*time.Second)) / 2
 	}
 	b.ReportMetric(mock, "mock_req/s")
 	b.ReportMetric(proxy, "proxy_req/s")

@@ -106,6 +106,11 @@ func (c *Child) CPU() time.Duration { return procCPU(strconv.Itoa(c.cmd.Process.
 // reads it before and after.
 func SelfCPU() time.Duration { return procCPU("self") }
 
+// ProcessCPU is the user + system CPU time so far of the process pid (one
+// that Start did not start: nginx beside the gateway), as Child.CPU reads
+// it.
+func ProcessCPU(pid int) time.Duration { return procCPU(strconv.Itoa(pid)) }
+
 // procCPU reads /proc/<pid>/stat's utime + stime.
 func procCPU(pid string) time.Duration {
 	st, err := os.ReadFile("/proc/" + pid + "/stat")
