@@ -199,9 +199,9 @@ func BenchmarkBesideNginx(b *testing.B) {
 		url string
 		cpu func() time.Duration
 	}{
-		"nginx":   {ngx.URL, ngx.CPU},
-		"gw":      {rig.gw.URL, rig.gw.CPU},
-		"proxy":   {rig.proxy.URL, rig.proxy.CPU},
+		"nginx": {ngx.URL, ngx.CPU},
+		"gw":    {rig.gw.URL, rig.gw.CPU},
+		"proxy": {rig.proxy.URL, rig.proxy.CPU},
 	}
 	b.Logf("load average before: %s", loadAverage())
 	const warm, round = time.Second, 3 * time.Second
