@@ -42,8 +42,9 @@ type Options struct {
 	Sink record.Sink
 	// RunID is written into every record.
 	RunID string
-	// Transport reaches the backends (default: http.DefaultTransport's
-	// settings with 512 idle connections per backend).
+	// Transport reaches the backends (default: HTTP/1.1 on up to 512 idle
+	// connections per plain-HTTP backend, sent by the calling goroutine;
+	// https through http.DefaultTransport's settings with as many).
 	Transport http.RoundTripper
 	// Store holds the token counters (default: a new in-memory store).
 	Store store.Store
@@ -204,13 +205,15 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 }
 
 // defaultTransport keeps enough idle connections per backend for a load
-// test: http.DefaultTransport keeps 2, so hundreds of concurrent requests to
-// one backend would open and close a connection each.
+// test (http.DefaultTransport keeps 2, so hundreds of concurrent requests to
+// one backend would open and close a connection each) and sends plain-HTTP
+// requests on them itself (h1Transport); https goes through
+// http.DefaultTransport's settings.
 func defaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 2048
 	t.MaxIdleConnsPerHost = 512
-	return t
+	return newH1Transport(t, t.MaxIdleConnsPerHost, t.IdleConnTimeout)
 }
 
 // compile turns the validated config into the gateway's runtime parts.
