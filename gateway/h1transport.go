@@ -77,7 +77,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.write(c, req); err != nil {
+	stop, err := t.write(c, req)
+	if err != nil {
 		if !c.reused || req.Body != nil && req.GetBody == nil || ctx.Err() != nil {
 			return nil, err
 		}
@@ -88,11 +89,11 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if c, err = t.dial(ctx, addr); err != nil {
 			return nil, err
 		}
-		if err := t.write(c, req); err != nil {
+		if stop, err = t.write(c, req); err != nil {
 			return nil, err
 		}
 	}
-	return t.read(ctx, c, req)
+	return t.read(ctx, c, req, stop)
 }
 
 // rewind is req with a new copy of its body.
@@ -109,20 +110,28 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return &r, nil
 }
 
-// conn is an idle connection to addr that is still open, or a new one.
+// conn is an idle connection to addr that is still open, or a new one. A
+// connection idle for longer than recheckIdle is checked first (a recv
+// syscall); one that is handed back within that time, as under load, is
+// taken as it is.
 func (t *h1Transport) conn(ctx context.Context, addr string) (*h1Conn, error) {
 	for {
 		c := t.takeIdle(addr)
 		if c == nil {
 			return t.dial(ctx, addr)
 		}
-		if connAlive(c.Conn) {
+		if t.now().Sub(c.idleSince) < recheckIdle || connAlive(c.Conn) {
 			c.reused = true
 			return c, nil
 		}
 		c.Close()
 	}
 }
+
+// recheckIdle is how long a connection may be idle before it is checked
+// for a close by the backend: backends close idle connections after
+// seconds (uvicorn and Node.js 5 s, Go's net/http when it shuts down).
+const recheckIdle = 100 * time.Millisecond
 
 func (t *h1Transport) takeIdle(addr string) *h1Conn {
 	t.mu.Lock()
@@ -145,28 +154,30 @@ func (t *h1Transport) dial(ctx context.Context, addr string) (*h1Conn, error) {
 	return &h1Conn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10), addr: addr}, nil
 }
 
-// write sends req on c (closing c when it fails).
-func (t *h1Transport) write(c *h1Conn, req *http.Request) error {
-	stop := context.AfterFunc(req.Context(), func() { _ = c.SetWriteDeadline(time.Unix(1, 0)) })
-	err := req.Write(c.bw)
+// write sends req on c and returns the function that stops the watch on
+// req's context, which ends c's reads and writes when the context ends.
+// When it fails, c is closed.
+func (t *h1Transport) write(c *h1Conn, req *http.Request) (stop func() bool, err error) {
+	stop = context.AfterFunc(req.Context(), func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	err = req.Write(c.bw)
 	if err == nil {
 		err = c.bw.Flush()
 	}
-	if !stop() || err != nil {
+	if err != nil {
+		stop()
 		c.Close()
 		if cerr := req.Context().Err(); cerr != nil {
-			return cerr
+			return nil, cerr
 		}
-		return err
+		return nil, err
 	}
-	return nil
+	return stop, nil
 }
 
 // read reads req's answer on c; the answer's body returns c to the idle
 // connections once read to its end, or closes it.
-func (t *h1Transport) read(ctx context.Context, c *h1Conn, req *http.Request) (*http.Response, error) {
-	body := &h1Body{t: t, c: c, ctx: ctx}
-	body.stop = context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+func (t *h1Transport) read(ctx context.Context, c *h1Conn, req *http.Request, stop func() bool) (*http.Response, error) {
+	body := &h1Body{t: t, c: c, ctx: ctx, stop: stop}
 	var resp *http.Response
 	var err error
 	for {
