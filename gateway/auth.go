@@ -160,10 +160,16 @@ func (g *Gateway) claim(x *exchange, name string) (string, bool) {
 	return fmt.Sprint(v), true
 }
 
+// unverifiedClaims are the claims of a bearer token in auth, read without
+// verifying it: nil without a bearer token (nothing to cache, so claim
+// looks again, as cheaply), empty for one that cannot be read.
 func unverifiedClaims(auth string) map[string]any {
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		return nil
+	}
 	parts := strings.Split(strings.TrimSpace(tok), ".")
-	if !ok || len(parts) != 3 {
+	if len(parts) != 3 {
 		return map[string]any{}
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])

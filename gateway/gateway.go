@@ -334,7 +334,10 @@ func (g *Gateway) newExchange(w http.ResponseWriter, r *http.Request) *exchange 
 func (g *Gateway) open(x *exchange, deployment, remote string) {
 	now := g.opts.Clock.Now()
 	x.start, x.wall, x.deployment = now, g.opts.Timing.Now(), deployment
-	attempt, _ := strconv.Atoi(x.header(HeaderAttempt))
+	var attempt int
+	if a := x.header(HeaderAttempt); a != "" {
+		attempt, _ = strconv.Atoi(a)
+	}
 	x.rec = record.Record{
 		Schema:               record.SchemaVersion,
 		TS:                   now.UTC(),
