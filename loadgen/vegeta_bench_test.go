@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -71,7 +72,8 @@ func (p loadPhase) cpuPerRequest() float64 {
 // snapshots and a histogram log); vegeta as its own binary does (Go's
 // defaults), its results summed by vegeta.Metrics as `vegeta report` does.
 // AILOAD_BENCH_CPUPROFILE=<dir> writes each generator's CPU profile of its
-// last run there (load-aiload.prof, load-vegeta.prof).
+// last run there (load-aiload.prof, load-vegeta.prof), and
+// AILOAD_BENCH_MEMPROFILE=<dir> its allocations (load-aiload.allocs, …).
 //
 //	go test -run '^$' -bench BesideVegeta ./loadgen
 func BenchmarkBesideVegeta(b *testing.B) {
@@ -184,6 +186,10 @@ func serveLoad(role string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if dir := os.Getenv("AILOAD_BENCH_MEMPROFILE"); dir != "" {
+		runtime.MemProfileRate = 4096
+		defer writeAllocs(filepath.Join(dir, role+".allocs"))
+	}
 	var p loadPhase
 	switch role {
 	case roleAiload:
@@ -197,6 +203,18 @@ func serveLoad(role string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(p)
+}
+
+// writeAllocs writes the allocation profile to path (errors are ignored:
+// a profile is a by-product of the benchmark).
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	runtime.GC() // the profile is as of the last collection
+	_ = pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // besidePersona is the load of both generators: users sending the same
