@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,18 +65,27 @@ type reply struct {
 
 // newTransport returns a transport for many connections to one host,
 // sourcing connections from laddr when not empty (a 127.0.0.x egress IP).
-func newTransport(laddr string, maxConns int) *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+// Plain-HTTP requests go through an h1Transport unless maxConns caps the
+// connections (requests then queue for one in http.Transport, as a pooled
+// SDK's do); https and proxied ones through http.Transport.
+func newTransport(laddr string, maxConns int) http.RoundTripper {
+	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if laddr != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(laddr)}
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY etc. apply; loopback is never proxied
 	tr.DialContext = d.DialContext
 	tr.MaxIdleConns = 0
-	tr.MaxIdleConnsPerHost = 4096
+	tr.MaxIdleConnsPerHost = maxIdlePerHost
 	tr.MaxConnsPerHost = maxConns
-	return tr
+	if maxConns > 0 {
+		return tr
+	}
+	return newH1Transport(tr, d, maxIdlePerHost, tr.IdleConnTimeout)
 }
+
+// maxIdlePerHost is how many idle connections a transport keeps per host.
+const maxIdlePerHost = 4096
 
 // callerHeaders sets the headers of c's attempt n, over HTTP or in
 // process: its credentials, its user's id where the persona sends one,
@@ -195,6 +205,7 @@ func (e *engine) send(ctx context.Context, c *call, msgs []message, maxTokens in
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept-Encoding", "gzip") // as http.Transport would; read by answerBody
 	e.callerHeaders(hr.Header, c, n)
 	return c.client.Do(hr)
 }
@@ -205,15 +216,16 @@ func (e *engine) readAnswer(resp *http.Response, op string, a *attempt, r *reply
 	defer resp.Body.Close()
 	e.limitHeaders(resp.Header, r)
 	a.utilization = utilizationOf(resp.Header)
+	body := answerBody(resp)
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		err := readStreamSince(resp.Body, a, r, e.since)
+		err := readStreamSince(body, a, r, e.since)
 		a.latency = e.since(a.sent)
 		if err == nil {
 			a.status = resp.StatusCode
 		}
 		return
 	}
-	data, err := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(body)
 	a.latency = e.since(a.sent)
 	if err != nil {
 		return
@@ -228,6 +240,33 @@ func (e *engine) readAnswer(resp *http.Response, op string, a *attempt, r *reply
 			r.retryAfter, a.retryAfter = retryAfterBody(data, r.retryAfter)
 		}
 	}
+}
+
+// answerBody is resp's body, decompressed when the server sent it
+// gzipped: the load generator asks for gzip itself (as http.Transport does
+// when a caller does not), so no transport undoes it.
+func answerBody(resp *http.Response) io.Reader {
+	if resp.Uncompressed || !strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		return resp.Body
+	}
+	return &gzipBody{body: resp.Body}
+}
+
+// gzipBody decompresses a body from its first Read.
+type gzipBody struct {
+	body io.Reader
+	zr   *gzip.Reader
+	err  error
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil && g.err == nil {
+		g.zr, g.err = gzip.NewReader(g.body)
+	}
+	if g.err != nil {
+		return 0, g.err
+	}
+	return g.zr.Read(p)
 }
 
 // limitHeaders reads the remaining-tokens and limit headers.

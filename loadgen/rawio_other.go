@@ -1,0 +1,8 @@
+//go:build !linux
+
+package loadgen
+
+import "net"
+
+// withRawIO is c: raw socket calls are made on Linux only.
+func withRawIO(c net.Conn) net.Conn { return c }
