@@ -268,7 +268,8 @@ func TestH1TransportReportsTheConnection(t *testing.T) {
 }
 
 // TestRawIODeadline: a read on a socket with nothing to read waits, and
-// ends at the connection's deadline as a net.Conn's does.
+// ends at the connection's deadline as a net.Conn's does; a read after
+// Close fails as one does.
 func TestRawIODeadline(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -299,8 +300,8 @@ func TestRawIODeadline(t *testing.T) {
 		t.Errorf("error %#v, want a net.OpError of op read", err)
 	}
 	c.Close()
-	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("write after close: %v, want net.ErrClosed", err)
+	if _, err := c.Read(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after close: %v, want net.ErrClosed", err)
 	}
 }
 

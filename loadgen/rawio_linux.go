@@ -8,16 +8,19 @@ import (
 	"unsafe"
 )
 
-// rawIO reads and writes a TCP connection's non-blocking socket with raw
-// system calls, which return at once (EAGAIN when the socket is not
-// ready, and the connection's poller then waits as net.Conn's own Read
-// and Write do, deadlines included). A raw call keeps the goroutine's
+// rawIO reads a TCP connection's non-blocking socket with raw system
+// calls, which return at once (EAGAIN when nothing has arrived, and the
+// connection's poller then waits as net.Conn's own Read does, deadlines
+// included); writes are net.Conn's. A raw call keeps the goroutine's
 // processor instead of announcing a system call to the runtime: at a few
 // thousand requests a second on a mostly idle process, each announced
 // call woke the runtime's monitor thread from its deep sleep, which then
 // polled every 20 µs until the process was idle again, and that thread's
 // wakeups cost more CPU per request than the load generator's own work
-// (see docs/benchmarks.md, "Beside vegeta").
+// (see docs/benchmarks.md, "Beside vegeta"). A read, half of them finding
+// nothing, only copies what has arrived; a write on loopback also delivers
+// the data to the server inside the call, so it stays announced and the
+// runtime may hand its processor to other work if it is long.
 type rawIO struct {
 	net.Conn
 	rc syscall.RawConn
@@ -70,36 +73,8 @@ func (c *rawIO) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *rawIO) Write(p []byte) (int, error) {
-	n := 0
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait until writable
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
-}
-
-// opError is err as net.Conn's own Read and Write report it (the raw
-// calls' errors name "raw-read" and "raw-write").
+// opError is err as net.Conn's own Read reports it (the raw call's
+// errors name "raw-read").
 func (c *rawIO) opError(op string, err error) error {
 	if oe, ok := err.(*net.OpError); ok {
 		e := *oe
