@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aiload/aiload/analytics"
+	"github.com/aiload/aiload/internal/gcpolicy"
 	"github.com/aiload/aiload/pricing"
 	"github.com/aiload/aiload/reports"
 	"github.com/aiload/aiload/reports/assemble"
@@ -115,6 +116,9 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 	if f, isFile := stdout.(*os.File); opts.Format == "pdf" && (opts.Out == "-" || opts.Out == "") && isFile && term.IsTerminal(f.Fd()) {
 		return usageError{fmt.Errorf("a PDF on the terminal is unreadable: write it to a file with --out report.pdf")}
 	}
+	// the report's queries and rendering allocate hundreds of MB over a
+	// small live heap: collect at Go's default pace, as a run's report does
+	defer gcpolicy.ForAnalysis()()
 	db, err := openExisting(ctx, opts.DB)
 	if err != nil {
 		return err
