@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +34,7 @@ func (d *DB) ingestJSONL(ctx context.Context, path string, res *IngestResult) er
 		defer os.Remove(tmp)
 		src = tmp
 	}
-	added, err := d.insertDeduped(ctx, query("ingest_jsonl.sql"), src)
+	added, err := d.insertJSONL(ctx, src)
 	if err == nil {
 		res.Added = added
 		return nil
@@ -183,9 +184,21 @@ func wholeRecord(b []byte, long bool) (rec []byte, reason string) {
 }
 
 // insertDeduped runs an INSERT that skips request ids already in the table,
-// then removes duplicates within what it inserted, in one transaction. It
-// returns the number of records added.
+// then removes duplicates within what it inserted (keeping the first
+// inserted), in one transaction. It returns the number of records added.
 func (d *DB) insertDeduped(ctx context.Context, insert string, args ...any) (int64, error) {
+	return d.insertNew(ctx, false, insert, args...)
+}
+
+// errUnorderedDuplicates is returned by insertNew, which then adds nothing,
+// when rows inserted out of their input's order repeat a request id.
+var errUnorderedDuplicates = errors.New("request ids repeated in input inserted out of order")
+
+// insertNew is insertDeduped; when the INSERT does not keep its input's
+// order (unordered), repeated request ids within it are not removed (the
+// first inserted may not be the first in the input): it fails with
+// errUnorderedDuplicates instead.
+func (d *DB) insertNew(ctx context.Context, unordered bool, insert string, args ...any) (int64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -206,6 +219,9 @@ func (d *DB) insertDeduped(ctx context.Context, insert string, args ...any) (int
 	var dups int64
 	if err := tx.QueryRowContext(ctx, query("count_new_duplicates.sql"), first).Scan(&dups); err != nil {
 		return 0, err
+	}
+	if dups > 0 && unordered {
+		return 0, errUnorderedDuplicates
 	}
 	if dups > 0 {
 		r, err := tx.ExecContext(ctx, query("dedupe_new.sql"), first)

@@ -9,25 +9,31 @@ import (
 // database file. The insert is one transaction, so a failed ingest adds
 // nothing; DuckDB keeps its uncommitted rows in memory up to the cap and
 // spills the rest to a temporary folder beside the database (<file>.tmp,
-// removed when done). Each thread reading JSON holds its own buffers of
-// 32 MB and more, so the threads are bounded with the memory: two threads
-// run out of memory under 150 MB.
+// removed when done). DuckDB's JSON reader holds buffers of 32 MB (twice
+// its smallest maximum_object_size, 16 MB); threads sharing one file keep
+// about four of them in flight, so two threads on one file run out of
+// memory under about 170 MB.
 //
 // aiload JSONL up to largeIngestBytes (a day of a busy run's records is
-// about 650 MB) is read on one thread under a 100 MB cap: a day's ingest
-// then adds about 110 MB to the process (about 240 MB with two threads
-// under 200 MB) for the same CPU time, in about twice the wall time on an
-// idle machine. Larger inputs, and Parquet, keep two threads under 200 MB
-// for speed. Analyses keep DuckDB's defaults unless LimitMemory says
-// otherwise, and so do API Management and LiteLLM exports: a JSON array is
-// read whole, in one buffer the size of the file. Measured in
-// docs/benchmarks.md ("Memory of a whole run").
+// about 650 MB) is bounded to one thread under 100 MB. From
+// splitIngestMinBytes on, such a file is copied as two halves (split at a
+// line) into a temporary folder and read as two files on two threads under
+// 150 MB: DuckDB reads each file on a thread of its own with one buffer,
+// so two threads fit, in about the wall time of two threads on one file
+// under 200 MB and well below its peak. Larger inputs, and Parquet, keep
+// two threads under 200 MB. Analyses keep DuckDB's defaults unless
+// LimitMemory says otherwise, and so do API Management and LiteLLM
+// exports: a JSON array is read whole, in one buffer the size of the file.
+// Measured in docs/benchmarks.md ("Memory of a whole run").
 const (
 	ingestMemoryLimit      = "100MB"
 	ingestThreads          = 1
 	largeIngestBytes       = 1 << 30
 	largeIngestMemoryLimit = "200MB"
 	largeIngestThreads     = 2
+	splitIngestMinBytes    = 128 << 20
+	splitIngestMemoryLimit = "150MB"
+	splitIngestThreads     = 2
 )
 
 // ingestBounds returns DuckDB's memory cap and threads for ingesting size
@@ -46,9 +52,8 @@ func (d *DB) boundIngest(ctx context.Context, limit string, threads int) (restor
 	if d.path == "" {
 		return func() {}, nil
 	}
-	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'; SET GLOBAL threads = least(current_setting('threads')::INTEGER, %d)`,
-		limit, threads)); err != nil {
-		return nil, fmt.Errorf("bound duckdb memory for ingest: %w", err)
+	if err := d.setIngestBounds(ctx, limit, threads); err != nil {
+		return nil, err
 	}
 	return func() {
 		// DuckDB's defaults (a share of the machine's memory, a thread per
@@ -60,6 +65,16 @@ func (d *DB) boundIngest(ctx context.Context, limit string, threads int) (restor
 			d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'`, d.memoryLimit))
 		}
 	}, nil
+}
+
+// setIngestBounds sets DuckDB's memory cap and threads (at most DuckDB's
+// default, a thread per core) for an ingest.
+func (d *DB) setIngestBounds(ctx context.Context, limit string, threads int) error {
+	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'; RESET GLOBAL threads; SET GLOBAL threads = least(current_setting('threads')::INTEGER, %d)`,
+		limit, threads)); err != nil {
+		return fmt.Errorf("bound duckdb memory for ingest: %w", err)
+	}
+	return nil
 }
 
 // LimitMemory caps DuckDB's memory for the analyses on this database (a
