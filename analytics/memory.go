@@ -20,7 +20,9 @@ import (
 // line) into a temporary folder and read as two files on two threads under
 // 150 MB: DuckDB reads each file on a thread of its own with one buffer,
 // so two threads fit, in about the wall time of two threads on one file
-// under 200 MB and well below its peak. Larger inputs, and Parquet, keep
+// under 200 MB and well below its peak, unless LimitMemory capped the
+// database's analyses (a run's own ingest, where the halves' extra ~70 MB
+// would cross 300 MB for the whole run). Larger inputs, and Parquet, keep
 // two threads under 200 MB. Analyses keep DuckDB's defaults unless
 // LimitMemory says otherwise, and so do API Management and LiteLLM
 // exports: a JSON array is read whole, in one buffer the size of the file.
