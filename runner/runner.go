@@ -197,6 +197,9 @@ func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, 
 	if err := writeSummaryJSON(res, statusComplete, nil); err != nil {
 		return err
 	}
+	// the report's replay and rendering: the Go heap kept near its live
+	// size, which the records set (the run's peak was there)
+	defer gcpolicy.ForReport(res.Records)()
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now

@@ -46,3 +46,35 @@ func ForAnalysis() (restore func()) {
 	prev := debug.SetGCPercent(100)
 	return func() { debug.SetGCPercent(prev) }
 }
+
+const (
+	// ReportMemoryFloor and ReportBytesPerRecord make the soft limit on
+	// the Go heap while a run's report is built from its records: the
+	// replay behind the recommendations holds ~24 bytes per record (36
+	// while its parts are joined) over a live heap of ~15 MB, and at Go's
+	// default pace its garbage took the heap to twice that. A limit near
+	// the live heap makes the collector keep to it and give the rest back
+	// to the system at once.
+	ReportMemoryFloor    = 48 << 20
+	ReportBytesPerRecord = 64
+)
+
+// ForReport sets the soft limit on the Go heap (GOMEMLIMIT) to
+// ReportMemoryFloor or ReportBytesPerRecord for each of records, whichever
+// is more, unless the user chose GOMEMLIMIT or the limit in force is
+// lower, and returns a function that sets back the limit before. The
+// limit grows with the records, so the collector never runs without pause
+// to keep a heap that the records fill: for a day of mixed-day (800,564
+// records) it is 51 MB, where the heap's live peak is ~35 MB.
+func ForReport(records int64) (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	limit := max(int64(ReportMemoryFloor), ReportBytesPerRecord*records)
+	prev := debug.SetMemoryLimit(-1)
+	if prev <= limit {
+		return func() {}
+	}
+	debug.SetMemoryLimit(limit)
+	return func() { debug.SetMemoryLimit(prev) }
+}
