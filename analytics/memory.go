@@ -2,7 +2,10 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // Ingest's bounds on DuckDB while it loads aiload JSONL or Parquet into a
@@ -62,9 +65,11 @@ func (d *DB) boundIngest(ctx context.Context, limit string, threads int) (restor
 		// core), or the limit LimitMemory set: the settings print rounded,
 		// so they cannot be read and set back
 		ctx := context.WithoutCancel(ctx)
-		d.db.ExecContext(ctx, `RESET GLOBAL memory_limit; RESET GLOBAL threads`)
+		d.db.ExecContext(ctx, `RESET GLOBAL threads`)
 		if d.memoryLimit != "" {
 			d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'`, d.memoryLimit))
+		} else {
+			d.resetMemoryLimit(ctx)
 		}
 	}, nil
 }
@@ -92,5 +97,43 @@ func (d *DB) LimitMemory(ctx context.Context, limit string) error {
 		return fmt.Errorf("limit duckdb memory to %s: %w", limit, err)
 	}
 	d.memoryLimit = limit
+	return nil
+}
+
+// IsOutOfMemory reports whether err is DuckDB running out of the memory its
+// cap allows.
+func IsOutOfMemory(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory
+}
+
+// WithinMemoryLimit runs f, whose queries keep to the cap LimitMemory set,
+// and when DuckDB runs out of memory there, lifts the cap (DuckDB's default:
+// most of the machine's memory) and runs f once more: a cap bounds a
+// process's peak, and work that needs more than the cap is done anyway.
+// lifted says that f ran again without the cap.
+func (d *DB) WithinMemoryLimit(ctx context.Context, f func() error) (lifted bool, err error) {
+	err = f()
+	if d.memoryLimit == "" || !IsOutOfMemory(err) {
+		return false, err
+	}
+	if rerr := d.resetMemoryLimit(ctx); rerr != nil {
+		return false, err
+	}
+	d.memoryLimit = ""
+	return true, f()
+}
+
+// resetMemoryLimit gives DuckDB its default memory cap back. RESET alone
+// changes the setting but leaves the buffer pool at the cap before (DuckDB
+// 1.5), so the default it names is set again.
+func (d *DB) resetMemoryLimit(ctx context.Context) error {
+	var def string
+	if err := d.db.QueryRowContext(ctx, `RESET GLOBAL memory_limit; SELECT current_setting('memory_limit')`).Scan(&def); err != nil {
+		return fmt.Errorf("reset duckdb memory limit: %w", err)
+	}
+	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`SET GLOBAL memory_limit = '%s'`, def)); err != nil {
+		return fmt.Errorf("reset duckdb memory limit to %s: %w", def, err)
+	}
 	return nil
 }
