@@ -20,12 +20,12 @@ import (
 // chargeback.csv, focus.csv (FinOps FOCUS) and charts/ (PNG and SVG), priced with the scenario's
 // pricing section laid over the built-in prices. The period is the run's
 // own span, so PTU deployments are charged for the run's minutes only.
-func (res *Result) writeReports(ctx context.Context, now func() time.Time) error {
+func (res *Result) writeReports(ctx context.Context, now func() time.Time, stderr io.Writer) error {
 	prices, source, err := scenarioPricing(res.Scenario.Pricing)
 	if err != nil {
 		return err
 	}
-	r, err := res.buildReport(ctx, prices, source)
+	r, err := res.buildReport(ctx, prices, source, stderr)
 	if err != nil || r == nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (res *Result) writeReports(ctx context.Context, now func() time.Time) error
 // buildReport computes the run's chargeback report from its database, or
 // returns nil when there are no records. The database is closed before the
 // report is rendered, so DuckDB's memory is given back first.
-func (res *Result) buildReport(ctx context.Context, prices *pricing.Pricing, source string) (*reports.Report, error) {
+func (res *Result) buildReport(ctx context.Context, prices *pricing.Pricing, source string, stderr io.Writer) (*reports.Report, error) {
 	db, err := analytics.Open(ctx, res.DB)
 	if err != nil {
 		return nil, err
@@ -70,9 +70,23 @@ func (res *Result) buildReport(ctx context.Context, prices *pricing.Pricing, sou
 	}
 	// The run's own report does not rerun the scenario to verify its
 	// limits (that costs reruns); it labels them and says how.
-	r, _, err := assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source,
-		VerifyHint: "aiload recommend --db " + res.DB})
+	var r *reports.Report
+	lifted, err := db.WithinMemoryLimit(ctx, func() (err error) {
+		r, _, err = assemble.Build(ctx, db, assemble.Options{Period: period, Pricing: prices, PricingSource: source,
+			VerifyHint: "aiload recommend --db " + res.DB})
+		return err
+	})
+	if lifted {
+		warnLifted(stderr, "the report's")
+	}
 	return r, err
+}
+
+// warnLifted says that analyses ran out of memory under the run's DuckDB
+// cap and were done again without it.
+func warnLifted(stderr io.Writer, what string) {
+	fmt.Fprintf(stderr, "aiload: %s queries ran out of memory under DuckDB's %s cap and ran again without it (the run's peak memory is higher)\n",
+		what, analysisMemoryLimit)
 }
 
 // scenarioPricing reads the scenario's pricing section as a pricing file.

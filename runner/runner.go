@@ -190,7 +190,7 @@ func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, 
 	if !res.Scenario.Target.Embedded() {
 		return writeSummaryJSON(res, statusComplete, nil)
 	}
-	if err := res.analyse(context.WithoutCancel(ctx)); err != nil {
+	if err := res.analyse(context.WithoutCancel(ctx), stderr); err != nil {
 		_ = writeSummaryJSON(res, statusFailed, err)
 		return err
 	}
@@ -204,7 +204,7 @@ func (res *Result) execute(ctx, loadCtx context.Context, l *live, opts Options, 
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	res.ReportErr = res.writeReports(context.WithoutCancel(ctx), now)
+	res.ReportErr = res.writeReports(context.WithoutCancel(ctx), now, stderr)
 	return nil
 }
 
@@ -454,7 +454,7 @@ func loadOptions(sc *scenario.Scenario, url string) (loadgen.Options, error) {
 const analysisMemoryLimit = "64MB"
 
 // analyse loads the log into DuckDB and computes the summary.
-func (res *Result) analyse(ctx context.Context) error {
+func (res *Result) analyse(ctx context.Context, stderr io.Writer) error {
 	db, err := analytics.Open(ctx, res.DB)
 	if err != nil {
 		return err
@@ -466,16 +466,22 @@ func (res *Result) analyse(ctx context.Context) error {
 	if _, err := db.IngestJSONL(ctx, res.Log); err != nil {
 		return err
 	}
-	if res.Records, err = db.Count(ctx); err != nil {
-		return err
-	}
-	if res.Summary, err = db.Summary(ctx); err != nil {
-		return err
-	}
 	prices, _, err := scenarioPricing(res.Scenario.Pricing)
 	if err != nil {
 		return err
 	}
-	res.Cache, err = analytics.CacheStats(ctx, db, prices)
+	lifted, err := db.WithinMemoryLimit(ctx, func() (err error) {
+		if res.Records, err = db.Count(ctx); err != nil {
+			return err
+		}
+		if res.Summary, err = db.Summary(ctx); err != nil {
+			return err
+		}
+		res.Cache, err = analytics.CacheStats(ctx, db, prices)
+		return err
+	})
+	if lifted {
+		warnLifted(stderr, "the summary's")
+	}
 	return err
 }

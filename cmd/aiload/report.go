@@ -29,6 +29,9 @@ type reportOptions struct {
 	Scenario     string
 	VerifySeeds  int
 	VerifyRounds int
+	// MemoryLimit caps DuckDB's memory for the report's queries ("none":
+	// DuckDB's default, most of the machine's memory).
+	MemoryLimit string
 }
 
 func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -58,7 +61,11 @@ each consumer shows the verified limit, the target, the replay's estimate
 and what the reruns measured.
 
 Money is exact to the cent: team totals add up to the bill. Set
-SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
+SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).
+
+The report's queries run under --memory-limit (DuckDB spills what does not
+fit to a folder beside the database); queries that need more than that run
+again without the cap, with a warning.`,
 		Example: `  aiload report --db aiload.duckdb --pricing pricing.yaml --period 2026-11 --format pdf --out report.pdf --charts charts/
   aiload report --db aiload.duckdb --period 2026-11 --format focus --out focus.csv
   aiload report --db aiload.duckdb --period 2026-11-01..2026-11-07 --format csv > week.csv
@@ -92,6 +99,7 @@ SOURCE_DATE_EPOCH to fix the PDF's creation date (reproducible files).`,
 	f.IntVar(&opts.VerifySeeds, "verify-seeds", 0, "verify the TPM recommendations with this many reruns per round, as aiload recommend does (0: replay estimate, labelled so)")
 	f.IntVar(&opts.VerifyRounds, "verify-rounds", 4, "most verification rounds (with --verify-seeds)")
 	f.StringVar(&opts.Scenario, "scenario", "", "scenario to rerun for verification (default: the one the run folder's summary.json names)")
+	f.StringVar(&opts.MemoryLimit, "memory-limit", "100MB", `DuckDB's memory cap for the report's queries, e.g. 100MB or 2GB ("none": DuckDB's default)`)
 	return cmd
 }
 
@@ -124,6 +132,11 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 		return err
 	}
 	defer db.Close()
+	if opts.MemoryLimit != "none" {
+		if err := db.LimitMemory(ctx, opts.MemoryLimit); err != nil {
+			return usageError{fmt.Errorf("--memory-limit %q: %w", opts.MemoryLimit, err)}
+		}
+	}
 	aopts.VerifyHint = fmt.Sprintf("aiload recommend --db %s --period %s (or this report with --verify-seeds 3)", opts.DB, opts.Period)
 	if opts.VerifySeeds > 0 {
 		aopts.Verify = func(ctx context.Context, rec *analytics.Recommendation) (string, error) {
@@ -132,7 +145,17 @@ func runReport(ctx context.Context, opts reportOptions, created time.Time, stdou
 			return note, err
 		}
 	}
-	r, res, err := assemble.Build(ctx, db, aopts)
+	var (
+		r   *reports.Report
+		res *analytics.ChargebackResult
+	)
+	lifted, err := db.WithinMemoryLimit(ctx, func() (err error) {
+		r, res, err = assemble.Build(ctx, db, aopts)
+		return err
+	})
+	if lifted {
+		fmt.Fprintf(stderr, "aiload: warning: the report's queries ran out of memory under --memory-limit %s and ran again without it\n", opts.MemoryLimit)
+	}
 	if err != nil {
 		return groupingError(err)
 	}

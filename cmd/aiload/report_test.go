@@ -39,6 +39,15 @@ func TestReportCommand(t *testing.T) {
 			t.Errorf("csv lacks %q:\n%s", want, csvOut)
 		}
 	}
+	// queries that run out of memory under --memory-limit run again without
+	// it, with a warning, and give the same report
+	code, capped, stderr := execute(t, append(append([]string{}, base...), "--format", "csv", "--memory-limit", "1MB")...)
+	if code != 0 || capped != csvOut || !strings.Contains(stderr, "ran out of memory under --memory-limit 1MB and ran again without it") {
+		t.Errorf("--memory-limit 1MB: exit %d, same CSV %v, stderr %q; want exit 0, the same CSV and a warning", code, capped == csvOut, stderr)
+	}
+	if code, _, stderr := execute(t, append(append([]string{}, base...), "--format", "csv", "--memory-limit", "lots")...); code != 2 || !strings.Contains(stderr, "--memory-limit") {
+		t.Errorf("--memory-limit lots: exit %d, stderr %q; want 2 naming the flag", code, stderr)
+	}
 	focus := run("--format", "focus")
 	if !strings.HasPrefix(focus, "AvailabilityZone,BilledCost,") || !strings.Contains(focus, `"{""Elements"":[{""AllocatedRatio"":`) {
 		t.Errorf("focus output:\n%s", focus)
