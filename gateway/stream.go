@@ -41,6 +41,11 @@ type streamed struct {
 	text      strings.Builder
 	finish    string
 	toolCalls bool
+	// last: the event read is the stream's last ([DONE], or
+	// response.completed); done: it was passed on to the caller, so what
+	// the backend's body or the caller do after it cannot cut the answer
+	// short
+	last, done bool
 }
 
 // responsesEvent reads a Responses API event: whether it carries output
@@ -88,6 +93,7 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 					break
 				}
 				x.answerBytes += int64(event.Len())
+				got.done = got.last
 				if flusher != nil {
 					flusher.Flush()
 				}
@@ -105,6 +111,12 @@ func (g *Gateway) relayStream(x *exchange, a *admission, l *leg) {
 			}
 			break
 		}
+	}
+	if got.done {
+		// a caller that closes the connection once it has read the last
+		// event (the OpenAI SDKs do) cancels the rest of the backend's
+		// body: the answer was whole
+		readErr = nil
 	}
 	x.rec.BackendLatencyMS = ms(g.since(l.bstart))
 	text := got.text.String()
@@ -124,6 +136,9 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, got *streamed, callerWants
 	for _, line := range bytes.Split(ev, []byte("\n")) {
 		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
 		data = bytes.TrimSpace(data)
+		if ok && bytes.Equal(data, []byte("[DONE]")) {
+			got.last = true
+		}
 		if !ok || len(data) == 0 || bytes.Equal(data, []byte("[DONE]")) {
 			continue
 		}
@@ -133,6 +148,7 @@ func (g *Gateway) streamEvent(x *exchange, ev []byte, got *streamed, callerWants
 		}
 		if x.op() == chat.OpResponses {
 			output, u := c.responsesEvent(text)
+			got.last = got.last || c.Type == "response.completed"
 			if x.rec.TTFTMS == 0 && output {
 				x.rec.TTFTMS = ms(g.since(x.wall))
 			}

@@ -183,3 +183,69 @@ subscriptions: [{id: s1, key: k1, product: p, team: t}]
 		t.Fatalf("backend got stream_options %v, want include_usage true and include_obfuscation false kept", sent.StreamOptions)
 	}
 }
+
+// TestStreamCallerClosesAfterDone: the OpenAI SDKs close the connection
+// once they have read [DONE], which may come before the backend ends its
+// body. The answer was whole: the record is ok with the usage chunk's
+// tokens, not a cancelled request. A caller who leaves before [DONE] is
+// recorded as cancelled (499).
+func TestStreamCallerClosesAfterDone(t *testing.T) {
+	t.Parallel()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		chunk := `{"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"hello"},"finish_reason":null}]}`
+		fmt.Fprintf(w, "data: %s\n\n", chunk)
+		w.(http.Flusher).Flush()
+		if r.URL.Query().Get("cut") == "" {
+			fmt.Fprint(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}`+"\n\n")
+			fmt.Fprint(w, "data: [DONE]\n\n")
+			w.(http.Flusher).Flush()
+		}
+		// the backend ends its body late
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(backend.Close)
+	e := start(t, `
+products: [{name: p, token_limits: [{tokens_per_minute: 10000}]}]
+subscriptions: [{id: s1, key: k1, product: p, team: t}]
+`, backend.URL, nil)
+
+	stream := func(path, until string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(streamBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("api-key", "k1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() && !strings.Contains(sc.Text(), until) {
+		}
+		resp.Body.Close() // before the end of the body: the connection closes
+	}
+	waitRecord := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); len(e.sink.all()) < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d records after 5 s; want %d", len(e.sink.all()), n)
+			}
+		}
+	}
+
+	stream(chatPath, "[DONE]")
+	waitRecord(1)
+	if r := e.sink.last(t); r.Outcome != "ok" || r.Status != 200 || r.PromptTokens != 11 || r.CompletionTokens != 7 || r.TokensEstimated {
+		t.Errorf("closed after [DONE]: record %s %d, %d+%d tokens (estimated %v); want ok 200 with the usage chunk's 11+7",
+			r.Outcome, r.Status, r.PromptTokens, r.CompletionTokens, r.TokensEstimated)
+	}
+
+	stream(chatPath+"?cut=1", "hello")
+	waitRecord(2)
+	if r := e.sink.last(t); r.Outcome != "client_cancelled" || r.Status != 499 {
+		t.Errorf("closed before [DONE]: record %s %d; want client_cancelled 499", r.Outcome, r.Status)
+	}
+}
