@@ -18,6 +18,7 @@ import (
 	"github.com/aiload/aiload/gateway/semcache"
 	"github.com/aiload/aiload/gateway/store"
 	"github.com/aiload/aiload/gateway/tokens"
+	"github.com/aiload/aiload/internal/h1"
 	"github.com/aiload/aiload/record"
 )
 
@@ -207,13 +208,14 @@ func New(cfg Config, backendURL string, opts Options) (*Gateway, error) {
 // defaultTransport keeps enough idle connections per backend for a load
 // test (http.DefaultTransport keeps 2, so hundreds of concurrent requests to
 // one backend would open and close a connection each) and sends plain-HTTP
-// requests on them itself (h1Transport); https goes through
+// requests on them itself (h1.Transport); https goes through
 // http.DefaultTransport's settings.
 func defaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 2048
 	t.MaxIdleConnsPerHost = 512
-	return newH1Transport(t, t.MaxIdleConnsPerHost, t.IdleConnTimeout)
+	return h1.New(t, h1.Options{Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		MaxIdle: t.MaxIdleConnsPerHost, IdleTimeout: t.IdleConnTimeout})
 }
 
 // compile turns the validated config into the gateway's runtime parts.

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aiload/aiload/gateway/chat"
+	"github.com/aiload/aiload/internal/h1"
 )
 
 // Request headers that tie the gateway's records to what the caller saw.
@@ -65,7 +66,7 @@ type reply struct {
 
 // newTransport returns a transport for many connections to one host,
 // sourcing connections from laddr when not empty (a 127.0.0.x egress IP).
-// Plain-HTTP requests go through an h1Transport unless maxConns caps the
+// Plain-HTTP requests go through an h1.Transport unless maxConns caps the
 // connections (requests then queue for one in http.Transport, as a pooled
 // SDK's do); https and proxied ones through http.Transport.
 func newTransport(laddr string, maxConns int) http.RoundTripper {
@@ -81,7 +82,7 @@ func newTransport(laddr string, maxConns int) http.RoundTripper {
 	if maxConns > 0 {
 		return tr
 	}
-	return newH1Transport(tr, d, maxIdlePerHost, tr.IdleConnTimeout)
+	return h1.New(tr, h1.Options{Dialer: d, MaxIdle: maxIdlePerHost, IdleTimeout: tr.IdleConnTimeout, RawReads: true})
 }
 
 // maxIdlePerHost is how many idle connections a transport keeps per host.

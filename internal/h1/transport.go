@@ -1,4 +1,11 @@
-package gateway
+// Package h1 is the HTTP/1.1 client transport of aiload's load generator
+// and of the gateway's backend requests. http.Transport hands each request
+// to a writer goroutine and its answer back from a reader goroutine per
+// connection: at thousands of requests a second those handoffs, and the
+// threads they wake, cost the load generator more CPU than its own work per
+// request, and a gateway as much as its own work (see docs/benchmarks.md,
+// "Beside vegeta" and "Beside nginx").
+package h1
 
 import (
 	"bufio"
@@ -7,31 +14,32 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// h1Transport sends plain-HTTP (http://) backend requests over HTTP/1.1 on
+// Transport sends plain-HTTP (http://) requests over HTTP/1.1 on
 // kept-alive connections, written and read by the goroutine that sends
 // the request; every other request (https, which may speak HTTP/2, one
 // that an HTTP proxy from the environment applies to, an upgrade) goes to
-// next. http.Transport hands each request to a writer goroutine and its
-// answer back from a reader goroutine per connection: under load those
-// handoffs cost a gateway as much CPU as its own work (see
-// docs/benchmarks.md, "Beside nginx").
+// next.
 //
-// Like http.Transport it keeps up to maxIdle idle connections per host
-// for up to idleTimeout, checks that an idle connection was not closed by
-// the backend before reusing it, sends a request again on a new
-// connection only when it could not be written on a reused one, and ends
-// a request (its wait for the answer and the reading of its body) when the
-// request's context ends. It neither asks for nor decompresses gzip.
-type h1Transport struct {
+// Like http.Transport it keeps up to maxIdle idle connections per host for
+// up to idleTimeout, checks that an idle connection was not closed by the
+// server before reusing it, sends a request again on a new connection only
+// when it could not be written on a reused one, ends a request (its wait
+// for the answer and the reading of its body) when the request's context
+// ends, and reports the connection a request got to its trace's GotConn
+// (the other trace hooks are not called). Unlike http.Transport it neither
+// asks for nor decompresses gzip: a caller that wants it asks itself.
+type Transport struct {
 	next        http.RoundTripper
 	dialer      net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
+	rawReads    bool
 	// now is the wall clock (idle times).
 	now func() time.Time
 
@@ -39,9 +47,9 @@ type h1Transport struct {
 	idle map[string][]*h1Conn // by host:port, oldest first
 }
 
-var _ http.RoundTripper = (*h1Transport)(nil)
+var _ http.RoundTripper = (*Transport)(nil)
 
-// h1Conn is one kept-alive connection to a backend.
+// h1Conn is one kept-alive connection.
 type h1Conn struct {
 	net.Conn
 	br        *bufio.Reader
@@ -51,17 +59,29 @@ type h1Conn struct {
 	reused    bool
 }
 
-// newH1Transport returns an h1Transport that keeps up to maxIdle idle
-// connections per backend host for idleTimeout and hands other requests to
-// next.
-func newH1Transport(next http.RoundTripper, maxIdle int, idleTimeout time.Duration) *h1Transport {
-	return &h1Transport{next: next, maxIdle: maxIdle, idleTimeout: idleTimeout,
-		dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
-		now:    time.Now, idle: map[string][]*h1Conn{}}
+// Options configure a Transport.
+type Options struct {
+	// Dialer dials its connections.
+	Dialer net.Dialer
+	// MaxIdle idle connections are kept per host, each for up to
+	// IdleTimeout.
+	MaxIdle     int
+	IdleTimeout time.Duration
+	// RawReads reads the connections with non-blocking system calls of
+	// its own on Linux, without announcing them to the Go runtime (see
+	// rawio_linux.go); the load generator's choice.
+	RawReads bool
+}
+
+// New returns a Transport that hands the requests it does not send itself
+// to next.
+func New(next http.RoundTripper, o Options) *Transport {
+	return &Transport{next: next, dialer: o.Dialer, maxIdle: o.MaxIdle, idleTimeout: o.IdleTimeout,
+		rawReads: o.RawReads, now: time.Now, idle: map[string][]*h1Conn{}}
 }
 
 // RoundTrip sends req and returns its answer, whose body must be closed.
-func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.Method == http.MethodConnect {
 		return t.next.RoundTrip(req)
 	}
@@ -82,7 +102,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !c.reused || req.Body != nil && req.GetBody == nil || ctx.Err() != nil {
 			return nil, err
 		}
-		// A reused connection the backend had closed: nothing reached it.
+		// A reused connection the server had closed: nothing reached it.
 		if req, err = rewind(req); err != nil {
 			return nil, err
 		}
@@ -110,30 +130,49 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return &r, nil
 }
 
-// conn is an idle connection to addr that is still open, or a new one. A
-// connection idle for longer than recheckIdle is checked first (a recv
-// syscall); one that is handed back within that time, as under load, is
-// taken as it is.
-func (t *h1Transport) conn(ctx context.Context, addr string) (*h1Conn, error) {
+// conn is an idle connection to addr that is still open, or a new one,
+// reported to ctx's trace. A connection idle for longer than recheckIdle
+// is checked first (a recv syscall); one that is handed back within that
+// time, as under load, is taken as it is.
+func (t *Transport) conn(ctx context.Context, addr string) (*h1Conn, error) {
 	for {
 		c := t.takeIdle(addr)
 		if c == nil {
-			return t.dial(ctx, addr)
+			c, err := t.dial(ctx, addr)
+			if err == nil {
+				gotConn(ctx, c, time.Time{})
+			}
+			return c, err
 		}
 		if t.now().Sub(c.idleSince) < recheckIdle || connAlive(c.Conn) {
 			c.reused = true
+			gotConn(ctx, c, c.idleSince)
 			return c, nil
 		}
 		c.Close()
 	}
 }
 
+// gotConn calls ctx's trace's GotConn for c (idle since idleSince, zero
+// for a new connection).
+func gotConn(ctx context.Context, c *h1Conn, idleSince time.Time) {
+	tr := httptrace.ContextClientTrace(ctx)
+	if tr == nil || tr.GotConn == nil {
+		return
+	}
+	info := httptrace.GotConnInfo{Conn: c.Conn, Reused: c.reused, WasIdle: !idleSince.IsZero()}
+	if info.WasIdle {
+		info.IdleTime = time.Since(idleSince)
+	}
+	tr.GotConn(info)
+}
+
 // recheckIdle is how long a connection may be idle before it is checked
-// for a close by the backend: backends close idle connections after
-// seconds (uvicorn and Node.js 5 s, Go's net/http when it shuts down).
+// for a close by the server: servers close idle connections after seconds
+// (uvicorn and Node.js 5 s, Go's net/http when it shuts down).
 const recheckIdle = 100 * time.Millisecond
 
-func (t *h1Transport) takeIdle(addr string) *h1Conn {
+func (t *Transport) takeIdle(addr string) *h1Conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cs := t.idle[addr]
@@ -146,10 +185,13 @@ func (t *h1Transport) takeIdle(addr string) *h1Conn {
 	return c
 }
 
-func (t *h1Transport) dial(ctx context.Context, addr string) (*h1Conn, error) {
+func (t *Transport) dial(ctx context.Context, addr string) (*h1Conn, error) {
 	nc, err := t.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if t.rawReads {
+		nc = withRawIO(nc)
 	}
 	return &h1Conn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10), addr: addr}, nil
 }
@@ -157,7 +199,7 @@ func (t *h1Transport) dial(ctx context.Context, addr string) (*h1Conn, error) {
 // write sends req on c and returns the function that stops the watch on
 // req's context, which ends c's reads and writes when the context ends.
 // When it fails, c is closed.
-func (t *h1Transport) write(c *h1Conn, req *http.Request) (stop func() bool, err error) {
+func (t *Transport) write(c *h1Conn, req *http.Request) (stop func() bool, err error) {
 	stop = context.AfterFunc(req.Context(), func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	err = req.Write(c.bw)
 	if err == nil {
@@ -176,7 +218,7 @@ func (t *h1Transport) write(c *h1Conn, req *http.Request) (stop func() bool, err
 
 // read reads req's answer on c; the answer's body returns c to the idle
 // connections once read to its end, or closes it.
-func (t *h1Transport) read(ctx context.Context, c *h1Conn, req *http.Request, stop func() bool) (*http.Response, error) {
+func (t *Transport) read(ctx context.Context, c *h1Conn, req *http.Request, stop func() bool) (*http.Response, error) {
 	body := &h1Body{t: t, c: c, ctx: ctx, stop: stop}
 	var resp *http.Response
 	var err error
@@ -205,10 +247,10 @@ func (t *h1Transport) read(ctx context.Context, c *h1Conn, req *http.Request, st
 	return resp, nil
 }
 
-// h1Body is an answer's body on an h1Transport connection. Close may be
+// h1Body is an answer's body on an Transport connection. Close may be
 // called while a Read waits: it closes the connection, which ends the Read.
 type h1Body struct {
-	t    *h1Transport
+	t    *Transport
 	c    *h1Conn
 	ctx  context.Context
 	rc   io.ReadCloser
@@ -258,7 +300,7 @@ func (b *h1Body) release(atEOF bool) {
 
 // putIdle keeps c for another request, dropping the connections idle for
 // longer than idleTimeout and any beyond maxIdle.
-func (t *h1Transport) putIdle(c *h1Conn) {
+func (t *Transport) putIdle(c *h1Conn) {
 	now := t.now()
 	c.idleSince = now
 	t.mu.Lock()
@@ -277,7 +319,7 @@ func (t *h1Transport) putIdle(c *h1Conn) {
 }
 
 // CloseIdleConnections closes the idle connections, its own and next's.
-func (t *h1Transport) CloseIdleConnections() {
+func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = map[string][]*h1Conn{}

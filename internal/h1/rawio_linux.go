@@ -1,4 +1,4 @@
-package loadgen
+package h1
 
 import (
 	"io"

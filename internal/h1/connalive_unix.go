@@ -1,6 +1,6 @@
 //go:build unix
 
-package gateway
+package h1
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 )
 
 // connAlive reports whether the idle connection c can carry a request: the
-// backend has neither closed it nor sent anything on it since its last
+// server has neither closed it nor sent anything on it since its last
 // answer. It peeks without waiting (one recv syscall).
 func connAlive(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
